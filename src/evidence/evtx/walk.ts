@@ -1,0 +1,100 @@
+import { BinXmlParser, type BinXmlNode, NodeKind, type TemplateValues } from './binxml.js';
+import { ValueType } from './constants.js';
+
+/**
+ * Receives a record's XML as events, with substitutions resolved to value references in the chunk
+ * buffer. The JSON and XML renderers are sinks; the walk is shared.
+ */
+export interface BinXmlSink {
+  open(name: string, attrs: readonly ResolvedAttribute[]): void;
+  close(): void;
+  /** A substitution value (never Null, never BinXml) at [off, off+size) of the chunk buffer. */
+  value(type: number, off: number, size: number): void;
+  text(text: string): void;
+  entity(name: string): void;
+  charRef(code: number): void;
+  cdata(text: string): void;
+  pi(target: string, data: string): void;
+  /** A value as plain text, for attributes made of several parts. */
+  valueText(type: number, off: number, size: number): string;
+}
+
+/** An attribute is either one substitution value (kept typed) or text. */
+export interface ResolvedAttribute {
+  name: string;
+  type: number;
+  off: number;
+  size: number;
+  /** Set when the attribute is text rather than a single value. */
+  text: string | undefined;
+}
+
+const NO_VALUES: TemplateValues = { types: new Uint8Array(0), offsets: new Uint32Array(0), sizes: new Uint16Array(0) };
+const ENTITIES: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
+
+export function entityText(name: string): string {
+  return ENTITIES[name] ?? `&${name};`;
+}
+
+export function walk(parser: BinXmlParser, nodes: readonly BinXmlNode[], sink: BinXmlSink, values = NO_VALUES, depth = 0): void {
+  for (const node of nodes) {
+    switch (node.kind) {
+      case NodeKind.Element: {
+        const attrs: ResolvedAttribute[] = [];
+        for (const a of node.attrs) {
+          const r = resolveAttribute(a.name, a.value, values, sink);
+          if (r) attrs.push(r);
+        }
+        sink.open(node.name, attrs);
+        walk(parser, node.children, sink, values, depth);
+        sink.close();
+        break;
+      }
+      case NodeKind.Text: sink.text(node.text); break;
+      case NodeKind.Entity: sink.entity(node.name); break;
+      case NodeKind.CharRef: sink.charRef(node.code); break;
+      case NodeKind.CData: sink.cdata(node.text); break;
+      case NodeKind.PI: sink.pi(node.target, node.data); break;
+      case NodeKind.Template: walk(parser, node.template.nodes, sink, node.values, depth + 1); break;
+      case NodeKind.Substitution: {
+        const i = node.index;
+        if (i >= values.types.length) break;
+        const type = values.types[i]!;
+        const off = values.offsets[i]!;
+        const size = values.sizes[i]!;
+        if (type === ValueType.Null) break;
+        if (type === ValueType.BinXml) {
+          if (size > 0) walk(parser, parser.parseDocument(off, off + size, depth + 1), sink, NO_VALUES, depth + 1);
+        } else sink.value(type, off, size);
+        break;
+      }
+    }
+  }
+}
+
+function resolveAttribute(name: string, parts: readonly BinXmlNode[], values: TemplateValues, sink: BinXmlSink): ResolvedAttribute | undefined {
+  if (parts.length === 1 && parts[0]!.kind === NodeKind.Substitution) {
+    const i = parts[0]!.index;
+    if (i >= values.types.length) return undefined;
+    const type = values.types[i]!;
+    if (type === ValueType.Null) return undefined;
+    return { name, type, off: values.offsets[i]!, size: values.sizes[i]!, text: undefined };
+  }
+  let text = '';
+  for (const p of parts) {
+    switch (p.kind) {
+      case NodeKind.Text: text += p.text; break;
+      case NodeKind.Entity: text += entityText(p.name); break;
+      case NodeKind.CharRef: text += String.fromCharCode(p.code); break;
+      case NodeKind.Substitution: {
+        const i = p.index;
+        if (i < values.types.length && values.types[i] !== ValueType.Null) {
+          text += sink.valueText(values.types[i]!, values.offsets[i]!, values.sizes[i]!);
+        }
+        break;
+      }
+      default: break;
+    }
+  }
+  return { name, type: ValueType.String, off: 0, size: 0, text };
+}
