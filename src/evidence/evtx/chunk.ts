@@ -1,6 +1,6 @@
 import { crc32 } from 'node:zlib';
 import { BinXmlParser } from './binxml.js';
-import { CHUNK_HEADER_SIZE, CHUNK_MAGIC, RECORD_HEADER_SIZE, RECORD_MAGIC } from './constants.js';
+import { CHUNK_HEADER_SIZE, CHUNK_MAGIC, CHUNK_SIZE, RECORD_HEADER_SIZE, RECORD_MAGIC } from './constants.js';
 import { type EvtxDiagnostic, EvtxFormatError } from './errors.js';
 import { type EventObject, JsonSink } from './json-sink.js';
 import { filetime, readU64 } from './values.js';
@@ -32,9 +32,10 @@ export interface ChunkResult {
 
 const RECORD_SIGNATURE = Buffer.from([0x2a, 0x2a, 0x00, 0x00]);
 
+const ZEROS = Buffer.alloc(CHUNK_SIZE);
+
 function isZero(buf: Buffer, start: number, end: number): boolean {
-  for (let i = start; i < end; i++) if (buf[i] !== 0) return false;
-  return true;
+  return buf.subarray(start, end).equals(ZEROS.subarray(0, end - start));
 }
 
 /**

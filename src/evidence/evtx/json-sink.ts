@@ -8,8 +8,10 @@ export type EventNode = EventValue | EventObject;
 interface Frame {
   container: EventObject;
   key: string;
-  /** Index into the shared `Data.#text` list for a <Data> without a Name attribute; -1 otherwise. */
-  unnamedIndex: number;
+  /** For a <Data> without a Name attribute: the shared `Data.#text` list its values go to. */
+  unnamed: EventValue[] | undefined;
+  /** Whether this unnamed <Data> already added a value (further text joins it). */
+  added: boolean;
 }
 
 const ATTRIBUTES = '#attributes';
@@ -39,7 +41,7 @@ export class JsonSink implements BinXmlSink {
       }
       const list = unnamedDataList(container);
       if (list) {
-        this.stack.push({ container, key: 'Data', unnamedIndex: list.length });
+        this.stack.push({ container, key: 'Data', unnamed: list, added: false });
         return;
       }
     }
@@ -92,7 +94,7 @@ export class JsonSink implements BinXmlSink {
     const top = this.stack[this.stack.length - 1];
     if (!top) return this.root;
     const current = top.container[top.key];
-    if (current !== null && typeof current === 'object' && !Array.isArray(current) && typeof current !== 'bigint') {
+    if (current !== null && typeof current === 'object' && !Array.isArray(current)) {
       return current as EventObject;
     }
     // An element that had no attributes (null) or only text gains children: it becomes an object.
@@ -109,16 +111,20 @@ export class JsonSink implements BinXmlSink {
       container[`${key}_${n}`] = old;
     }
     container[key] = value;
-    this.stack.push({ container, key, unnamedIndex: -1 });
+    this.stack.push({ container, key, unnamed: undefined, added: false });
   }
 
   private add(v: EventValue): void {
     if (v === null) return;
     const top = this.stack[this.stack.length - 1];
     if (!top) return;
-    if (top.unnamedIndex >= 0) {
-      const list = (top.container.Data as EventObject)[TEXT] as EventValue[];
-      list[top.unnamedIndex] = list.length > top.unnamedIndex ? concat(list[top.unnamedIndex]!, v) : v;
+    const list = top.unnamed;
+    if (list) {
+      // An array substitution stands for one <Data> per item.
+      if (Array.isArray(v)) list.push(...v);
+      else if (top.added) list[list.length - 1] = concat(list[list.length - 1]!, v);
+      else list.push(v);
+      top.added = true;
       return;
     }
     const current = top.container[top.key];

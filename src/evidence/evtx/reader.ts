@@ -87,20 +87,20 @@ export function* readEvtxFile(file: string, options: EvtxReadOptions): Generator
     const size = fstatSync(fd).size;
     const head = Buffer.alloc(Math.min(FILE_HEADER_SIZE, size));
     readSync(fd, head, 0, head.length, 0);
-    const header = parseFileHeader(head, file, report);
+    const header = parseFileHeader(head, file, (options.firstChunk ?? 0) === 0 ? report : () => undefined);
     if (!header) return summary;
     summary.readable = true;
     summary.header = header;
-    if (header.dirty && options.firstChunk === undefined) {
+    if (header.dirty && (options.firstChunk ?? 0) === 0) {
       report({ file, chunk: -1, offset: 120, severity: 'warning', message: 'file is marked dirty (not closed cleanly); reading every chunk present' });
     }
     const slots = chunkSlots(size);
     const end = Math.min(options.endChunk ?? slots, slots);
-    const block = Buffer.allocUnsafe(CHUNK_SIZE * CHUNKS_PER_READ);
+    const block = Buffer.allocUnsafe(Math.min(CHUNK_SIZE * CHUNKS_PER_READ, Math.max(0, size - FILE_HEADER_SIZE)));
     for (let first = options.firstChunk ?? 0; first < end; first += CHUNKS_PER_READ) {
       const count = Math.min(CHUNKS_PER_READ, end - first);
       const start = FILE_HEADER_SIZE + first * CHUNK_SIZE;
-      const got = readSync(fd, block, 0, count * CHUNK_SIZE, start);
+      const got = readSync(fd, block, 0, Math.min(count * CHUNK_SIZE, block.length), start);
       for (let i = 0; i < count; i++) {
         const from = i * CHUNK_SIZE;
         if (from >= got) break;

@@ -40,6 +40,7 @@ export function walk(parser: BinXmlParser, nodes: readonly BinXmlNode[], sink: B
   for (const node of nodes) {
     switch (node.kind) {
       case NodeKind.Element: {
+        if (isElidedOptional(node.children, values)) break;
         const attrs: ResolvedAttribute[] = [];
         for (const a of node.attrs) {
           const r = resolveAttribute(a.name, a.value, values, sink);
@@ -70,6 +71,17 @@ export function walk(parser: BinXmlParser, nodes: readonly BinXmlNode[], sink: B
       }
     }
   }
+}
+
+/**
+ * An element whose whole content is an optional substitution with a NULL value is not created
+ * (MS-EVEN6; Event Viewer and evtxexport drop it, e.g. an empty <Binary>).
+ */
+function isElidedOptional(children: readonly BinXmlNode[], values: TemplateValues): boolean {
+  if (children.length !== 1) return false;
+  const c = children[0]!;
+  if (c.kind !== NodeKind.Substitution || !c.optional) return false;
+  return c.index >= values.types.length || values.types[c.index] === ValueType.Null;
 }
 
 function resolveAttribute(name: string, parts: readonly BinXmlNode[], values: TemplateValues, sink: BinXmlSink): ResolvedAttribute | undefined {

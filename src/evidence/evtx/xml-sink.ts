@@ -1,7 +1,7 @@
 import { decodeValue, valueToText } from './values.js';
 import type { BinXmlSink, ResolvedAttribute } from './walk.js';
 
-const enum State { StartTagOpen, HasText, HasChildren }
+const enum State { StartTagOpen, HasText, HasChildren, Repeated }
 
 /** Escapes text as evtxexport does in element content: &, < and >. */
 export function escapeText(s: string): string {
@@ -22,6 +22,8 @@ export class XmlSink implements BinXmlSink {
   private out = '';
   private readonly names: string[] = [];
   private readonly states: State[] = [];
+  /** Each open element's start tag, to repeat it for array values. */
+  private readonly tags: string[] = [];
 
   constructor(private readonly buf: Buffer) {}
 
@@ -40,18 +42,33 @@ export class XmlSink implements BinXmlSink {
     this.out += tag;
     this.names.push(name);
     this.states.push(State.StartTagOpen);
+    this.tags.push(tag);
   }
 
   close(): void {
     const name = this.names.pop()!;
     const state = this.states.pop()!;
+    this.tags.pop();
+    if (state === State.Repeated) return;
     if (state === State.StartTagOpen) this.out += '/>\n';
     else if (state === State.HasText) this.out += '</' + name + '>\n';
     else this.out += '  '.repeat(this.names.length) + '</' + name + '>\n';
   }
 
   value(type: number, off: number, size: number): void {
-    this.addText(escapeText(this.valueText(type, off, size)));
+    const v = decodeValue(this.buf, type, off, size, 'xml');
+    const i = this.states.length - 1;
+    if (Array.isArray(v) && i >= 0 && this.states[i] === State.StartTagOpen) {
+      // An array substitution repeats its element once per item, as Event Viewer shows it.
+      const end = '</' + this.names[i] + '>\n';
+      if (v.length === 0) this.out += '/>\n';
+      v.forEach((item, n) => {
+        this.out += (n > 0 ? this.tags[i] : '') + '>' + escapeText(valueToText(item)) + end;
+      });
+      this.states[i] = State.Repeated;
+      return;
+    }
+    this.addText(escapeText(valueToText(v)));
   }
 
   valueText(type: number, off: number, size: number): string {
