@@ -105,7 +105,8 @@ export function filetime(buf: Buffer, off: number, digits: 6 | 9): string {
   return iso.slice(0, iso.length - 1) + (digits === 6 ? frac.slice(0, 3) : frac + '00') + 'Z';
 }
 
-export function systemtime(buf: Buffer, off: number, digits: 6 | 9): string {
+/** SYSTEMTIME (millisecond precision) with 3 fractional digits as evtxexport prints it, or 6 as evtx_dump does. */
+export function systemtime(buf: Buffer, off: number, digits: 3 | 6): string {
   const year = buf.readUInt16LE(off);
   const month = buf.readUInt16LE(off + 2);
   const day = buf.readUInt16LE(off + 6);
@@ -115,7 +116,7 @@ export function systemtime(buf: Buffer, off: number, digits: 6 | 9): string {
   const d = new Date(ms);
   if (year < 100) d.setUTCFullYear(year);
   const iso = d.toISOString();
-  return iso.slice(0, iso.length - 1) + (digits === 9 ? '000000' : '000') + 'Z';
+  return iso.slice(0, iso.length - 1) + (digits === 6 ? '000' : '') + 'Z';
 }
 
 /** Shortest decimal that reads back as the same single-precision float, as Rust's ryu prints f32. */
@@ -160,11 +161,11 @@ function scalar(buf: Buffer, type: number, off: number, size: number, style: Val
     case V.Binary: return hexBytes(buf, off, size);
     case V.Guid: return xml ? '{' + guid(buf, off) + '}' : guid(buf, off);
     case V.SizeT:
-      if (size >= 8) return xml ? hex64(buf, off, true) : readU64(buf, off);
+      if (size >= 8) return readU64(buf, off);
       need(size, 4, type);
-      return xml ? hex32(buf, off, true) : buf.readUInt32LE(off);
+      return buf.readUInt32LE(off);
     case V.FileTime: return filetime(buf, off, xml ? 9 : 6);
-    case V.SysTime: return systemtime(buf, off, xml ? 9 : 6);
+    case V.SysTime: return systemtime(buf, off, xml ? 3 : 6);
     case V.Sid: return sid(buf, off, size);
     case V.HexInt32: return hex32(buf, off, xml);
     case V.HexInt64: return hex64(buf, off, xml);

@@ -63,12 +63,16 @@ export class XmlSink implements BinXmlSink {
       const end = '</' + this.names[i] + '>\n';
       if (v.length === 0) this.out += '/>\n';
       v.forEach((item, n) => {
-        this.out += (n > 0 ? this.tags[i] : '') + '>' + escapeText(valueToText(item)) + end;
+        const text = escapeText(valueToText(item));
+        this.out += (n > 0 ? this.tags[i] : '') + (text === '' ? '/>\n' : '>' + text + end);
       });
       this.states[i] = State.Repeated;
       return;
     }
-    this.addText(escapeText(valueToText(v)));
+    const text = valueToText(v);
+    // Event Viewer shows a value that is only a line break as empty (EVTX format notes); so do we.
+    if (text === '\n' || text === '\r\n') return;
+    this.addText(escapeText(text));
   }
 
   valueText(type: number, off: number, size: number): string {
@@ -106,7 +110,8 @@ export class XmlSink implements BinXmlSink {
 
   private addText(s: string): void {
     const i = this.states.length - 1;
-    if (i < 0) return;
+    // Empty text leaves an element empty: it is still written self-closed.
+    if (i < 0 || s === '') return;
     if (this.states[i] === State.StartTagOpen) {
       this.out += '>';
       this.states[i] = State.HasText;
