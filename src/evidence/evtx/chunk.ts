@@ -4,7 +4,7 @@ import { CHUNK_HEADER_SIZE, CHUNK_MAGIC, CHUNK_SIZE, RECORD_HEADER_SIZE, RECORD_
 import { type EvtxDiagnostic, EvtxFormatError } from './errors.js';
 import { type EventObject, JsonSink } from './json-sink.js';
 import { filetime, readU64 } from './values.js';
-import { walk } from './walk.js';
+import { newBudget, walk } from './walk.js';
 import { XmlSink } from './xml-sink.js';
 
 export type RenderMode = 'json' | 'xml';
@@ -82,11 +82,11 @@ export function parseChunk(buf: Buffer, chunk: number, fileOffset: number, file:
       const record: EvtxRecord = { recordId, timestamp: filetime(buf, pos + 16, 6), chunk, offset: fileOffset + pos };
       if (render === 'json') {
         const sink = new JsonSink(buf);
-        walk(parser, nodes, sink);
+        walk(parser, nodes, sink, newBudget());
         record.event = sink.root;
       } else {
         const sink = new XmlSink(buf);
-        walk(parser, nodes, sink);
+        walk(parser, nodes, sink, newBudget());
         record.xml = sink.toString();
       }
       records.push(record);

@@ -115,6 +115,8 @@ export function* readEvtxFile(file: string, options: EvtxReadOptions): Generator
     }
     return summary;
   } catch (e) {
+    // Only I/O errors end up here as diagnostics; anything else is a bug and must surface.
+    if ((e as NodeJS.ErrnoException).code === undefined) throw e;
     report({ file, chunk: -1, offset: 0, severity: 'error', message: `read failed: ${(e as Error).message}` });
     return summary;
   } finally {

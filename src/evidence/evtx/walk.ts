@@ -1,5 +1,6 @@
 import { BinXmlParser, type BinXmlNode, NodeKind, type TemplateValues } from './binxml.js';
 import { ValueType } from './constants.js';
+import { EvtxFormatError } from './errors.js';
 
 /**
  * Receives a record's XML as events, with substitutions resolved to value references in the chunk
@@ -36,7 +37,22 @@ export function entityText(name: string): string {
   return ENTITIES[name] ?? `&${name};`;
 }
 
-export function walk(parser: BinXmlParser, nodes: readonly BinXmlNode[], sink: BinXmlSink, values = NO_VALUES, depth = 0): void {
+/**
+ * Most nodes one record may expand to. Templates can instantiate templates, so a hostile 64 KiB
+ * record could otherwise expand exponentially; real records stay in the hundreds.
+ */
+export const MAX_NODES_PER_RECORD = 100_000;
+
+export interface WalkBudget {
+  nodesLeft: number;
+}
+
+export function newBudget(): WalkBudget {
+  return { nodesLeft: MAX_NODES_PER_RECORD };
+}
+
+export function walk(parser: BinXmlParser, nodes: readonly BinXmlNode[], sink: BinXmlSink, budget: WalkBudget, values = NO_VALUES, depth = 0): void {
+  if ((budget.nodesLeft -= nodes.length) < 0) throw new EvtxFormatError(`record expands to more than ${MAX_NODES_PER_RECORD} XML nodes`);
   for (const node of nodes) {
     switch (node.kind) {
       case NodeKind.Element: {
@@ -47,7 +63,7 @@ export function walk(parser: BinXmlParser, nodes: readonly BinXmlNode[], sink: B
           if (r) attrs.push(r);
         }
         sink.open(node.name, attrs);
-        walk(parser, node.children, sink, values, depth);
+        walk(parser, node.children, sink, budget, values, depth);
         sink.close();
         break;
       }
@@ -56,7 +72,7 @@ export function walk(parser: BinXmlParser, nodes: readonly BinXmlNode[], sink: B
       case NodeKind.CharRef: sink.charRef(node.code); break;
       case NodeKind.CData: sink.cdata(node.text); break;
       case NodeKind.PI: sink.pi(node.target, node.data); break;
-      case NodeKind.Template: walk(parser, node.template.nodes, sink, node.values, depth + 1); break;
+      case NodeKind.Template: walk(parser, node.template.nodes, sink, budget, node.values, depth + 1); break;
       case NodeKind.Substitution: {
         const i = node.index;
         if (i >= values.types.length) break;
@@ -65,7 +81,7 @@ export function walk(parser: BinXmlParser, nodes: readonly BinXmlNode[], sink: B
         const size = values.sizes[i]!;
         if (type === ValueType.Null) break;
         if (type === ValueType.BinXml) {
-          if (size > 0) walk(parser, parser.parseDocument(off, off + size, depth + 1), sink, NO_VALUES, depth + 1);
+          if (size > 0) walk(parser, parser.parseDocument(off, off + size, depth + 1), sink, budget, NO_VALUES, depth + 1);
         } else sink.value(type, off, size);
         break;
       }
