@@ -20,7 +20,7 @@ export interface CDataNode { kind: NodeKind.CData; text: string }
 export interface PINode { kind: NodeKind.PI; target: string; data: string }
 export interface TemplateNode { kind: NodeKind.Template; template: Template; values: TemplateValues }
 
-export interface Template { offset: number; guid: string; nodes: BinXmlNode[] }
+export interface Template { guid: string; nodes: BinXmlNode[] }
 
 /** Substitution values of one template instance: type, offset and size of each, in the chunk buffer. */
 export interface TemplateValues { types: Uint8Array; offsets: Uint32Array; sizes: Uint16Array }
@@ -33,6 +33,7 @@ const COMPILING: unique symbol = Symbol('compiling');
 export class BinXmlParser {
   private readonly names = new Map<number, string>();
   private readonly templates = new Map<number, Template | typeof COMPILING>();
+  private compiling: Compiling | undefined;
 
   constructor(readonly buf: Buffer) {}
 
@@ -210,15 +211,46 @@ export class BinXmlParser {
     if (cached) return cached;
     if (offset + 24 > this.buf.length) throw new EvtxFormatError(`template offset 0x${offset.toString(16)} is outside the chunk`);
     const size = this.buf.readUInt32LE(offset + 20);
+    const end = offset + 24 + size;
+    if (end > this.buf.length) throw new EvtxFormatError(`template at 0x${offset.toString(16)} runs past the end of the chunk`);
+    const key = this.buf.toString('latin1', offset + 4, end);
+    const shared = this.sharedTemplate(key);
+    if (shared) {
+      this.templates.set(offset, shared);
+      return shared;
+    }
     this.templates.set(offset, COMPILING);
+    const outer = this.compiling;
+    const compiling: Compiling = { start: offset, end, external: [], shareable: true };
+    this.compiling = compiling;
     try {
-      const nodes = this.parseDocument(offset + 24, offset + 24 + size, depth + 1);
-      const template: Template = { offset, guid: guidAt(this.buf, offset + 4), nodes };
+      const nodes = this.parseDocument(offset + 24, end, depth + 1);
+      const template: Template = { guid: guidAt(this.buf, offset + 4), nodes };
       this.templates.set(offset, template);
+      if (compiling.shareable) shareTemplate(key, { template, externalNames: compiling.external });
       return template;
     } catch (e) {
       this.templates.delete(offset);
       throw e;
+    } finally {
+      this.compiling = outer;
+      if (outer) outer.shareable = false; // a template inside a template points into this chunk
+    }
+  }
+
+  /** A template compiled in an earlier chunk from the same bytes, whose outside names read the same here. */
+  private sharedTemplate(key: string): Template | undefined {
+    for (const candidate of SHARED.get(key) ?? []) {
+      if (candidate.externalNames.every(([offset, name]) => this.nameOrUndefined(offset) === name)) return candidate.template;
+    }
+    return undefined;
+  }
+
+  private nameOrUndefined(offset: number): string | undefined {
+    try {
+      return this.nameAt(offset);
+    } catch {
+      return undefined;
     }
   }
 
@@ -229,6 +261,13 @@ export class BinXmlParser {
       c.skip(6);
       c.skip(2 * (c.u16() + 1));
     }
+    const name = this.nameAt(offset);
+    const compiling = this.compiling;
+    if (compiling && (offset < compiling.start || offset >= compiling.end)) compiling.external.push([offset, name]);
+    return name;
+  }
+
+  private nameAt(offset: number): string {
     let name = this.names.get(offset);
     if (name === undefined) {
       if (offset + 8 > this.buf.length) throw new EvtxFormatError(`name offset 0x${offset.toString(16)} is outside the chunk`);
@@ -240,6 +279,35 @@ export class BinXmlParser {
     }
     return name;
   }
+}
+
+/** The template being compiled: its byte range and the names it takes from elsewhere in the chunk. */
+interface Compiling {
+  start: number;
+  end: number;
+  external: [number, string][];
+  /** False when it instantiates another template, whose definition lies elsewhere in this chunk. */
+  shareable: boolean;
+}
+
+interface SharedTemplate {
+  template: Template;
+  externalNames: [number, string][];
+}
+
+/**
+ * Templates by their definition bytes, shared across chunks and files: a log repeats a handful of
+ * templates in every chunk, so each is compiled once per thread (and its JSON shapes recorded once).
+ * Bounded: a hostile input with endless distinct templates only refills it.
+ */
+const SHARED = new Map<string, SharedTemplate[]>();
+const MAX_SHARED = 4096;
+
+function shareTemplate(key: string, t: SharedTemplate): void {
+  if (SHARED.size >= MAX_SHARED) SHARED.clear();
+  const list = SHARED.get(key);
+  if (list) list.push(t);
+  else SHARED.set(key, [t]);
 }
 
 function guidAt(buf: Buffer, off: number): string {

@@ -1,5 +1,8 @@
 import { crc32 } from 'node:zlib';
-import { BinXmlParser } from './binxml.js';
+import { type BinXmlNode, BinXmlParser, NodeKind } from './binxml.js';
+import { fillShape, recordShape, shapeCache, typeSignature } from './json-shape.js';
+import { toJson } from '../../common/json.js';
+import { JsonTextSink, NeedsTree } from './json-text-sink.js';
 import { CHUNK_HEADER_SIZE, CHUNK_MAGIC, CHUNK_SIZE, RECORD_HEADER_SIZE, RECORD_MAGIC } from './constants.js';
 import { type EvtxDiagnostic, EvtxFormatError } from './errors.js';
 import { type EventObject, JsonSink } from './json-sink.js';
@@ -7,7 +10,11 @@ import { filetime, readU64 } from './values.js';
 import { newBudget, walk } from './walk.js';
 import { XmlSink } from './xml-sink.js';
 
-export type RenderMode = 'json' | 'xml';
+/**
+ * What a record is rendered to: `event`, the evtx_dump-shaped object (what rules match on);
+ * `json`, evtx_dump's JSON text; `xml`, Event Viewer's XML text.
+ */
+export type RenderMode = 'event' | 'json' | 'xml';
 
 export interface EvtxRecord {
   recordId: number | bigint;
@@ -17,10 +24,10 @@ export interface EvtxRecord {
   chunk: number;
   /** Byte offset of the record in the file. */
   offset: number;
-  /** The event in evtx_dump's JSON shape (`{"Event": {...}}`), when rendered as json. */
+  /** The event in evtx_dump's JSON shape (`{"Event": {...}}`), in `event` mode. */
   event?: EventObject;
-  /** The event's XML, when rendered as xml. */
-  xml?: string;
+  /** The event as JSON text (`json` mode) or XML (`xml` mode). */
+  text?: string;
 }
 
 export interface ChunkResult {
@@ -42,7 +49,7 @@ function isZero(buf: Buffer, start: number, end: number): boolean {
  * Reads the records of one chunk. `buf` holds the chunk (64 KiB, or less when the file is cut short).
  * Nothing throws: every problem becomes a diagnostic and only the piece at fault is skipped.
  */
-export function parseChunk(buf: Buffer, chunk: number, fileOffset: number, file: string, render: RenderMode): ChunkResult {
+export function parseChunk(buf: Buffer, chunk: number, fileOffset: number, file: string, render_: RenderMode): ChunkResult {
   const records: EvtxRecord[] = [];
   const diagnostics: EvtxDiagnostic[] = [];
   const report = (offset: number, severity: EvtxDiagnostic['severity'], message: string) =>
@@ -80,15 +87,7 @@ export function parseChunk(buf: Buffer, chunk: number, fileOffset: number, file:
     try {
       const nodes = parser.parseDocument(pos + RECORD_HEADER_SIZE, pos + size - 4);
       const record: EvtxRecord = { recordId, timestamp: filetime(buf, pos + 16, 6), chunk, offset: fileOffset + pos };
-      if (render === 'json') {
-        const sink = new JsonSink(buf);
-        walk(parser, nodes, sink, newBudget());
-        record.event = sink.root;
-      } else {
-        const sink = new XmlSink(buf);
-        walk(parser, nodes, sink, newBudget());
-        record.xml = sink.toString();
-      }
+      render(parser, nodes, buf, render_, record);
       records.push(record);
     } catch (e) {
       if (!(e instanceof EvtxFormatError) && !(e instanceof RangeError)) throw e;
@@ -97,6 +96,41 @@ export function parseChunk(buf: Buffer, chunk: number, fileOffset: number, file:
     pos += size;
   }
   return { records, diagnostics, used: true };
+}
+
+function render(parser: BinXmlParser, nodes: BinXmlNode[], buf: Buffer, mode: RenderMode, record: EvtxRecord): void {
+  if (mode === 'xml') {
+    const sink = new XmlSink(buf);
+    walk(parser, nodes, sink, newBudget());
+    record.text = sink.toString();
+    return;
+  }
+  if (mode === 'json') {
+    const only = nodes.length === 1 ? nodes[0]! : undefined;
+    if (only?.kind === NodeKind.Template) {
+      // The usual record: one template instance. Fill in the shape its template and value types share.
+      const cache = shapeCache(only.template);
+      const signature = typeSignature(only.values);
+      let shape = cache.get(signature);
+      if (shape === undefined) cache.set(signature, (shape = recordShape(parser, only.template, only.values, buf)));
+      if (shape !== null && shape !== 'tree') {
+        record.text = fillShape(shape, buf, only.values);
+        return;
+      }
+    }
+    try {
+      const sink = new JsonTextSink(buf);
+      walk(parser, nodes, sink, newBudget());
+      record.text = sink.toString();
+      return;
+    } catch (e) {
+      if (!(e instanceof NeedsTree)) throw e;
+    }
+  }
+  const sink = new JsonSink(buf);
+  walk(parser, nodes, sink, newBudget());
+  if (mode === 'json') record.text = toJson(sink.root);
+  else record.event = sink.root;
 }
 
 /** Why the bytes at pos are not a record header with a consistent size, or undefined if they are. */

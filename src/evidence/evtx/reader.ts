@@ -77,6 +77,7 @@ export function* readEvtxFile(file: string, options: EvtxReadOptions): Generator
     options.onDiagnostic?.(d);
   };
   let fd: number;
+  let block: Buffer | undefined;
   try {
     fd = openSync(file, 'r');
   } catch (e) {
@@ -96,7 +97,7 @@ export function* readEvtxFile(file: string, options: EvtxReadOptions): Generator
     }
     const slots = chunkSlots(size);
     const end = Math.min(options.endChunk ?? slots, slots);
-    const block = Buffer.allocUnsafe(Math.min(CHUNK_SIZE * CHUNKS_PER_READ, Math.max(0, size - FILE_HEADER_SIZE)));
+    block = takeBlock();
     for (let first = options.firstChunk ?? 0; first < end; first += CHUNKS_PER_READ) {
       const count = Math.min(CHUNKS_PER_READ, end - first);
       const start = FILE_HEADER_SIZE + first * CHUNK_SIZE;
@@ -121,5 +122,22 @@ export function* readEvtxFile(file: string, options: EvtxReadOptions): Generator
     return summary;
   } finally {
     closeSync(fd);
+    if (block) releaseBlock(block);
   }
+}
+
+/**
+ * One read buffer serves every file read on a thread in turn (records are rendered before the next
+ * read, so nothing points into it); a second reader open at the same time gets its own.
+ */
+let spareBlock: Buffer | undefined;
+
+function takeBlock(): Buffer {
+  const b = spareBlock ?? Buffer.allocUnsafeSlow(CHUNK_SIZE * CHUNKS_PER_READ);
+  spareBlock = undefined;
+  return b;
+}
+
+function releaseBlock(b: Buffer): void {
+  spareBlock = b;
 }

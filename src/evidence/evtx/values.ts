@@ -5,8 +5,8 @@ import { EvtxFormatError } from './errors.js';
 export type EventValue = string | number | boolean | bigint | null | EventValue[];
 
 const TWO_32 = 4294967296;
-/** Milliseconds between 1601-01-01 (FILETIME epoch) and 1970-01-01. */
-const FILETIME_EPOCH_MS = 11644473600000;
+/** Seconds between 1601-01-01 (FILETIME epoch) and 1970-01-01. */
+const FILETIME_EPOCH_S = 11644473600;
 const HEX = '0123456789ABCDEF';
 
 function need(size: number, min: number, type: number): void {
@@ -88,6 +88,26 @@ export function sid(buf: Buffer, off: number, size: number): string {
   return s;
 }
 
+/** Cached date part: records come in time order, so most share their day with the previous one. */
+let cachedDay = NaN;
+let cachedDayText = '';
+
+const pad2 = (n: number) => (n < 10 ? '0' : '') + n;
+
+/** "YYYY-MM-DDTHH:MM:SS" for whole seconds since 1970 (years 0–9999; others through Date). */
+function isoSeconds(seconds: number): string {
+  const day = Math.floor(seconds / 86400);
+  if (day !== cachedDay) {
+    const iso = new Date(day * 86400000).toISOString();
+    cachedDayText = iso.slice(0, iso.indexOf('T') + 1);
+    cachedDay = day;
+  }
+  const s = seconds - day * 86400;
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s - h * 3600) / 60);
+  return cachedDayText + pad2(h) + ':' + pad2(m) + ':' + pad2(s - h * 3600 - m * 60);
+}
+
 /**
  * FILETIME as ISO-8601 UTC with `digits` fractional digits: 6 as evtx_dump prints it (truncated to
  * microseconds), 9 as evtxexport does (full 100 ns precision, zero-padded to nanoseconds).
@@ -96,13 +116,16 @@ export function sid(buf: Buffer, off: number, size: number): string {
 export function filetime(buf: Buffer, off: number, digits: 6 | 9): string {
   const lo = buf.readUInt32LE(off);
   const hi = buf.readUInt32LE(off + 4);
-  // ticks = hi * 2^32 + lo = hi * (429496 * 10000 + 7296) + lo
-  const rest = hi * 7296 + lo;
-  const ms = hi * 429496 + Math.floor(rest / 10000);
-  const subMs = rest % 10000;
-  const iso = new Date(ms - FILETIME_EPOCH_MS).toISOString();
-  const frac = (subMs < 10 ? '000' : subMs < 100 ? '00' : subMs < 1000 ? '0' : '') + subMs;
-  return iso.slice(0, iso.length - 1) + (digits === 6 ? frac.slice(0, 3) : frac + '00') + 'Z';
+  // ticks = hi * 2^32 + lo = hi * (42949 * 10^5 + 67296) + lo; seconds = ticks / 10^7
+  const rest = hi * 67296 + lo; // < 2^49
+  const restSeconds = Math.floor(rest / 10_000_000);
+  const seconds = Math.floor(hi * 42949 / 100) + restSeconds; // hi*42949*10^5/10^7, fractional part carried below
+  // hi * 42949 * 10^5 ticks = floor(hi*42949/100) s + ((hi*42949) % 100) * 10^5 ticks
+  const carry = ((hi * 42949) % 100) * 100_000 + (rest - restSeconds * 10_000_000);
+  const wholeSeconds = seconds + Math.floor(carry / 10_000_000) - FILETIME_EPOCH_S;
+  const frac = carry % 10_000_000; // 100 ns ticks within the second
+  const fracText = String(frac).padStart(7, '0');
+  return isoSeconds(wholeSeconds) + '.' + (digits === 6 ? fracText.slice(0, 6) : fracText + '00') + 'Z';
 }
 
 /** SYSTEMTIME (millisecond precision) with 3 fractional digits as evtxexport prints it, or 6 as evtx_dump does. */

@@ -9,8 +9,11 @@ import { EvtxFormatError } from './errors.js';
 export interface BinXmlSink {
   open(name: string, attrs: readonly ResolvedAttribute[]): void;
   close(): void;
-  /** A substitution value (never Null, never BinXml) at [off, off+size) of the chunk buffer. */
-  value(type: number, off: number, size: number): void;
+  /**
+   * A substitution value (never Null, never BinXml) at [off, off+size) of the chunk buffer; `slot`
+   * is its index in the record's own template instance, or -2 for a value of a nested instance.
+   */
+  value(type: number, off: number, size: number, slot: number): void;
   text(text: string): void;
   entity(name: string): void;
   charRef(code: number): void;
@@ -28,6 +31,8 @@ export interface ResolvedAttribute {
   size: number;
   /** Set when the attribute is text rather than a single value. */
   text: string | undefined;
+  /** Index of the value in the record's own template instance; -1 for fixed text, -2 for text made from values. */
+  slot: number;
 }
 
 const NO_VALUES: TemplateValues = { types: new Uint8Array(0), offsets: new Uint32Array(0), sizes: new Uint16Array(0) };
@@ -51,39 +56,57 @@ export function newBudget(): WalkBudget {
   return { nodesLeft: MAX_NODES_PER_RECORD };
 }
 
-export function walk(parser: BinXmlParser, nodes: readonly BinXmlNode[], sink: BinXmlSink, budget: WalkBudget, values = NO_VALUES, depth = 0): void {
-  if ((budget.nodesLeft -= nodes.length) < 0) throw new EvtxFormatError(`record expands to more than ${MAX_NODES_PER_RECORD} XML nodes`);
-  for (const node of nodes) {
-    switch (node.kind) {
-      case NodeKind.Element: {
-        if (isElidedOptional(node.children, values)) break;
-        const attrs: ResolvedAttribute[] = [];
-        for (const a of node.attrs) {
-          const r = resolveAttribute(a.name, a.value, values, sink);
-          if (r) attrs.push(r);
+/**
+ * Walks nodes into a sink. Values of `slotValues` (the record's own template instance) are passed
+ * with their index, so that a sink can tell which value it is writing; others get slot -1.
+ */
+export function walk(parser: BinXmlParser, nodes: readonly BinXmlNode[], sink: BinXmlSink, budget: WalkBudget, values = NO_VALUES, slotValues?: TemplateValues): void {
+  new Walker(parser, sink, budget, slotValues).nodes(nodes, values, 0);
+}
+
+class Walker {
+  constructor(
+    private readonly parser: BinXmlParser,
+    private readonly sink: BinXmlSink,
+    private readonly budget: WalkBudget,
+    private readonly slotValues: TemplateValues | undefined,
+  ) {}
+
+  nodes(nodes: readonly BinXmlNode[], values: TemplateValues, depth: number): void {
+    if ((this.budget.nodesLeft -= nodes.length) < 0) throw new EvtxFormatError(`record expands to more than ${MAX_NODES_PER_RECORD} XML nodes`);
+    const sink = this.sink;
+    for (const node of nodes) {
+      switch (node.kind) {
+        case NodeKind.Element: {
+          if (isElidedOptional(node.children, values)) break;
+          const attrs: ResolvedAttribute[] = [];
+          for (const a of node.attrs) {
+            const r = resolveAttribute(a.name, a.value, values, sink, values === this.slotValues);
+            if (r) attrs.push(r);
+          }
+          sink.open(node.name, attrs);
+          this.nodes(node.children, values, depth);
+          sink.close();
+          break;
         }
-        sink.open(node.name, attrs);
-        walk(parser, node.children, sink, budget, values, depth);
-        sink.close();
-        break;
-      }
-      case NodeKind.Text: sink.text(node.text); break;
-      case NodeKind.Entity: sink.entity(node.name); break;
-      case NodeKind.CharRef: sink.charRef(node.code); break;
-      case NodeKind.CData: sink.cdata(node.text); break;
-      case NodeKind.PI: sink.pi(node.target, node.data); break;
-      case NodeKind.Template: walk(parser, node.template.nodes, sink, budget, node.values, depth + 1); break;
-      case NodeKind.Substitution: {
-        const i = node.index;
-        if (i >= values.types.length) break;
-        const type = values.types[i]!;
-        const off = values.offsets[i]!;
-        const size = values.sizes[i]!;
-        if (type === ValueType.Null) break;
-        if (type === ValueType.BinXml) {
-          if (size > 0) walk(parser, parser.parseDocument(off, off + size, depth + 1), sink, budget, NO_VALUES, depth + 1);
-        } else sink.value(type, off, size);
-        break;
+        case NodeKind.Text: sink.text(node.text); break;
+        case NodeKind.Entity: sink.entity(node.name); break;
+        case NodeKind.CharRef: sink.charRef(node.code); break;
+        case NodeKind.CData: sink.cdata(node.text); break;
+        case NodeKind.PI: sink.pi(node.target, node.data); break;
+        case NodeKind.Template: this.nodes(node.template.nodes, node.values, depth + 1); break;
+        case NodeKind.Substitution: {
+          const i = node.index;
+          if (i >= values.types.length) break;
+          const type = values.types[i]!;
+          const off = values.offsets[i]!;
+          const size = values.sizes[i]!;
+          if (type === ValueType.Null) break;
+          if (type === ValueType.BinXml) {
+            if (size > 0) this.nodes(this.parser.parseDocument(off, off + size, depth + 1), NO_VALUES, depth + 1);
+          } else sink.value(type, off, size, values === this.slotValues ? i : -2);
+          break;
+        }
       }
     }
   }
@@ -100,15 +123,16 @@ function isElidedOptional(children: readonly BinXmlNode[], values: TemplateValue
   return c.index >= values.types.length || values.types[c.index] === ValueType.Null;
 }
 
-function resolveAttribute(name: string, parts: readonly BinXmlNode[], values: TemplateValues, sink: BinXmlSink): ResolvedAttribute | undefined {
+function resolveAttribute(name: string, parts: readonly BinXmlNode[], values: TemplateValues, sink: BinXmlSink, slotted: boolean): ResolvedAttribute | undefined {
   if (parts.length === 1 && parts[0]!.kind === NodeKind.Substitution) {
     const i = parts[0]!.index;
     if (i >= values.types.length) return undefined;
     const type = values.types[i]!;
     if (type === ValueType.Null) return undefined;
-    return { name, type, off: values.offsets[i]!, size: values.sizes[i]!, text: undefined };
+    return { name, type, off: values.offsets[i]!, size: values.sizes[i]!, text: undefined, slot: slotted ? i : -2 };
   }
   let text = '';
+  let fromValues = false;
   for (const p of parts) {
     switch (p.kind) {
       case NodeKind.Text: text += p.text; break;
@@ -118,11 +142,13 @@ function resolveAttribute(name: string, parts: readonly BinXmlNode[], values: Te
         const i = p.index;
         if (i < values.types.length && values.types[i] !== ValueType.Null) {
           text += sink.valueText(values.types[i]!, values.offsets[i]!, values.sizes[i]!);
+          fromValues = true;
         }
         break;
       }
       default: break;
     }
   }
-  return { name, type: ValueType.String, off: 0, size: 0, text };
+  // Text built from values is no single value: slot -2.
+  return { name, type: ValueType.String, off: 0, size: 0, text, slot: fromValues ? -2 : -1 };
 }

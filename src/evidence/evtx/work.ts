@@ -20,7 +20,7 @@ export interface UnitResult {
 }
 
 /** Chunks per unit: large files are split so that both cores share them. */
-export const CHUNKS_PER_UNIT = 64;
+export const CHUNKS_PER_UNIT = 16;
 
 export function planUnits(file: string, size: number): WorkUnit[] {
   const slots = chunkSlots(size);
@@ -39,10 +39,11 @@ export function unitBytes(u: WorkUnit): number {
 export function runUnit(unit: WorkUnit, mode: RenderMode): UnitResult {
   const diagnostics: EvtxDiagnostic[] = [];
   const it = readEvtxFile(unit.file, { render: mode, firstChunk: unit.firstChunk, endChunk: unit.endChunk, onDiagnostic: (d) => diagnostics.push(d) });
-  let text = '';
+  // Joined once at the end: a long chain of += would keep every piece alive until then.
+  const parts: string[] = [];
   for (;;) {
     const next = it.next();
-    if (next.done) return { text, diagnostics, summary: next.value };
-    text += recordText(next.value, mode);
+    if (next.done) return { text: parts.join(''), diagnostics, summary: next.value };
+    parts.push(recordText(next.value));
   }
 }

@@ -24,7 +24,7 @@ function readAll(file: string, render: RenderMode) {
 
 test('every edge-case sample is read without an exception, with its valid records out', () => {
   for (const file of listFiles(SAMPLES, '.evtx')) {
-    for (const render of ['json', 'xml'] as const) {
+    for (const render of ['event', 'json', 'xml'] as const) {
       const r = readAll(file, render);
       assert.ok(r.summary.readable, `${basename(file)} should be readable`);
       assert.ok(r.records > 0, `${basename(file)} gave no records`);
@@ -110,7 +110,7 @@ test('thousands of mutated files: no exception escapes, no hang, bounded memory'
   let slowest = 0;
   const rssLimit = 1024 * 1024 * 1024;
   fc.assert(
-    fc.property(fc.nat(BASES.length - 1), fc.nat(BASES.length - 1), fc.array(mutation, { minLength: 1, maxLength: 8 }), fc.constantFrom<RenderMode>('json', 'xml'), (b, d, ms, render) => {
+    fc.property(fc.nat(BASES.length - 1), fc.nat(BASES.length - 1), fc.array(mutation, { minLength: 1, maxLength: 8 }), fc.constantFrom<RenderMode>('event', 'json', 'xml'), (b, d, ms, render) => {
       const file = join(tmp, `m${runs++ % 8}.evtx`);
       writeFileSync(file, apply(BASES[b]!, ms, BASES[d]!));
       const started = process.hrtime.bigint();
