@@ -5,7 +5,7 @@ import type { Writable } from 'node:stream';
  * a slow reader of our output cannot make us hold everything in memory.
  */
 export class BufferedOutput {
-  private parts: string[] = [];
+  private parts: (string | Uint8Array)[] = [];
   private size = 0;
   private closed = false;
 
@@ -21,16 +21,16 @@ export class BufferedOutput {
     return this.closed;
   }
 
-  async write(text: string): Promise<void> {
+  async write(data: string | Uint8Array): Promise<void> {
     if (this.closed) return;
-    this.parts.push(text);
-    this.size += text.length;
+    this.parts.push(data);
+    this.size += data.length;
     if (this.size >= this.limit) await this.flush();
   }
 
   async flush(): Promise<void> {
     if (this.parts.length === 0 || this.closed) return;
-    const chunk = this.parts.join('');
+    const chunk = this.parts.length === 1 ? this.parts[0]! : this.parts.every((p) => typeof p === 'string') ? this.parts.join('') : Buffer.concat(this.parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : p)));
     this.parts = [];
     this.size = 0;
     if (!this.stream.write(chunk)) {

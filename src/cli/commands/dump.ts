@@ -49,7 +49,7 @@ async function dump(paths: string[], opts: DumpOptions): Promise<number> {
       const seen = files.get(unit.file);
       if (!seen || unit.part === 0) files.set(unit.file, result.summary);
       else seen.records += result.summary.records;
-      await out.write(result.text);
+      await out.write(result.data);
     },
   });
   await out.flush();

@@ -23,7 +23,7 @@ export interface TemplateNode { kind: NodeKind.Template; template: Template; val
 export interface Template { guid: string; nodes: BinXmlNode[] }
 
 /** Substitution values of one template instance: type, offset and size of each, in the chunk buffer. */
-export interface TemplateValues { types: Uint8Array; offsets: Uint32Array; sizes: Uint16Array }
+export interface TemplateValues { types: number[]; offsets: number[]; sizes: number[] }
 
 /** Nesting deeper than this is treated as corruption: real events nest a handful of levels. */
 const MAX_DEPTH = 48;
@@ -188,9 +188,9 @@ export class BinXmlParser {
     const template = this.template(defOffset, depth);
     const count = c.u32();
     if (count * 4 > c.end - c.pos) throw new EvtxFormatError(`template instance claims ${count} values, more than fit`);
-    const types = new Uint8Array(count);
-    const offsets = new Uint32Array(count);
-    const sizes = new Uint16Array(count);
+    const types: number[] = new Array(count);
+    const offsets: number[] = new Array(count);
+    const sizes: number[] = new Array(count);
     let valuePos = c.pos + count * 4;
     for (let i = 0; i < count; i++) {
       const size = c.u16();

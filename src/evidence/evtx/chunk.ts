@@ -1,6 +1,6 @@
 import { crc32 } from 'node:zlib';
-import { type BinXmlNode, BinXmlParser, NodeKind } from './binxml.js';
-import { fillShape, recordShape, shapeCache, typeSignature } from './json-shape.js';
+import { type BinXmlNode, BinXmlParser } from './binxml.js';
+import { expandRecord, fillShape, shapeOf } from './json-shape.js';
 import { toJson } from '../../common/json.js';
 import { JsonTextSink, NeedsTree } from './json-text-sink.js';
 import { CHUNK_HEADER_SIZE, CHUNK_MAGIC, CHUNK_SIZE, RECORD_HEADER_SIZE, RECORD_MAGIC } from './constants.js';
@@ -106,15 +106,11 @@ function render(parser: BinXmlParser, nodes: BinXmlNode[], buf: Buffer, mode: Re
     return;
   }
   if (mode === 'json') {
-    const only = nodes.length === 1 ? nodes[0]! : undefined;
-    if (only?.kind === NodeKind.Template) {
-      // The usual record: one template instance. Fill in the shape its template and value types share.
-      const cache = shapeCache(only.template);
-      const signature = typeSignature(only.values);
-      let shape = cache.get(signature);
-      if (shape === undefined) cache.set(signature, (shape = recordShape(parser, only.template, only.values, buf)));
+    const expanded = expandRecord(parser, nodes);
+    if (expanded) {
+      const shape = shapeOf(parser, expanded, buf);
       if (shape !== null && shape !== 'tree') {
-        record.text = fillShape(shape, buf, only.values);
+        record.text = fillShape(shape, buf, expanded);
         return;
       }
     }

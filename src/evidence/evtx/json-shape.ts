@@ -1,13 +1,13 @@
-import type { BinXmlParser, Template, TemplateValues } from './binxml.js';
+import { type BinXmlNode, type BinXmlParser, NodeKind, type Template, type TemplateNode } from './binxml.js';
 import { JsonTextSink, jsonValue, NeedsTree, NotAShape, SLOT_MARK } from './json-text-sink.js';
 import { ValueType } from './constants.js';
 import { decodeValue } from './values.js';
-import { newBudget, walk } from './walk.js';
+import { newBudget, type RecordInstances, SLOT_INSTANCE_SHIFT, walk } from './walk.js';
 
 /**
- * The JSON text of a template instance whose values have given types: fixed text between the
- * values. Every record of a chunk that instantiates the same template with the same value types
- * (which values are NULL, arrays …) has the same shape, so it is recorded once and then filled in.
+ * The JSON text of a record as fixed text between its values. Records made of the same templates
+ * with values of the same types (which are NULL, arrays, nested documents …) print the same text
+ * around their values, so that text is recorded once and then filled in.
  */
 export interface JsonShape {
   /** Text before each value, and after the last one: segments.length = slots.length + 1. */
@@ -15,28 +15,66 @@ export interface JsonShape {
   slots: number[];
 }
 
-/** Per template: shape by value-type signature; 'tree' when records need the object model; null when no shape serves. */
-export type ShapeCache = Map<string, JsonShape | 'tree' | null>;
+/** Shapes by record signature: a shape, 'tree' when such records need the object model, null when none serves. */
+const SHAPES = new Map<string, JsonShape | 'tree' | null>();
+const MAX_SHAPES = 8192;
 
-const caches = new WeakMap<Template, ShapeCache>();
+const templateIds = new WeakMap<Template, number>();
+let nextTemplateId = 0;
 
-export function shapeCache(template: Template): ShapeCache {
-  let c = caches.get(template);
-  if (!c) caches.set(template, (c = new Map()));
-  return c;
+function templateId(t: Template): number {
+  let id = templateIds.get(t);
+  if (id === undefined) templateIds.set(t, (id = nextTemplateId++));
+  return id;
 }
 
-/** The value-type signature of an instance: its count and each value's type. */
-export function typeSignature(values: TemplateValues): string {
-  return String.fromCharCode.apply(null, values.types as unknown as number[]);
+/** A record in one template instance, with the instances inside its BinXml values, and its signature. */
+export interface ExpandedRecord extends RecordInstances {
+  top: TemplateNode;
+  /** Templates and value types of every instance: records with equal signatures share a shape. */
+  signature: string;
 }
 
-export function recordShape(parser: BinXmlParser, template: Template, values: TemplateValues, buf: Buffer): JsonShape | 'tree' | null {
-  // A BinXml value is a document of its own: what it holds is not in the types.
-  if (values.types.includes(ValueType.BinXml)) return null;
+/** Takes a record apart for shapes; undefined when it is not made of template instances only. */
+export function expandRecord(parser: BinXmlParser, nodes: readonly BinXmlNode[]): ExpandedRecord | undefined {
+  const top = nodes.length === 1 ? nodes[0]! : undefined;
+  if (top?.kind !== NodeKind.Template) return undefined;
+  const record: ExpandedRecord = { top, values: [], docs: new Map(), signature: '' };
+  const visit = (t: TemplateNode, depth: number): boolean => {
+    const { types, offsets, sizes } = t.values;
+    record.values.push(t.values);
+    record.signature += templateId(t.template) + ':' + String.fromCharCode.apply(null, types) + '|';
+    for (let i = 0; i < types.length; i++) {
+      if (types[i] !== ValueType.BinXml) continue;
+      if (sizes[i] === 0) {
+        record.signature += '-';
+        continue;
+      }
+      const doc = parser.parseDocument(offsets[i]!, offsets[i]! + sizes[i]!, depth + 1);
+      const inner = doc.length === 1 ? doc[0]! : undefined;
+      if (inner?.kind !== NodeKind.Template || depth > 4) return false;
+      record.docs.set(offsets[i]!, doc);
+      if (!visit(inner, depth + 1)) return false;
+    }
+    return true;
+  };
+  return visit(top, 0) ? record : undefined;
+}
+
+/** The shape of records like this one: recorded from it the first time. */
+export function shapeOf(parser: BinXmlParser, record: ExpandedRecord, buf: Buffer): JsonShape | 'tree' | null {
+  let shape = SHAPES.get(record.signature);
+  if (shape === undefined) {
+    if (SHAPES.size >= MAX_SHAPES) SHAPES.clear();
+    SHAPES.set(record.signature, (shape = recordShape(parser, record, buf)));
+  }
+  return shape;
+}
+
+function recordShape(parser: BinXmlParser, record: ExpandedRecord, buf: Buffer): JsonShape | 'tree' | null {
   const sink = new JsonTextSink(buf, true);
   try {
-    walk(parser, template.nodes, sink, newBudget(), values, values);
+    walk(parser, [record.top], sink, newBudget(), undefined, record);
   } catch (e) {
     if (e instanceof NeedsTree) return 'tree';
     if (e instanceof NotAShape) return null;
@@ -52,12 +90,20 @@ export function recordShape(parser: BinXmlParser, template: Template, values: Te
   return { segments, slots };
 }
 
-export function fillShape(shape: JsonShape, buf: Buffer, values: TemplateValues): string {
+/** Reused across records: joining an array gives one flat string, where += would build a rope to flatten later. */
+const pieces: string[] = [];
+
+export function fillShape(shape: JsonShape, buf: Buffer, record: RecordInstances): string {
   const { segments, slots } = shape;
-  let out = segments[0]!;
-  for (let k = 0; k < slots.length; k++) {
-    const i = slots[k]!;
-    out += jsonValue(decodeValue(buf, values.types[i]!, values.offsets[i]!, values.sizes[i]!, 'json')) + segments[k + 1]!;
+  const n = slots.length;
+  pieces.length = 2 * n + 1;
+  pieces[0] = segments[0]!;
+  for (let k = 0; k < n; k++) {
+    const slot = slots[k]!;
+    const v = record.values[slot >>> SLOT_INSTANCE_SHIFT]!;
+    const i = slot & 0xffff;
+    pieces[2 * k + 1] = jsonValue(decodeValue(buf, v.types[i]!, v.offsets[i]!, v.sizes[i]!, 'json'));
+    pieces[2 * k + 2] = segments[k + 1]!;
   }
-  return out;
+  return pieces.join('');
 }

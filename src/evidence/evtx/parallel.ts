@@ -11,13 +11,20 @@ export interface ParallelOptions {
   onResult: (unit: WorkUnit, result: UnitResult) => void | Promise<void>;
 }
 
-/** Below this much work per extra thread, starting a worker costs more than it saves. */
-const BYTES_PER_WORKER = 2 * 1024 * 1024;
+/**
+ * Workers pay only with cores to spare: on two cores one parsing thread already keeps both busy
+ * (V8 collects garbage and compiles on the other), and a second parser measured slower
+ * (bench/results/evtx.json). So by default: one worker per core beyond two, when the input is
+ * large enough to amortise a worker's start (about 100 ms), else the calling thread alone.
+ */
+const BYTES_PER_WORKER = 16 * 1024 * 1024;
 
 export function chooseThreads(units: readonly WorkUnit[], requested: number): number {
   if (requested > 0) return requested;
   const bytes = units.reduce((n, u) => n + unitBytes(u), 0);
-  return Math.max(1, Math.min(availableParallelism(), Math.ceil(bytes / BYTES_PER_WORKER), units.length));
+  const spareCores = availableParallelism() - 1;
+  if (spareCores < 2) return 1;
+  return Math.max(1, Math.min(spareCores, Math.floor(bytes / BYTES_PER_WORKER), units.length));
 }
 
 /**

@@ -11,7 +11,7 @@ export interface BinXmlSink {
   close(): void;
   /**
    * A substitution value (never Null, never BinXml) at [off, off+size) of the chunk buffer; `slot`
-   * is its index in the record's own template instance, or -2 for a value of a nested instance.
+   * is its slot number when the walk has the record's instances (see RecordInstances), else -2.
    */
   value(type: number, off: number, size: number, slot: number): void;
   text(text: string): void;
@@ -35,7 +35,7 @@ export interface ResolvedAttribute {
   slot: number;
 }
 
-const NO_VALUES: TemplateValues = { types: new Uint8Array(0), offsets: new Uint32Array(0), sizes: new Uint16Array(0) };
+const NO_VALUES: TemplateValues = { types: [], offsets: [], sizes: [] };
 const ENTITIES: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
 
 export function entityText(name: string): string {
@@ -57,11 +57,23 @@ export function newBudget(): WalkBudget {
 }
 
 /**
- * Walks nodes into a sink. Values of `slotValues` (the record's own template instance) are passed
- * with their index, so that a sink can tell which value it is writing; others get slot -1.
+ * A record taken apart: its template instances in walk order (the record's own first, then those
+ * inside its BinXml values) and those values' parsed documents by their offset.
  */
-export function walk(parser: BinXmlParser, nodes: readonly BinXmlNode[], sink: BinXmlSink, budget: WalkBudget, values = NO_VALUES, slotValues?: TemplateValues): void {
-  new Walker(parser, sink, budget, slotValues).nodes(nodes, values, 0);
+export interface RecordInstances {
+  values: TemplateValues[];
+  docs: Map<number, BinXmlNode[]>;
+}
+
+/** Slot numbers say which instance (high bits) and which value in it (low 16 bits). */
+export const SLOT_INSTANCE_SHIFT = 16;
+
+/**
+ * Walks nodes into a sink. With `record`, values of its instances are passed with their slot
+ * number, so that a sink can tell which value it is writing; others get slot -2.
+ */
+export function walk(parser: BinXmlParser, nodes: readonly BinXmlNode[], sink: BinXmlSink, budget: WalkBudget, values = NO_VALUES, record?: RecordInstances): void {
+  new Walker(parser, sink, budget, record).nodes(nodes, values, 0);
 }
 
 class Walker {
@@ -69,8 +81,13 @@ class Walker {
     private readonly parser: BinXmlParser,
     private readonly sink: BinXmlSink,
     private readonly budget: WalkBudget,
-    private readonly slotValues: TemplateValues | undefined,
+    private readonly record: RecordInstances | undefined,
   ) {}
+
+  private slot(values: TemplateValues, i: number): number {
+    const instance = this.record ? this.record.values.indexOf(values) : -1;
+    return instance < 0 ? -2 : (instance << SLOT_INSTANCE_SHIFT) | i;
+  }
 
   nodes(nodes: readonly BinXmlNode[], values: TemplateValues, depth: number): void {
     if ((this.budget.nodesLeft -= nodes.length) < 0) throw new EvtxFormatError(`record expands to more than ${MAX_NODES_PER_RECORD} XML nodes`);
@@ -81,7 +98,7 @@ class Walker {
           if (isElidedOptional(node.children, values)) break;
           const attrs: ResolvedAttribute[] = [];
           for (const a of node.attrs) {
-            const r = resolveAttribute(a.name, a.value, values, sink, values === this.slotValues);
+            const r = resolveAttribute(a.name, a.value, values, sink, (i) => this.slot(values, i));
             if (r) attrs.push(r);
           }
           sink.open(node.name, attrs);
@@ -103,8 +120,8 @@ class Walker {
           const size = values.sizes[i]!;
           if (type === ValueType.Null) break;
           if (type === ValueType.BinXml) {
-            if (size > 0) this.nodes(this.parser.parseDocument(off, off + size, depth + 1), NO_VALUES, depth + 1);
-          } else sink.value(type, off, size, values === this.slotValues ? i : -2);
+            if (size > 0) this.nodes(this.record?.docs.get(off) ?? this.parser.parseDocument(off, off + size, depth + 1), NO_VALUES, depth + 1);
+          } else sink.value(type, off, size, this.slot(values, i));
           break;
         }
       }
@@ -123,13 +140,13 @@ function isElidedOptional(children: readonly BinXmlNode[], values: TemplateValue
   return c.index >= values.types.length || values.types[c.index] === ValueType.Null;
 }
 
-function resolveAttribute(name: string, parts: readonly BinXmlNode[], values: TemplateValues, sink: BinXmlSink, slotted: boolean): ResolvedAttribute | undefined {
+function resolveAttribute(name: string, parts: readonly BinXmlNode[], values: TemplateValues, sink: BinXmlSink, slotOf: (i: number) => number): ResolvedAttribute | undefined {
   if (parts.length === 1 && parts[0]!.kind === NodeKind.Substitution) {
     const i = parts[0]!.index;
     if (i >= values.types.length) return undefined;
     const type = values.types[i]!;
     if (type === ValueType.Null) return undefined;
-    return { name, type, off: values.offsets[i]!, size: values.sizes[i]!, text: undefined, slot: slotted ? i : -2 };
+    return { name, type, off: values.offsets[i]!, size: values.sizes[i]!, text: undefined, slot: slotOf(i) };
   }
   let text = '';
   let fromValues = false;

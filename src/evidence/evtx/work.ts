@@ -2,7 +2,6 @@ import { CHUNK_SIZE, FILE_HEADER_SIZE } from './constants.js';
 import type { EvtxDiagnostic } from './errors.js';
 import { chunkSlots, type EvtxFileSummary, readEvtxFile } from './reader.js';
 import type { RenderMode } from './chunk.js';
-import { recordText } from './render.js';
 
 /** A piece of parsing work: some chunks of one file. Units of a file are read and written in order. */
 export interface WorkUnit {
@@ -14,10 +13,14 @@ export interface WorkUnit {
 }
 
 export interface UnitResult {
-  text: string;
+  /** The records as UTF-8 text, ready to write (transferred, not copied, between threads). */
+  data: Uint8Array;
   diagnostics: EvtxDiagnostic[];
   summary: EvtxFileSummary;
 }
+
+/** What follows each record in `spoor dump` output: a newline (JSON lines; a blank line between XML events). */
+const RECORD_SEPARATOR = '\n';
 
 /** Chunks per unit: large files are split so that both cores share them. */
 export const CHUNKS_PER_UNIT = 16;
@@ -39,11 +42,11 @@ export function unitBytes(u: WorkUnit): number {
 export function runUnit(unit: WorkUnit, mode: RenderMode): UnitResult {
   const diagnostics: EvtxDiagnostic[] = [];
   const it = readEvtxFile(unit.file, { render: mode, firstChunk: unit.firstChunk, endChunk: unit.endChunk, onDiagnostic: (d) => diagnostics.push(d) });
-  // Joined once at the end: a long chain of += would keep every piece alive until then.
+  // Joined once at the end, into one flat string: += would build a rope to be flattened later.
   const parts: string[] = [];
   for (;;) {
     const next = it.next();
-    if (next.done) return { text: parts.join(''), diagnostics, summary: next.value };
-    parts.push(recordText(next.value));
+    if (next.done) return { data: Buffer.from(parts.join(''), 'utf8'), diagnostics, summary: next.value };
+    parts.push(next.value.text!, RECORD_SEPARATOR);
   }
 }

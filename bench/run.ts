@@ -1,0 +1,113 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { sampleSecurityEvents, sampleSysmonEvents } from '../src/evidence/evtx/sample-events.js';
+import { type SampleEvent, writeEvtx } from '../src/evidence/evtx/writer.js';
+
+/**
+ * `npm run bench`: EVTX parsing speed of `spoor dump --format jsonl` against libevtx's evtxexport on
+ * the same files in the same run, with peak memory. Figures go to stdout and bench/results/evtx.json.
+ * Absolute times on shared machines are noise; the ratios are the result.
+ */
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const DATA = resolve(ROOT, '../shared/data');
+const SPOOR = join(ROOT, 'bin/spoor.js');
+const MEASURE = join(ROOT, 'bench/measure.py');
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+
+interface Run { code: number; wall: number; maxRssKiB: number }
+
+function measure(cmd: string[]): Run {
+  const out = execFileSync('python3', [MEASURE, ...cmd], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  return JSON.parse(out) as Run;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+interface Figure { tool: string; wallSeconds: number; runs: number[]; mbPerSecond: number; recordsPerSecond: number; peakRssMiB: number; ratioToEvtxexport?: number }
+
+function bench(name: string, cmd: string[], bytes: number, records: number): Figure {
+  const runs: Run[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const r = measure(cmd);
+    if (r.code !== 0) throw new Error(`${name} exited ${r.code}`);
+    runs.push(r);
+  }
+  const wall = median(runs.map((r) => r.wall));
+  return {
+    tool: name,
+    wallSeconds: round(wall),
+    runs: runs.map((r) => round(r.wall)),
+    mbPerSecond: round(bytes / 1e6 / wall),
+    recordsPerSecond: Math.round(records / wall),
+    peakRssMiB: round(Math.max(...runs.map((r) => r.maxRssKiB)) / 1024),
+  };
+}
+
+const round = (x: number) => Math.round(x * 1000) / 1000;
+
+function listEvtx(dir: string): string[] {
+  const out = execFileSync('find', [dir, '-type', 'f', '-name', '*.evtx'], { encoding: 'utf8' });
+  return out.split('\n').filter(Boolean).sort();
+}
+
+function countRecords(paths: string[]): number {
+  const r = spawnSync(process.execPath, [SPOOR, 'dump', '--threads', '1', ...paths], { maxBuffer: 1 << 30 });
+  return r.stdout.toString('utf8').split('\n').filter(Boolean).length;
+}
+
+function corpus(label: string, paths: string[], tmp: string) {
+  const bytes = paths.reduce((n, p) => n + statSync(p).size, 0);
+  const records = countRecords(paths);
+  const list = join(tmp, `${label}.list`);
+  writeFileSync(list, paths.join('\0'));
+  console.log(`\n${label}: ${paths.length} files, ${(bytes / 1e6).toFixed(1)} MB, ${records} records (median of ${RUNS} runs)`);
+  const peer = bench('evtxexport -f xml (one process per file)', ['sh', '-c', 'xargs -0 -n 1 evtxexport -f xml < "$0"', list], bytes, records);
+  const figures = [peer];
+  for (const [tool, threads] of [['spoor dump --format jsonl, both cores', '2'], ['spoor dump --format jsonl, one core', '1'], ['spoor dump --format jsonl, --threads auto', '0']] as const) {
+    const f = bench(tool, [process.execPath, SPOOR, 'dump', '--format', 'jsonl', '--threads', threads, ...(paths.length > 50 ? [dirname(paths[0]!) === dirname(paths[paths.length - 1]!) ? dirname(paths[0]!) : commonDir(paths)] : paths)], bytes, records);
+    f.ratioToEvtxexport = round(peer.wallSeconds / f.wallSeconds);
+    figures.push(f);
+  }
+  for (const f of figures) {
+    console.log(`  ${f.tool.padEnd(46)} ${f.wallSeconds.toFixed(3).padStart(7)} s  ${f.mbPerSecond.toFixed(1).padStart(7)} MB/s  ${String(f.recordsPerSecond).padStart(8)} rec/s  ${f.peakRssMiB.toFixed(0).padStart(4)} MiB` +
+      (f.ratioToEvtxexport ? `  ${f.ratioToEvtxexport.toFixed(1)}x evtxexport` : ''));
+  }
+  return { label, files: paths.length, bytes, records, figures };
+}
+
+function commonDir(paths: string[]): string {
+  let dir = dirname(paths[0]!);
+  while (!paths.every((p) => p.startsWith(dir + '/'))) dir = dirname(dir);
+  return dir;
+}
+
+/** A large log made by our writer: the same sample events repeated, about 87 MB. */
+function* largeLog(records: number): Generator<SampleEvent> {
+  const base = [...sampleSysmonEvents(), ...sampleSecurityEvents()];
+  for (let i = 0; i < records; i++) {
+    const e = base[i % base.length]!;
+    yield { ...e, time: e.time + i };
+  }
+}
+
+const tmp = mkdtempSync(join(tmpdir(), 'spoor-bench-'));
+try {
+  console.log(`EVTX benchmark: node ${process.version}, ${availableParallelism()} cores (${cpus()[0]?.model ?? '?'})`);
+  const results = [corpus('attack-samples', listEvtx(`${DATA}/evtx/attack-samples`), tmp)];
+  const big = join(tmp, 'large.evtx');
+  writeEvtx(big, largeLog(100_000));
+  results.push(corpus('large-generated', [big], tmp));
+  mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+  const out = join(ROOT, 'bench/results/evtx.json');
+  writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), node: process.version, cores: availableParallelism(), runs: RUNS, results }, null, 2) + '\n');
+  console.log(`\nwritten: ${out}`);
+} finally {
+  rmSync(tmp, { recursive: true, force: true });
+}
