@@ -3,7 +3,7 @@ import { type EvtxDiagnostic, type EvtxFileSummary, formatDiagnostic } from '../
 import { parseUnits } from '../../evidence/evtx/parallel.js';
 import { planUnits } from '../../evidence/evtx/work.js';
 import { collectInputs, isEvtxName } from '../inputs.js';
-import { BufferedOutput } from '../output.js';
+import { StreamOutput } from '../output.js';
 import { ExitCode, parseThreads } from '../options.js';
 
 interface DumpOptions {
@@ -33,7 +33,7 @@ Exit status: 0 when every file could be read (even if some records were skipped)
 async function dump(paths: string[], opts: DumpOptions): Promise<number> {
   const inputs = collectInputs(paths, isEvtxName);
   for (const e of inputs.errors) process.stderr.write(`spoor dump: ${e}\n`);
-  const out = new BufferedOutput(process.stdout);
+  const out = new StreamOutput(process.stdout);
   const files = new Map<string, EvtxFileSummary>();
   let warnings = 0;
   const show = (d: EvtxDiagnostic) => {
@@ -52,7 +52,6 @@ async function dump(paths: string[], opts: DumpOptions): Promise<number> {
       await out.write(result.data);
     },
   });
-  await out.flush();
   const unreadable = [...files.values()].filter((s) => !s.readable).length + inputs.errors.length;
   const records = [...files.values()].reduce((n, s) => n + s.records, 0);
   if (warnings > 0) process.stderr.write(`spoor dump: ${warnings} warning(s) not shown (use --verbose)\n`);

@@ -5,7 +5,7 @@ import { runUnit, type WorkUnit } from './work.js';
 /** Worker side of the parallel reader: parse the unit it is given, send back its rendered text. */
 parentPort!.on('message', (msg: { id: number; unit: WorkUnit; mode: RenderMode }) => {
   const result = runUnit(msg.unit, msg.mode);
-  // A Buffer may be a view on a shared pool; transfer only a buffer that is wholly its own.
-  const data = result.data.byteOffset === 0 && result.data.byteLength === result.data.buffer.byteLength ? result.data : new Uint8Array(result.data);
+  // Results own their ArrayBuffer (never a pool slice), so it moves to the main thread without a copy.
+  const data = result.data.byteOffset === 0 ? result.data : new Uint8Array(result.data);
   parentPort!.postMessage({ id: msg.id, result: { ...result, data } }, [data.buffer as ArrayBuffer]);
 });

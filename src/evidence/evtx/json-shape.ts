@@ -1,6 +1,8 @@
 import { type BinXmlNode, type BinXmlParser, NodeKind, type Template, type TemplateNode } from './binxml.js';
 import { JsonTextSink, jsonValue, NeedsTree, NotAShape, SLOT_MARK } from './json-text-sink.js';
+import type { ByteBuffer } from './byte-buffer.js';
 import { ValueType } from './constants.js';
+import { writeJsonValue } from './json-bytes.js';
 import { decodeValue } from './values.js';
 import { newBudget, type RecordInstances, SLOT_INSTANCE_SHIFT, walk } from './walk.js';
 
@@ -12,6 +14,8 @@ import { newBudget, type RecordInstances, SLOT_INSTANCE_SHIFT, walk } from './wa
 export interface JsonShape {
   /** Text before each value, and after the last one: segments.length = slots.length + 1. */
   segments: string[];
+  /** The same as UTF-8 bytes. */
+  segmentBytes: Buffer[];
   slots: number[];
 }
 
@@ -87,7 +91,7 @@ function recordShape(parser: BinXmlParser, record: ExpandedRecord, buf: Buffer):
     if (i % 2 === 0) segments.push(parts[i]!);
     else slots.push(Number(parts[i]));
   }
-  return { segments, slots };
+  return { segments, segmentBytes: segments.map((t) => Buffer.from(t, 'utf8')), slots };
 }
 
 /** Reused across records: joining an array gives one flat string, where += would build a rope to flatten later. */
@@ -106,4 +110,17 @@ export function fillShape(shape: JsonShape, buf: Buffer, record: RecordInstances
     pieces[2 * k + 2] = segments[k + 1]!;
   }
   return pieces.join('');
+}
+
+/** The same as fillShape, written as UTF-8 into `out`. */
+export function fillShapeInto(shape: JsonShape, buf: Buffer, record: RecordInstances, out: ByteBuffer): void {
+  const { segmentBytes, slots } = shape;
+  out.bytes(segmentBytes[0]!);
+  for (let k = 0; k < slots.length; k++) {
+    const slot = slots[k]!;
+    const v = record.values[slot >>> SLOT_INSTANCE_SHIFT]!;
+    const i = slot & 0xffff;
+    writeJsonValue(out, buf, v.types[i]!, v.offsets[i]!, v.sizes[i]!);
+    out.bytes(segmentBytes[k + 1]!);
+  }
 }

@@ -2,6 +2,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import { type ChunkResult, type EvtxRecord, parseChunk, type RenderMode } from './chunk.js';
 import { CHUNK_SIZE, FILE_HEADER_SIZE, FILE_MAGIC } from './constants.js';
+import type { ByteBuffer } from './byte-buffer.js';
 import type { EvtxDiagnostic } from './errors.js';
 
 export interface EvtxFileHeader {
@@ -18,6 +19,8 @@ export interface EvtxFileHeader {
 export interface EvtxReadOptions {
   render: RenderMode;
   onDiagnostic?: (d: EvtxDiagnostic) => void;
+  /** In `json` mode: write records here as JSON lines (UTF-8) instead of setting their text. */
+  output?: ByteBuffer;
   /** Read only chunks [firstChunk, endChunk): how workers split one large file. */
   firstChunk?: number;
   endChunk?: number;
@@ -105,7 +108,7 @@ export function* readEvtxFile(file: string, options: EvtxReadOptions): Generator
       for (let i = 0; i < count; i++) {
         const from = i * CHUNK_SIZE;
         if (from >= got) break;
-        const result: ChunkResult = parseChunk(block.subarray(from, Math.min(from + CHUNK_SIZE, got)), first + i, start + from, file, options.render);
+        const result: ChunkResult = parseChunk(block.subarray(from, Math.min(from + CHUNK_SIZE, got)), first + i, start + from, file, options.render, options.output);
         if (result.used) summary.chunks++;
         for (const d of result.diagnostics) report(d);
         for (const r of result.records) {

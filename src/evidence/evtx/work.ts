@@ -1,6 +1,7 @@
 import { CHUNK_SIZE, FILE_HEADER_SIZE } from './constants.js';
 import type { EvtxDiagnostic } from './errors.js';
 import { chunkSlots, type EvtxFileSummary, readEvtxFile } from './reader.js';
+import { ByteBuffer } from './byte-buffer.js';
 import type { RenderMode } from './chunk.js';
 
 /** A piece of parsing work: some chunks of one file. Units of a file are read and written in order. */
@@ -38,15 +39,19 @@ export function unitBytes(u: WorkUnit): number {
   return (u.endChunk - u.firstChunk) * CHUNK_SIZE + (u.part === 0 ? FILE_HEADER_SIZE : 0);
 }
 
-/** Parses one unit and renders its records as text. */
+/** Parses one unit and renders its records: JSON lines straight into bytes, XML through text. */
 export function runUnit(unit: WorkUnit, mode: RenderMode): UnitResult {
   const diagnostics: EvtxDiagnostic[] = [];
-  const it = readEvtxFile(unit.file, { render: mode, firstChunk: unit.firstChunk, endChunk: unit.endChunk, onDiagnostic: (d) => diagnostics.push(d) });
+  const output = mode === 'json' ? new ByteBuffer(1 << 18) : undefined;
+  const it = readEvtxFile(unit.file, { render: mode, output, firstChunk: unit.firstChunk, endChunk: unit.endChunk, onDiagnostic: (d) => diagnostics.push(d) });
   // Joined once at the end, into one flat string: += would build a rope to be flattened later.
   const parts: string[] = [];
   for (;;) {
     const next = it.next();
-    if (next.done) return { data: Buffer.from(parts.join(''), 'utf8'), diagnostics, summary: next.value };
-    parts.push(next.value.text!, RECORD_SEPARATOR);
+    if (next.done) {
+      const data = output ? output.result() : Buffer.from(parts.join(''), 'utf8');
+      return { data, diagnostics, summary: next.value };
+    }
+    if (!output) parts.push(next.value.text!, RECORD_SEPARATOR);
   }
 }

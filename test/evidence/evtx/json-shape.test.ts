@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { test } from 'node:test';
 import { isDeepStrictEqual } from 'node:util';
+import { ByteBuffer } from '../../../src/evidence/evtx/byte-buffer.js';
 import { readEvtxFile } from '../../../src/evidence/evtx/index.js';
 import { toJson } from '../../../src/common/json.js';
 import { parseConcatenatedJson } from '../../helpers/concatenated-json.js';
@@ -45,14 +46,21 @@ test('spoor dump --format jsonl equals evtx_dump output for every SigmaHQ regres
 });
 
 test('the event objects rules match on print as exactly the JSON text spoor dump writes', () => {
-  // Two renderers of ours: the fast text writer and the object model behind it. Every record of
-  // every corpus must come out the same from both (the text writer hands hard cases to the model).
+  // Three renderers of ours: JSON as bytes (what spoor dump writes), as text, and the object model
+  // behind both. Every record of every corpus must come out the same from all three.
   let records = 0;
   for (const file of [...listFiles(`${DATA}/evtx`, '.evtx'), ...listFiles(`${DATA}/sigma/regression_data`, '.evtx')]) {
     const text = [...readEvtxFile(file, { render: 'json' })].map((r) => r.text);
+    const output = new ByteBuffer();
+    for (const _ of readEvtxFile(file, { render: 'json', output })) void _;
+    const bytes = Buffer.from(output.result()).toString('utf8').split('\n').slice(0, -1);
     const objects = [...readEvtxFile(file, { render: 'event' })].map((r) => toJson(r.event));
     assert.equal(text.length, objects.length, file);
-    for (let i = 0; i < text.length; i++) assert.equal(text[i], objects[i], `${file}: record ${i}`);
+    assert.equal(bytes.length, objects.length, file);
+    for (let i = 0; i < text.length; i++) {
+      assert.equal(text[i], objects[i], `${file}: record ${i} (text)`);
+      assert.equal(bytes[i], objects[i], `${file}: record ${i} (bytes)`);
+    }
     records += text.length;
   }
   assert.ok(records > 25000);
