@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { parseConcatenatedJson } from '../helpers/concatenated-json.js';
-import { DATA, listFiles, SPOOR } from '../helpers/paths.js';
+import { sampleSecurityEvents, sampleSysmonEvents } from '../../src/evidence/evtx/sample-events.js';
+import { writeEvtx } from '../../src/evidence/evtx/writer.js';
+import { DATA, listFiles, ROOT, SPOOR } from '../helpers/paths.js';
 
 function spoor(...args: string[]) {
   const r = spawnSync(process.execPath, [SPOOR, ...args], { encoding: 'utf8', maxBuffer: 1 << 30 });
@@ -71,4 +73,24 @@ test('a bad option is a usage error: exit 2', () => {
   const r = spoor('dump', '--format', 'yaml', 'x.evtx');
   assert.equal(r.code, 2);
   assert.match(r.stderr, /yaml/);
+});
+
+test('memory stays flat whatever the file size: a log 8 times larger peaks within 64 MiB of the smaller', () => {
+  const events = [...sampleSysmonEvents(), ...sampleSecurityEvents()];
+  const small = join(tmp, 'small.evtx');
+  writeEvtx(small, Array.from({ length: 20_000 }, (_, i) => ({ ...events[i % events.length]!, time: events[i % events.length]!.time + i })));
+  // The large one repeats the small one's chunks (every chunk present is read, as in dirty files).
+  const bytes = readFileSync(small);
+  const chunks = bytes.subarray(4096);
+  const large = join(tmp, 'large.evtx');
+  writeFileSync(large, Buffer.concat([bytes.subarray(0, 4096), ...Array.from({ length: 8 }, () => chunks)]));
+  const peak = (file: string) => {
+    const out = execFileSync('python3', [join(ROOT, 'bench/measure.py'), process.execPath, SPOOR, 'dump', '--threads', '1', file], { encoding: 'utf8' });
+    const r = JSON.parse(out) as { code: number; maxRssKiB: number };
+    assert.equal(r.code, 0);
+    return r.maxRssKiB / 1024;
+  };
+  const [a, b] = [peak(small), peak(large)];
+  console.log(`peak RSS: ${a.toFixed(0)} MiB for ${(bytes.length / 1e6).toFixed(0)} MB, ${b.toFixed(0)} MiB for ${((4096 + 8 * chunks.length) / 1e6).toFixed(0)} MB`);
+  assert.ok(b < a + 64, `peak RSS grew from ${a.toFixed(0)} to ${b.toFixed(0)} MiB`);
 });
