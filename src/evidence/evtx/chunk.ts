@@ -1,15 +1,11 @@
 import { crc32 } from 'node:zlib';
-import { type BinXmlNode, BinXmlParser } from './binxml.js';
+import { BinXmlParser } from './binxml.js';
 import type { ByteBuffer } from './byte-buffer.js';
-import { expandRecord, fillShape, fillShapeInto, shapeOf } from './json-shape.js';
-import { toJson } from '../../common/json.js';
-import { JsonTextSink, NeedsTree } from './json-text-sink.js';
 import { CHUNK_HEADER_SIZE, CHUNK_MAGIC, CHUNK_SIZE, RECORD_HEADER_SIZE, RECORD_MAGIC } from './constants.js';
 import { type EvtxDiagnostic, EvtxFormatError } from './errors.js';
-import { type EventObject, JsonSink } from './json-sink.js';
+import type { EventObject } from './json-sink.js';
+import { renderRecord } from './render.js';
 import { filetime, readU64 } from './values.js';
-import { newBudget, walk } from './walk.js';
-import { XmlSink } from './xml-sink.js';
 
 /**
  * What a record is rendered to: `event`, the evtx_dump-shaped object (what rules match on);
@@ -51,7 +47,7 @@ function isZero(buf: Buffer, start: number, end: number): boolean {
  * Nothing throws: every problem becomes a diagnostic and only the piece at fault is skipped.
  * In `json` mode with `out`, records are written to `out` as JSON lines instead of kept as text.
  */
-export function parseChunk(buf: Buffer, chunk: number, fileOffset: number, file: string, render_: RenderMode, out?: ByteBuffer): ChunkResult {
+export function parseChunk(buf: Buffer, chunk: number, fileOffset: number, file: string, mode: RenderMode, out?: ByteBuffer): ChunkResult {
   const records: EvtxRecord[] = [];
   const diagnostics: EvtxDiagnostic[] = [];
   const report = (offset: number, severity: EvtxDiagnostic['severity'], message: string) =>
@@ -67,7 +63,7 @@ export function parseChunk(buf: Buffer, chunk: number, fileOffset: number, file:
 
   let freeSpace = buf.readUInt32LE(48);
   if (freeSpace < CHUNK_HEADER_SIZE || freeSpace > buf.length) {
-    if (freeSpace > buf.length && buf.length < 65536) report(48, 'warning', `chunk is truncated at ${buf.length} bytes`);
+    if (freeSpace > buf.length && buf.length < CHUNK_SIZE) report(48, 'warning', `chunk is truncated at ${buf.length} bytes`);
     else report(48, 'warning', `free space offset 0x${freeSpace.toString(16)} is out of range`);
     freeSpace = buf.length;
   } else if (crc32(buf.subarray(CHUNK_HEADER_SIZE, freeSpace)) !== buf.readUInt32LE(52)) {
@@ -89,7 +85,7 @@ export function parseChunk(buf: Buffer, chunk: number, fileOffset: number, file:
     try {
       const nodes = parser.parseDocument(pos + RECORD_HEADER_SIZE, pos + size - 4);
       const record: EvtxRecord = { recordId, timestamp: filetime(buf, pos + 16, 6), chunk, offset: fileOffset + pos };
-      render(parser, nodes, buf, render_, record, out);
+      renderRecord(parser, nodes, buf, mode, record, out);
       records.push(record);
     } catch (e) {
       if (!(e instanceof EvtxFormatError) && !(e instanceof RangeError)) throw e;
@@ -98,60 +94,6 @@ export function parseChunk(buf: Buffer, chunk: number, fileOffset: number, file:
     pos += size;
   }
   return { records, diagnostics, used: true };
-}
-
-/** Renders a record into `record` (event or text) or, for JSON with `out`, as a JSON line into `out`. */
-function render(parser: BinXmlParser, nodes: BinXmlNode[], buf: Buffer, mode: RenderMode, record: EvtxRecord, out: ByteBuffer | undefined): void {
-  if (mode === 'xml') {
-    const sink = new XmlSink(buf);
-    walk(parser, nodes, sink, newBudget());
-    record.text = sink.toString();
-    return;
-  }
-  if (mode === 'json') {
-    const text = jsonText(parser, nodes, buf, out);
-    if (out) {
-      if (text !== undefined) out.text(text);
-      out.ensure(1);
-      out.buf[out.pos++] = 0x0a;
-    } else record.text = text;
-    return;
-  }
-  const sink = new JsonSink(buf);
-  walk(parser, nodes, sink, newBudget());
-  record.event = sink.root;
-}
-
-/**
- * evtx_dump JSON of a record, by the fastest way that serves: the shape its templates share (written
- * straight into `out` when given, then nothing is returned), the text writer, or the object model.
- */
-function jsonText(parser: BinXmlParser, nodes: BinXmlNode[], buf: Buffer, out: ByteBuffer | undefined): string | undefined {
-  const expanded = expandRecord(parser, nodes);
-  if (expanded) {
-    const shape = shapeOf(parser, expanded, buf);
-    if (shape !== null && shape !== 'tree') {
-      if (!out) return fillShape(shape, buf, expanded);
-      const start = out.pos;
-      try {
-        fillShapeInto(shape, buf, expanded, out);
-      } catch (e) {
-        out.pos = start; // nothing of a record that fails is written
-        throw e;
-      }
-      return undefined;
-    }
-  }
-  try {
-    const sink = new JsonTextSink(buf);
-    walk(parser, nodes, sink, newBudget());
-    return sink.toString();
-  } catch (e) {
-    if (!(e instanceof NeedsTree)) throw e;
-  }
-  const sink = new JsonSink(buf);
-  walk(parser, nodes, sink, newBudget());
-  return toJson(sink.root);
 }
 
 /** Why the bytes at pos are not a record header with a consistent size, or undefined if they are. */
