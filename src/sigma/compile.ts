@@ -1,0 +1,138 @@
+import type { Event } from '../evidence/event.js';
+import { type Condition, ConditionError, identifiersFor, parseCondition } from './condition.js';
+import { RuleError } from './errors.js';
+import { compileFieldTest, type FieldTest, valueText } from './modifiers.js';
+import { globMatch, type Piece, SigmaString, STAR } from './value.js';
+
+/** A compiled test of one event. */
+export type Predicate = (event: Event) => boolean;
+
+export interface CompileOptions {
+  /** Renames rule fields to the event's fields (from a pipeline). */
+  fieldMap?: ReadonlyMap<string, string>;
+  placeholders?: ReadonlyMap<string, readonly string[]>;
+}
+
+/** Compiles a rule's `detection` (search identifiers and condition) into one predicate. */
+export function compileDetection(detection: unknown, options: CompileOptions = {}): Predicate {
+  if (!isObj(detection)) throw new RuleError('detection must be a map');
+  const { condition, ...searches } = detection;
+  if (condition === undefined) throw new RuleError('detection has no condition');
+  const ids = Object.keys(searches).filter((k) => k !== 'timeframe');
+  const compiled = new Map<string, Predicate>();
+  for (const id of ids) compiled.set(id, compileSearch(id, searches[id], options));
+  const conditions = (Array.isArray(condition) ? condition : [condition]).map((c) => {
+    if (typeof c !== 'string') throw new RuleError('condition must be a string');
+    try {
+      return toPredicate(parseCondition(c), compiled, ids);
+    } catch (e) {
+      if (e instanceof ConditionError) throw new RuleError(`condition: ${e.message}`);
+      throw e;
+    }
+  });
+  return conditions.length === 1 ? conditions[0]! : (e) => conditions.some((p) => p(e));
+}
+
+function toPredicate(c: Condition, searches: Map<string, Predicate>, ids: string[]): Predicate {
+  switch (c.op) {
+    case 'id': {
+      const p = searches.get(c.name);
+      if (!p) throw new RuleError(`condition names "${c.name}", which the detection does not define`);
+      return p;
+    }
+    case 'not': {
+      const p = toPredicate(c.arg, searches, ids);
+      return (e) => !p(e);
+    }
+    case 'and': {
+      const ps = c.args.map((a) => toPredicate(a, searches, ids));
+      return (e) => ps.every((p) => p(e));
+    }
+    case 'or': {
+      const ps = c.args.map((a) => toPredicate(a, searches, ids));
+      return (e) => ps.some((p) => p(e));
+    }
+    case 'of': {
+      const names = identifiersFor(c.pattern, ids);
+      if (names.length === 0) throw new RuleError(`"${c.pattern}" matches no search identifier`);
+      const ps = names.map((n) => searches.get(n)!);
+      if (c.count === 'all') return (e) => ps.every((p) => p(e));
+      const need = c.count;
+      return (e) => {
+        let n = 0;
+        for (const p of ps) if (p(e) && ++n >= need) return true;
+        return false;
+      };
+    }
+  }
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** A search identifier: a map (AND of fields), a list of maps (OR), or a list of keywords (OR). */
+function compileSearch(id: string, search: unknown, options: CompileOptions): Predicate {
+  if (isObj(search)) return compileMap(search, options);
+  if (Array.isArray(search)) {
+    if (search.length === 0) throw new RuleError(`search "${id}" is an empty list`);
+    if (search.every(isObj)) {
+      const ps = search.map((m) => compileMap(m as Obj, options));
+      return (e) => ps.some((p) => p(e));
+    }
+    if (search.some(isObj)) throw new RuleError(`search "${id}" mixes maps and keywords`);
+    return keywordPredicate(search, false);
+  }
+  if (typeof search === 'string' || typeof search === 'number') return keywordPredicate([search], false);
+  throw new RuleError(`search "${id}" must be a map or a list`);
+}
+
+function compileMap(map: Obj, options: CompileOptions): Predicate {
+  const tests: Predicate[] = [];
+  for (const [key, raw] of Object.entries(map)) {
+    const [fieldName, ...modifiers] = key.split('|');
+    const values = Array.isArray(raw) ? raw : [raw];
+    if (fieldName === '') {
+      // Keywords with modifiers: '|all': [a, b] (the only modifier keyword searches take).
+      if (modifiers.some((m) => m !== 'all')) throw new RuleError(`keyword search with modifier "${modifiers.join('|')}" is not supported`);
+      tests.push(keywordPredicate(values, modifiers.includes('all')));
+      continue;
+    }
+    const field = options.fieldMap?.get(fieldName!) ?? fieldName!;
+    let test: FieldTest;
+    try {
+      test = compileFieldTest(modifiers, values, options.placeholders);
+    } catch (e) {
+      if (e instanceof RuleError) throw new RuleError(`${key}: ${e.message}`);
+      throw e;
+    }
+    tests.push((e) => test(e.get(field), (f) => e.get(options.fieldMap?.get(f) ?? f)));
+  }
+  if (tests.length === 0) return () => false;
+  return tests.length === 1 ? tests[0]! : (e) => tests.every((t) => t(e));
+}
+
+/** Keywords: each value matched anywhere in any value of the event, case-insensitively. */
+function keywordPredicate(values: readonly unknown[], all: boolean): Predicate {
+  const patterns = values.map((v) => {
+    if (v === null || typeof v === 'object') throw new RuleError('a keyword must be a string or number');
+    const s = SigmaString.parse(String(v)).mapText((t) => t.toLowerCase());
+    const plain = s.plain;
+    const pieces: Piece[] = [STAR, ...s.pieces, STAR];
+    return (text: string) => (plain !== undefined ? text.includes(plain) : globMatch(pieces, text));
+  });
+  const anyValue = (e: Event, test: (t: string) => boolean) => {
+    for (const v of e.values()) {
+      if (Array.isArray(v)) {
+        for (const x of v) {
+          const t = valueText(x);
+          if (t !== undefined && test(t.toLowerCase())) return true;
+        }
+        continue;
+      }
+      const t = valueText(v);
+      if (t !== undefined && test(t.toLowerCase())) return true;
+    }
+    return false;
+  };
+  return all ? (e) => patterns.every((p) => anyValue(e, p)) : (e) => patterns.some((p) => anyValue(e, p));
+}

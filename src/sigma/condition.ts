@@ -1,0 +1,86 @@
+/**
+ * The condition grammar: `and`, `or`, `not`, parentheses, `1 of x*`, `all of them`, `any of x`,
+ * `N of x`. Precedence, least to most binding: or, and, not, x of, ( ).
+ */
+export type Condition =
+  | { op: 'and' | 'or'; args: Condition[] }
+  | { op: 'not'; arg: Condition }
+  | { op: 'id'; name: string }
+  | { op: 'of'; count: number | 'all'; pattern: string };
+
+export class ConditionError extends Error {}
+
+const TOKEN = /\s*(\(|\)|[^\s()]+)/y;
+
+function tokenize(text: string): string[] {
+  const tokens: string[] = [];
+  TOKEN.lastIndex = 0;
+  let m: RegExpExecArray | null;
+  while (TOKEN.lastIndex < text.length && (m = TOKEN.exec(text))) tokens.push(m[1]!);
+  if (text.slice(TOKEN.lastIndex).trim()) throw new ConditionError(`cannot read condition at "${text.slice(TOKEN.lastIndex)}"`);
+  return tokens;
+}
+
+export function parseCondition(text: string): Condition {
+  const tokens = tokenize(text);
+  let i = 0;
+  const peek = () => tokens[i]?.toLowerCase();
+  const expect = (what: string) => {
+    if (peek() !== what) throw new ConditionError(`expected "${what}" at "${tokens.slice(i).join(' ') || 'end'}" in "${text}"`);
+    i++;
+  };
+  const or = (): Condition => {
+    const args = [and()];
+    while (peek() === 'or') {
+      i++;
+      args.push(and());
+    }
+    return args.length === 1 ? args[0]! : { op: 'or', args };
+  };
+  const and = (): Condition => {
+    const args = [not()];
+    while (peek() === 'and') {
+      i++;
+      args.push(not());
+    }
+    return args.length === 1 ? args[0]! : { op: 'and', args };
+  };
+  const not = (): Condition => {
+    if (peek() === 'not') {
+      i++;
+      return { op: 'not', arg: not() };
+    }
+    return primary();
+  };
+  const primary = (): Condition => {
+    const t = tokens[i];
+    if (t === undefined) throw new ConditionError(`condition "${text}" ends too early`);
+    if (t === '(') {
+      i++;
+      const inner = or();
+      expect(')');
+      return inner;
+    }
+    const lower = t.toLowerCase();
+    if (/^(\d+|all|any)$/.test(lower) && tokens[i + 1]?.toLowerCase() === 'of') {
+      i += 2;
+      const pattern = tokens[i++];
+      if (pattern === undefined || pattern === '(' || pattern === ')') throw new ConditionError(`"${t} of" needs a search identifier or "them" in "${text}"`);
+      const count = lower === 'all' ? 'all' : lower === 'any' ? 1 : Number(lower);
+      return { op: 'of', count, pattern };
+    }
+    if (['and', 'or', 'not', 'of', ')'].includes(lower)) throw new ConditionError(`unexpected "${t}" in "${text}"`);
+    i++;
+    return { op: 'id', name: t };
+  };
+  const result = or();
+  if (i < tokens.length) throw new ConditionError(`unexpected "${tokens[i]}" in "${text}"`);
+  return result;
+}
+
+/** Search identifiers a pattern of `x of` names: `them` is all not starting with `_`; `*` matches any run. */
+export function identifiersFor(pattern: string, identifiers: readonly string[]): string[] {
+  if (pattern.toLowerCase() === 'them') return identifiers.filter((id) => !id.startsWith('_'));
+  const re = new RegExp('^' + pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$');
+  return identifiers.filter((id) => re.test(id));
+}

@@ -1,0 +1,289 @@
+import ipaddr from 'ipaddr.js';
+import { RuleError } from './errors.js';
+import { SafeRegex } from './regex.js';
+import { globMatch, type Piece, SigmaString, STAR } from './value.js';
+
+
+/** Tests one field value (a scalar; arrays are tested item by item by the caller). */
+export type ValueTest = (value: unknown) => boolean;
+
+/** Tests a field of an event; `get` reads any field (for `fieldref`). */
+export type FieldTest = (value: unknown, get: (field: string) => unknown) => boolean;
+
+const KNOWN = new Set([
+  'contains', 'startswith', 'endswith', 'all', 'base64', 'base64offset', 'utf16le', 'utf16be', 'utf16', 'wide',
+  'windash', 're', 'i', 'm', 's', 'cidr', 'exists', 'cased', 'fieldref', 'gt', 'gte', 'lt', 'lte', 'neq', 'expand',
+  'minute', 'hour', 'day', 'week', 'month', 'year',
+]);
+
+/** A value on its way through transformation modifiers: text with wildcards, or bytes (after utf16*). */
+type Work = { s: SigmaString } | { bytes: Buffer };
+
+const WINDASH = ['-', '/', '–', '—', '―'];
+const MAX_VARIANTS = 4096;
+
+function toText(w: Work, modifier: string): SigmaString {
+  if ('s' in w) return w.s;
+  throw new RuleError(`"${modifier}" cannot follow an encoding to bytes (utf16*) without base64`);
+}
+
+function bytesOf(w: Work, modifier: string): Buffer {
+  if ('bytes' in w) return w.bytes;
+  const plain = w.s.plain;
+  if (plain === undefined) throw new RuleError(`"${modifier}" cannot encode a value with wildcards`);
+  return Buffer.from(plain, 'utf8');
+}
+
+function windash(s: SigmaString): SigmaString[] {
+  let variants: Piece[][] = [[]];
+  for (const p of s.pieces) {
+    if (typeof p !== 'string') {
+      variants.forEach((v) => v.push(p));
+      continue;
+    }
+    // Like pySigma: a - or / that starts a word after a non-word character (a command-line flag).
+    const parts = p.split(/\B([-/])\b/);
+    for (let i = 0; i < parts.length; i++) {
+      const options = i % 2 === 0 ? [parts[i]!] : WINDASH;
+      const next: Piece[][] = [];
+      for (const v of variants) for (const o of options) next.push([...v, o]);
+      variants = next;
+      if (variants.length > MAX_VARIANTS) throw new RuleError(`windash gives more than ${MAX_VARIANTS} variants`);
+    }
+  }
+  return variants.map((v) => new SigmaString(v));
+}
+
+/** The three base64 forms of bytes that may start at any offset inside encoded text (pySigma's algorithm). */
+function base64offset(b: Buffer): string[] {
+  const start = [0, 2, 3];
+  const end = [undefined, -3, -2];
+  return [0, 1, 2].map((i) => Buffer.concat([Buffer.alloc(i, 0x20), b]).toString('base64').slice(start[i], end[(b.length + i) % 3]));
+}
+
+function transform(values: Work[], modifier: string): Work[] {
+  switch (modifier) {
+    case 'contains': return values.map((w) => ({ s: starAfter(starBefore(toText(w, modifier))) }));
+    case 'startswith': return values.map((w) => ({ s: starAfter(toText(w, modifier)) }));
+    case 'endswith': return values.map((w) => ({ s: starBefore(toText(w, modifier)) }));
+    case 'base64': return values.map((w) => ({ s: SigmaString.literal(bytesOf(w, modifier).toString('base64')) }));
+    case 'base64offset': return values.flatMap((w) => base64offset(bytesOf(w, modifier)).map((t) => ({ s: SigmaString.literal(t) })));
+    case 'utf16le':
+    case 'wide': return values.map((w) => ({ bytes: Buffer.from(toText(w, modifier).plain ?? fail(modifier), 'utf16le') }));
+    case 'utf16be': return values.map((w) => ({ bytes: Buffer.from(toText(w, modifier).plain ?? fail(modifier), 'utf16le').swap16() }));
+    case 'utf16': return values.map((w) => ({ bytes: Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(toText(w, modifier).plain ?? fail(modifier), 'utf16le')]) }));
+    case 'windash': return values.flatMap((w) => windash(toText(w, modifier)).map((s) => ({ s })));
+    default: return values;
+  }
+}
+
+function fail(modifier: string): never {
+  throw new RuleError(`"${modifier}" cannot encode a value with wildcards`);
+}
+
+const starBefore = (s: SigmaString) => (s.startsWithStar() ? s : s.prepend(STAR));
+const starAfter = (s: SigmaString) => (s.endsWithStar() ? s : s.append(STAR));
+
+/** Text of a field value as rules compare it; undefined for no value. */
+export function valueText(v: unknown): string | undefined {
+  if (v === null || v === undefined) return undefined;
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') return String(v);
+  return undefined;
+}
+
+function stringTest(s: SigmaString, cased: boolean): ValueTest {
+  const pattern = cased ? s : s.mapText((t) => t.toLowerCase());
+  const pieces = pattern.pieces;
+  const fold = cased ? (x: string) => x : (x: string) => x.toLowerCase();
+  const plain = pattern.plain;
+  if (plain !== undefined) {
+    // '' also matches an element that is present but empty (null in the evtx_dump model).
+    if (plain === '') return (v) => v === null || valueText(v) === '';
+    return (v) => {
+      const t = valueText(v);
+      return t !== undefined && t.length === plain.length && fold(t) === plain;
+    };
+  }
+  // Fast paths for *x*, x*, *x.
+  const inner = pieces.filter((p) => p !== STAR);
+  if (inner.length === 1 && typeof inner[0] === 'string') {
+    const lit = inner[0];
+    const first = pieces[0] === STAR;
+    const last = pieces[pieces.length - 1] === STAR;
+    if (pieces.length === 3 && first && last) return (v) => { const t = valueText(v); return t !== undefined && fold(t).includes(lit); };
+    if (pieces.length === 2 && last) return (v) => { const t = valueText(v); return t !== undefined && fold(t).startsWith(lit); };
+    if (pieces.length === 2 && first) return (v) => { const t = valueText(v); return t !== undefined && fold(t).endsWith(lit); };
+  }
+  return (v) => {
+    const t = valueText(v);
+    return t !== undefined && globMatch(pieces, fold(t));
+  };
+}
+
+function numberOf(v: unknown): number | undefined {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'bigint') return Number(v);
+  if (typeof v === 'string' && v.trim() !== '') {
+    const n = Number(v.trim());
+    return Number.isNaN(n) ? undefined : n;
+  }
+  return undefined;
+}
+
+const COMPARE: Record<string, (a: number, b: number) => boolean> = {
+  gt: (a, b) => a > b, gte: (a, b) => a >= b, lt: (a, b) => a < b, lte: (a, b) => a <= b,
+};
+
+function timePart(v: unknown, unit: string): number | undefined {
+  const t = valueText(v);
+  if (t === undefined) return undefined;
+  const d = new Date(/Z|[+-]\d\d:?\d\d$/.test(t) ? t.replace(' ', 'T') : t.replace(' ', 'T') + 'Z');
+  if (Number.isNaN(d.getTime())) return undefined;
+  switch (unit) {
+    case 'minute': return d.getUTCMinutes();
+    case 'hour': return d.getUTCHours();
+    case 'day': return d.getUTCDate();
+    case 'month': return d.getUTCMonth() + 1;
+    case 'year': return d.getUTCFullYear();
+    default: {
+      // ISO week number
+      const day = (d.getUTCDay() + 6) % 7;
+      const thursday = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate() - day + 3));
+      const firstThursday = new Date(Date.UTC(thursday.getUTCFullYear(), 0, 4));
+      return 1 + Math.round((thursday.getTime() - firstThursday.getTime()) / 604800000 - ((firstThursday.getUTCDay() + 6) % 7 - 3) / 7);
+    }
+  }
+}
+
+function cidrTest(text: string): ValueTest {
+  let range: [ipaddr.IPv4 | ipaddr.IPv6, number];
+  try {
+    range = ipaddr.parseCIDR(text);
+  } catch {
+    throw new RuleError(`"${text}" is not a CIDR range`);
+  }
+  return (v) => {
+    const t = valueText(v);
+    if (t === undefined || !ipaddr.isValid(t)) return false;
+    let addr = ipaddr.parse(t);
+    if (addr.kind() === 'ipv6' && range[0].kind() === 'ipv4' && (addr as ipaddr.IPv6).isIPv4MappedAddress()) addr = (addr as ipaddr.IPv6).toIPv4Address();
+    return addr.kind() === range[0].kind() && addr.match(range);
+  };
+}
+
+/**
+ * Compiles `field|mod1|mod2: values` into a test of the field's value. `values` are the rule's raw
+ * YAML values (a list means OR, or AND with `all`).
+ */
+export function compileFieldTest(modifiers: readonly string[], rawValues: readonly unknown[], placeholders?: ReadonlyMap<string, readonly string[]>): FieldTest {
+  for (const m of modifiers) if (!KNOWN.has(m)) throw new RuleError(`unknown modifier "${m}"`);
+  const has = (m: string) => modifiers.includes(m);
+  const all = has('all');
+  const combine = (tests: ValueTest[]): ValueTest => {
+    if (tests.length === 1) return tests[0]!;
+    return all ? (v) => tests.every((t) => anyItem(v, t)) : (v) => tests.some((t) => t(v));
+  };
+
+  if (has('exists')) {
+    const want = rawValues[0];
+    if (typeof want !== 'boolean' && want !== 'true' && want !== 'false') throw new RuleError('"exists" takes true or false');
+    const expected = want === true || want === 'true';
+    return (v) => (v !== undefined) === expected;
+  }
+  if (has('fieldref')) {
+    const refs = rawValues.map((r) => String(r));
+    const negate = has('neq');
+    return (v, get) => {
+      const hit = refs.some((ref) => {
+        const other = valueText(get(ref));
+        const mine = valueText(v);
+        return other !== undefined && mine !== undefined && (has('cased') ? mine === other : mine.toLowerCase() === other.toLowerCase());
+      });
+      return negate ? !hit && v !== undefined : hit;
+    };
+  }
+  const timeUnit = modifiers.find((m) => ['minute', 'hour', 'day', 'week', 'month', 'year'].includes(m));
+  const comparison = modifiers.find((m) => m in COMPARE);
+  if (comparison || timeUnit) {
+    const tests = rawValues.map((r): ValueTest => {
+      const n = numberOf(r);
+      if (n === undefined) throw new RuleError(`"${comparison ?? timeUnit}" needs a number, got ${JSON.stringify(r)}`);
+      const cmp = comparison ? COMPARE[comparison]! : (a: number, b: number) => a === b;
+      return (v) => {
+        const x = timeUnit ? timePart(v, timeUnit) : numberOf(v);
+        return x !== undefined && cmp(x, n);
+      };
+    });
+    return lift(negateIf(combine(tests), has('neq')));
+  }
+  if (has('cidr')) return lift(negateIf(combine(rawValues.map((r) => cidrTest(String(r)))), has('neq')));
+  if (has('re')) {
+    const flags = (has('i') ? 'i' : '') + (has('m') ? 'm' : '') + (has('s') ? 's' : '');
+    const tests = rawValues.map((r): ValueTest => {
+      if (typeof r !== 'string') throw new RuleError('"re" needs a string');
+      const re = SafeRegex.compile(r, flags);
+      return (v) => {
+        const t = valueText(v);
+        return t !== undefined && re.test(t);
+      };
+    });
+    return lift(negateIf(combine(tests), has('neq')));
+  }
+
+  // Strings (with wildcards), numbers, booleans, null.
+  const tests: ValueTest[] = [];
+  for (const raw of rawValues) {
+    if (raw === null) {
+      tests.push((v) => v === null || v === undefined);
+      continue;
+    }
+    if (typeof raw === 'object') throw new RuleError(`a value cannot be a ${Array.isArray(raw) ? 'nested list' : 'map'}`);
+    let works: Work[];
+    if (has('expand') && typeof raw === 'string' && /%\w+%/.test(raw)) {
+      works = expandPlaceholders(raw, placeholders).map((s) => ({ s }));
+    } else works = [{ s: typeof raw === 'string' ? SigmaString.parse(raw) : SigmaString.literal(String(raw)) }];
+    for (const m of modifiers) works = transform(works, m);
+    const strings = works.map((w) => toText(w, 'value'));
+    for (const s of strings) tests.push(stringTest(s, has('cased')));
+  }
+  if (tests.length === 0) return () => false;
+  return lift(negateIf(all ? combineAllGrouped(tests, rawValues.length) : combine(tests), has('neq')));
+
+  function combineAllGrouped(ts: ValueTest[], n: number): ValueTest {
+    // With `all`, each original value must match; a value that expanded (windash, base64offset)
+    // matches through any of its variants.
+    if (ts.length === n) return (v) => ts.every((t) => anyItem(v, t));
+    const per = Math.ceil(ts.length / n);
+    const groups: ValueTest[] = [];
+    for (let i = 0; i < ts.length; i += per) {
+      const g = ts.slice(i, i + per);
+      groups.push((v) => g.some((t) => t(v)));
+    }
+    return (v) => groups.every((t) => anyItem(v, t));
+  }
+}
+
+/** A value with %placeholders%, expanded to every combination of their values. */
+function expandPlaceholders(raw: string, placeholders: ReadonlyMap<string, readonly string[]> | undefined): SigmaString[] {
+  const m = /%(\w+)%/.exec(raw);
+  if (!m) return [SigmaString.parse(raw)];
+  const values = placeholders?.get(m[1]!);
+  if (!values) throw new RuleError(`placeholder %${m[1]}% has no values (give them with a pipeline's placeholders)`);
+  return values.flatMap((x) => expandPlaceholders(raw.replace(m[0], x), placeholders));
+}
+
+/** `neq`: the field has a value, and it is none of the given ones. */
+function negateIf(t: ValueTest, negate: boolean): ValueTest {
+  return negate ? (v) => v !== null && v !== undefined && !t(v) : t;
+}
+
+/** A value test applied to a field: arrays match when any item does; an absent field matches nothing but null. */
+function lift(t: ValueTest): FieldTest {
+  return (v) => anyItem(v, t);
+}
+
+function anyItem(v: unknown, t: ValueTest): boolean {
+  if (Array.isArray(v)) return v.some((x) => t(x));
+  return t(v);
+}

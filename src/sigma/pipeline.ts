@@ -1,0 +1,81 @@
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import type { Event } from '../evidence/event.js';
+import { valueText } from './modifiers.js';
+import type { LogSource } from './rule.js';
+
+/**
+ * A processing pipeline as data, in the spirit of pySigma's: which events a rule's logsource stands
+ * for (conditions on fields such as Channel and EventID) and how its field names map to the events'.
+ */
+export interface Pipeline {
+  name: string;
+  logsources: PipelineSource[];
+  placeholders: Map<string, string[]>;
+}
+
+export interface PipelineSource {
+  logsource: LogSource;
+  /** Each field must have one of the listed values (compared case-insensitively). */
+  conditions: Map<string, string[]>;
+  fields: Map<string, string>;
+}
+
+export class PipelineError extends Error {}
+
+export const DEFAULT_PIPELINE = new URL('../../../pipelines/windows.yml', import.meta.url);
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+export function loadPipeline(path: string | URL): Pipeline {
+  let doc: unknown;
+  try {
+    doc = parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new PipelineError(`${path}: ${(e as Error).message}`);
+  }
+  if (!isObj(doc) || !Array.isArray(doc.logsources)) throw new PipelineError(`${path}: a pipeline needs a "logsources" list`);
+  const logsources = doc.logsources.map((entry, i): PipelineSource => {
+    if (!isObj(entry) || !isObj(entry.logsource)) throw new PipelineError(`${path}: logsources[${i}] needs a "logsource" map`);
+    const conditions = new Map<string, string[]>();
+    for (const [k, v] of Object.entries(isObj(entry.conditions) ? entry.conditions : {})) {
+      conditions.set(k, (Array.isArray(v) ? v : [v]).map((x) => String(x).toLowerCase()));
+    }
+    const fields = new Map<string, string>(Object.entries(isObj(entry.fields) ? entry.fields : {}).map(([k, v]) => [k, String(v)]));
+    return { logsource: entry.logsource as LogSource, conditions, fields };
+  });
+  const placeholders = new Map<string, string[]>();
+  for (const [k, v] of Object.entries(isObj(doc.placeholders) ? doc.placeholders : {})) placeholders.set(k, (Array.isArray(v) ? v : [v]).map(String));
+  return { name: String(doc.name ?? path), logsources, placeholders };
+}
+
+const KEYS = ['product', 'category', 'service'] as const;
+
+/**
+ * The pipeline entries a rule's logsource stands for: every key the entry names must equal the
+ * rule's, and the rule's category and service must be named by the entry (so that a rule for one
+ * category is not run on all of a product's events).
+ */
+export function sourcesFor(pipeline: Pipeline, logsource: LogSource): PipelineSource[] {
+  const norm = (v: unknown) => (typeof v === 'string' ? v.toLowerCase() : undefined);
+  return pipeline.logsources.filter((s) =>
+    KEYS.every((k) => {
+      const want = norm(s.logsource[k]);
+      const have = norm(logsource[k]);
+      if (want !== undefined) return want === have;
+      return k === 'product' || have === undefined;
+    }));
+}
+
+/** Whether an event belongs to a pipeline source. */
+export function sourcePredicate(source: PipelineSource): (e: Event) => boolean {
+  const checks = [...source.conditions].map(([field, allowed]) => {
+    const set = new Set(allowed);
+    return (e: Event) => {
+      const t = valueText(e.get(field));
+      return t !== undefined && set.has(t.toLowerCase());
+    };
+  });
+  return (e) => checks.every((c) => c(e));
+}

@@ -1,0 +1,156 @@
+import { readFileSync } from 'node:fs';
+import { isMap, LineCounter, parseAllDocuments, type YAMLMap } from 'yaml';
+
+/** A Sigma rule's logsource. */
+export interface LogSource {
+  product?: string;
+  category?: string;
+  service?: string;
+  definition?: string;
+}
+
+/** A Sigma detection rule as written (before compilation). */
+export interface SigmaRule {
+  id?: string;
+  title: string;
+  status?: string;
+  level?: string;
+  description?: string;
+  author?: string;
+  date?: string;
+  tags: string[];
+  references: string[];
+  falsepositives: string[];
+  fields: string[];
+  related: { id: string; type: string }[];
+  logsource: LogSource;
+  detection: Record<string, unknown>;
+  /** Correlation rules and filters are documents of their own kinds. */
+  kind: 'detection' | 'correlation' | 'filter';
+  raw: Record<string, unknown>;
+  file: string;
+  /** 1-based line where the rule's document starts, and where its detection starts. */
+  line: number;
+  detectionLine: number;
+}
+
+/** A document that is not a usable rule, by file and line, with the reason. */
+export interface RuleProblem {
+  file: string;
+  line: number;
+  id?: string;
+  title?: string;
+  reason: string;
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
+const strings = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : v === undefined || v === null ? [] : [String(v)]);
+
+/** Deep merge for rule collections: the later document's keys win, maps merge. */
+function merge(base: Obj, over: Obj): Obj {
+  const out: Obj = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = isObj(v) && isObj(out[k]) ? merge(out[k] as Obj, v) : v;
+  return out;
+}
+
+/**
+ * Reads one rule file: one or more YAML documents, with rule collections (`action: global` applies
+ * to the documents after it, `repeat` reuses the previous document, `reset` clears the global one).
+ */
+export function readRuleFile(file: string): { rules: SigmaRule[]; problems: RuleProblem[] } {
+  const rules: SigmaRule[] = [];
+  const problems: RuleProblem[] = [];
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    problems.push({ file, line: 0, reason: `cannot read: ${(e as Error).message}` });
+    return { rules, problems };
+  }
+  const lines = new LineCounter();
+  const docs = parseAllDocuments(text, { lineCounter: lines, uniqueKeys: false });
+  if (!Array.isArray(docs)) return { rules, problems };
+  let global: Obj = {};
+  let previous: Obj | undefined;
+  for (const doc of docs) {
+    const line = lines.linePos(doc.range[0]).line;
+    if (doc.errors.length > 0) {
+      const err = doc.errors[0]!;
+      problems.push({ file, line: err.linePos?.[0].line ?? line, reason: `invalid YAML: ${err.message.split('\n')[0]}` });
+      continue;
+    }
+    const value = doc.toJS({ maxAliasCount: 100 }) as unknown;
+    if (value === null || value === undefined) continue;
+    if (!isObj(value)) {
+      problems.push({ file, line, reason: 'a rule must be a YAML map' });
+      continue;
+    }
+    const action = value.action;
+    if (action === 'global') {
+      const { action: _a, ...rest } = value;
+      global = rest;
+      continue;
+    }
+    if (action === 'reset') {
+      global = {};
+      continue;
+    }
+    let merged = merge(global, value);
+    if (action === 'repeat') {
+      const { action: _a, ...rest } = value;
+      if (!previous) {
+        problems.push({ file, line, reason: '"action: repeat" without a document before it' });
+        continue;
+      }
+      merged = merge(previous, rest);
+    }
+    previous = merged;
+    const contents = doc.contents;
+    const detectionLine = isMap(contents) ? keyLine(contents, 'detection', lines) ?? line : line;
+    const r = toRule(merged, file, line, detectionLine);
+    if (typeof r === 'string') problems.push({ file, line, id: str(merged.id), title: str(merged.title), reason: r });
+    else rules.push(r);
+  }
+  return { rules, problems };
+}
+
+function keyLine(map: YAMLMap, key: string, lines: LineCounter): number | undefined {
+  for (const item of map.items) {
+    const k = item.key as { value?: unknown; range?: [number, number, number] } | null;
+    if (k?.value === key && k.range) return lines.linePos(k.range[0]).line;
+  }
+  return undefined;
+}
+
+const str = (v: unknown) => (v === undefined || v === null ? undefined : String(v));
+
+function toRule(d: Obj, file: string, line: number, detectionLine: number): SigmaRule | string {
+  const kind = isObj(d.correlation) ? 'correlation' : isObj(d.filter) ? 'filter' : 'detection';
+  if (typeof d.title !== 'string' || !d.title) return 'missing "title"';
+  if (kind === 'detection') {
+    if (!isObj(d.logsource)) return 'missing "logsource"';
+    if (!isObj(d.detection)) return 'missing "detection"';
+  }
+  return {
+    id: str(d.id),
+    title: d.title,
+    status: str(d.status),
+    level: str(d.level),
+    description: str(d.description),
+    author: str(d.author),
+    date: str(d.date),
+    tags: strings(d.tags),
+    references: strings(d.references),
+    falsepositives: strings(d.falsepositives),
+    fields: strings(d.fields),
+    related: Array.isArray(d.related) ? d.related.filter(isObj).map((r) => ({ id: String(r.id), type: String(r.type) })) : [],
+    logsource: (isObj(d.logsource) ? d.logsource : {}) as LogSource,
+    detection: (isObj(d.detection) ? d.detection : {}) as Record<string, unknown>,
+    kind,
+    raw: d,
+    file,
+    line,
+    detectionLine,
+  };
+}

@@ -1,0 +1,89 @@
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Event } from '../evidence/event.js';
+import { compileDetection, type Predicate } from './compile.js';
+import { RuleError } from './errors.js';
+import { type Pipeline, sourcePredicate, sourcesFor } from './pipeline.js';
+import { readRuleFile, type RuleProblem, type SigmaRule } from './rule.js';
+
+/** A rule ready to run: for each log source it stands for, which events belong and what matches. */
+export interface CompiledRule {
+  rule: SigmaRule;
+  /** ATT&CK technique ids from the rule's tags (`attack.t1059.001` → `T1059.001`). */
+  techniques: string[];
+  match: Predicate;
+}
+
+export interface RuleSet {
+  rules: CompiledRule[];
+  problems: RuleProblem[];
+  /** Rule files read. */
+  files: number;
+}
+
+export function ruleFiles(paths: readonly string[]): { files: string[]; problems: RuleProblem[] } {
+  const files: string[] = [];
+  const problems: RuleProblem[] = [];
+  const visit = (p: string, explicit: boolean) => {
+    let st;
+    try {
+      st = statSync(p);
+    } catch {
+      problems.push({ file: p, line: 0, reason: 'no such file or directory' });
+      return;
+    }
+    if (st.isDirectory()) for (const name of readdirSync(p).sort()) visit(join(p, name), false);
+    else if (explicit || /\.ya?ml$/i.test(p)) files.push(p);
+  };
+  for (const p of paths) visit(p, true);
+  return { files, problems };
+}
+
+export function techniquesOf(tags: readonly string[]): string[] {
+  return tags.filter((t) => /^attack\.t\d{4}(\.\d{3})?$/i.test(t)).map((t) => t.slice(7).toUpperCase());
+}
+
+/** Compiles one rule against a pipeline; a string is the reason it cannot be used. */
+export function compileRule(rule: SigmaRule, pipeline: Pipeline): CompiledRule | string {
+  if (rule.kind === 'correlation') return 'correlation rules are not supported yet';
+  if (rule.kind === 'filter') return 'filter documents are not supported yet';
+  if (rule.status === 'deprecated') return 'deprecated';
+  const sources = sourcesFor(pipeline, rule.logsource);
+  if (sources.length === 0) {
+    const ls = Object.entries(rule.logsource).filter(([k]) => k !== 'definition').map(([k, v]) => `${k}: ${v}`).join(', ');
+    return `unsupported logsource (${ls}): no entry in pipeline "${pipeline.name}"`;
+  }
+  const alternatives: { belongs: (e: Event) => boolean; matches: Predicate }[] = [];
+  for (const source of sources) {
+    alternatives.push({
+      belongs: sourcePredicate(source),
+      matches: compileDetection(rule.detection, { fieldMap: source.fields, placeholders: pipeline.placeholders }),
+    });
+  }
+  const match: Predicate = alternatives.length === 1
+    ? ((a) => (e: Event) => a.belongs(e) && a.matches(e))(alternatives[0]!)
+    : (e) => alternatives.some((a) => a.belongs(e) && a.matches(e));
+  return { rule, techniques: techniquesOf(rule.tags), match };
+}
+
+/** Loads every rule under the paths; rules that cannot be used are listed with file, line and reason. */
+export function loadRuleSet(paths: readonly string[], pipeline: Pipeline): RuleSet {
+  const { files, problems } = ruleFiles(paths);
+  const rules: CompiledRule[] = [];
+  for (const file of files) {
+    const read = readRuleFile(file);
+    problems.push(...read.problems);
+    for (const rule of read.rules) {
+      let compiled: CompiledRule | string;
+      try {
+        compiled = compileRule(rule, pipeline);
+      } catch (e) {
+        if (!(e instanceof RuleError)) throw e;
+        compiled = e.message;
+      }
+      if (typeof compiled === 'string') problems.push({ file, line: typeof compiled === 'string' && /^(deprecated|unsupported|correlation|filter)/.test(compiled) ? rule.line : rule.detectionLine, id: rule.id, title: rule.title, reason: compiled });
+      else rules.push(compiled);
+    }
+  }
+  return { rules, problems, files: files.length };
+}
