@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { dumpCommand } from './commands/dump.js';
+import { huntCommand } from './commands/hunt.js';
+import { rulesCommand } from './commands/rules.js';
 import { ExitCode } from './options.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -11,7 +13,7 @@ const program = new Command('spoor')
   .showHelpAfterError()
   .exitOverride();
 
-for (const command of [dumpCommand()]) {
+for (const command of [dumpCommand(), huntCommand(), rulesCommand()]) {
   program.addCommand(command.exitOverride().showHelpAfterError());
 }
 

@@ -4,7 +4,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { parseConcatenatedJson } from '../helpers/concatenated-json.js';
+import { parseConcatenatedJson } from '../../src/evidence/json.js';
 import { sampleSecurityEvents, sampleSysmonEvents } from '../../src/evidence/evtx/sample-events.js';
 import { writeEvtx } from '../../src/evidence/evtx/writer.js';
 import { DATA, listFiles, ROOT, SPOOR } from '../helpers/paths.js';

@@ -7,7 +7,7 @@ import { EvtxEvent } from '../../src/evidence/event.js';
 import { readEvtxFile } from '../../src/evidence/evtx/index.js';
 import { DEFAULT_PIPELINE, loadPipeline } from '../../src/sigma/pipeline.js';
 import { loadRuleSet } from '../../src/sigma/ruleset.js';
-import { parseConcatenatedJson } from '../helpers/concatenated-json.js';
+import { parseConcatenatedJson } from '../../src/evidence/json.js';
 import { DATA, listFiles } from '../helpers/paths.js';
 
 /**

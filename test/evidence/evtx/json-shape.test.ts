@@ -6,7 +6,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { ByteBuffer } from '../../../src/evidence/evtx/byte-buffer.js';
 import { readEvtxFile } from '../../../src/evidence/evtx/index.js';
 import { toJson } from '../../../src/common/json.js';
-import { parseConcatenatedJson } from '../../helpers/concatenated-json.js';
+import { parseConcatenatedJson } from '../../../src/evidence/json.js';
 import { DATA, listFiles } from '../../helpers/paths.js';
 
 /**

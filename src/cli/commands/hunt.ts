@@ -1,0 +1,74 @@
+import { createWriteStream } from 'node:fs';
+import { Command, Option } from 'commander';
+import { type Detection, type HuntStats, huntFile } from '../../hunt/hunt.js';
+import { CSV_HEADER, detectionCsv, detectionJson, detectionRow, formatTable, levelRank, LEVELS } from '../../report/detections.js';
+import { loadRuleSet } from '../../sigma/ruleset.js';
+import { collectInputs } from '../inputs.js';
+import { ExitCode } from '../options.js';
+import { StreamOutput } from '../output.js';
+import { isRuleError, loadPipelineOrExit } from './rules.js';
+
+interface HuntOptions {
+  rules?: string[];
+  pipeline?: string;
+  format: 'table' | 'jsonl' | 'csv';
+  output?: string;
+  failOn?: string;
+}
+
+const isEvidenceName = (name: string) => /\.(evtx|json|jsonl|ndjson)$/i.test(name);
+
+export function huntCommand(): Command {
+  return new Command('hunt')
+    .description('run Sigma rules over evidence (EVTX files, JSON or JSONL events in evtx_dump shape)')
+    .argument('<paths...>', 'evidence files, or directories searched recursively')
+    .option('-r, --rules <paths...>', 'Sigma rule files or directories (may be given more than once)')
+    .option('-p, --pipeline <file>', 'processing pipeline instead of the built-in Windows one')
+    .addOption(new Option('-f, --format <format>', 'output format').choices(['table', 'jsonl', 'csv']).default('table'))
+    .option('-o, --output <file>', 'write detections to a file instead of stdout')
+    .addOption(new Option('--fail-on <level>', 'exit 1 when a detection is at or above this level').choices([...LEVELS]))
+    .addHelpText('after', `
+Rules that cannot be used are reported on stderr and the others still run. Exit status: 0 on a
+clean run (with or without detections), 1 with --fail-on when a detection reaches that level or when
+an input could not be read at all, 2 on a usage error.`)
+    .action(async (paths: string[], opts: HuntOptions) => {
+      process.exitCode = await hunt(paths, opts);
+    });
+}
+
+async function hunt(paths: string[], opts: HuntOptions): Promise<number> {
+  if (!opts.rules?.length) {
+    process.stderr.write('spoor hunt: no rules: give --rules with SigmaHQ rule folders or files\n');
+    return ExitCode.Usage;
+  }
+  const pipeline = loadPipelineOrExit(opts.pipeline, 'hunt');
+  if (!pipeline) return ExitCode.Usage;
+  const ruleSet = loadRuleSet(opts.rules, pipeline);
+  const errors = ruleSet.problems.filter(isRuleError);
+  for (const p of errors) process.stderr.write(`spoor hunt: ${p.file}:${p.line}: rule not loaded: ${p.reason}\n`);
+  process.stderr.write(`spoor hunt: ${ruleSet.rules.length} rules loaded, ${ruleSet.problems.length - errors.length} set aside, ${errors.length} in error\n`);
+
+  const inputs = collectInputs(paths, isEvidenceName);
+  for (const e of inputs.errors) process.stderr.write(`spoor hunt: ${e}\n`);
+  const stream = opts.output ? createWriteStream(opts.output) : process.stdout;
+  const out = new StreamOutput(stream);
+  const stats: HuntStats = { files: 0, events: 0, detections: 0, unreadable: [] };
+  const rows: string[][] = [];
+  let worst = -1;
+  if (opts.format === 'csv') await out.write(CSV_HEADER.join(',') + '\n');
+  const emit = async (d: Detection) => {
+    worst = Math.max(worst, levelRank(d.rule.rule.level));
+    if (opts.format === 'jsonl') await out.write(detectionJson(d) + '\n');
+    else if (opts.format === 'csv') await out.write(detectionCsv(d) + '\n');
+    else rows.push(detectionRow(d));
+  };
+  for (const f of inputs.files) {
+    for (const d of huntFile(f.path, ruleSet.rules, stats, (m) => process.stderr.write(`spoor hunt: ${m}\n`))) await emit(d);
+  }
+  if (opts.format === 'table') await out.write(rows.length ? formatTable(rows, ['time (UTC)', 'level', 'rule', 'computer', 'event']) : '');
+  if (opts.output) await new Promise<void>((resolve) => (stream as ReturnType<typeof createWriteStream>).end(resolve));
+  process.stderr.write(`spoor hunt: ${stats.files} files, ${stats.events} events, ${stats.detections} detections\n`);
+  const unreadable = stats.unreadable.length + inputs.errors.length;
+  if (opts.failOn && worst >= levelRank(opts.failOn)) return ExitCode.Unreadable;
+  return unreadable > 0 ? ExitCode.Unreadable : ExitCode.Ok;
+}

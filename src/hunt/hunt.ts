@@ -1,0 +1,106 @@
+import { closeSync, openSync, readSync } from 'node:fs';
+import { EvtxEvent } from '../evidence/event.js';
+import { type EvtxDiagnostic, readEvtxFile } from '../evidence/evtx/index.js';
+import { readJsonEvents } from '../evidence/json.js';
+import type { CompiledRule } from '../sigma/ruleset.js';
+
+/** A rule that matched an event, with where the event came from. */
+export interface Detection {
+  rule: CompiledRule;
+  /** When the event happened (its SystemTime), ISO-8601 UTC. */
+  timestamp: string;
+  file: string;
+  recordId: string;
+  computer: string;
+  channel: string;
+  eventId: string;
+  /** The event in evtx_dump's shape. */
+  event: unknown;
+}
+
+export interface HuntStats {
+  files: number;
+  events: number;
+  detections: number;
+  unreadable: string[];
+}
+
+export type InputKind = 'evtx' | 'json' | 'unknown';
+
+/** Tells a file's format by its first bytes, not its name. */
+export function sniff(file: string): InputKind {
+  const head = Buffer.alloc(64);
+  let n = 0;
+  try {
+    const fd = openSync(file, 'r');
+    try {
+      n = readSync(fd, head, 0, head.length, 0);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return 'unknown';
+  }
+  if (head.toString('latin1', 0, 8) === 'ElfFile\0') return 'evtx';
+  const text = head.toString('utf8', 0, n).replace(/^\uFEFF/, '').trimStart();
+  if (text.startsWith('{') || text.startsWith('[')) return 'json';
+  return 'unknown';
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+function systemField(event: unknown, name: string): unknown {
+  const sys = isObj(event) && isObj(event.Event) && isObj(event.Event.System) ? event.Event.System : undefined;
+  const v = sys?.[name];
+  return isObj(v) ? (v['#text'] ?? (isObj(v['#attributes']) ? v['#attributes'] : undefined)) : v;
+}
+
+function eventTime(event: unknown, fallback: string): string {
+  const tc = systemField(event, 'TimeCreated');
+  const t = isObj(tc) ? tc.SystemTime : undefined;
+  return typeof t === 'string' ? t : fallback;
+}
+
+/** Runs every rule over every event of one file, yielding detections in file order. */
+export function* huntFile(file: string, rules: readonly CompiledRule[], stats: HuntStats, onDiagnostic: (message: string) => void): Generator<Detection> {
+  const kind = sniff(file);
+  let events: Iterable<{ event: unknown; timestamp: string }>;
+  if (kind === 'evtx') {
+    events = (function* () {
+      const it = readEvtxFile(file, { render: 'event', onDiagnostic: (d: EvtxDiagnostic) => d.severity === 'error' && onDiagnostic(`${d.file}: chunk ${d.chunk}, offset 0x${d.offset.toString(16)}: ${d.message}`) });
+      for (;;) {
+        const n = it.next();
+        if (n.done) {
+          if (!n.value.readable) stats.unreadable.push(file);
+          return;
+        }
+        yield { event: n.value.event, timestamp: n.value.timestamp };
+      }
+    })();
+  } else if (kind === 'json') {
+    events = readJsonEvents(file, (line, message) => onDiagnostic(`${file}:${line}: ${message}`)).map((event) => ({ event, timestamp: '' }));
+  } else {
+    onDiagnostic(`${file}: not a format spoor reads (EVTX, JSON, JSONL); skipped`);
+    return;
+  }
+  stats.files++;
+  for (const { event, timestamp } of events) {
+    stats.events++;
+    const view = new EvtxEvent(event);
+    for (const rule of rules) {
+      if (!rule.match(view)) continue;
+      stats.detections++;
+      yield {
+        rule,
+        timestamp: eventTime(event, timestamp),
+        file,
+        recordId: String(systemField(event, 'EventRecordID') ?? ''),
+        computer: String(systemField(event, 'Computer') ?? ''),
+        channel: String(systemField(event, 'Channel') ?? ''),
+        eventId: String(systemField(event, 'EventID') ?? ''),
+        event,
+      };
+    }
+  }
+}
