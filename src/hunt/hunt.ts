@@ -3,6 +3,7 @@ import { EvtxEvent } from '../evidence/event.js';
 import { type EvtxDiagnostic, readEvtxFile } from '../evidence/evtx/index.js';
 import { readJsonEvents } from '../evidence/json.js';
 import type { CompiledRule } from '../sigma/ruleset.js';
+import type { RuleIndex } from './rule-index.js';
 
 /** A rule that matched an event, with where the event came from. */
 export interface Detection {
@@ -63,7 +64,7 @@ function eventTime(event: unknown, fallback: string): string {
 }
 
 /** Runs every rule over every event of one file, yielding detections in file order. */
-export function* huntFile(file: string, rules: readonly CompiledRule[], stats: HuntStats, onDiagnostic: (message: string) => void): Generator<Detection> {
+export function* huntFile(file: string, rules: RuleIndex, stats: HuntStats, onDiagnostic: (message: string) => void): Generator<Detection> {
   const kind = sniff(file);
   let events: Iterable<{ event: unknown; timestamp: string }>;
   if (kind === 'evtx') {
@@ -88,8 +89,7 @@ export function* huntFile(file: string, rules: readonly CompiledRule[], stats: H
   for (const { event, timestamp } of events) {
     stats.events++;
     const view = new EvtxEvent(event);
-    for (const rule of rules) {
-      if (!rule.match(view)) continue;
+    for (const rule of rules.match(view)) {
       stats.detections++;
       yield {
         rule,

@@ -1,7 +1,7 @@
 import type { Event } from '../evidence/event.js';
 import { type Condition, ConditionError, identifiersFor, parseCondition } from './condition.js';
 import { RuleError } from './errors.js';
-import { compileFieldTest, type FieldTest, valueText } from './modifiers.js';
+import { compileFieldTest, type FieldTest, lower, valueText } from './modifiers.js';
 import { globMatch, type Piece, SigmaString, STAR } from './value.js';
 
 /** A compiled test of one event. */
@@ -125,12 +125,12 @@ function keywordPredicate(values: readonly unknown[], all: boolean): Predicate {
       if (Array.isArray(v)) {
         for (const x of v) {
           const t = valueText(x);
-          if (t !== undefined && test(t.toLowerCase())) return true;
+          if (t !== undefined && test(lower(t))) return true;
         }
         continue;
       }
       const t = valueText(v);
-      if (t !== undefined && test(t.toLowerCase())) return true;
+      if (t !== undefined && test(lower(t))) return true;
     }
     return false;
   };

@@ -84,6 +84,22 @@ function fail(modifier: string): never {
 const starBefore = (s: SigmaString) => (s.startsWithStar() ? s : s.prepend(STAR));
 const starAfter = (s: SigmaString) => (s.endsWithStar() ? s : s.append(STAR));
 
+/**
+ * Lower-cased text, memoised: an event's values are tested by hundreds of rules, and a Map lookup of
+ * the same string (its hash is cached in it) is much cheaper than lower-casing it again each time.
+ */
+const lowered = new Map<string, string>();
+
+export function lower(t: string): string {
+  let l = lowered.get(t);
+  if (l === undefined) {
+    if (lowered.size >= 8192) lowered.clear();
+    l = t.toLowerCase();
+    lowered.set(t, l);
+  }
+  return l;
+}
+
 /** Text of a field value as rules compare it; undefined for no value. */
 export function valueText(v: unknown): string | undefined {
   if (v === null || v === undefined) return undefined;
@@ -95,7 +111,7 @@ export function valueText(v: unknown): string | undefined {
 function stringTest(s: SigmaString, cased: boolean): ValueTest {
   const pattern = cased ? s : s.mapText((t) => t.toLowerCase());
   const pieces = pattern.pieces;
-  const fold = cased ? (x: string) => x : (x: string) => x.toLowerCase();
+  const fold = cased ? (x: string) => x : lower;
   const plain = pattern.plain;
   if (plain !== undefined) {
     // '' also matches an element that is present but empty (null in the evtx_dump model).

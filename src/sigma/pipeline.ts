@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import type { Event } from '../evidence/event.js';
-import { valueText } from './modifiers.js';
+import { lower, valueText } from './modifiers.js';
 import type { LogSource } from './rule.js';
 
 /**
@@ -68,14 +68,15 @@ export function sourcesFor(pipeline: Pipeline, logsource: LogSource): PipelineSo
     }));
 }
 
-/** Whether an event belongs to a pipeline source. */
-export function sourcePredicate(source: PipelineSource): (e: Event) => boolean {
-  const checks = [...source.conditions].map(([field, allowed]) => {
+/** Whether an event belongs to a pipeline source; `except` leaves out fields checked elsewhere (an index). */
+export function sourcePredicate(source: PipelineSource, except: readonly string[] = []): (e: Event) => boolean {
+  const checks = [...source.conditions].filter(([field]) => !except.includes(field)).map(([field, allowed]) => {
     const set = new Set(allowed);
     return (e: Event) => {
       const t = valueText(e.get(field));
-      return t !== undefined && set.has(t.toLowerCase());
+      return t !== undefined && set.has(lower(t));
     };
   });
+  if (checks.length === 0) return () => true;
   return (e) => checks.every((c) => c(e));
 }

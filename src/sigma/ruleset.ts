@@ -11,7 +11,22 @@ export interface CompiledRule {
   rule: SigmaRule;
   /** ATT&CK technique ids from the rule's tags (`attack.t1059.001` → `T1059.001`). */
   techniques: string[];
+  /** One per pipeline source the rule's logsource stands for. */
+  alternatives: RuleAlternative[];
+  /** Whether the rule matches an event (any alternative). */
   match: Predicate;
+}
+
+/** A rule on one log source: the events that belong to it, and the rule's detection there. */
+export interface RuleAlternative {
+  rule: CompiledRule;
+  /** Lower-cased channels and event ids the source names (undefined: any), for indexing. */
+  channels: ReadonlySet<string> | undefined;
+  eventIds: ReadonlySet<string> | undefined;
+  belongs: Predicate;
+  /** `belongs` without the Channel and EventID checks, for an index that has made them. */
+  belongsBesidesIndex: Predicate;
+  matches: Predicate;
 }
 
 export interface RuleSet {
@@ -53,17 +68,22 @@ export function compileRule(rule: SigmaRule, pipeline: Pipeline): CompiledRule |
     const ls = Object.entries(rule.logsource).filter(([k]) => k !== 'definition').map(([k, v]) => `${k}: ${v}`).join(', ');
     return `unsupported logsource (${ls}): no entry in pipeline "${pipeline.name}"`;
   }
-  const alternatives: { belongs: (e: Event) => boolean; matches: Predicate }[] = [];
+  const compiled: CompiledRule = { rule, techniques: techniquesOf(rule.tags), alternatives: [], match: () => false };
   for (const source of sources) {
-    alternatives.push({
+    const channels = source.conditions.get('Channel');
+    const eventIds = source.conditions.get('EventID');
+    compiled.alternatives.push({
+      rule: compiled,
+      channels: channels ? new Set(channels) : undefined,
+      eventIds: eventIds ? new Set(eventIds) : undefined,
       belongs: sourcePredicate(source),
+      belongsBesidesIndex: sourcePredicate(source, ['Channel', 'EventID']),
       matches: compileDetection(rule.detection, { fieldMap: source.fields, placeholders: pipeline.placeholders }),
     });
   }
-  const match: Predicate = alternatives.length === 1
-    ? ((a) => (e: Event) => a.belongs(e) && a.matches(e))(alternatives[0]!)
-    : (e) => alternatives.some((a) => a.belongs(e) && a.matches(e));
-  return { rule, techniques: techniquesOf(rule.tags), match };
+  const alternatives = compiled.alternatives;
+  compiled.match = (e: Event) => alternatives.some((a) => a.belongs(e) && a.matches(e));
+  return compiled;
 }
 
 /** Loads every rule under the paths; rules that cannot be used are listed with file, line and reason. */

@@ -2,6 +2,7 @@ import { createWriteStream } from 'node:fs';
 import { Command, Option } from 'commander';
 import { type Detection, type HuntStats, huntFile } from '../../hunt/hunt.js';
 import { CSV_HEADER, detectionCsv, detectionJson, detectionRow, formatTable, levelRank, LEVELS } from '../../report/detections.js';
+import { RuleIndex } from '../../hunt/rule-index.js';
 import { loadRuleSet } from '../../sigma/ruleset.js';
 import { collectInputs } from '../inputs.js';
 import { ExitCode } from '../options.js';
@@ -62,8 +63,9 @@ async function hunt(paths: string[], opts: HuntOptions): Promise<number> {
     else if (opts.format === 'csv') await out.write(detectionCsv(d) + '\n');
     else rows.push(detectionRow(d));
   };
+  const index = new RuleIndex(ruleSet.rules);
   for (const f of inputs.files) {
-    for (const d of huntFile(f.path, ruleSet.rules, stats, (m) => process.stderr.write(`spoor hunt: ${m}\n`))) await emit(d);
+    for (const d of huntFile(f.path, index, stats, (m) => process.stderr.write(`spoor hunt: ${m}\n`))) await emit(d);
   }
   if (opts.format === 'table') await out.write(rows.length ? formatTable(rows, ['time (UTC)', 'level', 'rule', 'computer', 'event']) : '');
   if (opts.output) await new Promise<void>((resolve) => (stream as ReturnType<typeof createWriteStream>).end(resolve));
