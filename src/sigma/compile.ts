@@ -1,7 +1,7 @@
 import type { Event } from '../evidence/event.js';
 import { type Condition, ConditionError, identifiersFor, parseCondition } from './condition.js';
 import { RuleError } from './errors.js';
-import { compileFieldTest, type FieldTest, lower, valueText } from './modifiers.js';
+import { compileFieldTest, type FieldTest, fieldLiterals, longestLiteral, lower, valueText } from './modifiers.js';
 import { globMatch, type Piece, SigmaString, STAR } from './value.js';
 
 /** A compiled test of one event. */
@@ -135,4 +135,90 @@ function keywordPredicate(values: readonly unknown[], all: boolean): Predicate {
     return false;
   };
   return all ? (e) => patterns.every((p) => anyValue(e, p)) : (e) => patterns.some((p) => anyValue(e, p));
+}
+
+/** A disjunction of literals, one of which occurs in any event the detection matches; undefined: no guarantee. */
+type Literals = string[] | undefined;
+
+/** The better of two necessary literal sets for an AND: the one whose shortest literal is longest. */
+function stronger(a: Literals, b: Literals): Literals {
+  if (!a) return b;
+  if (!b) return a;
+  const min = (x: string[]) => Math.min(...x.map((l) => l.length));
+  return min(b) > min(a) || (min(b) === min(a) && b.length < a.length) ? b : a;
+}
+
+function union(sets: Literals[]): Literals {
+  if (sets.length === 0 || sets.some((s) => !s)) return undefined;
+  return [...new Set(sets.flat() as string[])];
+}
+
+/**
+ * Literals a prefilter can look for: if the detection matches an event, one of them occurs in the
+ * event's text (lower-cased, any field). Derived from the same values and modifiers as the matcher.
+ */
+export function detectionLiterals(detection: unknown, options: CompileOptions = {}): Literals {
+  if (!isObj(detection)) return undefined;
+  const { condition, ...searches } = detection;
+  const ids = Object.keys(searches).filter((k) => k !== 'timeframe');
+  const bySearch = new Map(ids.map((id) => [id, searchLiterals(searches[id], options)]));
+  const conds = (Array.isArray(condition) ? condition : [condition]).map((c): Literals => {
+    try {
+      return conditionLiterals(parseCondition(String(c)), bySearch, ids);
+    } catch {
+      return undefined;
+    }
+  });
+  return union(conds);
+}
+
+function conditionLiterals(c: Condition, bySearch: Map<string, Literals>, ids: string[]): Literals {
+  switch (c.op) {
+    case 'id': return bySearch.get(c.name);
+    case 'not': return undefined;
+    case 'and': return c.args.map((a) => conditionLiterals(a, bySearch, ids)).reduce(stronger, undefined);
+    case 'or': return union(c.args.map((a) => conditionLiterals(a, bySearch, ids)));
+    case 'of': {
+      const sets = identifiersFor(c.pattern, ids).map((n) => bySearch.get(n));
+      return c.count === 'all' ? sets.reduce(stronger, undefined) : union(sets);
+    }
+  }
+}
+
+function searchLiterals(search: unknown, options: CompileOptions): Literals {
+  if (isObj(search)) return mapLiterals(search, options);
+  if (Array.isArray(search)) {
+    if (search.every(isObj)) return union(search.map((m) => mapLiterals(m as Obj, options)));
+    return union(search.map((v) => keywordLiteral(v)));
+  }
+  return keywordLiteral(search);
+}
+
+function keywordLiteral(v: unknown): Literals {
+  if (typeof v !== 'string' && typeof v !== 'number') return undefined;
+  const lit = longestLiteral(SigmaString.parse(String(v)));
+  return lit ? [lit] : undefined;
+}
+
+function mapLiterals(map: Obj, options: CompileOptions): Literals {
+  let best: Literals;
+  for (const [key, raw] of Object.entries(map)) {
+    const [field, ...modifiers] = key.split('|');
+    const values = Array.isArray(raw) ? raw : [raw];
+    let lits: Literals;
+    if (field === '') {
+      const each = values.map((v) => keywordLiteral(v));
+      lits = modifiers.includes('all') ? each.reduce(stronger, undefined) : union(each);
+    } else {
+      let f: ReturnType<typeof fieldLiterals>;
+      try {
+        f = fieldLiterals(modifiers, values, options.placeholders);
+      } catch {
+        f = undefined;
+      }
+      if (f) lits = f.all ? f.perValue.map((x): Literals => x).reduce(stronger, undefined) : union(f.perValue);
+    }
+    best = stronger(best, lits);
+  }
+  return best;
 }

@@ -247,37 +247,57 @@ export function compileFieldTest(modifiers: readonly string[], rawValues: readon
     return lift(negateIf(combine(tests), has('neq')));
   }
 
-  // Strings (with wildcards), numbers, booleans, null.
-  const tests: ValueTest[] = [];
-  for (const raw of rawValues) {
-    if (raw === null) {
-      tests.push((v) => v === null || v === undefined);
-      continue;
-    }
-    if (typeof raw === 'object') throw new RuleError(`a value cannot be a ${Array.isArray(raw) ? 'nested list' : 'map'}`);
-    let works: Work[];
-    if (has('expand') && typeof raw === 'string' && /%\w+%/.test(raw)) {
-      works = expandPlaceholders(raw, placeholders).map((s) => ({ s }));
-    } else works = [{ s: typeof raw === 'string' ? SigmaString.parse(raw) : SigmaString.literal(String(raw)) }];
-    for (const m of modifiers) works = transform(works, m);
-    const strings = works.map((w) => toText(w, 'value'));
-    for (const s of strings) tests.push(stringTest(s, has('cased')));
-  }
-  if (tests.length === 0) return () => false;
-  return lift(negateIf(all ? combineAllGrouped(tests, rawValues.length) : combine(tests), has('neq')));
+  // Strings (with wildcards), numbers, booleans, null: each raw value expands to one or more
+  // patterns (windash, base64offset), any of which matches for that value.
+  const groups: ValueTest[] = rawValues.map((raw): ValueTest => {
+    if (raw === null) return (v) => v === null || v === undefined;
+    const tests = expandValue(modifiers, raw, placeholders).map((s) => stringTest(s, has('cased')));
+    return tests.length === 1 ? tests[0]! : (v) => tests.some((t) => t(v));
+  });
+  if (groups.length === 0) return () => false;
+  return lift(negateIf(combine(groups), has('neq')));
+}
 
-  function combineAllGrouped(ts: ValueTest[], n: number): ValueTest {
-    // With `all`, each original value must match; a value that expanded (windash, base64offset)
-    // matches through any of its variants.
-    if (ts.length === n) return (v) => ts.every((t) => anyItem(v, t));
-    const per = Math.ceil(ts.length / n);
-    const groups: ValueTest[] = [];
-    for (let i = 0; i < ts.length; i += per) {
-      const g = ts.slice(i, i + per);
-      groups.push((v) => g.some((t) => t(v)));
+/** The patterns a raw string value stands for after the transformation modifiers. */
+function expandValue(modifiers: readonly string[], raw: unknown, placeholders?: ReadonlyMap<string, readonly string[]>): SigmaString[] {
+  if (typeof raw === 'object') throw new RuleError(`a value cannot be a ${Array.isArray(raw) ? 'nested list' : 'map'}`);
+  let works: Work[];
+  if (modifiers.includes('expand') && typeof raw === 'string' && /%\w+%/.test(raw)) {
+    works = expandPlaceholders(raw, placeholders).map((s) => ({ s }));
+  } else works = [{ s: typeof raw === 'string' ? SigmaString.parse(raw) : SigmaString.literal(String(raw)) }];
+  for (const m of modifiers) works = transform(works, m);
+  return works.map((w) => toText(w, 'value'));
+}
+
+/** Literals shorter than this say too little about an event to prefilter on. */
+export const MIN_LITERAL = 3;
+
+/** The longest literal part of a pattern, lower-cased; undefined when shorter than MIN_LITERAL. */
+export function longestLiteral(s: SigmaString): string | undefined {
+  let best = '';
+  for (const p of s.pieces) if (typeof p === 'string' && p.length > best.length) best = p;
+  return best.length >= MIN_LITERAL ? best.toLowerCase() : undefined;
+}
+
+/**
+ * For a field test: per raw value, literals one of which appears (lower-cased) in the event when the
+ * value matches; undefined when the test gives no such guarantee (exists, comparisons, regular
+ * expressions, null, short patterns …). With `all`, every value's list holds; without, one of them.
+ */
+export function fieldLiterals(modifiers: readonly string[], rawValues: readonly unknown[], placeholders?: ReadonlyMap<string, readonly string[]>): { all: boolean; perValue: string[][] } | undefined {
+  if (modifiers.some((m) => ['exists', 'fieldref', 'cidr', 're', 'neq', 'gt', 'gte', 'lt', 'lte', 'minute', 'hour', 'day', 'week', 'month', 'year'].includes(m))) return undefined;
+  const perValue: string[][] = [];
+  for (const raw of rawValues) {
+    if (raw === null) return undefined;
+    const lits: string[] = [];
+    for (const s of expandValue(modifiers, raw, placeholders)) {
+      const lit = longestLiteral(s);
+      if (lit === undefined) return undefined;
+      lits.push(lit);
     }
-    return (v) => groups.every((t) => anyItem(v, t));
+    perValue.push(lits);
   }
+  return perValue.length ? { all: modifiers.includes('all'), perValue } : undefined;
 }
 
 /** A value with %placeholders%, expanded to every combination of their values. */

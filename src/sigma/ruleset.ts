@@ -1,7 +1,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Event } from '../evidence/event.js';
-import { compileDetection, type Predicate } from './compile.js';
+import { compileDetection, detectionLiterals, type Predicate } from './compile.js';
 import { RuleError } from './errors.js';
 import { type Pipeline, sourcePredicate, sourcesFor } from './pipeline.js';
 import { readRuleFile, type RuleProblem, type SigmaRule } from './rule.js';
@@ -27,6 +27,8 @@ export interface RuleAlternative {
   /** `belongs` without the Channel and EventID checks, for an index that has made them. */
   belongsBesidesIndex: Predicate;
   matches: Predicate;
+  /** Lower-cased literals one of which occurs in every event the rule matches (undefined: no such set). */
+  literals: string[] | undefined;
 }
 
 export interface RuleSet {
@@ -79,6 +81,7 @@ export function compileRule(rule: SigmaRule, pipeline: Pipeline): CompiledRule |
       belongs: sourcePredicate(source),
       belongsBesidesIndex: sourcePredicate(source, ['Channel', 'EventID']),
       matches: compileDetection(rule.detection, { fieldMap: source.fields, placeholders: pipeline.placeholders }),
+      literals: detectionLiterals(rule.detection, { placeholders: pipeline.placeholders }),
     });
   }
   const alternatives = compiled.alternatives;
