@@ -20,7 +20,14 @@ export function compileDetection(detection: unknown, options: CompileOptions = {
   if (condition === undefined) throw new RuleError('detection has no condition');
   const ids = Object.keys(searches).filter((k) => k !== 'timeframe');
   const compiled = new Map<string, Predicate>();
-  for (const id of ids) compiled.set(id, compileSearch(id, searches[id], options));
+  for (const id of ids) {
+    try {
+      compiled.set(id, compileSearch(id, searches[id], options));
+    } catch (e) {
+      if (e instanceof RuleError) throw new RuleError(e.message, [id, ...e.path]);
+      throw e;
+    }
+  }
   const conditions = (Array.isArray(condition) ? condition : [condition]).map((c) => {
     if (typeof c !== 'string') throw new RuleError('condition must be a string');
     try {
@@ -102,7 +109,7 @@ function compileMap(map: Obj, options: CompileOptions): Predicate {
     try {
       test = compileFieldTest(modifiers, values, options.placeholders);
     } catch (e) {
-      if (e instanceof RuleError) throw new RuleError(`${key}: ${e.message}`);
+      if (e instanceof RuleError) throw new RuleError(`${key}: ${e.message}`, [key]);
       throw e;
     }
     tests.push((e) => test(e.get(field), (f) => e.get(options.fieldMap?.get(f) ?? f)));

@@ -54,8 +54,8 @@ const KEYS = ['product', 'category', 'service'] as const;
 
 /**
  * The pipeline entries a rule's logsource stands for: every key the entry names must equal the
- * rule's, and the rule's category and service must be named by the entry (so that a rule for one
- * category is not run on all of a product's events).
+ * rule's (a rule naming no product fits any), and the rule's category and service must be named by
+ * the entry (so that a rule for one category is not run on all of a product's events).
  */
 export function sourcesFor(pipeline: Pipeline, logsource: LogSource): PipelineSource[] {
   const norm = (v: unknown) => (typeof v === 'string' ? v.toLowerCase() : undefined);
@@ -63,7 +63,8 @@ export function sourcesFor(pipeline: Pipeline, logsource: LogSource): PipelineSo
     KEYS.every((k) => {
       const want = norm(s.logsource[k]);
       const have = norm(logsource[k]);
-      if (want !== undefined) return want === have;
+      // A rule without a product (antivirus, say) is for any product, this one included.
+      if (want !== undefined) return want === have || (k === 'product' && have === undefined);
       return k === 'product' || have === undefined;
     }));
 }

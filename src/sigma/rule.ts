@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { isMap, LineCounter, parseAllDocuments, type YAMLMap } from 'yaml';
+import { isMap, isSeq, LineCounter, parseAllDocuments, type YAMLMap } from 'yaml';
 
 /** A Sigma rule's logsource. */
 export interface LogSource {
@@ -32,6 +32,8 @@ export interface SigmaRule {
   /** 1-based line where the rule's document starts, and where its detection starts. */
   line: number;
   detectionLine: number;
+  /** Lines of the detection's keys: "search" and "search/field|modifiers". */
+  keyLines: Map<string, number>;
 }
 
 /** A document that is not a usable rule, by file and line, with the reason. */
@@ -109,6 +111,7 @@ export function readRuleFile(file: string): { rules: SigmaRule[]; problems: Rule
     const contents = doc.contents;
     const detectionLine = isMap(contents) ? keyLine(contents, 'detection', lines) ?? line : line;
     const r = toRule(merged, file, line, detectionLine);
+    if (typeof r !== 'string' && isMap(contents)) r.keyLines = detectionKeyLines(contents, lines);
     if (typeof r === 'string') problems.push({ file, line, id: str(merged.id), title: str(merged.title), reason: r });
     else rules.push(r);
   }
@@ -121,6 +124,31 @@ function keyLine(map: YAMLMap, key: string, lines: LineCounter): number | undefi
     if (k?.value === key && k.range) return lines.linePos(k.range[0]).line;
   }
   return undefined;
+}
+
+/** Lines of a rule document's detection keys, two levels deep (searches and their fields). */
+function detectionKeyLines(doc: YAMLMap, lines: LineCounter): Map<string, number> {
+  const out = new Map<string, number>();
+  const detection = doc.items.find((i) => (i.key as { value?: unknown } | null)?.value === 'detection')?.value;
+  if (!isMap(detection)) return out;
+  const lineOf = (node: unknown) => {
+    const range = (node as { range?: [number, number, number] } | null)?.range;
+    return range ? lines.linePos(range[0]).line : undefined;
+  };
+  for (const item of detection.items) {
+    const id = String((item.key as { value?: unknown } | null)?.value);
+    const l = lineOf(item.key);
+    if (l) out.set(id, l);
+    const maps = isMap(item.value) ? [item.value] : isSeq(item.value) ? item.value.items.filter(isMap) : [];
+    for (const m of maps) {
+      for (const field of (m as YAMLMap).items) {
+        const fl = lineOf(field.key);
+        const key = `${id}/${String((field.key as { value?: unknown } | null)?.value)}`;
+        if (fl && !out.has(key)) out.set(key, fl);
+      }
+    }
+  }
+  return out;
 }
 
 const str = (v: unknown) => (v === undefined || v === null ? undefined : String(v));
@@ -152,5 +180,6 @@ function toRule(d: Obj, file: string, line: number, detectionLine: number): Sigm
     file,
     line,
     detectionLine,
+    keyLines: new Map(),
   };
 }

@@ -97,15 +97,15 @@ export function loadRuleSet(paths: readonly string[], pipeline: Pipeline): RuleS
     const read = readRuleFile(file);
     problems.push(...read.problems);
     for (const rule of read.rules) {
-      let compiled: CompiledRule | string;
       try {
-        compiled = compileRule(rule, pipeline);
+        const compiled = compileRule(rule, pipeline);
+        if (typeof compiled === 'string') problems.push({ file, line: rule.line, id: rule.id, title: rule.title, reason: compiled });
+        else rules.push(compiled);
       } catch (e) {
         if (!(e instanceof RuleError)) throw e;
-        compiled = e.message;
+        const line = rule.keyLines.get(e.path.join('/')) ?? rule.keyLines.get(e.path[0] ?? '') ?? rule.detectionLine;
+        problems.push({ file, line, id: rule.id, title: rule.title, reason: e.message });
       }
-      if (typeof compiled === 'string') problems.push({ file, line: typeof compiled === 'string' && /^(deprecated|unsupported|correlation|filter)/.test(compiled) ? rule.line : rule.detectionLine, id: rule.id, title: rule.title, reason: compiled });
-      else rules.push(compiled);
     }
   }
   return { rules, problems, files: files.length };
