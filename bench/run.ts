@@ -7,9 +7,10 @@ import { sampleSecurityEvents, sampleSysmonEvents } from '../src/evidence/evtx/s
 import { type SampleEvent, writeEvtx } from '../src/evidence/evtx/writer.js';
 
 /**
- * `npm run bench`: EVTX parsing speed of `spoor dump --format jsonl` against libevtx's evtxexport on
- * the same files in the same run, with peak memory. Figures go to stdout and bench/results/evtx.json.
- * Absolute times on shared machines are noise; the ratios are the result.
+ * `npm run bench [-- evtx|hunt]`: EVTX parsing speed of `spoor dump --format jsonl` against libevtx's
+ * evtxexport on the same files in the same run (bench/results/evtx.json), and hunting speed with all
+ * SigmaHQ rules (bench/results/hunt.json), with peak memory. Absolute times on shared machines are
+ * noise; the ratios are the result.
  */
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -97,17 +98,45 @@ function* largeLog(records: number): Generator<SampleEvent> {
   }
 }
 
+/** `npm run bench -- hunt`: all loaded SigmaHQ rules over the attack samples. */
+function huntBench() {
+  const corpus = `${DATA}/evtx/attack-samples`;
+  const paths = listEvtx(corpus);
+  const bytes = paths.reduce((n, p) => n + statSync(p).size, 0);
+  const ruleDirs = ['rules', 'rules-emerging-threats', 'rules-threat-hunting', 'rules-compliance', 'rules-dfir'].map((d) => `${DATA}/sigma/${d}`);
+  const run = spawnSync(process.execPath, [SPOOR, 'hunt', corpus, '--format', 'jsonl', '--rules', ...ruleDirs], { maxBuffer: 1 << 30 });
+  const detections = run.stdout.toString('utf8').split('\n').filter(Boolean).length;
+  const loaded = /(\d+) rules loaded/.exec(run.stderr.toString())?.[1];
+  const events = Number(/(\d+) events/.exec(run.stderr.toString())?.[1] ?? 0);
+  const f = bench('spoor hunt, all loaded SigmaHQ rules', [process.execPath, SPOOR, 'hunt', corpus, '--format', 'jsonl', '--rules', ...ruleDirs], bytes, events);
+  // Peers that cannot be installed here: their figures on this machine kind, from ../shared/peers/README.md.
+  const peers = [['Chainsaw 2.16.4 (rules/windows)', 13.4, 222], ['Hayabusa 3.10 (4,648 rules)', 13.8, 556], ['Zircolite 3.7 (2,171 rules)', 7.3, 93]] as const;
+  console.log(`\nhunt: ${paths.length} files, ${events} events, ${loaded} rules loaded, ${detections} detections (median of ${RUNS} runs)`);
+  console.log(`  ${f.tool.padEnd(46)} ${f.wallSeconds.toFixed(3).padStart(7)} s  ${String(f.recordsPerSecond).padStart(8)} events/s  ${f.peakRssMiB.toFixed(0).padStart(4)} MiB`);
+  for (const [name, wall, rss] of peers) console.log(`  ${(name + ' (published)').padEnd(46)} ${wall.toFixed(3).padStart(7)} s  ${String(Math.round(events / wall)).padStart(8)} events/s  ${String(rss).padStart(4)} MiB  spoor is ${(wall / f.wallSeconds).toFixed(1)}x`);
+  return { corpus: 'attack-samples', files: paths.length, events, rulesLoaded: Number(loaded), detections, spoor: f, publishedPeers: peers.map(([tool, wallSeconds, peakRssMiB]) => ({ tool, wallSeconds, peakRssMiB })) };
+}
+
+const which = process.argv[2] ?? 'all';
 const tmp = mkdtempSync(join(tmpdir(), 'spoor-bench-'));
 try {
-  console.log(`EVTX benchmark: node ${process.version}, ${availableParallelism()} cores (${cpus()[0]?.model ?? '?'})`);
-  const results = [corpus('attack-samples', listEvtx(`${DATA}/evtx/attack-samples`), tmp)];
-  const big = join(tmp, 'large.evtx');
-  writeEvtx(big, largeLog(100_000));
-  results.push(corpus('large-generated', [big], tmp));
+  console.log(`benchmark: node ${process.version}, ${availableParallelism()} cores (${cpus()[0]?.model ?? '?'})`);
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
-  const out = join(ROOT, 'bench/results/evtx.json');
-  writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), node: process.version, cores: availableParallelism(), runs: RUNS, results }, null, 2) + '\n');
-  console.log(`\nwritten: ${out}`);
+  const meta = { date: new Date().toISOString(), node: process.version, cores: availableParallelism(), runs: RUNS };
+  if (which === 'all' || which === 'evtx') {
+    const results = [corpus('attack-samples', listEvtx(`${DATA}/evtx/attack-samples`), tmp)];
+    const big = join(tmp, 'large.evtx');
+    writeEvtx(big, largeLog(100_000));
+    results.push(corpus('large-generated', [big], tmp));
+    const out = join(ROOT, 'bench/results/evtx.json');
+    writeFileSync(out, JSON.stringify({ ...meta, results }, null, 2) + '\n');
+    console.log(`written: ${out}`);
+  }
+  if (which === 'all' || which === 'hunt') {
+    const out = join(ROOT, 'bench/results/hunt.json');
+    writeFileSync(out, JSON.stringify({ ...meta, ...huntBench() }, null, 2) + '\n');
+    console.log(`written: ${out}`);
+  }
 } finally {
   rmSync(tmp, { recursive: true, force: true });
 }
