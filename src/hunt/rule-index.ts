@@ -4,6 +4,9 @@ import { lower } from '../sigma/modifiers.js';
 import type { CompiledRule, RuleAlternative } from '../sigma/ruleset.js';
 import { AhoCorasick } from './aho-corasick.js';
 
+/** Literals are cut to this length for the automaton (about 13,000 SigmaHQ literals, some very long). */
+const MAX_LITERAL = 12;
+
 /**
  * Rules by the channel and event id their log sources name, so that an event meets only the rules
  * that can apply to it (of ~3,000 SigmaHQ rules, a Sysmon process creation event meets about 1,200),
@@ -16,23 +19,29 @@ export class RuleIndex {
   private stamp = 0;
   private readonly seen = new Map<CompiledRule, number>();
   private readonly automaton: AhoCorasick;
-  /** For each literal, the alternatives that require it (one of their literals). */
-  private readonly byLiteral: RuleAlternative[][];
-  /** The stamp of the last event in which one of an alternative's literals occurred. */
-  private readonly possible = new Map<RuleAlternative, number>();
+  /** For each literal, the numbers of the alternatives that require it (one of their literals). */
+  private readonly byLiteral: number[][];
+  /** Per literal, the stamp of the last event it was found in (each literal is handled once per event). */
+  private readonly literalSeen: Int32Array;
+  /** Per alternative (by number), the stamp of the last event in which one of its literals occurred. */
+  private readonly possible: Int32Array;
+  private readonly altNumber = new Map<RuleAlternative, number>();
 
   constructor(rules: readonly CompiledRule[]) {
     const literalIds = new Map<string, number>();
-    const byLiteral: RuleAlternative[][] = [];
+    const byLiteral: number[][] = [];
     for (const rule of rules) {
       for (const alt of rule.alternatives) {
-        for (const lit of alt.literals ?? []) {
+        const n = this.altNumber.size;
+        this.altNumber.set(alt, n);
+        // A literal's prefix occurs wherever the literal does: prefixes keep the automaton small.
+        for (const lit of new Set((alt.literals ?? []).map((l) => l.slice(0, MAX_LITERAL)))) {
           let id = literalIds.get(lit);
           if (id === undefined) {
             literalIds.set(lit, (id = byLiteral.length));
             byLiteral.push([]);
           }
-          byLiteral[id]!.push(alt);
+          byLiteral[id]!.push(n);
         }
         if (!alt.channels) this.anyChannel.push(alt);
         for (const ch of alt.channels ?? []) {
@@ -48,6 +57,8 @@ export class RuleIndex {
       }
     }
     this.byLiteral = byLiteral;
+    this.literalSeen = new Int32Array(byLiteral.length);
+    this.possible = new Int32Array(this.altNumber.size);
     this.automaton = new AhoCorasick([...literalIds.keys()]);
   }
 
@@ -56,14 +67,16 @@ export class RuleIndex {
     const hits: CompiledRule[] = [];
     const stamp = ++this.stamp;
     this.automaton.search(eventText(event), (id) => {
-      for (const alt of this.byLiteral[id]!) this.possible.set(alt, stamp);
+      if (this.literalSeen[id] === stamp) return;
+      this.literalSeen[id] = stamp;
+      for (const n of this.byLiteral[id]!) this.possible[n] = stamp;
     });
     // Alternatives found by channel (and event id) need only their other conditions checked.
     const test = (alts: readonly RuleAlternative[] | undefined, indexed: boolean) => {
       if (!alts) return;
       for (const a of alts) {
         if (this.seen.get(a.rule) === stamp) continue;
-        if (a.literals && this.possible.get(a) !== stamp) continue;
+        if (a.literals && this.possible[this.altNumber.get(a)!] !== stamp) continue;
         if ((indexed ? a.belongsBesidesIndex(event) : a.belongs(event)) && a.matches(event)) {
           this.seen.set(a.rule, stamp);
           hits.push(a.rule);

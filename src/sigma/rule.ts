@@ -27,7 +27,6 @@ export interface SigmaRule {
   detection: Record<string, unknown>;
   /** Correlation rules and filters are documents of their own kinds. */
   kind: 'detection' | 'correlation' | 'filter';
-  raw: Record<string, unknown>;
   file: string;
   /** 1-based line where the rule's document starts, and where its detection starts. */
   line: number;
@@ -176,7 +175,6 @@ function toRule(d: Obj, file: string, line: number, detectionLine: number): Sigm
     logsource: (isObj(d.logsource) ? d.logsource : {}) as LogSource,
     detection: (isObj(d.detection) ? d.detection : {}) as Record<string, unknown>,
     kind,
-    raw: d,
     file,
     line,
     detectionLine,

@@ -4,6 +4,7 @@ import type { Event } from '../evidence/event.js';
 import { compileDetection, detectionLiterals, type Predicate } from './compile.js';
 import { RuleError } from './errors.js';
 import { type Pipeline, sourcePredicate, sourcesFor } from './pipeline.js';
+import { RuleFileCache } from './rule-cache.js';
 import { readRuleFile, type RuleProblem, type SigmaRule } from './rule.js';
 
 /** A rule ready to run: for each log source it stands for, which events belong and what matches. */
@@ -41,18 +42,24 @@ export interface RuleSet {
 export function ruleFiles(paths: readonly string[]): { files: string[]; problems: RuleProblem[] } {
   const files: string[] = [];
   const problems: RuleProblem[] = [];
-  const visit = (p: string, explicit: boolean) => {
+  const walk = (dir: string) => {
+    for (const d of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const p = join(dir, d.name);
+      if (d.isDirectory()) walk(p);
+      else if (d.isFile() && /\.ya?ml$/i.test(d.name)) files.push(p);
+    }
+  };
+  for (const p of paths) {
     let st;
     try {
       st = statSync(p);
     } catch {
       problems.push({ file: p, line: 0, reason: 'no such file or directory' });
-      return;
+      continue;
     }
-    if (st.isDirectory()) for (const name of readdirSync(p).sort()) visit(join(p, name), false);
-    else if (explicit || /\.ya?ml$/i.test(p)) files.push(p);
-  };
-  for (const p of paths) visit(p, true);
+    if (st.isDirectory()) walk(p);
+    else files.push(p);
+  }
   return { files, problems };
 }
 
@@ -93,8 +100,9 @@ export function compileRule(rule: SigmaRule, pipeline: Pipeline): CompiledRule |
 export function loadRuleSet(paths: readonly string[], pipeline: Pipeline): RuleSet {
   const { files, problems } = ruleFiles(paths);
   const rules: CompiledRule[] = [];
+  const cache = process.env.SPOOR_NO_CACHE ? undefined : new RuleFileCache();
   for (const file of files) {
-    const read = readRuleFile(file);
+    const read = cache ? cache.read(file) : readRuleFile(file);
     problems.push(...read.problems);
     for (const rule of read.rules) {
       try {
@@ -108,5 +116,6 @@ export function loadRuleSet(paths: readonly string[], pipeline: Pipeline): RuleS
       }
     }
   }
+  cache?.save();
   return { rules, problems, files: files.length };
 }
