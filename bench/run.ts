@@ -99,11 +99,14 @@ function* largeLog(records: number): Generator<SampleEvent> {
 }
 
 /** `npm run bench -- hunt`: all loaded SigmaHQ rules over the attack samples. */
-function huntBench() {
+function huntBench(tmp: string) {
   const corpus = `${DATA}/evtx/attack-samples`;
   const paths = listEvtx(corpus);
   const bytes = paths.reduce((n, p) => n + statSync(p).size, 0);
   const ruleDirs = ['rules', 'rules-emerging-threats', 'rules-threat-hunting', 'rules-compliance', 'rules-dfir'].map((d) => `${DATA}/sigma/${d}`);
+  // A fresh data directory: the first run parses the rules' YAML and caches it; the others reuse it.
+  process.env.SPOOR_HOME = join(tmp, 'home');
+  const first = measure([process.execPath, SPOOR, 'hunt', corpus, '--format', 'jsonl', '--rules', ...ruleDirs]);
   const run = spawnSync(process.execPath, [SPOOR, 'hunt', corpus, '--format', 'jsonl', '--rules', ...ruleDirs], { maxBuffer: 1 << 30 });
   const detections = run.stdout.toString('utf8').split('\n').filter(Boolean).length;
   const loaded = /(\d+) rules loaded/.exec(run.stderr.toString())?.[1];
@@ -112,9 +115,10 @@ function huntBench() {
   // Peers that cannot be installed here: their figures on this machine kind, from ../shared/peers/README.md.
   const peers = [['Chainsaw 2.16.4 (rules/windows)', 13.4, 222], ['Hayabusa 3.10 (4,648 rules)', 13.8, 556], ['Zircolite 3.7 (2,171 rules)', 7.3, 93]] as const;
   console.log(`\nhunt: ${paths.length} files, ${events} events, ${loaded} rules loaded, ${detections} detections (median of ${RUNS} runs)`);
-  console.log(`  ${f.tool.padEnd(46)} ${f.wallSeconds.toFixed(3).padStart(7)} s  ${String(f.recordsPerSecond).padStart(8)} events/s  ${f.peakRssMiB.toFixed(0).padStart(4)} MiB`);
+  console.log(`  ${'spoor hunt, first run (parses the rules)'.padEnd(46)} ${first.wall.toFixed(3).padStart(7)} s  ${String(Math.round(events / first.wall)).padStart(8)} events/s  ${(first.maxRssKiB / 1024).toFixed(0).padStart(4)} MiB`);
+  console.log(`  ${(f.tool + ', rules cached').padEnd(46)} ${f.wallSeconds.toFixed(3).padStart(7)} s  ${String(f.recordsPerSecond).padStart(8)} events/s  ${f.peakRssMiB.toFixed(0).padStart(4)} MiB`);
   for (const [name, wall, rss] of peers) console.log(`  ${(name + ' (published)').padEnd(46)} ${wall.toFixed(3).padStart(7)} s  ${String(Math.round(events / wall)).padStart(8)} events/s  ${String(rss).padStart(4)} MiB  spoor is ${(wall / f.wallSeconds).toFixed(1)}x`);
-  return { corpus: 'attack-samples', files: paths.length, events, rulesLoaded: Number(loaded), detections, spoor: f, publishedPeers: peers.map(([tool, wallSeconds, peakRssMiB]) => ({ tool, wallSeconds, peakRssMiB })) };
+  return { corpus: 'attack-samples', files: paths.length, events, rulesLoaded: Number(loaded), detections, firstRunSeconds: round(first.wall), spoor: f, publishedPeers: peers.map(([tool, wallSeconds, peakRssMiB]) => ({ tool, wallSeconds, peakRssMiB })) };
 }
 
 const which = process.argv[2] ?? 'all';
@@ -134,7 +138,7 @@ try {
   }
   if (which === 'all' || which === 'hunt') {
     const out = join(ROOT, 'bench/results/hunt.json');
-    writeFileSync(out, JSON.stringify({ ...meta, ...huntBench() }, null, 2) + '\n');
+    writeFileSync(out, JSON.stringify({ ...meta, ...huntBench(tmp) }, null, 2) + '\n');
     console.log(`written: ${out}`);
   }
 } finally {

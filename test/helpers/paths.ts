@@ -17,3 +17,10 @@ export function listFiles(dir: string, ext: string): string[] {
   }
   return out;
 }
+
+// Tests never read or write the user's data directory: each test process gets its own.
+if (!process.env.SPOOR_HOME) {
+  const { mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  process.env.SPOOR_HOME = mkdtempSync(join(tmpdir(), 'spoor-home-'));
+}
