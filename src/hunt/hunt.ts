@@ -3,7 +3,9 @@ import { EvtxEvent } from '../evidence/event.js';
 import { type EvtxDiagnostic, readEvtxFile } from '../evidence/evtx/index.js';
 import { readJsonEvents } from '../evidence/json.js';
 import type { CompiledRule } from '../sigma/ruleset.js';
+import type { Correlator, CorrelationDetection } from './correlate.js';
 import type { RuleIndex } from './rule-index.js';
+import { techniquesOf } from '../sigma/ruleset.js';
 
 /** A rule that matched an event, with where the event came from. */
 export interface Detection {
@@ -15,8 +17,11 @@ export interface Detection {
   computer: string;
   channel: string;
   eventId: string;
-  /** The event in evtx_dump's shape. */
+  /** The event in evtx_dump's shape (for a correlation, its last event). */
   event: unknown;
+  /** For a correlation: the events it counted, and the values of its group-by fields. */
+  events?: unknown[];
+  group?: Record<string, string>;
 }
 
 export interface HuntStats {
@@ -63,8 +68,12 @@ function eventTime(event: unknown, fallback: string): string {
   return typeof t === 'string' ? t : fallback;
 }
 
-/** Runs every rule over every event of one file, yielding detections in file order. */
-export function* huntFile(file: string, rules: RuleIndex, stats: HuntStats, onDiagnostic: (message: string) => void): Generator<Detection> {
+/**
+ * Runs every rule over every event of one file, yielding detections in file order. Detections of
+ * rules that correlations count go to the correlator, and are yielded too unless those correlations
+ * keep them to themselves (`generate: false`, the default).
+ */
+export function* huntFile(file: string, rules: RuleIndex, stats: HuntStats, onDiagnostic: (message: string) => void, correlator?: Correlator): Generator<Detection> {
   const kind = sniff(file);
   let events: Iterable<{ event: unknown; timestamp: string }>;
   if (kind === 'evtx') {
@@ -90,10 +99,15 @@ export function* huntFile(file: string, rules: RuleIndex, stats: HuntStats, onDi
     stats.events++;
     const view = new EvtxEvent(event);
     for (const rule of rules.match(view)) {
+      const time = eventTime(event, timestamp);
+      if (correlator?.wants(rule.rule)) {
+        correlator.add({ ruleId: rule.rule.id, ruleName: rule.rule.name, timeMs: Date.parse(time), event: view, payload: event });
+        if (!correlator.reportsOwnDetections(rule.rule)) continue;
+      }
       stats.detections++;
       yield {
         rule,
-        timestamp: eventTime(event, timestamp),
+        timestamp: time,
         file,
         recordId: String(systemField(event, 'EventRecordID') ?? ''),
         computer: String(systemField(event, 'Computer') ?? ''),
@@ -103,4 +117,25 @@ export function* huntFile(file: string, rules: RuleIndex, stats: HuntStats, onDi
       };
     }
   }
+}
+
+/** A correlation that held, as a detection: its rule, its last event, all its events and its group. */
+export function correlationDetection(d: CorrelationDetection): Detection {
+  const last = d.hits[d.hits.length - 1]!;
+  const rule: CompiledRule = { rule: d.correlation.rule, techniques: techniquesOf(d.correlation.rule.tags), alternatives: [], match: () => false };
+  const flat = (p: unknown): unknown[] => (Array.isArray(p) ? p.flatMap(flat) : [p]);
+  const events = d.hits.flatMap((h) => flat(h.payload));
+  const lastEvent = events[events.length - 1];
+  return {
+    rule,
+    timestamp: new Date(d.timeMs).toISOString(),
+    file: '',
+    recordId: String(systemField(lastEvent, 'EventRecordID') ?? ''),
+    computer: String(last.event.get('Computer') ?? ''),
+    channel: String(last.event.get('Channel') ?? ''),
+    eventId: String(last.event.get('EventID') ?? ''),
+    event: lastEvent,
+    events,
+    group: d.group,
+  };
 }

@@ -20,6 +20,7 @@ export function detectionJson(d: Detection): string {
     channel: d.channel,
     event_id: d.eventId,
     event: d.event,
+    ...(d.events ? { correlation: { group: d.group, events: d.events } } : {}),
   });
 }
 

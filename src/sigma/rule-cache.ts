@@ -15,7 +15,8 @@ interface Entry {
   problems: RuleProblem[];
 }
 
-const VERSION = 1;
+/** Bumped whenever the parsed rule model changes, so that old entries are not read back. */
+const VERSION = 2;
 const MAX_BYTES = 128 * 1024 * 1024;
 
 export class RuleFileCache {

@@ -12,6 +12,8 @@ export interface LogSource {
 /** A Sigma detection rule as written (before compilation). */
 export interface SigmaRule {
   id?: string;
+  /** A name other rules' correlations may refer to this rule by. */
+  name?: string;
   title: string;
   status?: string;
   level?: string;
@@ -27,6 +29,8 @@ export interface SigmaRule {
   detection: Record<string, unknown>;
   /** Correlation rules and filters are documents of their own kinds. */
   kind: 'detection' | 'correlation' | 'filter';
+  /** The `correlation` section of a correlation rule. */
+  correlation?: Record<string, unknown>;
   file: string;
   /** 1-based line where the rule's document starts, and where its detection starts. */
   line: number;
@@ -161,6 +165,7 @@ function toRule(d: Obj, file: string, line: number, detectionLine: number): Sigm
   }
   return {
     id: str(d.id),
+    name: str(d.name),
     title: d.title,
     status: str(d.status),
     level: str(d.level),
@@ -175,6 +180,7 @@ function toRule(d: Obj, file: string, line: number, detectionLine: number): Sigm
     logsource: (isObj(d.logsource) ? d.logsource : {}) as LogSource,
     detection: (isObj(d.detection) ? d.detection : {}) as Record<string, unknown>,
     kind,
+    correlation: isObj(d.correlation) ? d.correlation : undefined,
     file,
     line,
     detectionLine,

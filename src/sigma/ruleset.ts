@@ -2,6 +2,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Event } from '../evidence/event.js';
 import { compileDetection, detectionLiterals, type Predicate } from './compile.js';
+import { type Correlation, parseCorrelation } from './correlation.js';
 import { RuleError } from './errors.js';
 import { type Pipeline, sourcePredicate, sourcesFor } from './pipeline.js';
 import { RuleFileCache } from './rule-cache.js';
@@ -34,6 +35,8 @@ export interface RuleAlternative {
 
 export interface RuleSet {
   rules: CompiledRule[];
+  /** Correlation rules whose referred rules are all loaded. */
+  correlations: Correlation[];
   problems: RuleProblem[];
   /** Rule files read. */
   files: number;
@@ -69,7 +72,6 @@ export function techniquesOf(tags: readonly string[]): string[] {
 
 /** Compiles one rule against a pipeline; a string is the reason it cannot be used. */
 export function compileRule(rule: SigmaRule, pipeline: Pipeline): CompiledRule | string {
-  if (rule.kind === 'correlation') return 'correlation rules are not supported yet';
   if (rule.kind === 'filter') return 'filter documents are not supported yet';
   if (rule.status === 'deprecated') return 'deprecated';
   const sources = sourcesFor(pipeline, rule.logsource);
@@ -101,10 +103,20 @@ export function loadRuleSet(paths: readonly string[], pipeline: Pipeline): RuleS
   const { files, problems } = ruleFiles(paths);
   const rules: CompiledRule[] = [];
   const cache = process.env.SPOOR_NO_CACHE ? undefined : new RuleFileCache();
+  const correlations: Correlation[] = [];
   for (const file of files) {
     const read = cache ? cache.read(file) : readRuleFile(file);
     problems.push(...read.problems);
     for (const rule of read.rules) {
+      if (rule.kind === 'correlation') {
+        try {
+          correlations.push(parseCorrelation(rule));
+        } catch (e) {
+          if (!(e instanceof RuleError)) throw e;
+          problems.push({ file, line: rule.line, id: rule.id, title: rule.title, reason: `correlation: ${e.message}` });
+        }
+        continue;
+      }
       try {
         const compiled = compileRule(rule, pipeline);
         if (typeof compiled === 'string') problems.push({ file, line: rule.line, id: rule.id, title: rule.title, reason: compiled });
@@ -117,5 +129,26 @@ export function loadRuleSet(paths: readonly string[], pipeline: Pipeline): RuleS
     }
   }
   cache?.save();
-  return { rules, problems, files: files.length };
+  return { rules, correlations: resolveCorrelations(correlations, rules, problems), problems, files: files.length };
+}
+
+/** Keeps the correlations whose rules (by id or name) are loaded, directly or through other correlations. */
+function resolveCorrelations(correlations: Correlation[], rules: CompiledRule[], problems: RuleProblem[]): Correlation[] {
+  const known = new Set<string>();
+  for (const r of rules) for (const k of [r.rule.id, r.rule.name]) if (k) known.add(k);
+  let kept = correlations;
+  for (;;) {
+    const keys = new Set(known);
+    for (const c of kept) for (const k of [c.rule.id, c.rule.name]) if (k) keys.add(k);
+    const next = kept.filter((c) => c.refs.every((r) => keys.has(r)));
+    if (next.length === kept.length) break;
+    kept = next;
+  }
+  for (const c of correlations) {
+    if (kept.includes(c)) continue;
+    const keys = new Set([...known, ...kept.flatMap((k) => [k.rule.id, k.rule.name])]);
+    const missing = c.refs.filter((r) => !keys.has(r));
+    problems.push({ file: c.rule.file, line: c.rule.line, id: c.rule.id, title: c.rule.title, reason: `correlation refers to rules that are not loaded: ${missing.join(', ')}` });
+  }
+  return kept;
 }

@@ -64,7 +64,7 @@ test('a bad rule is reported by file and line; the other rules still run', () =>
   assert.equal(r.stdout.trim().split('\n').length, 2, 'the good rule still fired');
   const check = spoor('rules', 'check', dir);
   assert.equal(check.code, 1, 'rules check exits 1 when a rule is in error');
-  assert.match(check.stdout, /1 rules loaded, 0 set aside, 2 in error/);
+  assert.match(check.stdout, /1 rules and 0 correlations loaded, 0 set aside, 2 in error/);
 });
 
 test('rules check over every SigmaHQ rule folder: all loaded or set aside for a correct reason, none in error', () => {

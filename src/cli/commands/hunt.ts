@@ -1,6 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import { Command, Option } from 'commander';
-import { type Detection, type HuntStats, huntFile } from '../../hunt/hunt.js';
+import { Correlator } from '../../hunt/correlate.js';
+import { correlationDetection, type Detection, type HuntStats, huntFile } from '../../hunt/hunt.js';
 import { CSV_HEADER, detectionCsv, detectionJson, detectionRow, formatTable, levelRank, LEVELS } from '../../report/detections.js';
 import { RuleIndex } from '../../hunt/rule-index.js';
 import { loadRuleSet } from '../../sigma/ruleset.js';
@@ -47,7 +48,7 @@ async function hunt(paths: string[], opts: HuntOptions): Promise<number> {
   const ruleSet = loadRuleSet(opts.rules, pipeline);
   const errors = ruleSet.problems.filter(isRuleError);
   for (const p of errors) process.stderr.write(`spoor hunt: ${p.file}:${p.line}: rule not loaded: ${p.reason}\n`);
-  process.stderr.write(`spoor hunt: ${ruleSet.rules.length} rules loaded, ${ruleSet.problems.length - errors.length} set aside, ${errors.length} in error\n`);
+  process.stderr.write(`spoor hunt: ${ruleSet.rules.length} rules and ${ruleSet.correlations.length} correlations loaded, ${ruleSet.problems.length - errors.length} set aside, ${errors.length} in error\n`);
 
   const inputs = collectInputs(paths, isEvidenceName);
   for (const e of inputs.errors) process.stderr.write(`spoor hunt: ${e}\n`);
@@ -64,8 +65,13 @@ async function hunt(paths: string[], opts: HuntOptions): Promise<number> {
     else rows.push(detectionRow(d));
   };
   const index = new RuleIndex(ruleSet.rules);
+  const correlator = ruleSet.correlations.length ? new Correlator(ruleSet.correlations) : undefined;
   for (const f of inputs.files) {
-    for (const d of huntFile(f.path, index, stats, (m) => process.stderr.write(`spoor hunt: ${m}\n`))) await emit(d);
+    for (const d of huntFile(f.path, index, stats, (m) => process.stderr.write(`spoor hunt: ${m}\n`), correlator)) await emit(d);
+  }
+  for (const c of correlator?.finish() ?? []) {
+    stats.detections++;
+    await emit(correlationDetection(c));
   }
   if (opts.format === 'table') await out.write(rows.length ? formatTable(rows, ['time (UTC)', 'level', 'rule', 'computer', 'event']) : '');
   if (opts.output) await new Promise<void>((resolve) => (stream as ReturnType<typeof createWriteStream>).end(resolve));
