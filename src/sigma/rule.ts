@@ -31,6 +31,8 @@ export interface SigmaRule {
   kind: 'detection' | 'correlation' | 'filter';
   /** The `correlation` section of a correlation rule. */
   correlation?: Record<string, unknown>;
+  /** The `filter` section of a filter document (rules it applies to, selections, condition). */
+  filter?: Record<string, unknown>;
   file: string;
   /** 1-based line where the rule's document starts, and where its detection starts. */
   line: number;
@@ -181,6 +183,7 @@ function toRule(d: Obj, file: string, line: number, detectionLine: number): Sigm
     detection: (isObj(d.detection) ? d.detection : {}) as Record<string, unknown>,
     kind,
     correlation: isObj(d.correlation) ? d.correlation : undefined,
+    filter: isObj(d.filter) ? d.filter : undefined,
     file,
     line,
     detectionLine,

@@ -29,6 +29,8 @@ export interface RuleAlternative {
   /** `belongs` without the Channel and EventID checks, for an index that has made them. */
   belongsBesidesIndex: Predicate;
   matches: Predicate;
+  /** The source's field renames, for filters compiled against it. */
+  fieldMap: ReadonlyMap<string, string>;
   /** Lower-cased literals one of which occurs in every event the rule matches (undefined: no such set). */
   literals: string[] | undefined;
 }
@@ -72,7 +74,6 @@ export function techniquesOf(tags: readonly string[]): string[] {
 
 /** Compiles one rule against a pipeline; a string is the reason it cannot be used. */
 export function compileRule(rule: SigmaRule, pipeline: Pipeline): CompiledRule | string {
-  if (rule.kind === 'filter') return 'filter documents are not supported yet';
   if (rule.status === 'deprecated') return 'deprecated';
   const sources = sourcesFor(pipeline, rule.logsource);
   if (sources.length === 0) {
@@ -91,6 +92,7 @@ export function compileRule(rule: SigmaRule, pipeline: Pipeline): CompiledRule |
       belongsBesidesIndex: sourcePredicate(source, ['Channel', 'EventID']),
       matches: compileDetection(rule.detection, { fieldMap: source.fields, placeholders: pipeline.placeholders }),
       literals: detectionLiterals(rule.detection, { placeholders: pipeline.placeholders }),
+      fieldMap: source.fields,
     });
   }
   const alternatives = compiled.alternatives;
@@ -104,10 +106,15 @@ export function loadRuleSet(paths: readonly string[], pipeline: Pipeline): RuleS
   const rules: CompiledRule[] = [];
   const cache = process.env.SPOOR_NO_CACHE ? undefined : new RuleFileCache();
   const correlations: Correlation[] = [];
+  const filters: SigmaRule[] = [];
   for (const file of files) {
     const read = cache ? cache.read(file) : readRuleFile(file);
     problems.push(...read.problems);
     for (const rule of read.rules) {
+      if (rule.kind === 'filter') {
+        filters.push(rule);
+        continue;
+      }
       if (rule.kind === 'correlation') {
         try {
           correlations.push(parseCorrelation(rule));
@@ -129,6 +136,7 @@ export function loadRuleSet(paths: readonly string[], pipeline: Pipeline): RuleS
     }
   }
   cache?.save();
+  for (const f of filters) applyFilter(f, rules, pipeline, problems);
   return { rules, correlations: resolveCorrelations(correlations, rules, problems), problems, files: files.length };
 }
 
@@ -151,4 +159,32 @@ function resolveCorrelations(correlations: Correlation[], rules: CompiledRule[],
     problems.push({ file: c.rule.file, line: c.rule.line, id: c.rule.id, title: c.rule.title, reason: `correlation refers to rules that are not loaded: ${missing.join(', ')}` });
   }
   return kept;
+}
+
+/**
+ * A Sigma filter (global filter) suppresses matches of the rules it names: where its condition holds,
+ * those rules do not match. Its selections use the field names of each rule's log source.
+ */
+function applyFilter(filter: SigmaRule, rules: CompiledRule[], pipeline: Pipeline, problems: RuleProblem[]): void {
+  const problem = (reason: string) => problems.push({ file: filter.file, line: filter.line, id: filter.id, title: filter.title, reason });
+  const { rules: refs, ...detection } = filter.filter ?? {};
+  const names = Array.isArray(refs) ? refs.map(String) : refs === undefined ? [] : [String(refs)];
+  if (names.length === 0) return void problem('filter: needs "rules"');
+  const targets = rules.filter((r) => names.includes(r.rule.id ?? '') || names.includes(r.rule.name ?? ''));
+  if (targets.length === 0) return void problem(`filter refers to rules that are not loaded: ${names.join(', ')}`);
+  let compiled: { alt: RuleAlternative; suppress: Predicate }[];
+  try {
+    compiled = targets.flatMap((t) => t.alternatives.map((alt) => ({ alt, suppress: compileDetection(detection, { fieldMap: alt.fieldMap, placeholders: pipeline.placeholders }) })));
+  } catch (e) {
+    if (!(e instanceof RuleError)) throw e;
+    return void problem(`filter: ${e.message}`);
+  }
+  for (const { alt, suppress } of compiled) {
+    const matches = alt.matches;
+    alt.matches = (e) => matches(e) && !suppress(e);
+  }
+  for (const target of targets) {
+    const alternatives = target.alternatives;
+    target.match = (e: Event) => alternatives.some((a) => a.belongs(e) && a.matches(e));
+  }
 }

@@ -5,7 +5,7 @@ import { loadRuleSet } from '../../sigma/ruleset.js';
 import { ExitCode } from '../options.js';
 
 /** Reasons a rule is set aside that say nothing is wrong with it. */
-const SET_ASIDE = /^(deprecated|unsupported logsource|filter documents are not supported|correlation refers to rules that are not loaded)|placeholder %/;
+const SET_ASIDE = /^(deprecated|unsupported logsource|correlation refers to rules that are not loaded|filter refers to rules that are not loaded)|placeholder %/;
 
 export function isRuleError(p: RuleProblem): boolean {
   return !SET_ASIDE.test(p.reason) && !/placeholder %\w+% has no values/.test(p.reason);
@@ -32,7 +32,7 @@ export function rulesCommand(): Command {
     .option('-q, --quiet', 'print only the summary and the rules in error, not the rules set aside', false)
     .addHelpText('after', `
 A rule is loaded, set aside (deprecated, a log source the pipeline does not map, a placeholder
-without values, a correlation whose rules are not loaded, a filter document), or in error (invalid YAML, unknown modifier,
+without values, a correlation or filter whose rules are not loaded), or in error (invalid YAML, unknown modifier,
 bad condition …). Exit status: 0 when no rule is in error, 1 when some are, 2 on a usage error.`)
     .action((paths: string[], opts: { pipeline?: string; quiet: boolean }) => {
       const pipeline = loadPipelineOrExit(opts.pipeline, 'rules check');
