@@ -37,6 +37,15 @@ export class ByteBuffer {
     this.pos += this.buf.write(s, this.pos, 'utf8');
   }
 
+  byte(b: number): void {
+    this.ensure(1);
+    this.buf[this.pos++] = b;
+  }
+
+  toString(): string {
+    return this.buf.toString('utf8', 0, this.pos);
+  }
+
   /** The bytes written so far (a view; the buffer is not reused after this). */
   result(): Uint8Array {
     return new Uint8Array(this.buf.buffer, this.buf.byteOffset, this.pos);

@@ -1,9 +1,8 @@
 import { type BinXmlNode, type BinXmlParser, NodeKind, type Template, type TemplateNode } from './binxml.js';
-import { JsonTextSink, jsonValue, NeedsTree, NotAShape, SLOT_MARK } from './json-text-sink.js';
+import { JsonTextSink, NeedsTree, NotAShape, SLOT_MARK } from './json-text-sink.js';
 import type { ByteBuffer } from './byte-buffer.js';
 import { ValueType } from './constants.js';
 import { writeJsonValue } from './json-bytes.js';
-import { decodeValue } from './values.js';
 import { newBudget, type RecordInstances, SLOT_INSTANCE_SHIFT, walk } from './walk.js';
 
 /**
@@ -94,25 +93,7 @@ function recordShape(parser: BinXmlParser, record: ExpandedRecord, buf: Buffer):
   return { segments, segmentBytes: segments.map((t) => Buffer.from(t, 'utf8')), slots };
 }
 
-/** Reused across records: joining an array gives one flat string, where += would build a rope to flatten later. */
-const pieces: string[] = [];
-
-export function fillShape(shape: JsonShape, buf: Buffer, record: RecordInstances): string {
-  const { segments, slots } = shape;
-  const n = slots.length;
-  pieces.length = 2 * n + 1;
-  pieces[0] = segments[0]!;
-  for (let k = 0; k < n; k++) {
-    const slot = slots[k]!;
-    const v = record.values[slot >>> SLOT_INSTANCE_SHIFT]!;
-    const i = slot & 0xffff;
-    pieces[2 * k + 1] = jsonValue(decodeValue(buf, v.types[i]!, v.offsets[i]!, v.sizes[i]!, 'json'));
-    pieces[2 * k + 2] = segments[k + 1]!;
-  }
-  return pieces.join('');
-}
-
-/** The same as fillShape, written as UTF-8 into `out`. */
+/** Writes a record of this shape as UTF-8 into `out`: the shape's text with the record's values. */
 export function fillShapeInto(shape: JsonShape, buf: Buffer, record: RecordInstances, out: ByteBuffer): void {
   const { segmentBytes, slots } = shape;
   out.bytes(segmentBytes[0]!);

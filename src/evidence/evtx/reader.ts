@@ -19,7 +19,7 @@ export interface EvtxFileHeader {
 export interface EvtxReadOptions {
   render: RenderMode;
   onDiagnostic?: (d: EvtxDiagnostic) => void;
-  /** In `json` mode: write records here as JSON lines (UTF-8) instead of setting their text. */
+  /** In `json` mode: write records here as JSON lines (UTF-8), chunk by chunk, instead of setting their text. */
   output?: ByteBuffer;
   /** Read only chunks [firstChunk, endChunk): how workers split one large file. */
   firstChunk?: number;

@@ -20,7 +20,7 @@ export interface UnitResult {
   summary: EvtxFileSummary;
 }
 
-/** What follows each record in `spoor dump` output: a newline (JSON lines; a blank line between XML events). */
+/** What follows each XML record in `spoor dump` output, leaving a blank line between events. */
 const RECORD_SEPARATOR = '\n';
 
 /** Chunks per unit: large files are split so that both cores share them. */
