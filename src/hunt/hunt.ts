@@ -1,10 +1,11 @@
 import { closeSync, openSync, readSync } from 'node:fs';
-import { EvtxEvent } from '../evidence/event.js';
+import { type Event, EvtxEvent } from '../evidence/event.js';
 import { type EvtxDiagnostic, readEvtxFile } from '../evidence/evtx/index.js';
 import { readJsonEvents } from '../evidence/json.js';
 import type { CompiledRule } from '../sigma/ruleset.js';
 import type { Correlator, CorrelationDetection } from './correlate.js';
 import type { RuleIndex } from './rule-index.js';
+import { valueText } from '../sigma/modifiers.js';
 import { techniquesOf } from '../sigma/ruleset.js';
 
 /** A rule that matched an event, with where the event came from. */
@@ -53,19 +54,16 @@ export function sniff(file: string): InputKind {
   return 'unknown';
 }
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
-
-function systemField(event: unknown, name: string): unknown {
-  const sys = isObj(event) && isObj(event.Event) && isObj(event.Event.System) ? event.Event.System : undefined;
-  const v = sys?.[name];
-  return isObj(v) ? (v['#text'] ?? (isObj(v['#attributes']) ? v['#attributes'] : undefined)) : v;
-}
-
-function eventTime(event: unknown, fallback: string): string {
-  const tc = systemField(event, 'TimeCreated');
-  const t = isObj(tc) ? tc.SystemTime : undefined;
-  return typeof t === 'string' ? t : fallback;
+/** Where a detection's event is: its time (SystemTime, else the record's), record id, host, channel, id. */
+function eventPlace(view: Event, fallbackTime: string): Pick<Detection, 'timestamp' | 'recordId' | 'computer' | 'channel' | 'eventId'> {
+  const text = (f: string) => valueText(view.get(f)) ?? '';
+  return {
+    timestamp: valueText(view.get('TimeCreated_SystemTime')) ?? fallbackTime,
+    recordId: text('EventRecordID'),
+    computer: text('Computer'),
+    channel: text('Channel'),
+    eventId: text('EventID'),
+  };
 }
 
 /**
@@ -98,23 +96,16 @@ export function* huntFile(file: string, rules: RuleIndex, stats: HuntStats, onDi
   for (const { event, timestamp } of events) {
     stats.events++;
     const view = new EvtxEvent(event);
-    for (const rule of rules.match(view)) {
-      const time = eventTime(event, timestamp);
+    const matched = rules.match(view);
+    if (matched.length === 0) continue;
+    const place = eventPlace(view, timestamp);
+    for (const rule of matched) {
       if (correlator?.wants(rule.rule)) {
-        correlator.add({ ruleId: rule.rule.id, ruleName: rule.rule.name, timeMs: Date.parse(time), event: view, payload: event });
+        correlator.add({ ruleId: rule.rule.id, ruleName: rule.rule.name, timeMs: Date.parse(place.timestamp), event: view, payload: event });
         if (!correlator.reportsOwnDetections(rule.rule)) continue;
       }
       stats.detections++;
-      yield {
-        rule,
-        timestamp: time,
-        file,
-        recordId: String(systemField(event, 'EventRecordID') ?? ''),
-        computer: String(systemField(event, 'Computer') ?? ''),
-        channel: String(systemField(event, 'Channel') ?? ''),
-        eventId: String(systemField(event, 'EventID') ?? ''),
-        event,
-      };
+      yield { rule, file, event, ...place };
     }
   }
 }
@@ -125,16 +116,12 @@ export function correlationDetection(d: CorrelationDetection): Detection {
   const rule: CompiledRule = { rule: d.correlation.rule, techniques: techniquesOf(d.correlation.rule.tags), alternatives: [], match: () => false };
   const flat = (p: unknown): unknown[] => (Array.isArray(p) ? p.flatMap(flat) : [p]);
   const events = d.hits.flatMap((h) => flat(h.payload));
-  const lastEvent = events[events.length - 1];
   return {
     rule,
+    ...eventPlace(last.event, ''),
     timestamp: new Date(d.timeMs).toISOString(),
     file: '',
-    recordId: String(systemField(lastEvent, 'EventRecordID') ?? ''),
-    computer: String(last.event.get('Computer') ?? ''),
-    channel: String(last.event.get('Channel') ?? ''),
-    eventId: String(last.event.get('EventID') ?? ''),
-    event: lastEvent,
+    event: events[events.length - 1],
     events,
     group: d.group,
   };

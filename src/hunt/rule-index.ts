@@ -1,6 +1,5 @@
 import type { Event } from '../evidence/event.js';
-import { valueText } from '../sigma/modifiers.js';
-import { lower } from '../sigma/modifiers.js';
+import { lower, someValueText, valueText } from '../sigma/modifiers.js';
 import type { CompiledRule, RuleAlternative } from '../sigma/ruleset.js';
 import { AhoCorasick } from './aho-corasick.js';
 
@@ -14,51 +13,54 @@ const MAX_LITERAL = 12;
  * literals occur in it; a rule none of whose literals occur cannot match and is not evaluated.
  */
 export class RuleIndex {
-  private readonly byChannel = new Map<string, { byEventId: Map<string, RuleAlternative[]>; anyEventId: RuleAlternative[] }>();
-  private readonly anyChannel: RuleAlternative[] = [];
-  private stamp = 0;
-  private readonly seen = new Map<CompiledRule, number>();
+  /** Alternatives are referred to by number: lists hold numbers, per-event marks live in typed arrays. */
+  private readonly alts: RuleAlternative[] = [];
+  /** The number of each alternative's rule, and the rules by number. */
+  private readonly ruleOfAlt: number[] = [];
+  private readonly rules: CompiledRule[] = [];
+  private readonly byChannel = new Map<string, { byEventId: Map<string, number[]>; anyEventId: number[] }>();
+  private readonly anyChannel: number[] = [];
   private readonly automaton: AhoCorasick;
-  /** For each literal, the numbers of the alternatives that require it (one of their literals). */
-  private readonly byLiteral: number[][];
-  /** Per literal, the stamp of the last event it was found in (each literal is handled once per event). */
+  /** For each literal, the alternatives that require it (one of their literals). */
+  private readonly byLiteral: number[][] = [];
+  /** Per event (a stamp): literals found, alternatives with a literal found, rules matched. */
+  private stamp = 0;
   private readonly literalSeen: Int32Array;
-  /** Per alternative (by number), the stamp of the last event in which one of its literals occurred. */
   private readonly possible: Int32Array;
-  private readonly altNumber = new Map<RuleAlternative, number>();
+  private readonly ruleMatched: Int32Array;
 
   constructor(rules: readonly CompiledRule[]) {
     const literalIds = new Map<string, number>();
-    const byLiteral: number[][] = [];
     for (const rule of rules) {
+      const r = this.rules.push(rule) - 1;
       for (const alt of rule.alternatives) {
-        const n = this.altNumber.size;
-        this.altNumber.set(alt, n);
+        const n = this.alts.push(alt) - 1;
+        this.ruleOfAlt.push(r);
         // A literal's prefix occurs wherever the literal does: prefixes keep the automaton small.
         for (const lit of new Set((alt.literals ?? []).map((l) => l.slice(0, MAX_LITERAL)))) {
           let id = literalIds.get(lit);
           if (id === undefined) {
-            literalIds.set(lit, (id = byLiteral.length));
-            byLiteral.push([]);
+            literalIds.set(lit, (id = this.byLiteral.length));
+            this.byLiteral.push([]);
           }
-          byLiteral[id]!.push(n);
+          this.byLiteral[id]!.push(n);
         }
-        if (!alt.channels) this.anyChannel.push(alt);
+        if (!alt.channels) this.anyChannel.push(n);
         for (const ch of alt.channels ?? []) {
           let slot = this.byChannel.get(ch);
           if (!slot) this.byChannel.set(ch, (slot = { byEventId: new Map(), anyEventId: [] }));
-          if (!alt.eventIds) slot.anyEventId.push(alt);
+          if (!alt.eventIds) slot.anyEventId.push(n);
           else for (const id of alt.eventIds) {
             const list = slot.byEventId.get(id);
-            if (list) list.push(alt);
-            else slot.byEventId.set(id, [alt]);
+            if (list) list.push(n);
+            else slot.byEventId.set(id, [n]);
           }
         }
       }
     }
-    this.byLiteral = byLiteral;
-    this.literalSeen = new Int32Array(byLiteral.length);
-    this.possible = new Int32Array(this.altNumber.size);
+    this.literalSeen = new Int32Array(this.byLiteral.length);
+    this.possible = new Int32Array(this.alts.length);
+    this.ruleMatched = new Int32Array(this.rules.length);
     this.automaton = new AhoCorasick([...literalIds.keys()]);
   }
 
@@ -71,43 +73,36 @@ export class RuleIndex {
       this.literalSeen[id] = stamp;
       for (const n of this.byLiteral[id]!) this.possible[n] = stamp;
     });
-    // Alternatives found by channel (and event id) need only their other conditions checked.
-    const test = (alts: readonly RuleAlternative[] | undefined, indexed: boolean) => {
-      if (!alts) return;
-      for (const a of alts) {
-        if (this.seen.get(a.rule) === stamp) continue;
-        if (a.literals && this.possible[this.altNumber.get(a)!] !== stamp) continue;
-        if ((indexed ? a.belongsBesidesIndex(event) : a.belongs(event)) && a.matches(event)) {
-          this.seen.set(a.rule, stamp);
-          hits.push(a.rule);
-        }
-      }
-    };
-    const channel = valueText(event.get('Channel'))?.toLowerCase();
-    const slot = channel === undefined ? undefined : this.byChannel.get(channel);
+    const channel = valueText(event.get('Channel'));
+    const slot = channel === undefined ? undefined : this.byChannel.get(lower(channel));
     if (slot) {
       const id = valueText(event.get('EventID'));
-      if (id !== undefined) test(slot.byEventId.get(id.toLowerCase()), true);
-      test(slot.anyEventId, true);
+      if (id !== undefined) this.test(slot.byEventId.get(lower(id)), true, event, stamp, hits);
+      this.test(slot.anyEventId, true, event, stamp, hits);
     }
-    test(this.anyChannel, false);
+    this.test(this.anyChannel, false, event, stamp, hits);
     return hits;
+  }
+
+  /** Alternatives found by channel (and event id) need only their other conditions checked. */
+  private test(list: readonly number[] | undefined, indexed: boolean, event: Event, stamp: number, hits: CompiledRule[]): void {
+    if (!list) return;
+    for (const n of list) {
+      const r = this.ruleOfAlt[n]!;
+      if (this.ruleMatched[r] === stamp) continue;
+      const a = this.alts[n]!;
+      if (a.literals && this.possible[n] !== stamp) continue;
+      if ((indexed ? a.belongsBesidesIndex(event) : a.belongs(event)) && a.matches(event)) {
+        this.ruleMatched[r] = stamp;
+        hits.push(this.rules[r]!);
+      }
+    }
   }
 }
 
 /** The event's values as one lower-cased text, for the literal prefilter. */
 function eventText(event: Event): string {
   const parts: string[] = [];
-  for (const v of event.values()) {
-    if (Array.isArray(v)) {
-      for (const x of v) {
-        const t = valueText(x);
-        if (t !== undefined) parts.push(lower(t));
-      }
-    } else {
-      const t = valueText(v);
-      if (t !== undefined) parts.push(lower(t));
-    }
-  }
+  someValueText(event.values(), (t) => void parts.push(t));
   return parts.join('\n');
 }

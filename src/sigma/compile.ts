@@ -1,7 +1,7 @@
 import type { Event } from '../evidence/event.js';
 import { type Condition, ConditionError, identifiersFor, parseCondition } from './condition.js';
 import { RuleError } from './errors.js';
-import { compileFieldTest, type FieldTest, fieldLiterals, longestLiteral, lower, valueText } from './modifiers.js';
+import { compileFieldTest, type FieldTest, fieldLiterals, longestLiteral, someValueText } from './modifiers.js';
 import { globMatch, type Piece, SigmaString, STAR } from './value.js';
 
 /** A compiled test of one event. */
@@ -107,12 +107,12 @@ function compileMap(map: Obj, options: CompileOptions): Predicate {
     const field = options.fieldMap?.get(fieldName!) ?? fieldName!;
     let test: FieldTest;
     try {
-      test = compileFieldTest(modifiers, values, options.placeholders);
+      test = compileFieldTest(modifiers, values, options.placeholders, (f) => options.fieldMap?.get(f) ?? f);
     } catch (e) {
       if (e instanceof RuleError) throw new RuleError(`${key}: ${e.message}`, [key]);
       throw e;
     }
-    tests.push((e) => test(e.get(field), (f) => e.get(options.fieldMap?.get(f) ?? f)));
+    tests.push((e) => test(e.get(field), e));
   }
   if (tests.length === 0) return () => false;
   return tests.length === 1 ? tests[0]! : (e) => tests.every((t) => t(e));
@@ -127,21 +127,8 @@ function keywordPredicate(values: readonly unknown[], all: boolean): Predicate {
     const pieces: Piece[] = [STAR, ...s.pieces, STAR];
     return (text: string) => (plain !== undefined ? text.includes(plain) : globMatch(pieces, text));
   });
-  const anyValue = (e: Event, test: (t: string) => boolean) => {
-    for (const v of e.values()) {
-      if (Array.isArray(v)) {
-        for (const x of v) {
-          const t = valueText(x);
-          if (t !== undefined && test(lower(t))) return true;
-        }
-        continue;
-      }
-      const t = valueText(v);
-      if (t !== undefined && test(lower(t))) return true;
-    }
-    return false;
-  };
-  return all ? (e) => patterns.every((p) => anyValue(e, p)) : (e) => patterns.some((p) => anyValue(e, p));
+  const found = (e: Event, test: (t: string) => boolean) => someValueText(e.values(), test);
+  return all ? (e) => patterns.every((p) => found(e, p)) : (e) => patterns.some((p) => found(e, p));
 }
 
 /** A disjunction of literals, one of which occurs in any event the detection matches; undefined: no guarantee. */

@@ -1,4 +1,5 @@
 import ipaddr from 'ipaddr.js';
+import type { Event } from '../evidence/event.js';
 import { RuleError } from './errors.js';
 import { SafeRegex } from './regex.js';
 import { globMatch, type Piece, SigmaString, STAR } from './value.js';
@@ -7,8 +8,8 @@ import { globMatch, type Piece, SigmaString, STAR } from './value.js';
 /** Tests one field value (a scalar; arrays are tested item by item by the caller). */
 export type ValueTest = (value: unknown) => boolean;
 
-/** Tests a field of an event; `get` reads any field (for `fieldref`). */
-export type FieldTest = (value: unknown, get: (field: string) => unknown) => boolean;
+/** Tests a field's value; `event` is there for `fieldref`, which compares with another field. */
+export type FieldTest = (value: unknown, event: Event) => boolean;
 
 const KNOWN = new Set([
   'contains', 'startswith', 'endswith', 'all', 'base64', 'base64offset', 'utf16le', 'utf16be', 'utf16', 'wide',
@@ -108,6 +109,25 @@ export function valueText(v: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * Calls `visit` with the lower-cased text of each value (array items one by one), until it returns
+ * true; whether it did. Keyword search and the hunt prefilter read an event's values this way.
+ */
+export function someValueText(values: readonly unknown[], visit: (lowered: string) => boolean | void): boolean {
+  for (const v of values) {
+    if (Array.isArray(v)) {
+      for (const x of v) {
+        const t = valueText(x);
+        if (t !== undefined && visit(lower(t))) return true;
+      }
+    } else {
+      const t = valueText(v);
+      if (t !== undefined && visit(lower(t))) return true;
+    }
+  }
+  return false;
+}
+
 function stringTest(s: SigmaString, cased: boolean): ValueTest {
   const pattern = cased ? s : s.mapText((t) => t.toLowerCase());
   const pieces = pattern.pieces;
@@ -192,7 +212,13 @@ function cidrTest(text: string): ValueTest {
  * Compiles `field|mod1|mod2: values` into a test of the field's value. `values` are the rule's raw
  * YAML values (a list means OR, or AND with `all`).
  */
-export function compileFieldTest(modifiers: readonly string[], rawValues: readonly unknown[], placeholders?: ReadonlyMap<string, readonly string[]>): FieldTest {
+export function compileFieldTest(
+  modifiers: readonly string[],
+  rawValues: readonly unknown[],
+  placeholders?: ReadonlyMap<string, readonly string[]>,
+  /** Maps a field a rule names (in `fieldref` values) to the event's field. */
+  eventField: (field: string) => string = (f) => f,
+): FieldTest {
   for (const m of modifiers) if (!KNOWN.has(m)) throw new RuleError(`unknown modifier "${m}"`);
   const has = (m: string) => modifiers.includes(m);
   const all = has('all');
@@ -208,13 +234,14 @@ export function compileFieldTest(modifiers: readonly string[], rawValues: readon
     return (v) => (v !== undefined) === expected;
   }
   if (has('fieldref')) {
-    const refs = rawValues.map((r) => String(r));
+    const refs = rawValues.map((r) => eventField(String(r)));
     const negate = has('neq');
-    return (v, get) => {
-      const hit = refs.some((ref) => {
-        const other = valueText(get(ref));
-        const mine = valueText(v);
-        return other !== undefined && mine !== undefined && (has('cased') ? mine === other : mine.toLowerCase() === other.toLowerCase());
+    const fold = has('cased') ? (x: string) => x : lower;
+    return (v, event) => {
+      const mine = valueText(v);
+      const hit = mine !== undefined && refs.some((ref) => {
+        const other = valueText(event.get(ref));
+        return other !== undefined && fold(mine) === fold(other);
       });
       return negate ? !hit && v !== undefined : hit;
     };

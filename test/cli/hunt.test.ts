@@ -104,3 +104,15 @@ test('no surprises on clean logs: every hit of every rule on the edge-case sampl
   // These are ordinary logs (and corrupt copies of them): nothing there should be critical.
   assert.deepEqual(rows.filter((row) => row.split(',')[1] === 'critical'), []);
 });
+
+test('a --rules path that does not exist, or no usable rule, is a usage error: exit 2, named on stderr', () => {
+  const r = spoor('hunt', SAMPLE_DIR, '--rules', join(tmp, 'no-such-rules'));
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--rules .*no-such-rules: no such file or directory/);
+  const empty = join(tmp, 'empty-rules');
+  spawnSync('mkdir', ['-p', empty]);
+  writeFileSync(join(empty, 'linux.yml'), 'title: L\nlogsource: {product: linux}\ndetection: {s: {a: 1}, condition: s}\n');
+  const none = spoor('hunt', SAMPLE_DIR, '--rules', empty);
+  assert.equal(none.code, 2);
+  assert.match(none.stderr, /no rule could be loaded/);
+});

@@ -1,4 +1,4 @@
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { Correlator } from '../../hunt/correlate.js';
 import { correlationDetection, type Detection, type HuntStats, huntFile } from '../../hunt/hunt.js';
@@ -32,7 +32,8 @@ export function huntCommand(): Command {
     .addHelpText('after', `
 Rules that cannot be used are reported on stderr and the others still run. Exit status: 0 on a
 clean run (with or without detections), 1 with --fail-on when a detection reaches that level or when
-an input could not be read at all, 2 on a usage error.`)
+an input could not be read at all, 2 on a usage error (also: a --rules path that does not exist, or
+no rule loaded at all).`)
     .action(async (paths: string[], opts: HuntOptions) => {
       process.exitCode = await hunt(paths, opts);
     });
@@ -45,11 +46,20 @@ async function hunt(paths: string[], opts: HuntOptions): Promise<number> {
   }
   const pipeline = loadPipelineOrExit(opts.pipeline, 'hunt');
   if (!pipeline) return ExitCode.Usage;
+  const missing = opts.rules.filter((p) => !existsSync(p));
+  if (missing.length) {
+    for (const p of missing) process.stderr.write(`spoor hunt: --rules ${p}: no such file or directory\n`);
+    return ExitCode.Usage;
+  }
   const ruleSet = loadRuleSet(opts.rules, pipeline);
   const errors = ruleSet.problems.filter(isRuleError);
   for (const p of errors) process.stderr.write(`spoor hunt: ${p.file}:${p.line}: rule not loaded: ${p.reason}\n`);
   process.stderr.write(`spoor hunt: ${ruleSet.rules.length} rules and ${ruleSet.correlations.length} correlations loaded, ${ruleSet.problems.length - errors.length} set aside, ${errors.length} in error\n`);
 
+  if (ruleSet.rules.length === 0) {
+    process.stderr.write('spoor hunt: no rule could be loaded; nothing to hunt with\n');
+    return ExitCode.Usage;
+  }
   const inputs = collectInputs(paths, isEvidenceName);
   for (const e of inputs.errors) process.stderr.write(`spoor hunt: ${e}\n`);
   const stream = opts.output ? createWriteStream(opts.output) : process.stdout;

@@ -8,7 +8,7 @@ import { ExitCode } from '../options.js';
 const SET_ASIDE = /^(deprecated|unsupported logsource|correlation refers to rules that are not loaded|filter refers to rules that are not loaded)|placeholder %/;
 
 export function isRuleError(p: RuleProblem): boolean {
-  return !SET_ASIDE.test(p.reason) && !/placeholder %\w+% has no values/.test(p.reason);
+  return !SET_ASIDE.test(p.reason);
 }
 
 export function loadPipelineOrExit(path: string | undefined, command: string): Pipeline | undefined {
