@@ -109,7 +109,7 @@ function huntBench(tmp: string) {
   const first = measure([process.execPath, SPOOR, 'hunt', corpus, '--format', 'jsonl', '--rules', ...ruleDirs]);
   const run = spawnSync(process.execPath, [SPOOR, 'hunt', corpus, '--format', 'jsonl', '--rules', ...ruleDirs], { maxBuffer: 1 << 30 });
   const detections = run.stdout.toString('utf8').split('\n').filter(Boolean).length;
-  const loaded = /(\d+) rules loaded/.exec(run.stderr.toString())?.[1];
+  const loaded = /(\d+) rules and \d+ correlations loaded/.exec(run.stderr.toString())?.[1];
   const events = Number(/(\d+) events/.exec(run.stderr.toString())?.[1] ?? 0);
   const f = bench('spoor hunt, all loaded SigmaHQ rules', [process.execPath, SPOOR, 'hunt', corpus, '--format', 'jsonl', '--rules', ...ruleDirs], bytes, events);
   // Peers that cannot be installed here: their figures on this machine kind, from ../shared/peers/README.md.
