@@ -1,74 +1,128 @@
+import { lower } from '../sigma/modifiers.js';
+
 /**
  * Aho-Corasick: finds which of many literals occur in a text in one pass over it. The hunt engine's
- * prefilter runs every rule's literals through one automaton per event. Transitions of all nodes
- * live in one Map keyed by node and character (small integers for ASCII, which V8 hashes fastest),
- * which builds far faster than a Map per node.
+ * prefilter runs every rule's literals through one automaton per event value, so the automaton is a
+ * complete DFA in one typed array: a state's row holds the next state for each character class (the
+ * literals' distinct characters, ~80 for SigmaHQ, plus one class for every other character), and a
+ * step is two array reads. Literals are lower-case; ASCII text is folded through the class table,
+ * other text is lower-cased first so that matching agrees with the rules' own lower-casing.
  */
-const key = (node: number, c: number) => (c < 128 ? node * 128 + c : -(node * 65536 + c));
+/** Non-ASCII characters share this many classes, by code: a DFA row per character of every script would not fit. */
+const NON_ASCII_CLASSES = 16;
 
 export class AhoCorasick {
-  private readonly next = new Map<number, number>();
-  private fail: Int32Array;
-  /** Literal ids ending at a node, including those reached through failure links. */
-  private readonly out: number[][] = [[]];
-  private nodes = 1;
+  /** Character class of each ASCII code unit (upper case folded onto lower); 0: in no literal. */
+  private readonly asciiClass = new Uint8Array(128);
+  /** The first of the classes non-ASCII characters share (two that share one may be taken for each other: the prefilter then passes a few more events, never fewer). */
+  private readonly firstOther: number;
+  private readonly classes: number;
+  private readonly delta: Uint16Array | Int32Array;
+  /** Literal ids ending at each state (with those reached through failure links): outIds[outStart[s] .. outStart[s+1]). */
+  private readonly outStart: Int32Array;
+  private readonly outIds: Int32Array;
 
   constructor(literals: readonly string[]) {
-    const children: number[][] = [[]];
-    literals.forEach((lit, id) => {
-      let node = 0;
+    let classes = 1;
+    for (const lit of literals) {
       for (let i = 0; i < lit.length; i++) {
-        const k = key(node, lit.charCodeAt(i));
-        let to = this.next.get(k);
-        if (to === undefined) {
-          to = this.nodes++;
-          this.next.set(k, to);
-          this.out.push([]);
-          children.push([]);
-          children[node]!.push(lit.charCodeAt(i));
-        }
-        node = to;
+        const c = lit.charCodeAt(i);
+        if (c < 128 && this.asciiClass[c] === 0) this.asciiClass[c] = classes++;
       }
-      this.out[node]!.push(id);
+    }
+    for (let c = 65; c <= 90; c++) this.asciiClass[c] = this.asciiClass[c + 32]!;
+    this.firstOther = classes;
+    this.classes = classes + NON_ASCII_CLASSES;
+    const states = countStates(literals);
+    const K = this.classes;
+    const delta = (this.delta = states < 65536 ? new Uint16Array(states * K) : new Int32Array(states * K));
+    const ends: number[][] = Array.from({ length: states }, () => []);
+    let next = 1;
+    literals.forEach((lit, id) => {
+      let s = 0;
+      for (let i = 0; i < lit.length; i++) {
+        const cell = s * K + this.classOf(lit.charCodeAt(i));
+        if (delta[cell] === 0) delta[cell] = next++;
+        s = delta[cell]!;
+      }
+      ends[s]!.push(id);
     });
-    this.fail = new Int32Array(this.nodes);
-    // Breadth-first failure links.
-    const queue: number[] = [];
-    for (const c of children[0]!) queue.push(this.next.get(key(0, c))!);
-    for (let q = 0; q < queue.length; q++) {
-      const node = queue[q]!;
-      for (const c of children[node]!) {
-        const to = this.next.get(key(node, c))!;
-        queue.push(to);
-        let f = this.fail[node]!;
-        let target = this.next.get(key(f, c));
-        while (target === undefined && f !== 0) {
-          f = this.fail[f]!;
-          target = this.next.get(key(f, c));
-        }
-        this.fail[to] = target !== undefined && target !== to ? target : 0;
-        const inherited = this.out[this.fail[to]!]!;
-        if (inherited.length) this.out[to] = [...this.out[to]!, ...inherited];
+    // Breadth-first: a state's row is completed from its failure state's row, which is shallower
+    // and therefore already complete; until then the row holds only the trie's own children.
+    const fail = new Int32Array(states);
+    const queue = new Int32Array(states);
+    let tail = 0;
+    for (let k = 0; k < K; k++) if (delta[k] !== 0) queue[tail++] = delta[k]!;
+    for (let head = 0; head < tail; head++) {
+      const s = queue[head]!;
+      const f = fail[s]!;
+      if (ends[f]!.length) ends[s] = ends[s]!.concat(ends[f]!);
+      for (let k = 0; k < K; k++) {
+        const child = delta[s * K + k]!;
+        if (child !== 0) {
+          fail[child] = delta[f * K + k]!;
+          queue[tail++] = child;
+        } else delta[s * K + k] = delta[f * K + k]!;
       }
+    }
+    this.outStart = new Int32Array(states + 1);
+    for (let s = 0; s < states; s++) this.outStart[s + 1] = this.outStart[s]! + ends[s]!.length;
+    this.outIds = Int32Array.from(ends.flat());
+  }
+
+  /** The class of a character of a (lower-case) literal. */
+  private classOf(c: number): number {
+    return c < 128 ? this.asciiClass[c]! : this.firstOther + (c % NON_ASCII_CLASSES);
+  }
+
+  /** Calls `found` with the id of each literal occurring in text, case-insensitively (possibly more than once). */
+  search(text: string, found: (id: number) => void): void {
+    const { asciiClass, delta, outStart, outIds, classes } = this;
+    let s = 0;
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c >= 128) return this.searchFolded(lower(text), found);
+      s = delta[s * classes + asciiClass[c]!]!;
+      const end = outStart[s + 1]!;
+      for (let k = outStart[s]!; k < end; k++) found(outIds[k]!);
     }
   }
 
-  /** Calls `found` with the id of each literal occurring in text (possibly more than once). */
-  search(text: string, found: (id: number) => void): void {
-    let node = 0;
-    const next = this.next;
-    const fail = this.fail;
-    const out = this.out;
+  /**
+   * The search over text already lower-cased as a whole (non-ASCII case folding is not per
+   * character). Characters whose case folds onto an ASCII letter (U+017F ſ onto s, U+212A Kelvin
+   * onto k) are searched both ways: case-insensitive regular expressions take them for that letter,
+   * and the prefilter must not be stricter than the rules.
+   */
+  private searchFolded(text: string, found: (id: number) => void): void {
+    this.searchClasses(text, found);
+    const asAscii = text.replace(/[^\x00-\x7f]/g, (c) => {
+      const f = c.toUpperCase().toLowerCase();
+      return f.length === 1 && f.charCodeAt(0) < 128 ? f : c;
+    });
+    if (asAscii !== text) this.searchClasses(asAscii, found);
+  }
+
+  private searchClasses(text: string, found: (id: number) => void): void {
+    const { delta, outStart, outIds, classes } = this;
+    let s = 0;
     for (let i = 0; i < text.length; i++) {
-      const c = text.charCodeAt(i);
-      let to = next.get(c < 128 ? node * 128 + c : -(node * 65536 + c));
-      while (to === undefined && node !== 0) {
-        node = fail[node]!;
-        to = next.get(c < 128 ? node * 128 + c : -(node * 65536 + c));
-      }
-      node = to ?? 0;
-      const ids = out[node]!;
-      for (let k = 0; k < ids.length; k++) found(ids[k]!);
+      s = delta[s * classes + this.classOf(text.charCodeAt(i))]!;
+      const end = outStart[s + 1]!;
+      for (let k = outStart[s]!; k < end; k++) found(outIds[k]!);
     }
   }
+}
+/** The trie's size: the root and one state per distinct prefix (sorted, each literal adds what it does not share with the one before). */
+function countStates(literals: readonly string[]): number {
+  const sorted = [...literals].sort();
+  let states = 1;
+  let prev = '';
+  for (const lit of sorted) {
+    let common = 0;
+    while (common < lit.length && common < prev.length && lit.charCodeAt(common) === prev.charCodeAt(common)) common++;
+    states += lit.length - common;
+    prev = lit;
+  }
+  return states;
 }

@@ -1,16 +1,24 @@
 import type { Event } from '../evidence/event.js';
-import { lower, someValueText, valueText } from '../sigma/modifiers.js';
+import { lower, valueText } from '../sigma/modifiers.js';
 import type { CompiledRule, RuleAlternative } from '../sigma/ruleset.js';
 import { AhoCorasick } from './aho-corasick.js';
 
-/** Literals are cut to this length for the automaton (about 13,000 SigmaHQ literals, some very long). */
-const MAX_LITERAL = 12;
+/** Literals are cut to this length for the automaton (about 15,000 SigmaHQ literals, some very long). */
+const MAX_LITERAL = 10;
+
+/** The alternatives that apply to one channel and event id (or to a channel, any event id). */
+interface Bucket {
+  id: number;
+  /** Alternatives without literals: tested on every event of the bucket. */
+  always: number[];
+}
 
 /**
  * Rules by the channel and event id their log sources name, so that an event meets only the rules
- * that can apply to it (of ~3,000 SigmaHQ rules, a Sysmon process creation event meets about 1,200),
- * and a literal prefilter: one Aho-Corasick pass over the event's text finds which rules' required
- * literals occur in it; a rule none of whose literals occur cannot match and is not evaluated.
+ * that can apply to it, and a literal prefilter: one Aho-Corasick pass over the event's values finds
+ * which rules' required literals occur in it; a rule none of whose literals occur is not evaluated.
+ * An event costs the pass plus the rules its literals (or their lack of any) point at, not a walk
+ * over every rule of its channel.
  */
 export class RuleIndex {
   /** Alternatives are referred to by number: lists hold numbers, per-event marks live in typed arrays. */
@@ -18,16 +26,25 @@ export class RuleIndex {
   /** The number of each alternative's rule, and the rules by number. */
   private readonly ruleOfAlt: number[] = [];
   private readonly rules: CompiledRule[] = [];
-  private readonly byChannel = new Map<string, { byEventId: Map<string, number[]>; anyEventId: number[] }>();
-  private readonly anyChannel: number[] = [];
+  /** Buckets by lower-cased channel, then event id ('' for the channel's alternatives of any event id). */
+  private readonly byChannel = new Map<string, Map<string, Bucket>>();
+  /** Alternatives of any channel: bucket 0. */
+  private readonly anyChannel: Bucket = { id: 0, always: [] };
+  private buckets = 1;
+  /** The buckets each alternative is in. */
+  private readonly bucketsOfAlt: number[][] = [];
   private readonly automaton: AhoCorasick;
   /** For each literal, the alternatives that require it (one of their literals). */
   private readonly byLiteral: number[][] = [];
-  /** Per event (a stamp): literals found, alternatives with a literal found, rules matched. */
+  /** Per event (a stamp): literals found, alternatives tested, rules matched, buckets the event is in. */
   private stamp = 0;
   private readonly literalSeen: Int32Array;
-  private readonly possible: Int32Array;
+  private readonly tested: Int32Array;
   private readonly ruleMatched: Int32Array;
+  private readonly bucketOpen: Int32Array;
+  private readonly matchedRules: number[] = [];
+  private readonly event: { current: Event | undefined } = { current: undefined };
+  private readonly onLiteral: (id: number) => void;
 
   constructor(rules: readonly CompiledRule[]) {
     const literalIds = new Map<string, number>();
@@ -45,64 +62,80 @@ export class RuleIndex {
           }
           this.byLiteral[id]!.push(n);
         }
-        if (!alt.channels) this.anyChannel.push(n);
-        for (const ch of alt.channels ?? []) {
-          let slot = this.byChannel.get(ch);
-          if (!slot) this.byChannel.set(ch, (slot = { byEventId: new Map(), anyEventId: [] }));
-          if (!alt.eventIds) slot.anyEventId.push(n);
-          else for (const id of alt.eventIds) {
-            const list = slot.byEventId.get(id);
-            if (list) list.push(n);
-            else slot.byEventId.set(id, [n]);
-          }
-        }
+        const buckets = alt.channels ? [...alt.channels].flatMap((ch) => (alt.eventIds ? [...alt.eventIds] : ['']).map((id) => this.bucket(ch, id))) : [this.anyChannel];
+        this.bucketsOfAlt.push(buckets.map((b) => b.id));
+        if (!alt.literals) for (const b of buckets) b.always.push(n);
       }
     }
     this.literalSeen = new Int32Array(this.byLiteral.length);
-    this.possible = new Int32Array(this.alts.length);
+    this.tested = new Int32Array(this.alts.length);
     this.ruleMatched = new Int32Array(this.rules.length);
+    this.bucketOpen = new Int32Array(this.buckets);
     this.automaton = new AhoCorasick([...literalIds.keys()]);
+    this.onLiteral = (id) => {
+      if (this.literalSeen[id] === this.stamp) return;
+      this.literalSeen[id] = this.stamp;
+      for (const n of this.byLiteral[id]!) this.test(n, this.event.current!);
+    };
   }
 
-  /** The rules that match an event, each once. */
+  private bucket(channel: string, eventId: string): Bucket {
+    let ids = this.byChannel.get(channel);
+    if (!ids) this.byChannel.set(channel, (ids = new Map()));
+    let b = ids.get(eventId);
+    if (!b) ids.set(eventId, (b = { id: this.buckets++, always: [] }));
+    return b;
+  }
+
+  /** The rules that match an event, each once, in the order they were given. */
   match(event: Event): CompiledRule[] {
-    const hits: CompiledRule[] = [];
     const stamp = ++this.stamp;
-    this.automaton.search(eventText(event), (id) => {
-      if (this.literalSeen[id] === stamp) return;
-      this.literalSeen[id] = stamp;
-      for (const n of this.byLiteral[id]!) this.possible[n] = stamp;
-    });
+    this.event.current = event;
+    this.matchedRules.length = 0;
+    const open: Bucket[] = [this.anyChannel];
     const channel = valueText(event.get('Channel'));
-    const slot = channel === undefined ? undefined : this.byChannel.get(lower(channel));
-    if (slot) {
+    const ids = channel === undefined ? undefined : this.byChannel.get(lower(channel));
+    if (ids) {
       const id = valueText(event.get('EventID'));
-      if (id !== undefined) this.test(slot.byEventId.get(lower(id)), true, event, stamp, hits);
-      this.test(slot.anyEventId, true, event, stamp, hits);
+      const exact = id === undefined ? undefined : ids.get(lower(id));
+      if (exact) open.push(exact);
+      const any = ids.get('');
+      if (any) open.push(any);
     }
-    this.test(this.anyChannel, false, event, stamp, hits);
-    return hits;
-  }
-
-  /** Alternatives found by channel (and event id) need only their other conditions checked. */
-  private test(list: readonly number[] | undefined, indexed: boolean, event: Event, stamp: number, hits: CompiledRule[]): void {
-    if (!list) return;
-    for (const n of list) {
-      const r = this.ruleOfAlt[n]!;
-      if (this.ruleMatched[r] === stamp) continue;
-      const a = this.alts[n]!;
-      if (a.literals && this.possible[n] !== stamp) continue;
-      if ((indexed ? a.belongsBesidesIndex(event) : a.belongs(event)) && a.matches(event)) {
-        this.ruleMatched[r] = stamp;
-        hits.push(this.rules[r]!);
+    for (const b of open) this.bucketOpen[b.id] = stamp;
+    for (const b of open) for (const n of b.always) this.test(n, event);
+    const values = event.values();
+    for (const v of values) {
+      if (Array.isArray(v)) {
+        for (const x of v) {
+          const t = valueText(x);
+          if (t !== undefined) this.automaton.search(t, this.onLiteral);
+        }
+      } else {
+        const t = valueText(v);
+        if (t !== undefined) this.automaton.search(t, this.onLiteral);
       }
     }
+    this.event.current = undefined;
+    return this.matchedRules.sort((a, b) => a - b).map((r) => this.rules[r]!);
   }
-}
 
-/** The event's values as one lower-cased text, for the literal prefilter. */
-function eventText(event: Event): string {
-  const parts: string[] = [];
-  someValueText(event.values(), (t) => void parts.push(t));
-  return parts.join('\n');
+  /** Tests an alternative once per event, if the event is in one of its buckets and its rule has not matched yet. */
+  private test(n: number, event: Event): void {
+    const stamp = this.stamp;
+    if (this.tested[n] === stamp) return;
+    this.tested[n] = stamp;
+    const r = this.ruleOfAlt[n]!;
+    if (this.ruleMatched[r] === stamp) return;
+    const buckets = this.bucketsOfAlt[n]!;
+    let open = false;
+    for (let i = 0; i < buckets.length && !open; i++) open = this.bucketOpen[buckets[i]!] === stamp;
+    if (!open) return;
+    const a = this.alts[n]!;
+    // Alternatives found by channel (and event id) need only their other conditions checked.
+    if ((a.channels ? a.belongsBesidesIndex(event) : a.belongs(event)) && a.matches(event)) {
+      this.ruleMatched[r] = stamp;
+      this.matchedRules.push(r);
+    }
+  }
 }

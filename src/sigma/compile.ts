@@ -1,7 +1,8 @@
 import type { Event } from '../evidence/event.js';
 import { type Condition, ConditionError, identifiersFor, parseCondition } from './condition.js';
 import { RuleError } from './errors.js';
-import { compileFieldTest, type FieldTest, fieldLiterals, longestLiteral, someValueText } from './modifiers.js';
+import { compileFieldTest, type FieldTest, fieldLiterals, someValueText } from './modifiers.js';
+import { type Literals, longestLiteral, stronger, union } from './literals.js';
 import { globMatch, type Piece, SigmaString, STAR } from './value.js';
 
 /** A compiled test of one event. */
@@ -129,22 +130,6 @@ function keywordPredicate(values: readonly unknown[], all: boolean): Predicate {
   });
   const found = (e: Event, test: (t: string) => boolean) => someValueText(e.values(), test);
   return all ? (e) => patterns.every((p) => found(e, p)) : (e) => patterns.some((p) => found(e, p));
-}
-
-/** A disjunction of literals, one of which occurs in any event the detection matches; undefined: no guarantee. */
-type Literals = string[] | undefined;
-
-/** The better of two necessary literal sets for an AND: the one whose shortest literal is longest. */
-function stronger(a: Literals, b: Literals): Literals {
-  if (!a) return b;
-  if (!b) return a;
-  const min = (x: string[]) => Math.min(...x.map((l) => l.length));
-  return min(b) > min(a) || (min(b) === min(a) && b.length < a.length) ? b : a;
-}
-
-function union(sets: Literals[]): Literals {
-  if (sets.length === 0 || sets.some((s) => !s)) return undefined;
-  return [...new Set(sets.flat() as string[])];
 }
 
 /**

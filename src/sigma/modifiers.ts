@@ -2,6 +2,7 @@ import ipaddr from 'ipaddr.js';
 import type { Event } from '../evidence/event.js';
 import { RuleError } from './errors.js';
 import { SafeRegex } from './regex.js';
+import { longestLiteral, regexLiterals } from './literals.js';
 import { globMatch, type Piece, SigmaString, STAR } from './value.js';
 
 
@@ -128,32 +129,42 @@ export function someValueText(values: readonly unknown[], visit: (lowered: strin
   return false;
 }
 
-function stringTest(s: SigmaString, cased: boolean): ValueTest {
-  const pattern = cased ? s : s.mapText((t) => t.toLowerCase());
+/** A test of a value's text, already case-folded as the pattern is. */
+type TextTest = (folded: string) => boolean;
+
+function textTest(pattern: SigmaString): TextTest {
   const pieces = pattern.pieces;
-  const fold = cased ? (x: string) => x : lower;
   const plain = pattern.plain;
-  if (plain !== undefined) {
-    // '' also matches an element that is present but empty (null in the evtx_dump model).
-    if (plain === '') return (v) => v === null || valueText(v) === '';
-    return (v) => {
-      const t = valueText(v);
-      return t !== undefined && t.length === plain.length && fold(t) === plain;
-    };
-  }
+  if (plain !== undefined) return (t) => t === plain;
   // Fast paths for *x*, x*, *x.
   const inner = pieces.filter((p) => p !== STAR);
   if (inner.length === 1 && typeof inner[0] === 'string') {
     const lit = inner[0];
     const first = pieces[0] === STAR;
     const last = pieces[pieces.length - 1] === STAR;
-    if (pieces.length === 3 && first && last) return (v) => { const t = valueText(v); return t !== undefined && fold(t).includes(lit); };
-    if (pieces.length === 2 && last) return (v) => { const t = valueText(v); return t !== undefined && fold(t).startsWith(lit); };
-    if (pieces.length === 2 && first) return (v) => { const t = valueText(v); return t !== undefined && fold(t).endsWith(lit); };
+    if (pieces.length === 3 && first && last) return (t) => t.includes(lit);
+    if (pieces.length === 2 && last) return (t) => t.startsWith(lit);
+    if (pieces.length === 2 && first) return (t) => t.endsWith(lit);
   }
+  return (t) => globMatch(pieces, t);
+}
+
+/**
+ * A value test for string patterns, any of which may match: the value's text is folded once and
+ * tried against each (a rule's list of 100 `contains` values folds a command line once, not 100
+ * times). '' also matches an element that is present but empty (null in the evtx_dump model).
+ */
+function stringsTest(patterns: readonly SigmaString[], cased: boolean): ValueTest {
+  const fold = cased ? (x: string) => x : lower;
+  const tests = patterns.map((s) => textTest(cased ? s : s.mapText((t) => t.toLowerCase())));
+  const matchesNull = patterns.some((s) => s.plain === '');
   return (v) => {
+    if (v === null) return matchesNull;
     const t = valueText(v);
-    return t !== undefined && globMatch(pieces, fold(t));
+    if (t === undefined) return false;
+    const f = fold(t);
+    for (let i = 0; i < tests.length; i++) if (tests[i]!(f)) return true;
+    return false;
   };
 }
 
@@ -276,13 +287,18 @@ export function compileFieldTest(
 
   // Strings (with wildcards), numbers, booleans, null: each raw value expands to one or more
   // patterns (windash, base64offset), any of which matches for that value.
-  const groups: ValueTest[] = rawValues.map((raw): ValueTest => {
-    if (raw === null) return (v) => v === null || v === undefined;
-    const tests = expandValue(modifiers, raw, placeholders).map((s) => stringTest(s, has('cased')));
-    return tests.length === 1 ? tests[0]! : (v) => tests.some((t) => t(v));
-  });
-  if (groups.length === 0) return () => false;
-  return lift(negateIf(combine(groups), has('neq')));
+  // Without `all`, one test over every value's patterns; with it, one per value.
+  const isNull = (v: unknown) => v === null || v === undefined;
+  const patternsOf = (raw: unknown) => expandValue(modifiers, raw, placeholders);
+  const strings = (raws: readonly unknown[]) => stringsTest(raws.filter((r) => r !== null).flatMap(patternsOf), has('cased'));
+  let test: ValueTest;
+  if (all) test = combine(rawValues.map((raw) => (raw === null ? isNull : strings([raw]))));
+  else if (rawValues.length === 0) return () => false;
+  else if (rawValues.includes(null)) {
+    const others = strings(rawValues);
+    test = (v) => isNull(v) || others(v);
+  } else test = strings(rawValues);
+  return lift(negateIf(test, has('neq')));
 }
 
 /** The patterns a raw string value stands for after the transformation modifiers. */
@@ -296,35 +312,34 @@ function expandValue(modifiers: readonly string[], raw: unknown, placeholders?: 
   return works.map((w) => toText(w, 'value'));
 }
 
-/** Literals shorter than this say too little about an event to prefilter on. */
-export const MIN_LITERAL = 3;
-
-/** The longest literal part of a pattern, lower-cased; undefined when shorter than MIN_LITERAL. */
-export function longestLiteral(s: SigmaString): string | undefined {
-  let best = '';
-  for (const p of s.pieces) if (typeof p === 'string' && p.length > best.length) best = p;
-  return best.length >= MIN_LITERAL ? best.toLowerCase() : undefined;
-}
-
 /**
  * For a field test: per raw value, literals one of which appears (lower-cased) in the event when the
  * value matches; undefined when the test gives no such guarantee (exists, comparisons, regular
  * expressions, null, short patterns …). With `all`, every value's list holds; without, one of them.
  */
 export function fieldLiterals(modifiers: readonly string[], rawValues: readonly unknown[], placeholders?: ReadonlyMap<string, readonly string[]>): { all: boolean; perValue: string[][] } | undefined {
-  if (modifiers.some((m) => ['exists', 'fieldref', 'cidr', 're', 'neq', 'gt', 'gte', 'lt', 'lte', 'minute', 'hour', 'day', 'week', 'month', 'year'].includes(m))) return undefined;
+  if (modifiers.some((m) => ['exists', 'fieldref', 'cidr', 'neq', 'gt', 'gte', 'lt', 'lte', 'minute', 'hour', 'day', 'week', 'month', 'year'].includes(m))) return undefined;
+  const all = modifiers.includes('all');
   const perValue: string[][] = [];
   for (const raw of rawValues) {
-    if (raw === null) return undefined;
-    const lits: string[] = [];
-    for (const s of expandValue(modifiers, raw, placeholders)) {
-      const lit = longestLiteral(s);
-      if (lit === undefined) return undefined;
-      lits.push(lit);
-    }
-    perValue.push(lits);
+    const lits = raw === null ? undefined : valueLiterals(modifiers, raw, placeholders);
+    // With `all` every value must match, so a value without a literal leaves the others' guarantee.
+    if (lits) perValue.push(lits);
+    else if (!all) return undefined;
   }
-  return perValue.length ? { all: modifiers.includes('all'), perValue } : undefined;
+  return perValue.length ? { all, perValue } : undefined;
+}
+
+/** Literals one of which occurs when the value matches; undefined when one of its forms has none. */
+function valueLiterals(modifiers: readonly string[], raw: unknown, placeholders?: ReadonlyMap<string, readonly string[]>): string[] | undefined {
+  if (modifiers.includes('re')) return typeof raw === 'string' ? regexLiterals(raw) : undefined;
+  const lits: string[] = [];
+  for (const s of expandValue(modifiers, raw, placeholders)) {
+    const lit = longestLiteral(s);
+    if (lit === undefined) return undefined;
+    lits.push(lit);
+  }
+  return lits;
 }
 
 /** A value with %placeholders%, expanded to every combination of their values. */

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { test } from 'node:test';
 import { EvtxEvent } from '../../src/evidence/event.js';
 import { readEvtxFile } from '../../src/evidence/evtx/index.js';
@@ -36,4 +37,19 @@ test('the index and its literal prefilter find exactly what running every rule o
   }
   console.log(`${events} events from ${files.length} files, ${detections} detections, the same both ways`);
   assert.ok(detections > 50);
+});
+
+test('the Aho-Corasick automaton agrees with a brute-force case-insensitive search on random texts', () => {
+  // Small alphabets make overlaps and shared prefixes common; non-ASCII characters share classes.
+  const char = fc.constantFrom(...'abAB.\\-é€ſ😀'.split(''), '\u212a', 'k', 's');
+  const word = fc.array(char, { minLength: 1, maxLength: 5 }).map((a) => a.join('').toLowerCase());
+  fc.assert(fc.property(fc.uniqueArray(word, { minLength: 1, maxLength: 20 }), fc.array(char, { maxLength: 40 }).map((a) => a.join('')), (literals, text) => {
+    const found = new Set<number>();
+    new AhoCorasick(literals).search(text, (id) => found.add(id));
+    const folded = text.toLowerCase();
+    literals.forEach((lit, id) => {
+      // Must find every literal the rules would (lower-cased containment); may report more (shared classes, ſ as s).
+      if (folded.includes(lit)) assert.ok(found.has(id), `${JSON.stringify(lit)} in ${JSON.stringify(text)}`);
+    });
+  }), { numRuns: 2000 });
 });

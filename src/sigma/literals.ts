@@ -1,0 +1,195 @@
+import { type SigmaString } from './value.js';
+
+/**
+ * Literals for the hunt prefilter: a disjunction of lower-cased strings, one of which occurs in the
+ * lower-cased text of any event a detection matches; undefined when there is no such guarantee.
+ */
+export type Literals = string[] | undefined;
+
+/** Literals shorter than this say too little about an event to prefilter on (unless non-ASCII, which is rare in logs). */
+export const MIN_LITERAL = 3;
+
+/** The literal lower-cased, if it is worth looking for. */
+export function usefulLiteral(text: string): string | undefined {
+  return text.length >= MIN_LITERAL || /[^\x00-\x7f]/.test(text) ? text.toLowerCase() : undefined;
+}
+
+/** The better of two necessary literal sets for an AND: the one whose shortest literal is longest. */
+export function stronger(a: Literals, b: Literals): Literals {
+  if (!a) return b;
+  if (!b) return a;
+  const min = (x: string[]) => Math.min(...x.map((l) => l.length));
+  return min(b) > min(a) || (min(b) === min(a) && b.length < a.length) ? b : a;
+}
+
+/** Literals for an OR: one of each branch's; none if a branch has none. */
+export function union(sets: readonly Literals[]): Literals {
+  if (sets.length === 0 || sets.some((s) => !s)) return undefined;
+  return [...new Set(sets.flat() as string[])];
+}
+
+/** The longest literal part of a pattern, lower-cased, if it is worth looking for. */
+export function longestLiteral(s: SigmaString): string | undefined {
+  let best = '';
+  for (const p of s.pieces) if (typeof p === 'string' && p.length > best.length) best = p;
+  return usefulLiteral(best);
+}
+
+/**
+ * Literals a regular expression cannot match without: runs of plain characters that every match
+ * contains (within alternations, one per branch). Anything the reader does not follow (classes,
+ * optional atoms, look-arounds, back-references) only ends a run, so the answer stays sound: it may
+ * be weaker than possible, never wrong. Case does not matter: the prefilter compares lower-cased.
+ */
+export function regexLiterals(pattern: string): Literals {
+  const p = new RegexScanner(pattern);
+  try {
+    const lits = p.alternation();
+    return p.done() ? lits : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const CLASS_ESCAPES = new Set([...'dDwWsShHvVbBAzZGRXKNCpPkg123456789']);
+const CONTROL: Record<string, string> = { n: '\n', t: '\t', r: '\r', f: '\f', v: '\v', a: '\x07', e: '\x1b', '0': '\0' };
+
+/** One atom: a character, a group's literals, or something that matches no fixed text. */
+type Atom = { char: string } | { group: Literals } | 'other';
+
+class RegexScanner {
+  private i = 0;
+  constructor(private readonly s: string) {}
+
+  done(): boolean {
+    return this.i === this.s.length;
+  }
+
+  alternation(): Literals {
+    const branches: Literals[] = [this.sequence()];
+    while (this.s[this.i] === '|') {
+      this.i++;
+      branches.push(this.sequence());
+    }
+    return union(branches);
+  }
+
+  private sequence(): Literals {
+    let best: Literals;
+    let run = '';
+    const endRun = () => {
+      const lit = usefulLiteral(run);
+      if (lit) best = stronger(best, [lit]);
+      run = '';
+    };
+    while (this.i < this.s.length && this.s[this.i] !== '|' && this.s[this.i] !== ')') {
+      const atom = this.atom();
+      const min = this.quantifier();
+      if (min === 0 || atom === 'other') {
+        endRun();
+        continue;
+      }
+      if ('char' in atom) run += atom.char;
+      else {
+        endRun();
+        best = stronger(best, atom.group);
+      }
+      // A repeated atom is required once; what follows it need not be adjacent to what preceded it.
+      if (min !== undefined) endRun();
+    }
+    endRun();
+    return best;
+  }
+
+  private atom(): Atom {
+    const c = this.s[this.i++]!;
+    switch (c) {
+      case '(': return this.group();
+      case '[': this.skipClass(); return 'other';
+      case '.': case '^': case '$': return 'other';
+      case '\\': return this.escape();
+      case '*': case '+': case '?': case '{': throw new Error('quantifier without an atom');
+      default: return { char: c };
+    }
+  }
+
+  private group(): Atom {
+    let lookaround = false;
+    if (this.s[this.i] === '?') {
+      const rest = this.s.slice(this.i + 1);
+      const flags = /^[a-zA-Z-]*\)/.exec(rest);
+      if (flags) {
+        this.i += 1 + flags[0].length; // (?i): an inline flag, no group
+        return 'other';
+      }
+      const head = /^(:|P?<\w+>|'\w+'|[a-zA-Z-]+:|=|!|<=|<!)/.exec(rest);
+      if (!head) throw new Error('unknown group');
+      lookaround = ['=', '!', '<=', '<!'].includes(head[0]);
+      this.i += 1 + head[0].length;
+    }
+    const inner = this.alternation();
+    if (this.s[this.i++] !== ')') throw new Error('unclosed group');
+    return lookaround ? 'other' : { group: inner };
+  }
+
+  private skipClass(): void {
+    if (this.s[this.i] === '^') this.i++;
+    if (this.s[this.i] === ']') this.i++;
+    while (this.i < this.s.length && this.s[this.i] !== ']') {
+      if (this.s[this.i] === '\\') this.i++;
+      else if (this.s.startsWith('[:', this.i)) {
+        const end = this.s.indexOf(':]', this.i + 2);
+        if (end >= 0) this.i = end + 1;
+      }
+      this.i++;
+    }
+    if (this.i++ >= this.s.length) throw new Error('unclosed class');
+  }
+
+  private escape(): Atom {
+    const c = this.s[this.i++];
+    if (c === undefined) throw new Error('trailing backslash');
+    if (c === 'x' || c === 'u') {
+      const m = /^\{([0-9a-fA-F]+)\}|^([0-9a-fA-F]{2,4})/.exec(this.s.slice(this.i));
+      if (!m) return 'other';
+      const hex = m[1] ?? m[2]!.slice(0, c === 'x' ? 2 : 4);
+      this.i += m[1] !== undefined ? m[0].length : hex.length;
+      return { char: String.fromCodePoint(parseInt(hex, 16)) };
+    }
+    if (c in CONTROL) return { char: CONTROL[c]! };
+    if (c === 'p' || c === 'P') {
+      if (this.s[this.i] === '{') this.i = this.s.indexOf('}', this.i) + 1 || this.s.length;
+      else this.i++;
+      return 'other';
+    }
+    if (c === 'Q') {
+      const end = this.s.indexOf('\\E', this.i);
+      const text = this.s.slice(this.i, end < 0 ? undefined : end);
+      this.i = end < 0 ? this.s.length : end + 2;
+      // Quoted text is one atom; a following quantifier would apply to its last character only.
+      return text.length ? { group: usefulLiteral(text.slice(0, -1)) ? [text.slice(0, -1).toLowerCase()] : undefined } : 'other';
+    }
+    if (CLASS_ESCAPES.has(c) || /[a-zA-Z]/.test(c)) return 'other';
+    return { char: c };
+  }
+
+  /** The quantifier after an atom: its minimum count, or undefined when there is none. */
+  private quantifier(): number | undefined {
+    const c = this.s[this.i];
+    let min: number | undefined;
+    if (c === '*' || c === '?') {
+      this.i++;
+      min = 0;
+    } else if (c === '+') {
+      this.i++;
+      min = 1;
+    } else if (c === '{') {
+      const m = /^\{(\d*)(,\d*)?\}/.exec(this.s.slice(this.i));
+      if (!m) return undefined; // a literal brace
+      this.i += m[0].length;
+      min = m[1] ? Number(m[1]) : 0;
+    } else return undefined;
+    if (this.s[this.i] === '?' || this.s[this.i] === '+') this.i++; // lazy or possessive
+    return min;
+  }
+}

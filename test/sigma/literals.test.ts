@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { regexLiterals } from '../../src/sigma/literals.js';
+import { SafeRegex } from '../../src/sigma/regex.js';
+
+/** A regular expression and a text it matches, built together so the text is an independent witness. */
+type Sample = { re: string; text: string };
+
+const literalChar = fc.constantFrom(...'abcdeXYZ019 -_/'.split('')).map((c): Sample => ({ re: c, text: c }));
+const escaped = fc.constantFrom('.', '\\', '(', '$', '|', '+').map((c): Sample => ({ re: '\\' + c, text: c }));
+const hexEscape = fc.constantFrom('a', 'Z', '-').map((c): Sample => ({ re: '\\x' + c.charCodeAt(0).toString(16).padStart(2, '0'), text: c }));
+const classAtom = fc.constantFrom(...'abq9'.split('')).map((c): Sample => ({ re: `[${c}x-z]`, text: c }));
+const dot = fc.constantFrom('a', 'Q', '.').map((c): Sample => ({ re: '.', text: c }));
+const digit = fc.constantFrom('0', '7').map((c): Sample => ({ re: '\\d', text: c }));
+
+const regexSample: fc.Memo<Sample> = fc.memo((depth) => {
+  const atom = depth <= 1 ? fc.oneof(literalChar, literalChar, escaped, hexEscape, classAtom, dot, digit) : fc.oneof(literalChar, literalChar, escaped, classAtom, group(depth));
+  const quantified = fc.tuple(atom, fc.constantFrom('', '', '', '?', '*', '+', '{2}', '{0,2}', '{1,3}'), fc.nat(3)).map(([a, q, n]): Sample => {
+    const min = { '': 1, '?': 0, '*': 0, '+': 1, '{2}': 2, '{0,2}': 0, '{1,3}': 1 }[q]!;
+    const max = { '': 1, '?': 1, '*': 3, '+': 3, '{2}': 2, '{0,2}': 2, '{1,3}': 3 }[q]!;
+    const count = min + (n % (max - min + 1));
+    const re = q && a.re.length > 1 && !a.re.startsWith('(') && !a.re.startsWith('[') && !a.re.startsWith('\\') ? `(?:${a.re})${q}` : a.re + q;
+    return { re, text: a.text.repeat(count) };
+  });
+  return fc.array(quantified, { minLength: 1, maxLength: 8 }).map((parts) => ({ re: parts.map((p) => p.re).join(''), text: parts.map((p) => p.text).join('') }));
+});
+
+function group(depth: number): fc.Arbitrary<Sample> {
+  return fc.tuple(fc.array(regexSample(depth - 1), { minLength: 1, maxLength: 3 }), fc.nat(), fc.constantFrom('(', '(?:')).map(([branches, pick, open]) => ({
+    re: open + branches.map((b) => b.re).join('|') + ')',
+    text: branches[pick % branches.length]!.text,
+  }));
+}
+
+test('literals of a regular expression occur in every text it matches (random expressions with their witnesses)', () => {
+  fc.assert(fc.property(regexSample(3), fc.constantFrom('', 'i'), ({ re, text }, flags) => {
+    // RE2: nested random quantifiers would make a backtracking engine take exponential time.
+    assert.ok(SafeRegex.compile(re, flags).test(text), `the generator's witness: /${re}/ on ${JSON.stringify(text)}`);
+    const lits = regexLiterals(flags ? `(?i)${re}` : re);
+    if (lits) assert.ok(lits.some((l) => text.toLowerCase().includes(l)), `/${re}/ matches ${JSON.stringify(text)}, which has none of ${JSON.stringify(lits)}`);
+  }), { numRuns: 5000 });
+});
+
+test('regular expressions yield the literals they require', () => {
+  const cases: [string, string[] | undefined][] = [
+    ['APT\\d', ['apt']],
+    ['\\\\Windows\\\\__1\\d{9}\\.\\d{1,7}$', ['\\windows\\__1']],
+    ['(?i)(ipfs\\.io/|ipfs\\.io\\s).+@', ['ipfs.io/', 'ipfs.io']],
+    ['Invoke-(Expression|Command)', ['invoke-']],
+    ['(?:foo|bar)baz', ['baz']],
+    ['(?<name>foo|bar)baz', ['baz']],
+    ['(?P<name>food|bard)ba', ['food', 'bard']],
+    ['\\x41\\x42C', ['abc']],
+    ['abc?d', undefined], // "ab" and "d" are too short to prefilter on
+    ['x(?=lookahead)y', undefined],
+    ['(.){200,}', undefined],
+    ['(^0oa.*|[a-z]+@[a-z]+)', undefined], // a branch without a literal
+  ];
+  for (const [re, expected] of cases) assert.deepEqual(regexLiterals(re), expected, re);
+});
