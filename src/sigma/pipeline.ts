@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import type { Event } from '../evidence/event.js';
@@ -12,6 +13,8 @@ export interface Pipeline {
   name: string;
   logsources: PipelineSource[];
   placeholders: Map<string, string[]>;
+  /** A digest of the pipeline's text: what was learnt compiling rules against it holds while it is unchanged. */
+  fingerprint: string;
 }
 
 export interface PipelineSource {
@@ -30,8 +33,10 @@ const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !
 
 export function loadPipeline(path: string | URL): Pipeline {
   let doc: unknown;
+  let text: string;
   try {
-    doc = parse(readFileSync(path, 'utf8'));
+    text = readFileSync(path, 'utf8');
+    doc = parse(text);
   } catch (e) {
     throw new PipelineError(`${path}: ${(e as Error).message}`);
   }
@@ -47,7 +52,7 @@ export function loadPipeline(path: string | URL): Pipeline {
   });
   const placeholders = new Map<string, string[]>();
   for (const [k, v] of Object.entries(isObj(doc.placeholders) ? doc.placeholders : {})) placeholders.set(k, (Array.isArray(v) ? v : [v]).map(String));
-  return { name: String(doc.name ?? path), logsources, placeholders };
+  return { name: String(doc.name ?? path), logsources, placeholders, fingerprint: createHash('sha256').update(text).digest('hex') };
 }
 
 const KEYS = ['product', 'category', 'service'] as const;

@@ -1,5 +1,6 @@
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { threadId } from 'node:worker_threads';
 import { spoorHome } from '../common/home.js';
 import { readRuleFile, type RuleProblem, type SigmaRule } from './rule.js';
 
@@ -13,10 +14,21 @@ interface Entry {
   mtimeMs: number;
   rules: (Omit<SigmaRule, 'keyLines'> & { keyLines: [string, number][] })[];
   problems: RuleProblem[];
+  /** What compiling the file's rules against one pipeline found (the last pipeline used). */
+  checked?: { key: string; checks: (RuleCheck | null)[] };
+}
+
+/**
+ * What compiling a rule found, so that a later run can trust it and compile the rule only when an
+ * event first needs it: the error that kept it out, or each alternative's prefilter literals.
+ */
+export interface RuleCheck {
+  error?: { line: number; reason: string };
+  literals?: (string[] | null)[];
 }
 
 /** Bumped whenever the parsed rule model changes, so that old entries are not read back. */
-const VERSION = 2;
+const VERSION = 3;
 const MAX_BYTES = 128 * 1024 * 1024;
 
 export class RuleFileCache {
@@ -35,7 +47,8 @@ export class RuleFileCache {
     }
   }
 
-  read(file: string): { rules: SigmaRule[]; problems: RuleProblem[] } {
+  /** The file's rules, parsed; with `checkKey`, also what compiling them under that key found, if known. */
+  read(file: string, checkKey?: string): { rules: SigmaRule[]; problems: RuleProblem[]; checks?: (RuleCheck | null)[] } {
     const key = resolve(file);
     let st;
     try {
@@ -45,7 +58,11 @@ export class RuleFileCache {
     }
     const hit = this.entries[key];
     if (hit && hit.size === st.size && hit.mtimeMs === st.mtimeMs) {
-      return { rules: hit.rules.map((r) => ({ ...r, file, keyLines: new Map(r.keyLines) })), problems: hit.problems.map((p) => ({ ...p, file })) };
+      return {
+        rules: hit.rules.map((r) => ({ ...r, file, keyLines: new Map(r.keyLines) })),
+        problems: hit.problems.map((p) => ({ ...p, file })),
+        checks: checkKey !== undefined && hit.checked?.key === checkKey ? hit.checked.checks : undefined,
+      };
     }
     const read = readRuleFile(file);
     this.entries[key] = { size: st.size, mtimeMs: st.mtimeMs, rules: read.rules.map((r) => ({ ...r, keyLines: [...r.keyLines] })), problems: read.problems };
@@ -53,12 +70,21 @@ export class RuleFileCache {
     return read;
   }
 
+  /** Remembers what compiling a file's rules under a key found (for the entry `read` made). */
+  recordChecks(file: string, checkKey: string, checks: (RuleCheck | null)[]): void {
+    const entry = this.entries[resolve(file)];
+    if (!entry) return;
+    entry.checked = { key: checkKey, checks };
+    this.dirty = true;
+  }
+
   /** Writes the cache back if it changed (atomically; a failure only costs the next run time). */
   save(): void {
     if (!this.dirty) return;
     try {
       mkdirSync(dirname(this.path), { recursive: true });
-      const tmp = `${this.path}.${process.pid}.tmp`;
+      // Worker threads share the pid: each writes its own temporary file.
+      const tmp = `${this.path}.${process.pid}.${threadId}.tmp`;
       writeFileSync(tmp, JSON.stringify({ version: VERSION, entries: this.entries }));
       renameSync(tmp, this.path);
       this.dirty = false;

@@ -5,7 +5,7 @@ import { compileDetection, detectionLiterals, type Predicate } from './compile.j
 import { type Correlation, parseCorrelation } from './correlation.js';
 import { RuleError } from './errors.js';
 import { type Pipeline, sourcePredicate, sourcesFor } from './pipeline.js';
-import { RuleFileCache } from './rule-cache.js';
+import { type RuleCheck, RuleFileCache } from './rule-cache.js';
 import { readRuleFile, type RuleProblem, type SigmaRule } from './rule.js';
 
 /** A rule ready to run: for each log source it stands for, which events belong and what matches. */
@@ -72,8 +72,19 @@ export function techniquesOf(tags: readonly string[]): string[] {
   return tags.filter((t) => /^attack\.t\d{4}(\.\d{3})?$/i.test(t)).map((t) => t.slice(7).toUpperCase());
 }
 
-/** Compiles one rule against a pipeline; a string is the reason it cannot be used. */
-export function compileRule(rule: SigmaRule, pipeline: Pipeline): CompiledRule | string {
+/**
+ * Bumped whenever compiling a rule may find something else (a new modifier, other literals), so that
+ * what the rule cache remembers of earlier compilations is not trusted.
+ */
+const COMPILER_VERSION = 1;
+
+/**
+ * Compiles one rule against a pipeline; a string is the reason it cannot be used. With `known`
+ * (what an earlier compilation under the same pipeline found: each alternative's literals), the
+ * detection is compiled when an event first reaches it: most rules of a large set never meet an
+ * event of their log source, and compiling them all would cost more than the hunt.
+ */
+export function compileRule(rule: SigmaRule, pipeline: Pipeline, known?: RuleCheck, onLateProblem?: (p: RuleProblem) => void): CompiledRule | string {
   if (rule.status === 'deprecated') return 'deprecated';
   const sources = sourcesFor(pipeline, rule.logsource);
   if (sources.length === 0) {
@@ -81,40 +92,69 @@ export function compileRule(rule: SigmaRule, pipeline: Pipeline): CompiledRule |
     return `unsupported logsource (${ls}): no entry in pipeline "${pipeline.name}"`;
   }
   const compiled: CompiledRule = { rule, techniques: techniquesOf(rule.tags), alternatives: [], match: () => false };
-  for (const source of sources) {
+  sources.forEach((source, i) => {
     const channels = source.conditions.get('Channel');
     const eventIds = source.conditions.get('EventID');
+    const options = { fieldMap: source.fields, placeholders: pipeline.placeholders };
+    const literals = known?.literals && i < known.literals.length ? (known.literals[i] ?? undefined) : detectionLiterals(rule.detection, options);
     compiled.alternatives.push({
       rule: compiled,
       channels: channels ? new Set(channels) : undefined,
       eventIds: eventIds ? new Set(eventIds) : undefined,
       belongs: sourcePredicate(source),
       belongsBesidesIndex: sourcePredicate(source, ['Channel', 'EventID']),
-      matches: compileDetection(rule.detection, { fieldMap: source.fields, placeholders: pipeline.placeholders }),
-      literals: detectionLiterals(rule.detection, { placeholders: pipeline.placeholders }),
+      matches: known ? lateDetection(rule, () => compileDetection(rule.detection, options), onLateProblem) : compileDetection(rule.detection, options),
+      literals,
       fieldMap: source.fields,
     });
-  }
+  });
   const alternatives = compiled.alternatives;
   compiled.match = (e: Event) => alternatives.some((a) => a.belongs(e) && a.matches(e));
   return compiled;
 }
 
+/** A detection compiled on first use. Should it fail after all (a cache from other code), the rule matches nothing and says why once. */
+function lateDetection(rule: SigmaRule, compile: () => Predicate, onLateProblem?: (p: RuleProblem) => void): Predicate {
+  let predicate: Predicate | undefined;
+  return (e) => {
+    if (!predicate) {
+      try {
+        predicate = compile();
+      } catch (err) {
+        if (!(err instanceof RuleError)) throw err;
+        predicate = () => false;
+        onLateProblem?.({ file: rule.file, line: problemLine(rule, err), id: rule.id, title: rule.title, reason: err.message });
+      }
+    }
+    return predicate(e);
+  };
+}
+
+const problemLine = (rule: SigmaRule, e: RuleError) => rule.keyLines.get(e.path.join('/')) ?? rule.keyLines.get(e.path[0] ?? '') ?? rule.detectionLine;
+
+export interface LoadOptions {
+  /** Compile every rule now, trusting nothing remembered (`rules check`). */
+  eager?: boolean;
+  /** Told of a rule that fails to compile when first used (only possible with a stale cache). */
+  onLateProblem?: (p: RuleProblem) => void;
+}
+
 /** Loads every rule under the paths; rules that cannot be used are listed with file, line and reason. */
-export function loadRuleSet(paths: readonly string[], pipeline: Pipeline): RuleSet {
+export function loadRuleSet(paths: readonly string[], pipeline: Pipeline, options: LoadOptions = {}): RuleSet {
   const { files, problems } = ruleFiles(paths);
   const rules: CompiledRule[] = [];
   const cache = process.env.SPOOR_NO_CACHE ? undefined : new RuleFileCache();
+  const checkKey = `${COMPILER_VERSION}:${pipeline.fingerprint}`;
   const correlations: Correlation[] = [];
   const filters: SigmaRule[] = [];
   for (const file of files) {
-    const read = cache ? cache.read(file) : readRuleFile(file);
+    const read: ReturnType<RuleFileCache["read"]> = cache ? cache.read(file, checkKey) : readRuleFile(file);
+    const known = options.eager ? undefined : read.checks;
+    const checks: (RuleCheck | null)[] = [];
     problems.push(...read.problems);
-    for (const rule of read.rules) {
-      if (rule.kind === 'filter') {
-        filters.push(rule);
-        continue;
-      }
+    read.rules.forEach((rule, i) => {
+      checks.push(null);
+      if (rule.kind === 'filter') return void filters.push(rule);
       if (rule.kind === 'correlation') {
         try {
           correlations.push(parseCorrelation(rule));
@@ -122,18 +162,25 @@ export function loadRuleSet(paths: readonly string[], pipeline: Pipeline): RuleS
           if (!(e instanceof RuleError)) throw e;
           problems.push({ file, line: rule.line, id: rule.id, title: rule.title, reason: `correlation: ${e.message}` });
         }
-        continue;
+        return;
       }
+      const check = known?.[i] ?? undefined;
+      if (check?.error) return void problems.push({ file, line: check.error.line, id: rule.id, title: rule.title, reason: check.error.reason });
       try {
-        const compiled = compileRule(rule, pipeline);
+        const compiled = compileRule(rule, pipeline, check, options.onLateProblem);
         if (typeof compiled === 'string') problems.push({ file, line: rule.line, id: rule.id, title: rule.title, reason: compiled });
-        else rules.push(compiled);
+        else {
+          rules.push(compiled);
+          checks[i] = { literals: compiled.alternatives.map((a) => a.literals ?? null) };
+        }
       } catch (e) {
         if (!(e instanceof RuleError)) throw e;
-        const line = rule.keyLines.get(e.path.join('/')) ?? rule.keyLines.get(e.path[0] ?? '') ?? rule.detectionLine;
+        const line = problemLine(rule, e);
         problems.push({ file, line, id: rule.id, title: rule.title, reason: e.message });
+        checks[i] = { error: { line, reason: e.message } };
       }
-    }
+    });
+    if (!known) cache?.recordChecks(file, checkKey, checks);
   }
   cache?.save();
   for (const f of filters) applyFilter(f, rules, pipeline, problems);

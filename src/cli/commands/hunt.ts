@@ -51,7 +51,7 @@ async function hunt(paths: string[], opts: HuntOptions): Promise<number> {
     for (const p of missing) process.stderr.write(`spoor hunt: --rules ${p}: no such file or directory\n`);
     return ExitCode.Usage;
   }
-  const ruleSet = loadRuleSet(opts.rules, pipeline);
+  const ruleSet = loadRuleSet(opts.rules, pipeline, { onLateProblem: (p) => process.stderr.write(`spoor hunt: ${p.file}:${p.line}: rule not loaded: ${p.reason}\n`) });
   const errors = ruleSet.problems.filter(isRuleError);
   for (const p of errors) process.stderr.write(`spoor hunt: ${p.file}:${p.line}: rule not loaded: ${p.reason}\n`);
   process.stderr.write(`spoor hunt: ${ruleSet.rules.length} rules and ${ruleSet.correlations.length} correlations loaded, ${ruleSet.problems.length - errors.length} set aside, ${errors.length} in error\n`);

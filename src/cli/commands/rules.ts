@@ -37,7 +37,7 @@ bad condition …). Exit status: 0 when no rule is in error, 1 when some are, 2 
     .action((paths: string[], opts: { pipeline?: string; quiet: boolean }) => {
       const pipeline = loadPipelineOrExit(opts.pipeline, 'rules check');
       if (!pipeline) return;
-      const set = loadRuleSet(paths, pipeline);
+      const set = loadRuleSet(paths, pipeline, { eager: true });
       const errors = set.problems.filter(isRuleError);
       const aside = set.problems.filter((p) => !isRuleError(p));
       for (const p of [...(opts.quiet ? [] : aside), ...errors]) {
