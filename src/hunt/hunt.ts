@@ -7,6 +7,7 @@ import type { Correlator, CorrelationDetection } from './correlate.js';
 import type { RuleIndex } from './rule-index.js';
 import { valueText } from '../sigma/modifiers.js';
 import { techniquesOf } from '../sigma/ruleset.js';
+import { planUnits } from '../evidence/evtx/work.js';
 
 /** A rule that matched an event, with where the event came from. */
 export interface Detection {
@@ -66,48 +67,101 @@ function eventPlace(view: Event, fallbackTime: string): Pick<Detection, 'timesta
   };
 }
 
-/**
- * Runs every rule over every event of one file, yielding detections in file order. Detections of
- * rules that correlations count go to the correlator, and are yielded too unless those correlations
- * keep them to themselves (`generate: false`, the default).
- */
-export function* huntFile(file: string, rules: RuleIndex, stats: HuntStats, onDiagnostic: (message: string) => void, correlator?: Correlator): Generator<Detection> {
-  const kind = sniff(file);
-  let events: Iterable<{ event: unknown; timestamp: string }>;
-  if (kind === 'evtx') {
-    events = (function* () {
-      const it = readEvtxFile(file, { render: 'event', onDiagnostic: (d: EvtxDiagnostic) => d.severity === 'error' && onDiagnostic(`${d.file}: chunk ${d.chunk}, offset 0x${d.offset.toString(16)}: ${d.message}`) });
+/** A piece of hunting work: a file, or some chunks of a large EVTX file (units of a file are handed back in order). */
+export interface HuntUnit {
+  file: string;
+  kind: InputKind;
+  firstChunk?: number;
+  endChunk?: number;
+  /** Index of the unit within its file; 0 counts the file. */
+  part: number;
+}
+
+/** An event some rules matched: the rules by number (their order in the rule set), where it is, and the event. */
+export interface EventMatch extends Pick<Detection, 'timestamp' | 'recordId' | 'computer' | 'channel' | 'eventId'> {
+  rules: number[];
+  event: unknown;
+}
+
+/** What hunting one unit found: plain data, so that it can come back from a worker thread. */
+export interface UnitHunt {
+  matches: EventMatch[];
+  events: number;
+  /** False when the file could not be read at all. */
+  readable: boolean;
+  diagnostics: string[];
+}
+
+/** The units of the input files: EVTX files split by chunks so that threads can share a large one. */
+export function planHuntUnits(files: readonly { path: string; size: number }[]): HuntUnit[] {
+  return files.flatMap((f): HuntUnit[] => {
+    const kind = sniff(f.path);
+    if (kind !== 'evtx') return [{ file: f.path, kind, part: 0 }];
+    return planUnits(f.path, f.size).map((u) => ({ file: f.path, kind, firstChunk: u.firstChunk, endChunk: u.endChunk, part: u.part }));
+  });
+}
+
+/** The events of a unit, with the time their reader gives them (the record's, for EVTX). */
+function unitEvents(unit: HuntUnit, result: UnitHunt): Iterable<{ event: unknown; timestamp: string }> {
+  const onDiagnostic = (m: string) => result.diagnostics.push(m);
+  if (unit.kind === 'evtx') {
+    return (function* () {
+      const it = readEvtxFile(unit.file, {
+        render: 'event',
+        firstChunk: unit.firstChunk,
+        endChunk: unit.endChunk,
+        onDiagnostic: (d: EvtxDiagnostic) => d.severity === 'error' && onDiagnostic(`${d.file}: chunk ${d.chunk}, offset 0x${d.offset.toString(16)}: ${d.message}`),
+      });
       for (;;) {
         const n = it.next();
         if (n.done) {
-          if (!n.value.readable) stats.unreadable.push(file);
+          result.readable = n.value.readable;
           return;
         }
         yield { event: n.value.event, timestamp: n.value.timestamp };
       }
     })();
-  } else if (kind === 'json') {
-    events = readJsonEvents(file, (line, message) => onDiagnostic(`${file}:${line}: ${message}`)).map((event) => ({ event, timestamp: '' }));
-  } else {
-    onDiagnostic(`${file}: not a format spoor reads (EVTX, JSON, JSONL); skipped`);
-    return;
   }
-  stats.files++;
-  for (const { event, timestamp } of events) {
-    stats.events++;
+  if (unit.kind === 'json') return readJsonEvents(unit.file, (line, message) => onDiagnostic(`${unit.file}:${line}: ${message}`)).map((event) => ({ event, timestamp: '' }));
+  onDiagnostic(`${unit.file}: not a format spoor reads (EVTX, JSON, JSONL); skipped`);
+  return [];
+}
+
+/** Runs every rule over every event of a unit. */
+export function huntUnit(unit: HuntUnit, rules: RuleIndex): UnitHunt {
+  const result: UnitHunt = { matches: [], events: 0, readable: true, diagnostics: [] };
+  for (const { event, timestamp } of unitEvents(unit, result)) {
+    result.events++;
     const view = new EvtxEvent(event);
-    const matched = rules.match(view);
-    if (matched.length === 0) continue;
-    const place = eventPlace(view, timestamp);
-    for (const rule of matched) {
+    const matched = rules.matchNumbers(view);
+    if (matched.length) result.matches.push({ rules: matched, event, ...eventPlace(view, timestamp) });
+  }
+  return result;
+}
+
+/**
+ * The detections of a unit's matches, in order. Detections of rules that correlations count go to
+ * the correlator, and are kept too unless those correlations keep them to themselves
+ * (`generate: false`, the default).
+ */
+export function detectionsOf(unit: HuntUnit, found: UnitHunt, rules: readonly CompiledRule[], stats: HuntStats, correlator?: Correlator): Detection[] {
+  if (unit.part === 0 && unit.kind !== 'unknown') stats.files++;
+  if (!found.readable && unit.part === 0) stats.unreadable.push(unit.file);
+  stats.events += found.events;
+  const out: Detection[] = [];
+  for (const m of found.matches) {
+    const { rules: numbers, event, ...place } = m;
+    for (const n of numbers) {
+      const rule = rules[n]!;
       if (correlator?.wants(rule.rule)) {
-        correlator.add({ ruleId: rule.rule.id, ruleName: rule.rule.name, timeMs: Date.parse(place.timestamp), event: view, payload: event });
+        correlator.add({ ruleId: rule.rule.id, ruleName: rule.rule.name, timeMs: Date.parse(place.timestamp), event: new EvtxEvent(event), payload: event });
         if (!correlator.reportsOwnDetections(rule.rule)) continue;
       }
       stats.detections++;
-      yield { rule, file, event, ...place };
+      out.push({ rule, file: unit.file, event, ...place });
     }
   }
+  return out;
 }
 
 /** A correlation that held, as a detection: its rule, its last event, all its events and its group. */

@@ -89,6 +89,11 @@ export class RuleIndex {
 
   /** The rules that match an event, each once, in the order they were given. */
   match(event: Event): CompiledRule[] {
+    return this.matchNumbers(event).map((r) => this.rules[r]!);
+  }
+
+  /** The numbers (places in the list given) of the rules that match an event, ascending. */
+  matchNumbers(event: Event): number[] {
     const stamp = ++this.stamp;
     this.event.current = event;
     this.matchedRules.length = 0;
@@ -117,7 +122,7 @@ export class RuleIndex {
       }
     }
     this.event.current = undefined;
-    return this.matchedRules.sort((a, b) => a - b).map((r) => this.rules[r]!);
+    return this.matchedRules.slice().sort((a, b) => a - b);
   }
 
   /** Tests an alternative once per event, if the event is in one of its buckets and its rule has not matched yet. */

@@ -1,12 +1,17 @@
 import { createWriteStream, existsSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { Correlator } from '../../hunt/correlate.js';
-import { correlationDetection, type Detection, type HuntStats, huntFile } from '../../hunt/hunt.js';
+import { Worker } from 'node:worker_threads';
+import { runOrdered } from '../../common/ordered-pool.js';
+import { correlationDetection, type Detection, detectionsOf, type HuntStats, huntUnit, planHuntUnits, type UnitHunt } from '../../hunt/hunt.js';
+import type { HuntWorkerData } from '../../hunt/hunt-worker.js';
+import { chooseHuntThreads } from '../../hunt/threads.js';
 import { CSV_HEADER, detectionCsv, detectionJson, detectionRow, formatTable, levelRank, LEVELS } from '../../report/detections.js';
 import { RuleIndex } from '../../hunt/rule-index.js';
+import type { Pipeline } from '../../sigma/pipeline.js';
 import { loadRuleSet } from '../../sigma/ruleset.js';
-import { collectInputs } from '../inputs.js';
-import { ExitCode } from '../options.js';
+import { collectInputs, type Inputs } from '../inputs.js';
+import { ExitCode, parseThreads } from '../options.js';
 import { StreamOutput } from '../output.js';
 import { isRuleError, loadPipelineOrExit } from './rules.js';
 
@@ -16,6 +21,7 @@ interface HuntOptions {
   format: 'table' | 'jsonl' | 'csv';
   output?: string;
   failOn?: string;
+  threads?: number;
 }
 
 const isEvidenceName = (name: string) => /\.(evtx|json|jsonl|ndjson)$/i.test(name);
@@ -28,6 +34,7 @@ export function huntCommand(): Command {
     .option('-p, --pipeline <file>', 'processing pipeline instead of the built-in Windows one')
     .addOption(new Option('-f, --format <format>', 'output format').choices(['table', 'jsonl', 'csv']).default('table'))
     .option('-o, --output <file>', 'write detections to a file instead of stdout')
+    .option('-t, --threads <n>', 'threads hunting (0: one per core, when the input is large enough to pay for them)', parseThreads, 0)
     .addOption(new Option('--fail-on <level>', 'exit 1 when a detection is at or above this level').choices([...LEVELS]))
     .addHelpText('after', `
 Rules that cannot be used are reported on stderr and the others still run. Exit status: 0 on a
@@ -51,6 +58,20 @@ async function hunt(paths: string[], opts: HuntOptions): Promise<number> {
     for (const p of missing) process.stderr.write(`spoor hunt: --rules ${p}: no such file or directory\n`);
     return ExitCode.Usage;
   }
+  const inputs = collectInputs(paths, isEvidenceName);
+  for (const e of inputs.errors) process.stderr.write(`spoor hunt: ${e}\n`);
+  // Other threads start now: they load the rules while this one does.
+  const threads = chooseHuntThreads(inputs.files, opts.threads ?? 0);
+  const workerData: HuntWorkerData = { rules: opts.rules, pipeline: opts.pipeline };
+  const workers = Array.from({ length: threads - 1 }, () => new Worker(new URL('../../hunt/hunt-worker.js', import.meta.url), { workerData }));
+  try {
+    return await huntWith({ ...opts, rules: opts.rules }, pipeline, inputs, threads, workers);
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+}
+
+async function huntWith(opts: HuntOptions & { rules: string[] }, pipeline: Pipeline, inputs: Inputs, threads: number, workers: Worker[]): Promise<number> {
   const ruleSet = loadRuleSet(opts.rules, pipeline, { onLateProblem: (p) => process.stderr.write(`spoor hunt: ${p.file}:${p.line}: rule not loaded: ${p.reason}\n`) });
   const errors = ruleSet.problems.filter(isRuleError);
   for (const p of errors) process.stderr.write(`spoor hunt: ${p.file}:${p.line}: rule not loaded: ${p.reason}\n`);
@@ -60,8 +81,6 @@ async function hunt(paths: string[], opts: HuntOptions): Promise<number> {
     process.stderr.write('spoor hunt: no rule could be loaded; nothing to hunt with\n');
     return ExitCode.Usage;
   }
-  const inputs = collectInputs(paths, isEvidenceName);
-  for (const e of inputs.errors) process.stderr.write(`spoor hunt: ${e}\n`);
   const stream = opts.output ? createWriteStream(opts.output) : process.stdout;
   const out = new StreamOutput(stream);
   const stats: HuntStats = { files: 0, events: 0, detections: 0, unreadable: [] };
@@ -76,9 +95,19 @@ async function hunt(paths: string[], opts: HuntOptions): Promise<number> {
   };
   const index = new RuleIndex(ruleSet.rules);
   const correlator = ruleSet.correlations.length ? new Correlator(ruleSet.correlations) : undefined;
-  for (const f of inputs.files) {
-    for (const d of huntFile(f.path, index, stats, (m) => process.stderr.write(`spoor hunt: ${m}\n`), correlator)) await emit(d);
-  }
+  const units = planHuntUnits(inputs.files);
+  await runOrdered({
+    tasks: units,
+    workers,
+    runHere: (u) => huntUnit(u, index),
+    window: threads * 16,
+    waitReady: true,
+    message: { expectedRules: ruleSet.rules.length },
+    onResult: async (unit, found: UnitHunt) => {
+      for (const m of found.diagnostics) process.stderr.write(`spoor hunt: ${m}\n`);
+      for (const d of detectionsOf(unit, found, ruleSet.rules, stats, correlator)) await emit(d);
+    },
+  });
   for (const c of correlator?.finish() ?? []) {
     stats.detections++;
     await emit(correlationDetection(c));

@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { runOrdered } from '../../common/ordered-pool.js';
 import type { RenderMode } from './chunk.js';
 import { runUnit, type UnitResult, unitBytes, type WorkUnit } from './work.js';
 
@@ -27,69 +28,17 @@ export function chooseThreads(units: readonly WorkUnit[], requested: number): nu
   return Math.max(1, Math.min(spareCores, Math.floor(bytes / BYTES_PER_WORKER), units.length));
 }
 
-/**
- * Parses units on worker threads and hands results back in unit order. At most a window of units is
- * in flight or waiting to be written, so memory stays bounded whatever the input size.
- */
+/** Parses units on worker threads and hands results back in unit order, a bounded window at a time. */
 export async function parseUnits(units: readonly WorkUnit[], options: ParallelOptions): Promise<void> {
   const threads = chooseThreads(units, options.threads);
   if (threads <= 1) {
     for (const u of units) await options.onResult(u, runUnit(u, options.mode));
     return;
   }
-  const window = threads * 4;
-  const done = new Map<number, UnitResult>();
-  let next = 0; // next unit to dispatch
-  let written = 0; // next unit to hand to onResult
-  let failure: unknown;
   const workers = Array.from({ length: threads }, () => new Worker(new URL('./dump-worker.js', import.meta.url)));
   try {
-    await new Promise<void>((resolve, reject) => {
-      let flushing = false;
-      const flush = async () => {
-        if (flushing) return;
-        flushing = true;
-        try {
-          while (done.has(written)) {
-            const r = done.get(written)!;
-            done.delete(written);
-            await options.onResult(units[written]!, r);
-            written++;
-          }
-          for (const w of idle.splice(0)) dispatch(w);
-          if (written === units.length) resolve();
-        } catch (e) {
-          reject(e);
-        } finally {
-          flushing = false;
-        }
-        if (done.has(written)) void flush();
-      };
-      const idle: Worker[] = [];
-      const dispatch = (w: Worker) => {
-        if (next >= units.length || next >= written + window) {
-          idle.push(w);
-          return;
-        }
-        const id = next++;
-        w.postMessage({ id, unit: units[id], mode: options.mode });
-      };
-      for (const w of workers) {
-        w.on('message', (msg: { id: number; result: UnitResult }) => {
-          done.set(msg.id, msg.result);
-          dispatch(w);
-          void flush();
-        });
-        w.on('error', (e) => {
-          failure = e;
-          reject(e);
-        });
-        dispatch(w);
-      }
-      if (units.length === 0) resolve();
-    });
+    await runOrdered({ tasks: units, workers, window: threads * 4, message: { mode: options.mode }, onResult: (u, r: UnitResult) => options.onResult(u, r) });
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
   }
-  if (failure) throw failure;
 }

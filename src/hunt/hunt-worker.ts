@@ -1,0 +1,32 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import { DEFAULT_PIPELINE, loadPipeline } from '../sigma/pipeline.js';
+import { loadRuleSet } from '../sigma/ruleset.js';
+import { huntUnit, type HuntUnit } from './hunt.js';
+import { RuleIndex } from './rule-index.js';
+
+/** What a hunt worker is started with: the rule set to load, which must come out as the main thread's did (each task says how many rules that was). */
+export interface HuntWorkerData {
+  rules: string[];
+  pipeline?: string;
+}
+
+/**
+ * Worker side of a parallel hunt: loads the same rules as the main thread (from the rule cache, so
+ * in a fraction of a second), then hunts the units it is given. Rules are referred to by number, so
+ * both threads must have loaded the same list.
+ */
+const data = workerData as HuntWorkerData;
+const set = loadRuleSet(data.rules, loadPipeline(data.pipeline ?? DEFAULT_PIPELINE));
+const index = new RuleIndex(set.rules);
+
+parentPort!.postMessage({ ready: true });
+parentPort!.on('message', (msg: { id: number; task: HuntUnit; expectedRules: number }) => {
+  if (set.rules.length !== msg.expectedRules) {
+    return parentPort!.postMessage({ id: msg.id, error: `a worker thread loaded ${set.rules.length} rules, the main thread ${msg.expectedRules} (did the rule files change during the run?)` });
+  }
+  try {
+    parentPort!.postMessage({ id: msg.id, result: huntUnit(msg.task, index) });
+  } catch (e) {
+    parentPort!.postMessage({ id: msg.id, error: `${msg.task.file}: ${(e as Error).stack ?? e}` });
+  }
+});

@@ -1,0 +1,15 @@
+import { availableParallelism } from 'node:os';
+
+/**
+ * A hunt thread pays for itself only past tens of megabytes of evidence: each one loads the rule set
+ * (about a second for all of SigmaHQ, from the rule cache) before it can help, while the calling
+ * thread hunts ~40 MB of EVTX a second (bench/results/hunt.json).
+ */
+const BYTES_PER_THREAD = 64 * 1024 * 1024;
+
+/** Threads for a hunt (the calling thread included): as asked, else one per core the input can keep busy. */
+export function chooseHuntThreads(files: readonly { size: number }[], requested: number): number {
+  if (requested > 0) return requested;
+  const bytes = files.reduce((n, f) => n + f.size, 0);
+  return Math.max(1, Math.min(availableParallelism(), Math.floor(bytes / BYTES_PER_THREAD)));
+}
