@@ -3,11 +3,13 @@ import { DEFAULT_PIPELINE, loadPipeline } from '../sigma/pipeline.js';
 import { loadRuleSet } from '../sigma/ruleset.js';
 import { huntUnit, type HuntUnit } from './hunt.js';
 import { RuleIndex } from './rule-index.js';
+import { type RuleSelection, selectRules } from './rule-selection.js';
 
 /** What a hunt worker is started with: the rule set to load, which must come out as the main thread's did (each task says how many rules that was). */
 export interface HuntWorkerData {
   rules: string[];
   pipeline?: string;
+  selection: RuleSelection;
 }
 
 /**
@@ -17,12 +19,13 @@ export interface HuntWorkerData {
  */
 const data = workerData as HuntWorkerData;
 const set = loadRuleSet(data.rules, loadPipeline(data.pipeline ?? DEFAULT_PIPELINE));
-const index = new RuleIndex(set.rules);
+const rules = selectRules(set.rules, data.selection).rules;
+const index = new RuleIndex(rules);
 
 parentPort!.postMessage({ ready: true });
 parentPort!.on('message', (msg: { id: number; task: HuntUnit; expectedRules: number }) => {
-  if (set.rules.length !== msg.expectedRules) {
-    return parentPort!.postMessage({ id: msg.id, error: `a worker thread loaded ${set.rules.length} rules, the main thread ${msg.expectedRules} (did the rule files change during the run?)` });
+  if (rules.length !== msg.expectedRules) {
+    return parentPort!.postMessage({ id: msg.id, error: `a worker thread selected ${rules.length} rules, the main thread ${msg.expectedRules} (did the rule files change during the run?)` });
   }
   try {
     parentPort!.postMessage({ id: msg.id, result: huntUnit(msg.task, index) });

@@ -21,6 +21,8 @@ export interface Detection {
   eventId: string;
   /** The event in evtx_dump's shape (for a correlation, its last event). */
   event: unknown;
+  /** The values of the fields the rule tests, as the event has them. */
+  matched?: Record<string, unknown>;
   /** For a correlation: the events it counted, and the values of its group-by fields. */
   events?: unknown[];
   group?: Record<string, string>;
@@ -80,6 +82,8 @@ export interface HuntUnit {
 /** An event some rules matched: the rules by number (their order in the rule set), where it is, and the event. */
 export interface EventMatch extends Pick<Detection, 'timestamp' | 'recordId' | 'computer' | 'channel' | 'eventId'> {
   rules: number[];
+  /** For each rule, the values of the fields it tests. */
+  matched: Record<string, unknown>[];
   event: unknown;
 }
 
@@ -127,6 +131,15 @@ function unitEvents(unit: HuntUnit, result: UnitHunt): Iterable<{ event: unknown
   return [];
 }
 
+function fieldValues(view: Event, fields: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const f of fields) {
+    const v = view.get(f);
+    if (v !== undefined) out[f] = v;
+  }
+  return out;
+}
+
 /** Runs every rule over every event of a unit. */
 export function huntUnit(unit: HuntUnit, rules: RuleIndex): UnitHunt {
   const result: UnitHunt = { matches: [], events: 0, readable: true, diagnostics: [] };
@@ -134,7 +147,7 @@ export function huntUnit(unit: HuntUnit, rules: RuleIndex): UnitHunt {
     result.events++;
     const view = new EvtxEvent(event);
     const matched = rules.matchNumbers(view);
-    if (matched.length) result.matches.push({ rules: matched, event, ...eventPlace(view, timestamp) });
+    if (matched.length) result.matches.push({ rules: matched, matched: matched.map((n) => fieldValues(view, rules.rule(n).fields)), event, ...eventPlace(view, timestamp) });
   }
   return result;
 }
@@ -144,30 +157,43 @@ export function huntUnit(unit: HuntUnit, rules: RuleIndex): UnitHunt {
  * the correlator, and are kept too unless those correlations keep them to themselves
  * (`generate: false`, the default).
  */
-export function detectionsOf(unit: HuntUnit, found: UnitHunt, rules: readonly CompiledRule[], stats: HuntStats, correlator?: Correlator): Detection[] {
+export function detectionsOf(unit: HuntUnit, found: UnitHunt, rules: readonly CompiledRule[], stats: HuntStats, correlator?: Correlator, window?: TimeWindow): Detection[] {
   if (unit.part === 0 && unit.kind !== 'unknown') stats.files++;
   if (!found.readable && unit.part === 0) stats.unreadable.push(unit.file);
   stats.events += found.events;
   const out: Detection[] = [];
   for (const m of found.matches) {
-    const { rules: numbers, event, ...place } = m;
-    for (const n of numbers) {
+    const { rules: numbers, matched, event, ...place } = m;
+    if (window && !within(window, place.timestamp)) continue;
+    for (const [i, n] of numbers.entries()) {
       const rule = rules[n]!;
       if (correlator?.wants(rule.rule)) {
         correlator.add({ ruleId: rule.rule.id, ruleName: rule.rule.name, timeMs: Date.parse(place.timestamp), event: new EvtxEvent(event), payload: event });
         if (!correlator.reportsOwnDetections(rule.rule)) continue;
       }
       stats.detections++;
-      out.push({ rule, file: unit.file, event, ...place });
+      out.push({ rule, file: unit.file, event, matched: matched[i], ...place });
     }
   }
   return out;
 }
 
+/** Event times a hunt reports (milliseconds since the epoch, either end open). */
+export interface TimeWindow {
+  from?: number;
+  to?: number;
+}
+
+function within(w: TimeWindow, timestamp: string): boolean {
+  const t = Date.parse(timestamp);
+  if (Number.isNaN(t)) return w.from === undefined && w.to === undefined;
+  return (w.from === undefined || t >= w.from) && (w.to === undefined || t <= w.to);
+}
+
 /** A correlation that held, as a detection: its rule, its last event, all its events and its group. */
 export function correlationDetection(d: CorrelationDetection): Detection {
   const last = d.hits[d.hits.length - 1]!;
-  const rule: CompiledRule = { rule: d.correlation.rule, techniques: techniquesOf(d.correlation.rule.tags), alternatives: [], match: () => false };
+  const rule: CompiledRule = { rule: d.correlation.rule, techniques: techniquesOf(d.correlation.rule.tags), fields: [], alternatives: [], match: () => false };
   const flat = (p: unknown): unknown[] => (Array.isArray(p) ? p.flatMap(flat) : [p]);
   const events = d.hits.flatMap((h) => flat(h.payload));
   return {

@@ -87,6 +87,11 @@ export class RuleIndex {
     return b;
   }
 
+  /** A rule by its number. */
+  rule(n: number): CompiledRule {
+    return this.rules[n]!;
+  }
+
   /** The rules that match an event, each once, in the order they were given. */
   match(event: Event): CompiledRule[] {
     return this.matchNumbers(event).map((r) => this.rules[r]!);

@@ -1,12 +1,6 @@
 import { toJson } from '../common/json.js';
 import type { Detection } from '../hunt/hunt.js';
 
-/** Rule levels from least to most severe. */
-export const LEVELS = ['informational', 'low', 'medium', 'high', 'critical'] as const;
-
-export function levelRank(level: string | undefined): number {
-  return LEVELS.indexOf((level ?? '').toLowerCase() as (typeof LEVELS)[number]);
-}
 
 /** One detection as a JSON line. */
 export function detectionJson(d: Detection): string {
@@ -19,6 +13,7 @@ export function detectionJson(d: Detection): string {
     computer: d.computer,
     channel: d.channel,
     event_id: d.eventId,
+    matched: d.matched ?? {},
     event: d.event,
     ...(d.events ? { correlation: { group: d.group, events: d.events } } : {}),
   });
@@ -35,14 +30,56 @@ export function detectionCsv(d: Detection): string {
   return [d.timestamp, r.level ?? '', r.title, r.id ?? '', d.computer, d.channel, d.eventId, d.recordId, d.file, d.rule.techniques.join(' ')].map(csvCell).join(',');
 }
 
-/** A row of the terminal table: timestamp, level, rule, computer, event. */
-export function detectionRow(d: Detection): string[] {
-  return [d.timestamp.replace('T', ' ').slice(0, 19), d.rule.rule.level ?? '', d.rule.rule.title, d.computer, `${d.channel} ${d.eventId}`];
+/**
+ * One detection as a Timesketch event (JSONL import): `message`, `datetime` and `timestamp_desc`,
+ * then the rule's and the event's particulars as flat fields.
+ */
+export function detectionTimesketch(d: Detection): string {
+  const r = d.rule.rule;
+  return toJson({
+    message: `${r.title} [${r.level ?? 'unknown'}] on ${d.computer || 'unknown host'}: ${d.channel} ${d.eventId}`,
+    datetime: d.timestamp,
+    timestamp_desc: d.events ? 'Correlation Window End' : 'Event Recorded',
+    rule_id: r.id ?? '',
+    rule_title: r.title,
+    level: r.level ?? '',
+    status: r.status ?? '',
+    tags: r.tags,
+    techniques: d.rule.techniques,
+    computer: d.computer,
+    channel: d.channel,
+    event_id: d.eventId,
+    record_id: d.recordId,
+    source_file: d.file,
+    ...Object.fromEntries(Object.entries(d.matched ?? {}).map(([k, v]) => [`field_${k}`, v])),
+  });
 }
 
-export function formatTable(rows: string[][], header: string[], maxWidth = 60): string {
+/** Formats event times for people: UTC, or a named time zone (`--timezone Europe/Berlin`). */
+export function timeFormatter(timeZone = 'UTC'): (iso: string) => string {
+  // Swedish writes dates as ISO does: 2021-03-02 23:47:11.
+  const f = new Intl.DateTimeFormat('sv-SE', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
+  return (iso) => {
+    const t = Date.parse(iso);
+    return Number.isNaN(t) ? iso : f.format(t);
+  };
+}
+
+/** A row of the terminal table: time, level, rule, computer, event. */
+export function detectionRow(d: Detection, time: (iso: string) => string = timeFormatter()): string[] {
+  return [time(d.timestamp), d.rule.rule.level ?? '', d.rule.rule.title, d.computer, `${d.channel} ${d.eventId}`];
+}
+
+const LEVEL_COLOURS: Record<string, string> = { critical: '\x1b[1;31m', high: '\x1b[31m', medium: '\x1b[33m', low: '\x1b[36m', informational: '\x1b[2m' };
+
+/** A table with columns padded to their widest cell, wide cells elided; with `colourColumn`, that column's level names coloured. */
+export function formatTable(rows: string[][], header: string[], maxWidth = 60, colourColumn?: number): string {
   const cut = (s: string) => (s.length > maxWidth ? s.slice(0, maxWidth - 1) + '…' : s);
   const all = [header, ...rows].map((r) => r.map(cut));
   const widths = header.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
-  return all.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+  const paint = (c: string, i: number, row: number) => {
+    const colour = row > 0 && i === colourColumn ? LEVEL_COLOURS[c.trim()] : undefined;
+    return colour ? colour + c + '\x1b[0m' : c;
+  };
+  return all.map((r, row) => r.map((c, i) => paint(c.padEnd(widths[i]!), i, row)).join('  ').trimEnd()).join('\n') + '\n';
 }

@@ -201,3 +201,19 @@ function mapLiterals(map: Obj, options: CompileOptions): Literals {
   }
   return best;
 }
+
+/** The event fields a detection tests (named as the event names them), for showing what a detection matched on. */
+export function detectionFields(detection: unknown, fieldMap?: ReadonlyMap<string, string>): string[] {
+  if (!isObj(detection)) return [];
+  const fields = new Set<string>();
+  const visit = (search: unknown): void => {
+    if (Array.isArray(search)) return search.forEach(visit);
+    if (!isObj(search)) return;
+    for (const key of Object.keys(search)) {
+      const field = key.split('|')[0]!;
+      if (field) fields.add(fieldMap?.get(field) ?? field);
+    }
+  };
+  for (const [id, search] of Object.entries(detection)) if (id !== 'condition' && id !== 'timeframe') visit(search);
+  return [...fields];
+}

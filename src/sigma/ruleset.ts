@@ -1,7 +1,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Event } from '../evidence/event.js';
-import { compileDetection, detectionLiterals, type Predicate } from './compile.js';
+import { compileDetection, detectionFields, detectionLiterals, type Predicate } from './compile.js';
 import { type Correlation, parseCorrelation } from './correlation.js';
 import { RuleError } from './errors.js';
 import { type Pipeline, sourcePredicate, sourcesFor } from './pipeline.js';
@@ -13,6 +13,8 @@ export interface CompiledRule {
   rule: SigmaRule;
   /** ATT&CK technique ids from the rule's tags (`attack.t1059.001` → `T1059.001`). */
   techniques: string[];
+  /** The event fields the rule's detection tests, under the names its log sources give them. */
+  fields: string[];
   /** One per pipeline source the rule's logsource stands for. */
   alternatives: RuleAlternative[];
   /** Whether the rule matches an event (any alternative). */
@@ -91,7 +93,8 @@ export function compileRule(rule: SigmaRule, pipeline: Pipeline, known?: RuleChe
     const ls = Object.entries(rule.logsource).filter(([k]) => k !== 'definition').map(([k, v]) => `${k}: ${v}`).join(', ');
     return `unsupported logsource (${ls}): no entry in pipeline "${pipeline.name}"`;
   }
-  const compiled: CompiledRule = { rule, techniques: techniquesOf(rule.tags), alternatives: [], match: () => false };
+  const fields = [...new Set(sources.flatMap((source) => detectionFields(rule.detection, source.fields)))];
+  const compiled: CompiledRule = { rule, techniques: techniquesOf(rule.tags), fields, alternatives: [], match: () => false };
   sources.forEach((source, i) => {
     const channels = source.conditions.get('Channel');
     const eventIds = source.conditions.get('EventID');

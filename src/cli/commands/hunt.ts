@@ -1,30 +1,65 @@
 import { createWriteStream, existsSync } from 'node:fs';
-import { Command, Option } from 'commander';
-import { Correlator } from '../../hunt/correlate.js';
 import { Worker } from 'node:worker_threads';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { runOrdered } from '../../common/ordered-pool.js';
-import { correlationDetection, type Detection, detectionsOf, type HuntStats, huntUnit, planHuntUnits, type UnitHunt } from '../../hunt/hunt.js';
+import { Correlator } from '../../hunt/correlate.js';
+import { correlationDetection, type Detection, detectionsOf, type HuntStats, type HuntUnit, huntUnit, planHuntUnits, type TimeWindow, type UnitHunt } from '../../hunt/hunt.js';
 import type { HuntWorkerData } from '../../hunt/hunt-worker.js';
-import { chooseHuntThreads } from '../../hunt/threads.js';
-import { CSV_HEADER, detectionCsv, detectionJson, detectionRow, formatTable, levelRank, LEVELS } from '../../report/detections.js';
 import { RuleIndex } from '../../hunt/rule-index.js';
+import { LEVELS, levelRank, listOption, type RuleSelection, selectRules } from '../../hunt/rule-selection.js';
+import { chooseHuntThreads } from '../../hunt/threads.js';
+import { CSV_HEADER, detectionCsv, detectionJson, detectionRow, detectionTimesketch, formatTable, timeFormatter } from '../../report/detections.js';
+import { HuntSummary } from '../../report/summary.js';
+import { TimelineSorter } from '../../report/timeline-sort.js';
 import type { Pipeline } from '../../sigma/pipeline.js';
 import { loadRuleSet } from '../../sigma/ruleset.js';
 import { collectInputs, type Inputs } from '../inputs.js';
 import { ExitCode, parseThreads } from '../options.js';
 import { StreamOutput } from '../output.js';
+import { HuntProgress } from '../progress.js';
 import { isRuleError, loadPipelineOrExit } from './rules.js';
+
+type Format = 'table' | 'jsonl' | 'csv' | 'timesketch';
 
 interface HuntOptions {
   rules?: string[];
   pipeline?: string;
-  format: 'table' | 'jsonl' | 'csv';
+  format: Format;
   output?: string;
   failOn?: string;
   threads?: number;
+  level?: string;
+  status?: string[];
+  tags?: string[];
+  ruleId?: string[];
+  from?: number;
+  to?: number;
+  timezone?: string;
+  verbose?: boolean;
+  progress?: boolean;
+  sort: 'time' | 'none';
 }
 
 const isEvidenceName = (name: string) => /\.(evtx|json|jsonl|ndjson)$/i.test(name);
+
+function parseTime(value: string): number {
+  // A date alone is midnight UTC; a time without a zone is UTC too (events are stored in UTC).
+  const iso = /^\d{4}-\d\d-\d\d$/.test(value) ? `${value}T00:00:00Z` : /[zZ]|[+-]\d\d:?\d\d$/.test(value) ? value : `${value}Z`;
+  const t = Date.parse(iso.replace(' ', 'T'));
+  if (Number.isNaN(t)) throw new InvalidArgumentError('expected an ISO-8601 date or time, e.g. 2021-03-02 or 2021-03-02T23:00:00Z');
+  return t;
+}
+
+function parseTimeZone(value: string): string {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: value });
+    return value;
+  } catch {
+    throw new InvalidArgumentError('expected an IANA time zone, e.g. UTC or Europe/Berlin');
+  }
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 export function huntCommand(): Command {
   return new Command('hunt')
@@ -32,15 +67,25 @@ export function huntCommand(): Command {
     .argument('<paths...>', 'evidence files, or directories searched recursively')
     .option('-r, --rules <paths...>', 'Sigma rule files or directories (may be given more than once)')
     .option('-p, --pipeline <file>', 'processing pipeline instead of the built-in Windows one')
-    .addOption(new Option('-f, --format <format>', 'output format').choices(['table', 'jsonl', 'csv']).default('table'))
+    .addOption(new Option('-f, --format <format>', 'output format (timesketch: JSONL ready for Timesketch import)').choices(['table', 'jsonl', 'csv', 'timesketch']).default('table'))
     .option('-o, --output <file>', 'write detections to a file instead of stdout')
     .option('-t, --threads <n>', 'threads hunting (0: one per core, when the input is large enough to pay for them)', parseThreads, 0)
+    .addOption(new Option('--level <level>', 'run only rules at or above this level').choices([...LEVELS]))
+    .option('--status <status>', 'run only rules of this status (repeatable, or comma-separated: stable,test)', collect)
+    .option('--tags <tag>', 'run only rules with one of these tags or ATT&CK techniques (attack.execution, T1059; repeatable, comma-separated)', collect)
+    .option('--rule-id <id>', 'run only these rules (repeatable, comma-separated)', collect)
+    .option('--from <time>', 'report only events at or after this time (ISO-8601; UTC unless a zone is given)', parseTime)
+    .option('--to <time>', 'report only events at or before this time', parseTime)
+    .option('--timezone <zone>', 'show times in this IANA time zone in the table and summary (JSONL and CSV stay UTC)', parseTimeZone)
+    .addOption(new Option('--sort <order>', 'time: detections in event-time order across all inputs (sorted on disk past 64 MB); none: as found, file by file').choices(['time', 'none']).default('time'))
+    .option('-v, --verbose', 'list every rule not loaded, with the reason')
+    .option('--no-progress', 'no progress bar (it shows only on a terminal, and never when CI is set)')
     .addOption(new Option('--fail-on <level>', 'exit 1 when a detection is at or above this level').choices([...LEVELS]))
     .addHelpText('after', `
-Rules that cannot be used are reported on stderr and the others still run. Exit status: 0 on a
-clean run (with or without detections), 1 with --fail-on when a detection reaches that level or when
-an input could not be read at all, 2 on a usage error (also: a --rules path that does not exist, or
-no rule loaded at all).`)
+Rules that cannot be used are reported on stderr (all of them with --verbose) and the others still
+run. A summary follows the detections on stderr. Exit status: 0 on a clean run (with or without
+detections), 1 with --fail-on when a detection reaches that level or when an input could not be read
+at all, 2 on a usage error (also: a --rules path that does not exist, or no rule loaded at all).`)
     .action(async (paths: string[], opts: HuntOptions) => {
       process.exitCode = await hunt(paths, opts);
     });
@@ -60,62 +105,91 @@ async function hunt(paths: string[], opts: HuntOptions): Promise<number> {
   }
   const inputs = collectInputs(paths, isEvidenceName);
   for (const e of inputs.errors) process.stderr.write(`spoor hunt: ${e}\n`);
+  const selection: RuleSelection = { level: opts.level, statuses: listOption(opts.status), tags: listOption(opts.tags), ruleIds: listOption(opts.ruleId) };
   // Other threads start now: they load the rules while this one does.
   const threads = chooseHuntThreads(inputs.files, opts.threads ?? 0);
-  const workerData: HuntWorkerData = { rules: opts.rules, pipeline: opts.pipeline };
+  const workerData: HuntWorkerData = { rules: opts.rules, pipeline: opts.pipeline, selection };
   const workers = Array.from({ length: threads - 1 }, () => new Worker(new URL('../../hunt/hunt-worker.js', import.meta.url), { workerData }));
   try {
-    return await huntWith({ ...opts, rules: opts.rules }, pipeline, inputs, threads, workers);
+    return await huntWith({ ...opts, rules: opts.rules }, pipeline, selection, inputs, threads, workers);
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
   }
 }
 
-async function huntWith(opts: HuntOptions & { rules: string[] }, pipeline: Pipeline, inputs: Inputs, threads: number, workers: Worker[]): Promise<number> {
-  const ruleSet = loadRuleSet(opts.rules, pipeline, { onLateProblem: (p) => process.stderr.write(`spoor hunt: ${p.file}:${p.line}: rule not loaded: ${p.reason}\n`) });
+async function huntWith(opts: HuntOptions & { rules: string[] }, pipeline: Pipeline, selection: RuleSelection, inputs: Inputs, threads: number, workers: Worker[]): Promise<number> {
+  const say = (m: string) => process.stderr.write(`spoor hunt: ${m}\n`);
+  const ruleSet = loadRuleSet(opts.rules, pipeline, { onLateProblem: (p) => say(`${p.file}:${p.line}: rule not loaded: ${p.reason}`) });
   const errors = ruleSet.problems.filter(isRuleError);
-  for (const p of errors) process.stderr.write(`spoor hunt: ${p.file}:${p.line}: rule not loaded: ${p.reason}\n`);
-  process.stderr.write(`spoor hunt: ${ruleSet.rules.length} rules and ${ruleSet.correlations.length} correlations loaded, ${ruleSet.problems.length - errors.length} set aside, ${errors.length} in error\n`);
-
+  for (const p of opts.verbose ? ruleSet.problems : errors) say(`${p.file}:${p.line}: rule not loaded: ${p.reason}`);
+  const { rules, leftOut } = selectRules(ruleSet.rules, selection);
+  say(`${ruleSet.rules.length} rules and ${ruleSet.correlations.length} correlations loaded, ${ruleSet.problems.length - errors.length} set aside, ${errors.length} in error${leftOut ? `; ${rules.length} selected` : ''}`);
   if (ruleSet.rules.length === 0) {
-    process.stderr.write('spoor hunt: no rule could be loaded; nothing to hunt with\n');
+    say('no rule could be loaded; nothing to hunt with');
     return ExitCode.Usage;
   }
+
   const stream = opts.output ? createWriteStream(opts.output) : process.stdout;
   const out = new StreamOutput(stream);
   const stats: HuntStats = { files: 0, events: 0, detections: 0, unreadable: [] };
-  const rows: string[][] = [];
+  const time = timeFormatter(opts.timezone);
+  const summary = new HuntSummary();
+  const rows: { timestamp: string; row: string[] }[] = [];
   let worst = -1;
   if (opts.format === 'csv') await out.write(CSV_HEADER.join(',') + '\n');
+  const sorter = opts.sort === 'time' && opts.format !== 'table' ? new TimelineSorter() : undefined;
+  const line = (d: Detection) => (opts.format === 'jsonl' ? detectionJson(d) : opts.format === 'timesketch' ? detectionTimesketch(d) : detectionCsv(d));
   const emit = async (d: Detection) => {
     worst = Math.max(worst, levelRank(d.rule.rule.level));
-    if (opts.format === 'jsonl') await out.write(detectionJson(d) + '\n');
-    else if (opts.format === 'csv') await out.write(detectionCsv(d) + '\n');
-    else rows.push(detectionRow(d));
+    summary.add(d);
+    if (opts.format === 'table') rows.push({ timestamp: d.timestamp, row: detectionRow(d, time) });
+    else if (sorter) sorter.add(d.timestamp, line(d));
+    else await out.write(line(d) + '\n');
   };
-  const index = new RuleIndex(ruleSet.rules);
+  const index = new RuleIndex(rules);
   const correlator = ruleSet.correlations.length ? new Correlator(ruleSet.correlations) : undefined;
+  const window: TimeWindow | undefined = opts.from !== undefined || opts.to !== undefined ? { from: opts.from, to: opts.to } : undefined;
   const units = planHuntUnits(inputs.files);
-  await runOrdered({
-    tasks: units,
-    workers,
-    runHere: (u) => huntUnit(u, index),
-    window: threads * 16,
-    waitReady: true,
-    message: { expectedRules: ruleSet.rules.length },
-    onResult: async (unit, found: UnitHunt) => {
-      for (const m of found.diagnostics) process.stderr.write(`spoor hunt: ${m}\n`);
-      for (const d of detectionsOf(unit, found, ruleSet.rules, stats, correlator)) await emit(d);
-    },
-  });
+  const progress = opts.progress === false ? undefined : HuntProgress.start(inputs.files.reduce((n, f) => n + f.size, 0), inputs.files.length);
+  try {
+    await runOrdered({
+      tasks: units,
+      workers,
+      runHere: (u) => huntUnit(u, index),
+      window: threads * 16,
+      waitReady: true,
+      message: { expectedRules: rules.length },
+      onResult: async (unit: HuntUnit, found: UnitHunt) => {
+        for (const m of found.diagnostics) progress ? progress.log(`spoor hunt: ${m}`) : say(m);
+        for (const d of detectionsOf(unit, found, rules, stats, correlator, window)) await emit(d);
+        progress?.update(unit, stats);
+      },
+    });
+  } finally {
+    progress?.stop();
+  }
   for (const c of correlator?.finish() ?? []) {
     stats.detections++;
     await emit(correlationDetection(c));
   }
-  if (opts.format === 'table') await out.write(rows.length ? formatTable(rows, ['time (UTC)', 'level', 'rule', 'computer', 'event']) : '');
+  if (sorter) for await (const l of sorter.sorted()) await out.write(l + '\n');
+  if (opts.sort === 'time') rows.sort((a, b) => timeOrder(a.timestamp, b.timestamp));
+  if (opts.format === 'table') await out.write(rows.length ? formatTable(rows.map((r) => r.row), [`time (${opts.timezone ?? 'UTC'})`, 'level', 'rule', 'computer', 'event'], 60, colourWanted(stream) ? 1 : undefined) : '');
   if (opts.output) await new Promise<void>((resolve) => (stream as ReturnType<typeof createWriteStream>).end(resolve));
-  process.stderr.write(`spoor hunt: ${stats.files} files, ${stats.events} events, ${stats.detections} detections\n`);
+  const facts = { files: stats.files, events: stats.events, detections: stats.detections, rules: rules.length, setAside: ruleSet.problems.length, leftOut };
+  for (const line of summary.lines(facts, time)) say(line);
   const unreadable = stats.unreadable.length + inputs.errors.length;
   if (opts.failOn && worst >= levelRank(opts.failOn)) return ExitCode.Unreadable;
   return unreadable > 0 ? ExitCode.Unreadable : ExitCode.Ok;
+}
+
+/** Earlier events first; events without a readable time last. */
+function timeOrder(a: string, b: string): number {
+  const x = Date.parse(a);
+  const y = Date.parse(b);
+  return (Number.isNaN(x) ? Infinity : x) - (Number.isNaN(y) ? Infinity : y) || 0;
+}
+
+function colourWanted(stream: NodeJS.WritableStream): boolean {
+  return (stream as NodeJS.WriteStream).isTTY === true && !process.env.NO_COLOR;
 }

@@ -1,0 +1,57 @@
+import cliProgress from 'cli-progress';
+import type { HuntStats, HuntUnit } from '../hunt/hunt.js';
+import { unitBytes } from '../evidence/evtx/work.js';
+import { statSync } from 'node:fs';
+
+/**
+ * The hunt's progress bar on stderr: files, megabytes, events a second and detections so far. Only
+ * on a terminal, and never under CI, so that logs and pipes get clean text.
+ */
+export class HuntProgress {
+  private readonly started = Date.now();
+  private bytes = 0;
+
+  private constructor(private readonly bar: cliProgress.SingleBar, private readonly files: number) {}
+
+  static start(totalBytes: number, files: number): HuntProgress | undefined {
+    if (!process.stderr.isTTY || process.env.CI) return undefined;
+    const bar = new cliProgress.SingleBar(
+      {
+        stream: process.stderr,
+        format: 'hunting [{bar}] {percentage}% | {filesDone}/{files} files | {mb}/{totalMb} MB | {rate} events/s | {detections} detections',
+        hideCursor: true,
+        clearOnComplete: false,
+        fps: 10,
+      },
+      cliProgress.Presets.shades_classic,
+    );
+    bar.start(Math.max(totalBytes, 1), 0, { filesDone: 0, files, mb: '0', totalMb: (totalBytes / 1e6).toFixed(0), rate: 0, detections: 0 });
+    return new HuntProgress(bar, files);
+  }
+
+  update(unit: HuntUnit, stats: HuntStats): void {
+    this.bytes += unit.kind === 'evtx' && unit.firstChunk !== undefined ? unitBytes({ file: unit.file, firstChunk: unit.firstChunk, endChunk: unit.endChunk!, part: unit.part }) : fileSize(unit.file);
+    const seconds = Math.max((Date.now() - this.started) / 1000, 0.001);
+    this.bar.update(this.bytes, { filesDone: Math.min(stats.files, this.files), mb: (this.bytes / 1e6).toFixed(0), rate: Math.round(stats.events / seconds), detections: stats.detections });
+  }
+
+  /** A message printed above the bar. */
+  log(message: string): void {
+    // Clear the bar's line, print, and let the bar redraw itself below.
+    process.stderr.write(`\r\x1b[K${message}\n`);
+    this.bar.render();
+  }
+
+  stop(): void {
+    this.bar.update(this.bar.getTotal());
+    this.bar.stop();
+  }
+}
+
+function fileSize(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
+}

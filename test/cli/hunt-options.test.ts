@@ -1,0 +1,119 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { DATA, SPOOR } from '../helpers/paths.js';
+
+function spoor(...args: string[]) {
+  const r = spawnSync(process.execPath, [SPOOR, ...args], { encoding: 'utf8', maxBuffer: 1 << 30 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const tmp = mkdtempSync(join(tmpdir(), 'spoor-hunt-opts-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+const EVIDENCE = `${DATA}/evtx/attack-samples`;
+const RULES = `${DATA}/sigma/rules/windows`;
+const LEVELS = ['informational', 'low', 'medium', 'high', 'critical'];
+const jsonl = (out: string) => out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+
+// One full run is the reference the selections are checked against.
+const all = spoor('hunt', EVIDENCE, '--format', 'jsonl', '--sort', 'none', '--rules', RULES);
+const everything = jsonl(all.stdout);
+
+test('a hunt over many files: detections in time order across files, the same set as file order', () => {
+  assert.equal(all.code, 0, all.stderr);
+  assert.ok(everything.length > 200);
+  const sorted = spoor('hunt', EVIDENCE, '--format', 'jsonl', '--rules', RULES);
+  const lines = jsonl(sorted.stdout);
+  const times = lines.map((d) => Date.parse(d.timestamp));
+  for (let i = 1; i < times.length; i++) assert.ok(times[i - 1]! <= times[i]!, `line ${i + 1} is earlier than line ${i}`);
+  const key = (d: { rule: { id: string }; file: string; record_id: string }) => `${d.rule.id} ${d.file} ${d.record_id}`;
+  assert.deepEqual(lines.map(key).sort(), everything.map(key).sort());
+  // Files interleave once sorted: the order is not simply file order.
+  assert.notDeepEqual(lines.map(key), everything.map(key));
+});
+
+test('--level, --status, --rule-id and --tags keep exactly the detections of the rules they select', () => {
+  const high = jsonl(spoor('hunt', EVIDENCE, '--format', 'jsonl', '--sort', 'none', '--level', 'high', '--rules', RULES).stdout);
+  assert.deepEqual(high, everything.filter((d) => LEVELS.indexOf(d.rule.level) >= LEVELS.indexOf('high')));
+  const stable = jsonl(spoor('hunt', EVIDENCE, '--format', 'jsonl', '--sort', 'none', '--status', 'stable', '--rules', RULES).stdout);
+  assert.deepEqual(stable, everything.filter((d) => d.rule.status === 'stable'));
+  const ids = [...new Set(everything.map((d) => d.rule.id))].slice(0, 2);
+  const byId = jsonl(spoor('hunt', EVIDENCE, '--format', 'jsonl', '--sort', 'none', '--rule-id', ids.join(','), '--rules', RULES).stdout);
+  assert.deepEqual(byId, everything.filter((d) => ids.includes(d.rule.id)));
+  // A technique takes its sub-techniques: T1003 selects T1003.001 rules too.
+  const cred = jsonl(spoor('hunt', EVIDENCE, '--format', 'jsonl', '--sort', 'none', '--tags', 'T1003', '--rules', RULES).stdout);
+  assert.deepEqual(cred, everything.filter((d) => d.rule.techniques.some((t: string) => t === 'T1003' || t.startsWith('T1003.'))));
+  assert.ok(high.length && stable.length && byId.length && cred.length);
+});
+
+test('--from and --to keep the detections of events inside the window', () => {
+  const from = '2019-03-19T00:00:00Z';
+  const to = '2019-06-01';
+  const r = spoor('hunt', EVIDENCE, '--format', 'jsonl', '--sort', 'none', '--from', from, '--to', to, '--rules', RULES);
+  const expected = everything.filter((d) => Date.parse(d.timestamp) >= Date.parse(from) && Date.parse(d.timestamp) <= Date.parse('2019-06-01T00:00:00Z'));
+  assert.ok(expected.length > 0 && expected.length < everything.length);
+  assert.deepEqual(jsonl(r.stdout), expected);
+  assert.equal(spoor('hunt', EVIDENCE, '--from', 'yesterday', '--rules', RULES).code, 2);
+  assert.equal(spoor('hunt', EVIDENCE, '--timezone', 'Mars/Olympus', '--rules', RULES).code, 2);
+});
+
+test('detections carry the fields the rule tested; Timesketch output has message, datetime and timestamp_desc', () => {
+  for (const d of everything.slice(0, 50)) {
+    assert.ok(Object.keys(d.matched).length > 0, `${d.rule.title}: no matched fields`);
+    for (const [k, v] of Object.entries(d.matched)) if (d.event.Event.EventData && k in d.event.Event.EventData) assert.deepEqual(v, d.event.Event.EventData[k]);
+  }
+  const out = join(tmp, 'ts.jsonl');
+  assert.equal(spoor('hunt', EVIDENCE, '--format', 'timesketch', '--sort', 'none', '--output', out, '--rules', RULES).code, 0);
+  const ts = jsonl(readFileSync(out, 'utf8'));
+  assert.equal(ts.length, everything.length);
+  ts.forEach((t, i) => {
+    const d = everything[i];
+    assert.equal(t.datetime, d.timestamp);
+    assert.equal(t.timestamp_desc, 'Event Recorded');
+    assert.ok(t.message.startsWith(`${d.rule.title} [${d.rule.level}] on ${d.computer}`));
+    assert.equal(t.rule_id, d.rule.id);
+  });
+});
+
+test('the summary names levels, top rules, hosts, the time range and the rules run; the table shows times in --timezone', () => {
+  const r = spoor('hunt', EVIDENCE, '--timezone', 'Asia/Tokyo', '--rules', RULES);
+  assert.equal(r.code, 0);
+  const byLevel = new Map<string, number>();
+  for (const d of everything) byLevel.set(d.rule.level, (byLevel.get(d.rule.level) ?? 0) + 1);
+  const levels = [...LEVELS].reverse().filter((l) => byLevel.has(l)).map((l) => `${l} ${byLevel.get(l)}`).join(', ');
+  assert.match(r.stderr, new RegExp(`by level: ${levels}`));
+  assert.match(r.stderr, /top rules:\n/);
+  assert.match(r.stderr, /hosts:\n/);
+  assert.match(r.stderr, /time range: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d to /);
+  assert.match(r.stderr, new RegExp(`${everything.length} detections`));
+  assert.match(r.stdout, /^time \(Asia\/Tokyo\)/);
+  // The first row's time is the earliest event's, nine hours ahead of UTC.
+  const earliest = Math.min(...everything.map((d) => Date.parse(d.timestamp)));
+  const shown = new Date(earliest + 9 * 3600_000).toISOString().replace('T', ' ').slice(0, 19);
+  assert.equal(r.stdout.split('\n')[1]!.slice(0, 19), shown);
+});
+
+test('two threads find exactly what one finds, in the same order', () => {
+  const one = spoor('hunt', EVIDENCE, '--format', 'jsonl', '--threads', '1', '--rules', RULES);
+  const two = spoor('hunt', EVIDENCE, '--format', 'jsonl', '--threads', '2', '--rules', RULES);
+  assert.equal(two.code, 0, two.stderr);
+  assert.equal(two.stdout, one.stdout);
+});
+
+test('on a terminal the progress bar updates and the summary follows; piped or under CI there is none', () => {
+  // `script` gives the hunt a pseudo-terminal; CI is unset inside it on purpose.
+  const cmd = `env -u CI ${process.execPath} ${SPOOR} hunt ${EVIDENCE} --format jsonl --output ${join(tmp, 'tty.jsonl')} --rules ${RULES}`;
+  const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  assert.equal(r.status, 0, r.stdout);
+  // cli-progress redraws each frame from column 1 (CSI 1 G).
+  const frames = r.stdout.split('\x1b[1G').filter((f) => f.includes('hunting ['));
+  assert.ok(frames.length >= 2, `progress bar frames: ${frames.length}`);
+  assert.match(frames[frames.length - 1]!, /100% \| 277\/277 files .* events\/s \| \d+ detections/);
+  assert.match(r.stdout, /by level: /);
+  const piped = spoor('hunt', EVIDENCE, '--format', 'jsonl', '--rules', RULES);
+  assert.doesNotMatch(piped.stderr, /hunting \[/);
+});
