@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { dumpCommand } from './commands/dump.js';
 import { huntCommand } from './commands/hunt.js';
 import { rulesCommand } from './commands/rules.js';
+import { updateCommand } from './commands/update.js';
 import { ExitCode } from './options.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -13,7 +14,7 @@ const program = new Command('spoor')
   .showHelpAfterError()
   .exitOverride();
 
-for (const command of [dumpCommand(), huntCommand(), rulesCommand()]) {
+for (const command of [dumpCommand(), huntCommand(), rulesCommand(), updateCommand()]) {
   program.addCommand(command.exitOverride().showHelpAfterError());
 }
 

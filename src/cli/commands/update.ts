@@ -1,0 +1,89 @@
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command, Option } from 'commander';
+import { spoorHome } from '../../common/home.js';
+import { checkAttackBundle } from '../../update/attack.js';
+import { download } from '../../update/download.js';
+import { extractSigmaArchive } from '../../update/sigma-archive.js';
+import { ExitCode } from '../options.js';
+
+export const SIGMA_URL = 'https://github.com/SigmaHQ/sigma/releases/latest/download/sigma_all_rules.zip';
+export const ATTACK_URL = 'https://raw.githubusercontent.com/mitre-attack/attack-stix-data/master/enterprise-attack/enterprise-attack.json';
+
+interface UpdateOptions {
+  only?: 'sigma' | 'attack';
+  sigmaUrl: string;
+  attackUrl: string;
+  sigmaSha256?: string;
+  attackSha256?: string;
+}
+
+export function updateCommand(): Command {
+  return new Command('update')
+    .description('download the latest SigmaHQ rules and MITRE ATT&CK Enterprise into the data directory')
+    .addOption(new Option('--only <what>', 'update just one of them').choices(['sigma', 'attack']))
+    .option('--sigma-url <url>', 'where the SigmaHQ release archive is', SIGMA_URL)
+    .option('--attack-url <url>', 'where the ATT&CK Enterprise STIX bundle is', ATTACK_URL)
+    .option('--sigma-sha256 <hex>', 'refuse the rule archive unless it has this SHA-256')
+    .option('--attack-sha256 <hex>', 'refuse the ATT&CK bundle unless it has this SHA-256')
+    .addHelpText('after', `
+The data directory is $SPOOR_HOME, else $XDG_DATA_HOME/spoor or ~/.local/share/spoor; commands use
+its rules (sigma/) and ATT&CK (attack/) unless told otherwise. What is downloaded is checked before
+it replaces anything: a transfer cut short, a digest that does not match, an archive that is not a
+SigmaHQ rule set or a bundle that is not ATT&CK Enterprise leaves the installed copy as it was.
+Exit status: 0 when everything asked for was installed, 1 when something was refused.`)
+    .action(async (opts: UpdateOptions) => {
+      process.exitCode = await update(opts);
+    });
+}
+
+async function update(opts: UpdateOptions): Promise<number> {
+  const home = spoorHome();
+  mkdirSync(home, { recursive: true });
+  let failed = false;
+  const step = async (name: string, run: (staging: string) => Promise<string>) => {
+    const staging = mkdtempSync(join(home, `.staging-${name}-`));
+    try {
+      const said = await run(staging);
+      install(join(staging, name), join(home, name));
+      process.stderr.write(`spoor update: ${name}: ${said}\n`);
+    } catch (e) {
+      failed = true;
+      process.stderr.write(`spoor update: ${name}: not updated, the installed copy is unchanged: ${(e as Error).message}\n`);
+    } finally {
+      rmSync(staging, { recursive: true, force: true });
+    }
+  };
+  if (opts.only !== 'attack') {
+    await step('sigma', async (staging) => {
+      const zip = await download(opts.sigmaUrl, { maxBytes: 256 * 1024 * 1024, sha256: opts.sigmaSha256 });
+      const rules = extractSigmaArchive(zip, join(staging, 'sigma'));
+      const folders = existsSync(join(staging, 'sigma')) ? readdirSync(join(staging, 'sigma')).filter((d) => d.startsWith('rules')) : [];
+      if (rules < 100 || folders.length === 0) throw new Error(`the archive holds ${rules} rule files: not a SigmaHQ rule set`);
+      return `${rules} rule files (${folders.sort().join(', ')}) in ${join(home, 'sigma')}`;
+    });
+  }
+  if (opts.only !== 'sigma') {
+    await step('attack', async (staging) => {
+      const body = await download(opts.attackUrl, { maxBytes: 512 * 1024 * 1024, sha256: opts.attackSha256 });
+      const found = checkAttackBundle(body.toString('utf8'));
+      mkdirSync(join(staging, 'attack'));
+      writeFileSync(join(staging, 'attack', 'enterprise-attack.json'), body);
+      return `ATT&CK ${found.version || '(version unknown)'}: ${found.techniques} techniques, ${found.groups} groups in ${join(home, 'attack')}`;
+    });
+  }
+  return failed ? ExitCode.Unreadable : ExitCode.Ok;
+}
+
+/** Puts a checked copy in place: the old one moves aside first and goes only once the new one is in. */
+function install(from: string, to: string): void {
+  const old = `${to}.old-${process.pid}`;
+  if (existsSync(to)) renameSync(to, old);
+  try {
+    renameSync(from, to);
+  } catch (e) {
+    if (existsSync(old)) renameSync(old, to);
+    throw e;
+  }
+  rmSync(old, { recursive: true, force: true });
+}

@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { after, before, test } from 'node:test';
+import { strToU8, zipSync } from 'fflate';
+import { DATA, listFiles, SPOOR } from '../helpers/paths.js';
+
+// A stand-in for GitHub on 127.0.0.1, serving files made from the shared data: the tests never touch the network.
+const RULE_DIR = `${DATA}/sigma/rules/windows/process_creation`;
+const ruleFiles = listFiles(RULE_DIR, '.yml');
+const zip = Buffer.from(zipSync(Object.fromEntries([
+  ...ruleFiles.map((f) => [`sigma_all_rules/rules/windows/process_creation/${relative(RULE_DIR, f)}`, readFileSync(f)]),
+  ['sigma_all_rules/LICENSE', strToU8('Detection Rule License (DRL) 1.1')],
+  ['sigma_all_rules/rules/../../../escape.yml', strToU8('title: outside')],
+])));
+const attack = readFileSync(`${DATA}/attack/enterprise-attack.json`);
+const tampered = Buffer.from(JSON.stringify({ type: 'bundle', id: 'bundle--x', objects: [{ type: 'attack-pattern', name: 'just one' }] }));
+
+let server: Server;
+let base = '';
+before(async () => {
+  server = createServer((req, res) => {
+    const send = (body: Buffer, length = body.length) => {
+      res.writeHead(200, { 'content-length': String(length) });
+      res.end(body);
+    };
+    switch (req.url) {
+      case '/sigma.zip': return send(zip);
+      case '/attack.json': return send(attack);
+      case '/tampered.json': return send(tampered);
+      case '/truncated.zip': {
+        // Announces the whole archive, sends half, hangs up.
+        res.writeHead(200, { 'content-length': String(zip.length) });
+        res.write(zip.subarray(0, zip.length >> 1), () => res.destroy());
+        return;
+      }
+      case '/half.zip': return send(zip.subarray(0, zip.length >> 1));
+      default:
+        res.writeHead(404);
+        res.end();
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const addr = server.address() as { port: number };
+  base = `http://127.0.0.1:${addr.port}`;
+});
+after(() => server.close());
+
+const home = mkdtempSync(join(tmpdir(), 'spoor-update-'));
+after(() => rmSync(home, { recursive: true, force: true }));
+
+function spoor(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  // Asynchronous: the server lives in this process.
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [SPOOR, ...args], { env: { ...process.env, SPOOR_HOME: home } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const installed = () => listFiles(join(home, 'sigma'), '.yml').map((f) => relative(join(home, 'sigma'), f)).sort();
+const digest = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+test('spoor update installs the rules and ATT&CK it downloaded; hunt then uses them by default', async () => {
+  const r = await spoor('update', '--sigma-url', `${base}/sigma.zip`, '--attack-url', `${base}/attack.json`, '--sigma-sha256', digest(zip));
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(installed(), ruleFiles.map((f) => join('rules/windows/process_creation', relative(RULE_DIR, f))).sort());
+  assert.ok(!readdirSync(home).some((n) => n.startsWith('.staging') || n.includes('.old-')), 'nothing left behind');
+  assert.ok(!listFiles(home, '.yml').some((f) => f.endsWith('escape.yml')), 'an entry with .. is not written');
+  assert.equal(digest(readFileSync(join(home, 'attack/enterprise-attack.json'))), digest(attack));
+  assert.match(r.stderr, /attack: ATT&CK .*techniques, \d+ groups/);
+  const hunt = await spoor('hunt', `${DATA}/evtx/attack-samples`, '--format', 'jsonl');
+  assert.equal(hunt.code, 0, hunt.stderr);
+  assert.match(hunt.stderr, /rules: SigmaHQ rules from spoor update/);
+  const loaded = Number(/(\d+) rules and/.exec(hunt.stderr)?.[1]);
+  assert.ok(loaded > 100 && loaded <= ruleFiles.length, `${loaded} rules loaded of ${ruleFiles.length} files`);
+  assert.ok(hunt.stdout.trim().split('\n').length > 10);
+});
+
+test('a truncated, short, tampered or wrongly digested download leaves the installed copy as it was', async () => {
+  const before = installed();
+  const attackBefore = digest(readFileSync(join(home, 'attack/enterprise-attack.json')));
+  for (const [args, why] of [
+    [['--only', 'sigma', '--sigma-url', `${base}/truncated.zip`], /broke off|bytes of the .* announced/],
+    [['--only', 'sigma', '--sigma-url', `${base}/half.zip`], /not a readable zip archive/],
+    [['--only', 'sigma', '--sigma-url', `${base}/sigma.zip`, '--sigma-sha256', '0'.repeat(64)], /SHA-256/],
+    [['--only', 'sigma', '--sigma-url', `${base}/missing.zip`], /HTTP 404/],
+    [['--only', 'attack', '--attack-url', `${base}/tampered.json`], /not the ATT&CK Enterprise matrix/],
+  ] as const) {
+    const r = await spoor('update', ...args);
+    assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, /not updated, the installed copy is unchanged/);
+    assert.match(r.stderr, why);
+    assert.deepEqual(installed(), before);
+    assert.equal(digest(readFileSync(join(home, 'attack/enterprise-attack.json'))), attackBefore);
+    assert.ok(!readdirSync(home).some((n) => n.startsWith('.staging')), 'no staging left behind');
+  }
+});
