@@ -11,7 +11,7 @@ export interface OrderedPoolOptions<T, R> {
   tasks: readonly T[];
   workers: readonly Worker[];
   /** Runs a task on the calling thread, which then works as one more worker. */
-  runHere?: (task: T) => R;
+  runHere?: (task: T) => R | Promise<R>;
   window: number;
   /** Receives each result in task order; may return a promise to apply backpressure. */
   onResult: (task: T, result: R, index: number) => void | Promise<void>;
@@ -78,7 +78,7 @@ export async function runOrdered<T, R>(o: OrderedPoolOptions<T, R>): Promise<voi
       }
       if (o.runHere && canStart()) {
         const id = next++;
-        done.set(id, o.runHere(o.tasks[id]!));
+        done.set(id, await o.runHere(o.tasks[id]!));
         // Let the workers' answers in before the next task here.
         await yieldToEvents();
         continue;

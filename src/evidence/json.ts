@@ -1,57 +1,145 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
+
+/** A JSON value larger than this is reported and skipped: no single event is that big. */
+export const MAX_JSON_VALUE_BYTES = 64 * 1024 * 1024;
+const BLOCK = 1024 * 1024;
 
 /**
- * Reads JSON events: one object per line (JSONL), a JSON array, or objects one after another
- * (pretty-printed, as SigmaHQ's regression `.json` files are). Problems are reported by line.
+ * Reads the JSON values of a file one at a time, a block at a time: one object per line (JSONL),
+ * objects one after another (pretty-printed, as SigmaHQ's regression `.json` files are), or a
+ * top-level array, whose items come one by one. Memory holds one value, never the file. Problems are
+ * reported by line and the reading goes on with the next value.
  */
-export function readJsonEvents(file: string, onError: (line: number, message: string) => void): unknown[] {
-  const text = readFileSync(file, 'utf8');
-  const trimmed = text.trimStart();
-  if (trimmed.startsWith('[')) {
-    try {
-      const all = JSON.parse(text) as unknown;
-      if (Array.isArray(all)) return all;
-    } catch (e) {
-      onError(1, `invalid JSON: ${(e as Error).message}`);
-      return [];
+export function* readJsonValues(file: string, onError: (line: number, message: string) => void, maxValueBytes = MAX_JSON_VALUE_BYTES): Generator<unknown> {
+  const fd = openSync(file, 'r');
+  try {
+    const buf = Buffer.alloc(BLOCK);
+    const scanner = new JsonScanner(onError, maxValueBytes);
+    let pos = 0;
+    let carry = Buffer.alloc(0);
+    for (;;) {
+      const n = readSync(fd, buf, 0, BLOCK, pos);
+      if (n === 0) break;
+      pos += n;
+      // Cut the text at a UTF-8 character boundary; the rest waits for the next block.
+      let bytes = carry.length ? Buffer.concat([carry, buf.subarray(0, n)]) : buf.subarray(0, n);
+      let end = bytes.length;
+      let back = 0;
+      while (back < 3 && end - back - 1 >= 0 && (bytes[end - back - 1]! & 0xc0) === 0x80) back++;
+      if (end - back - 1 >= 0 && bytes[end - back - 1]! >= 0xc0) end = end - back - 1;
+      carry = Buffer.from(bytes.subarray(end));
+      bytes = bytes.subarray(0, end);
+      yield* scanner.push(bytes.toString('utf8'));
     }
+    yield* scanner.push(carry.toString('utf8'));
+    scanner.finish();
+  } finally {
+    closeSync(fd);
   }
-  return parseConcatenatedJson(text, onError);
 }
 
-/** Splits text holding JSON values one after another into values. */
-export function parseConcatenatedJson(text: string, onError?: (line: number, message: string) => void): unknown[] {
-  const out: unknown[] = [];
-  let depth = 0;
-  let start = -1;
-  let inString = false;
-  let line = 1;
-  let startLine = 1;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    if (ch === '\n') line++;
-    if (inString) {
-      if (ch === '\\') i++;
-      else if (ch === '"') inString = false;
-      continue;
-    }
-    if (ch === '"') inString = true;
-    else if (ch === '{' || ch === '[') {
-      if (depth++ === 0) {
-        start = i;
-        startLine = line;
+/** Finds where JSON values start and end in text that arrives in pieces. */
+class JsonScanner {
+  private depth = 0;
+  private inString = false;
+  private escaped = false;
+  /** Text of the value being read; `skipping` once it grew past the bound. */
+  private parts: string[] = [];
+  private size = 0;
+  private skipping = false;
+  private line = 1;
+  private startLine = 1;
+  private first = true;
+  /** Inside a top-level array: its items are the values. */
+  private inArray = false;
+
+  constructor(private readonly onError: (line: number, message: string) => void, private readonly max: number) {}
+
+  *push(text: string): Generator<unknown> {
+    let start = this.depth > 0 ? 0 : -1;
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 10) this.line++;
+      if (this.inString) {
+        if (this.escaped) this.escaped = false;
+        else if (c === 92) this.escaped = true;
+        else if (c === 34) this.inString = false;
+        continue;
       }
-    } else if (ch === '}' || ch === ']') {
-      if (--depth === 0) {
-        try {
-          out.push(JSON.parse(text.slice(start, i + 1)));
-        } catch (e) {
-          onError?.(startLine, `invalid JSON: ${(e as Error).message}`);
+      if (c === 34) {
+        this.inString = true;
+        if (this.depth === 0) this.unexpected('a string outside any object');
+      } else if (c === 123 || c === 91) {
+        if (this.depth === 0 && this.first && c === 91 && !this.inArray) {
+          this.inArray = true; // the file is one array: read its items
+          this.first = false;
+          continue;
+        }
+        this.first = false;
+        if (this.depth++ === 0) {
+          start = i;
+          this.startLine = this.line;
+        }
+      } else if (c === 125 || c === 93) {
+        if (this.depth === 0) {
+          if (c === 93 && this.inArray) this.inArray = false;
+          else this.unexpected(`an unmatched "${String.fromCharCode(c)}"`);
+          continue;
+        }
+        if (--this.depth === 0) {
+          const piece = text.slice(start, i + 1);
+          const value = this.complete(piece);
+          start = -1;
+          if (value !== undefined) yield value;
         }
       }
-      if (depth < 0) depth = 0;
+    }
+    if (this.depth > 0 && start >= 0) this.keep(text.slice(start));
+  }
+
+  private keep(piece: string): void {
+    if (this.skipping) return;
+    this.size += piece.length;
+    if (this.size > this.max) {
+      this.onError(this.startLine, `a JSON value larger than ${this.max} bytes; skipped`);
+      this.skipping = true;
+      this.parts = [];
+      return;
+    }
+    this.parts.push(piece);
+  }
+
+  private complete(last: string): unknown {
+    const skipped = this.skipping;
+    const text = this.parts.length ? this.parts.join('') + last : last;
+    this.parts = [];
+    this.size = 0;
+    this.skipping = false;
+    if (skipped || text.length > this.max) {
+      if (!skipped) this.onError(this.startLine, `a JSON value larger than ${this.max} bytes; skipped`);
+      return undefined;
+    }
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (e) {
+      this.onError(this.startLine, `invalid JSON: ${(e as Error).message}`);
+      return undefined;
     }
   }
-  if (depth > 0) onError?.(startLine, 'the last JSON value is not closed');
+
+  private unexpected(what: string): void {
+    this.onError(this.line, `${what}; skipped`);
+  }
+
+  finish(): void {
+    if (this.depth > 0) this.onError(this.startLine, 'the last JSON value is not closed');
+  }
+}
+
+/** Splits text holding JSON values one after another into values (whole texts already in memory, e.g. test fixtures). */
+export function parseConcatenatedJson(text: string, onError?: (line: number, message: string) => void): unknown[] {
+  const scanner = new JsonScanner(onError ?? (() => {}), MAX_JSON_VALUE_BYTES);
+  const out = [...scanner.push(text)];
+  scanner.finish();
   return out;
 }

@@ -10,6 +10,8 @@ export interface HuntWorkerData {
   rules: string[];
   pipeline?: string;
   selection: RuleSelection;
+  /** The field or column holding events' times in CSV and flat JSON. */
+  timeField?: string;
 }
 
 /**
@@ -23,12 +25,12 @@ const rules = selectRules(set.rules, data.selection).rules;
 const index = new RuleIndex(rules);
 
 parentPort!.postMessage({ ready: true });
-parentPort!.on('message', (msg: { id: number; task: HuntUnit; expectedRules: number }) => {
+parentPort!.on('message', async (msg: { id: number; task: HuntUnit; expectedRules: number }) => {
   if (rules.length !== msg.expectedRules) {
     return parentPort!.postMessage({ id: msg.id, error: `a worker thread selected ${rules.length} rules, the main thread ${msg.expectedRules} (did the rule files change during the run?)` });
   }
   try {
-    parentPort!.postMessage({ id: msg.id, result: huntUnit(msg.task, index) });
+    parentPort!.postMessage({ id: msg.id, result: await huntUnit(msg.task, index, data.timeField) });
   } catch (e) {
     parentPort!.postMessage({ id: msg.id, error: `${msg.task.file}: ${(e as Error).stack ?? e}` });
   }

@@ -1,7 +1,10 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { type Event, EvtxEvent } from '../evidence/event.js';
 import { type EvtxDiagnostic, readEvtxFile } from '../evidence/evtx/index.js';
-import { readJsonEvents } from '../evidence/json.js';
+import { readJsonValues } from '../evidence/json.js';
+import { eventTime, normaliseJsonEvent } from '../evidence/normalize.js';
+import { readCsvEvents } from '../evidence/csv.js';
+import { readXmlEvents } from '../evidence/xml.js';
 import type { CompiledRule } from '../sigma/ruleset.js';
 import type { Correlator, CorrelationDetection } from './correlate.js';
 import type { RuleIndex } from './rule-index.js';
@@ -35,11 +38,11 @@ export interface HuntStats {
   unreadable: string[];
 }
 
-export type InputKind = 'evtx' | 'json' | 'unknown';
+export type InputKind = 'evtx' | 'json' | 'xml' | 'csv' | 'unknown';
 
-/** Tells a file's format by its first bytes, not its name. */
+/** Tells a file's format by its first bytes, not its name (a CSV file is one whose first line reads as a header). */
 export function sniff(file: string): InputKind {
-  const head = Buffer.alloc(64);
+  const head = Buffer.alloc(4096);
   let n = 0;
   try {
     const fd = openSync(file, 'r');
@@ -54,6 +57,9 @@ export function sniff(file: string): InputKind {
   if (head.toString('latin1', 0, 8) === 'ElfFile\0') return 'evtx';
   const text = head.toString('utf8', 0, n).replace(/^\uFEFF/, '').trimStart();
   if (text.startsWith('{') || text.startsWith('[')) return 'json';
+  if (text.startsWith('<')) return 'xml';
+  const firstLine = text.split(/\r?\n/, 1)[0] ?? '';
+  if (/\.(csv|tsv)$/i.test(file) || (firstLine.includes(',') && !/[\x00-\x08]/.test(text) && /^("?[\w @.#/()-]+"?,)+"?[\w @.#/()-]+"?$/.test(firstLine))) return 'csv';
   return 'unknown';
 }
 
@@ -105,30 +111,47 @@ export function planHuntUnits(files: readonly { path: string; size: number }[]):
   });
 }
 
-/** The events of a unit, with the time their reader gives them (the record's, for EVTX). */
-function unitEvents(unit: HuntUnit, result: UnitHunt): Iterable<{ event: unknown; timestamp: string }> {
+type TimedEvent = { event: unknown; timestamp: string };
+
+/** The events of a unit, with the time their reader gives them (the record's, for EVTX). CSV comes asynchronously. */
+function unitEvents(unit: HuntUnit, result: UnitHunt, timeField?: string): Iterable<TimedEvent> | AsyncIterable<TimedEvent> {
   const onDiagnostic = (m: string) => result.diagnostics.push(m);
-  if (unit.kind === 'evtx') {
-    return (function* () {
-      const it = readEvtxFile(unit.file, {
-        render: 'event',
-        firstChunk: unit.firstChunk,
-        endChunk: unit.endChunk,
-        onDiagnostic: (d: EvtxDiagnostic) => d.severity === 'error' && onDiagnostic(`${d.file}: chunk ${d.chunk}, offset 0x${d.offset.toString(16)}: ${d.message}`),
-      });
-      for (;;) {
-        const n = it.next();
-        if (n.done) {
-          result.readable = n.value.readable;
-          return;
+  const at = (where: string | number, message: string) => onDiagnostic(`${unit.file}:${where}: ${message}`);
+  const timed = (event: unknown): TimedEvent => ({ event, timestamp: eventTime(event) });
+  switch (unit.kind) {
+    case 'evtx':
+      return (function* () {
+        const it = readEvtxFile(unit.file, {
+          render: 'event',
+          firstChunk: unit.firstChunk,
+          endChunk: unit.endChunk,
+          onDiagnostic: (d: EvtxDiagnostic) => d.severity === 'error' && onDiagnostic(`${d.file}: chunk ${d.chunk}, offset 0x${d.offset.toString(16)}: ${d.message}`),
+        });
+        for (;;) {
+          const n = it.next();
+          if (n.done) {
+            result.readable = n.value.readable;
+            return;
+          }
+          yield { event: n.value.event, timestamp: n.value.timestamp };
         }
-        yield { event: n.value.event, timestamp: n.value.timestamp };
-      }
-    })();
+      })();
+    case 'json':
+      return (function* () {
+        for (const value of readJsonValues(unit.file, at)) yield timed(normaliseJsonEvent(value, timeField));
+      })();
+    case 'xml':
+      return (function* () {
+        for (const event of readXmlEvents(unit.file, at)) yield timed(event);
+      })();
+    case 'csv':
+      return (async function* () {
+        for await (const event of readCsvEvents(unit.file, at, timeField)) yield timed(event);
+      })();
+    default:
+      onDiagnostic(`${unit.file}: not a format spoor reads (EVTX, JSON, JSONL, XML, CSV); skipped`);
+      return [];
   }
-  if (unit.kind === 'json') return readJsonEvents(unit.file, (line, message) => onDiagnostic(`${unit.file}:${line}: ${message}`)).map((event) => ({ event, timestamp: '' }));
-  onDiagnostic(`${unit.file}: not a format spoor reads (EVTX, JSON, JSONL); skipped`);
-  return [];
 }
 
 function fieldValues(view: Event, fields: readonly string[]): Record<string, unknown> {
@@ -141,14 +164,18 @@ function fieldValues(view: Event, fields: readonly string[]): Record<string, unk
 }
 
 /** Runs every rule over every event of a unit. */
-export function huntUnit(unit: HuntUnit, rules: RuleIndex): UnitHunt {
+export async function huntUnit(unit: HuntUnit, rules: RuleIndex, timeField?: string): Promise<UnitHunt> {
   const result: UnitHunt = { matches: [], events: 0, readable: true, diagnostics: [] };
-  for (const { event, timestamp } of unitEvents(unit, result)) {
+  const events = unitEvents(unit, result, timeField);
+  const each = ({ event, timestamp }: TimedEvent) => {
     result.events++;
     const view = new EvtxEvent(event);
     const matched = rules.matchNumbers(view);
     if (matched.length) result.matches.push({ rules: matched, matched: matched.map((n) => fieldValues(view, rules.rule(n).fields)), event, ...eventPlace(view, timestamp) });
-  }
+  };
+  // EVTX, JSON and XML are read synchronously: no promise per event on the hot path.
+  if (Symbol.iterator in events) for (const e of events) each(e);
+  else for await (const e of events) each(e);
   return result;
 }
 

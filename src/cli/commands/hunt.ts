@@ -39,9 +39,10 @@ interface HuntOptions {
   verbose?: boolean;
   progress?: boolean;
   sort: 'time' | 'none';
+  timeField?: string;
 }
 
-const isEvidenceName = (name: string) => /\.(evtx|json|jsonl|ndjson)$/i.test(name);
+const isEvidenceName = (name: string) => /\.(evtx|json|jsonl|ndjson|xml|csv|tsv)$/i.test(name);
 
 function parseTime(value: string): number {
   // A date alone is midnight UTC; a time without a zone is UTC too (events are stored in UTC).
@@ -64,7 +65,7 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 
 export function huntCommand(): Command {
   return new Command('hunt')
-    .description('run Sigma rules over evidence (EVTX files, JSON or JSONL events in evtx_dump shape)')
+    .description('run Sigma rules over evidence: EVTX, JSON/JSONL (evtx_dump, Winlogbeat/ECS or flat), XML event exports, CSV')
     .argument('<paths...>', 'evidence files, or directories searched recursively')
     .option('-r, --rules <paths...>', 'Sigma rule files or directories (may be given more than once; default: the SigmaHQ rules of spoor update, else Spoor\'s own)')
     .option('-p, --pipeline <file>', 'processing pipeline instead of the built-in Windows one')
@@ -77,6 +78,7 @@ export function huntCommand(): Command {
     .option('--rule-id <id>', 'run only these rules (repeatable, comma-separated)', collect)
     .option('--from <time>', 'report only events at or after this time (ISO-8601; UTC unless a zone is given)', parseTime)
     .option('--to <time>', 'report only events at or before this time', parseTime)
+    .option('--time-field <name>', 'the column (CSV) or key (flat JSON) holding each event\'s time (default: the first of TimeCreated, Date and Time, TimeGenerated, @timestamp, timestamp, UtcTime …)')
     .option('--timezone <zone>', 'show times in this IANA time zone in the table and summary (JSONL and CSV stay UTC)', parseTimeZone)
     .addOption(new Option('--sort <order>', 'time: detections in event-time order across all inputs (sorted on disk past 64 MB); none: as found, file by file').choices(['time', 'none']).default('time'))
     .option('-v, --verbose', 'list every rule not loaded, with the reason')
@@ -110,7 +112,7 @@ async function hunt(paths: string[], opts: HuntOptions): Promise<number> {
   const selection: RuleSelection = { level: opts.level, statuses: listOption(opts.status), tags: listOption(opts.tags), ruleIds: listOption(opts.ruleId) };
   // Other threads start now: they load the rules while this one does.
   const threads = chooseHuntThreads(inputs.files, opts.threads ?? 0);
-  const workerData: HuntWorkerData = { rules: opts.rules, pipeline: opts.pipeline, selection };
+  const workerData: HuntWorkerData = { rules: opts.rules, pipeline: opts.pipeline, selection, timeField: opts.timeField };
   const workers = Array.from({ length: threads - 1 }, () => new Worker(new URL('../../hunt/hunt-worker.js', import.meta.url), { workerData }));
   try {
     return await huntWith({ ...opts, rules: opts.rules }, pipeline, selection, inputs, threads, workers);
@@ -157,7 +159,7 @@ async function huntWith(opts: HuntOptions & { rules: string[] }, pipeline: Pipel
     await runOrdered({
       tasks: units,
       workers,
-      runHere: (u) => huntUnit(u, index),
+      runHere: (u) => huntUnit(u, index, opts.timeField),
       window: threads * 16,
       waitReady: true,
       message: { expectedRules: rules.length },

@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { readJsonValues } from '../../src/evidence/json.js';
+import { DATA, listFiles, SPOOR } from '../helpers/paths.js';
+
+function spoor(...args: string[]) {
+  const r = spawnSync(process.execPath, [SPOOR, ...args], { encoding: 'utf8', maxBuffer: 1 << 30 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const tmp = mkdtempSync(join(tmpdir(), 'spoor-formats-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+const RULES = `${DATA}/sigma/rules/windows`;
+// Sysmon and Security samples with many detections between them.
+const SAMPLES = listFiles(`${DATA}/evtx/attack-samples`, '.evtx').filter((f) => /sysmon|security|4688|lsass|mimikatz/i.test(f)).slice(0, 25);
+type D = { rule: { id: string }; record_id: string; timestamp: string; computer: string };
+const key = (d: D) => `${d.rule.id} ${d.record_id} ${Date.parse(d.timestamp)} ${d.computer}`;
+const detections = (path: string, ...extra: string[]) => {
+  const r = spoor('hunt', path, '--format', 'jsonl', '--rules', RULES, ...extra);
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as D).map(key).sort();
+};
+
+const evtxDir = join(tmp, 'evtx');
+spawnSync('mkdir', ['-p', evtxDir]);
+for (const [i, f] of SAMPLES.entries()) spawnSync('cp', [f, join(evtxDir, `${i}.evtx`)]);
+const fromEvtx = detections(evtxDir);
+
+/** The events of the samples in evtx_dump's shape, as `spoor dump` gives them (checked against evtx_dump in the EVTX tests). */
+const dumped = SAMPLES.map((f) => spoor('dump', '--format', 'jsonl', f).stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)));
+
+test('the same events read from EVTX and from XML exports give the same detections', () => {
+  assert.ok(fromEvtx.length > 20, `${fromEvtx.length} detections`);
+  const dir = join(tmp, 'xml');
+  spawnSync('mkdir', ['-p', dir]);
+  for (const [i, f] of SAMPLES.entries()) {
+    // As Event Viewer saves them: one <Events> root, an XML declaration.
+    // Windows writes HexInt32 values unpadded (0x1fffff); `dump --format xml` pads them as evtxexport does.
+    const xml = spoor('dump', '--format', 'xml', f).stdout.replace(/>0x0+([0-9a-fA-F]+)</g, '>0x$1<');
+    writeFileSync(join(dir, `${i}.xml`), `<?xml version="1.0" encoding="utf-8"?>\n<Events>\n${xml}</Events>\n`);
+  }
+  assert.deepEqual(detections(dir), fromEvtx);
+});
+
+test('the same events as JSONL in evtx_dump shape, as one JSON array, and as Winlogbeat documents give the same detections', () => {
+  const dir = join(tmp, 'json');
+  spawnSync('mkdir', ['-p', dir]);
+  dumped.forEach((events, i) => writeFileSync(join(dir, `${i}.jsonl`), events.map((e) => JSON.stringify(e)).join('\n') + '\n'));
+  assert.deepEqual(detections(dir), fromEvtx);
+
+  const arrays = join(tmp, 'arrays');
+  spawnSync('mkdir', ['-p', arrays]);
+  dumped.forEach((events, i) => writeFileSync(join(arrays, `${i}.json`), JSON.stringify(events, null, 2)));
+  assert.deepEqual(detections(arrays), fromEvtx);
+
+  // Winlogbeat's shape, written here from its documentation: winlog.* and @timestamp.
+  const beats = join(tmp, 'winlogbeat');
+  spawnSync('mkdir', ['-p', beats]);
+  dumped.forEach((events, i) => writeFileSync(join(beats, `${i}.ndjson`), events.map((e) => {
+    const s = e.Event.System;
+    return JSON.stringify({
+      '@timestamp': s.TimeCreated['#attributes'].SystemTime,
+      event: { code: String(typeof s.EventID === 'object' ? s.EventID['#text'] : s.EventID), provider: s.Provider['#attributes'].Name },
+      host: { name: s.Computer },
+      winlog: { channel: s.Channel, computer_name: s.Computer, event_id: typeof s.EventID === 'object' ? s.EventID['#text'] : s.EventID, provider_name: s.Provider['#attributes'].Name, record_id: s.EventRecordID, event_data: e.Event.EventData ?? undefined, user_data: e.Event.UserData ?? undefined },
+    });
+  }).join('\n') + '\n'));
+  assert.deepEqual(detections(beats), fromEvtx);
+});
+
+test('the same events as CSV exports (a column per field) give the same detections', () => {
+  const dir = join(tmp, 'csv');
+  spawnSync('mkdir', ['-p', dir]);
+  const cell = (v: unknown) => {
+    const t = v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+    return /[",\r\n]/.test(t) ? `"${t.replace(/"/g, '""')}"` : t;
+  };
+  dumped.forEach((events, i) => {
+    const rows = events.map((e) => {
+      const s = e.Event.System;
+      return { TimeCreated: s.TimeCreated['#attributes'].SystemTime, Channel: s.Channel, EventID: typeof s.EventID === 'object' ? s.EventID['#text'] : s.EventID, Computer: s.Computer, EventRecordID: s.EventRecordID, Provider_Name: s.Provider['#attributes'].Name, ...(e.Event.EventData ?? {}) } as Record<string, unknown>;
+    });
+    const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+    writeFileSync(join(dir, `${i}.csv`), [columns.map(cell).join(','), ...rows.map((r) => columns.map((c) => cell(r[c])).join(','))].join('\r\n') + '\r\n');
+  });
+  // A CSV row holds the System fields and EventData, not UserData: the oracle is the same events in
+  // evtx_dump shape without UserData, hunted from JSONL.
+  const noUserData = join(tmp, 'no-userdata');
+  spawnSync('mkdir', ['-p', noUserData]);
+  dumped.forEach((events, i) => writeFileSync(join(noUserData, `${i}.jsonl`), events.map((e) => JSON.stringify({ Event: { System: e.Event.System, EventData: e.Event.EventData } })).join('\n') + '\n'));
+  const expected = detections(noUserData);
+  assert.ok(expected.length > 20);
+  assert.deepEqual(detections(dir), expected);
+});
+
+test('JSON is read a value at a time: a broken or oversized value is reported by line and skipped, the rest is read', () => {
+  const file = join(tmp, 'mixed.jsonl');
+  writeFileSync(file, ['{"a": 1}', '{"a": 2, "broken": }', `{"big": "${'x'.repeat(5000)}"}`, '{"a": "é ✓ 😀"}', '[1, 2]'].join('\n') + '\n{"unclosed": ');
+  const errors: string[] = [];
+  const values = [...readJsonValues(file, (line, m) => errors.push(`${line}: ${m}`), 1000)];
+  assert.deepEqual(values, [{ a: 1 }, { a: 'é ✓ 😀' }, [1, 2]]);
+  assert.equal(errors.length, 3, errors.join('\n'));
+  assert.match(errors[0]!, /^2: invalid JSON/);
+  assert.match(errors[1]!, /^3: a JSON value larger than 1000 bytes/);
+  assert.match(errors[2]!, /^6: the last JSON value is not closed/);
+  // A top-level array yields its items one by one, across blocks of the reader.
+  const arr = join(tmp, 'array.json');
+  const items = Array.from({ length: 30_000 }, (_, i) => ({ i, s: 'ü'.repeat(i % 50) }));
+  writeFileSync(arr, JSON.stringify(items));
+  assert.deepEqual([...readJsonValues(arr, (l, m) => assert.fail(`${l}: ${m}`))], items);
+});
+
+test('an unknown file in the evidence is listed and skipped, never fatal', () => {
+  const dir = join(tmp, 'mixed');
+  spawnSync('mkdir', ['-p', dir]);
+  spawnSync('cp', [SAMPLES[0]!, join(dir, 'a.evtx')]);
+  writeFileSync(join(dir, 'notes.csv'), Buffer.from([0, 1, 2, 3, 0xff, 0xfe]));
+  writeFileSync(join(dir, 'garbage.json'), '{{{{');
+  const r = spoor('hunt', dir, '--format', 'jsonl', '--rules', RULES);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /garbage\.json:1: the last JSON value is not closed/);
+});
