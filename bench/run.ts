@@ -5,6 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sampleSecurityEvents, sampleSysmonEvents } from '../src/evidence/evtx/sample-events.js';
 import { type SampleEvent, writeEvtx } from '../src/evidence/evtx/writer.js';
+import { writeLargeCorpus } from './large-corpus.js';
 
 /**
  * `npm run bench [-- evtx|hunt]`: EVTX parsing speed of `spoor dump --format jsonl` against libevtx's
@@ -124,6 +125,32 @@ function huntBench(tmp: string) {
   return { corpus: 'attack-samples', files: paths.length, events, rulesLoaded: Number(loaded), detections, firstRunSeconds: round(first.wall), spoor: f, spoorTwoThreads: f2, publishedPeers: peers.map(([tool, wallSeconds, peakRssMiB]) => ({ tool, wallSeconds, peakRssMiB })) };
 }
 
+/**
+ * `npm run bench -- memory`: a hunt over at least 5 GB made from the attack samples (repeated, shifted
+ * a day per pass, records numbered afresh), all SigmaHQ rules, CSV output in time order (sorted on
+ * disk past 64 MB): peak RSS must stay under 300 MB whatever the input size.
+ */
+function memoryBench(tmp: string) {
+  const totalBytes = Number(process.env.BENCH_MEMORY_GB ?? 5) * 1024 ** 3;
+  const dir = join(tmp, 'large');
+  const t0 = Date.now();
+  const files = writeLargeCorpus(listEvtx(`${DATA}/evtx/attack-samples`), dir, totalBytes);
+  const bytes = files.reduce((n, f) => n + statSync(f).size, 0);
+  console.log(`memory: generated ${files.length} files, ${(bytes / 1e9).toFixed(2)} GB in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  const ruleDirs = ['rules', 'rules-emerging-threats', 'rules-threat-hunting', 'rules-compliance', 'rules-dfir'].map((d) => `${DATA}/sigma/${d}`);
+  process.env.SPOOR_HOME = join(tmp, 'home');
+  const out = join(tmp, 'detections.csv');
+  const runs = [1, 2].map((threads) => {
+    const r = measure([process.execPath, SPOOR, 'hunt', dir, '--format', 'csv', '--output', out, '--threads', String(threads), '--rules', ...ruleDirs]);
+    if (r.code !== 0) throw new Error(`spoor hunt exited ${r.code}`);
+    const detections = Math.max(0, execFileSync('wc', ['-l', out], { encoding: 'utf8' }).trim().split(' ').map(Number)[0]! - 1);
+    const figure = { threads, wallSeconds: round(r.wall), mbPerSecond: round(bytes / 1e6 / r.wall), peakRssMiB: round(r.maxRssKiB / 1024), detections };
+    console.log(`  spoor hunt, ${threads} thread(s): ${figure.wallSeconds} s, ${figure.mbPerSecond} MB/s, ${detections} detections, peak RSS ${figure.peakRssMiB} MiB (limit 300 MiB; Hayabusa needs 16 GiB on 6.1 GB)`);
+    return figure;
+  });
+  return { corpus: 'attack samples repeated', files: files.length, bytes, runs, limitMiB: 300, withinLimit: runs.every((r) => r.peakRssMiB < 300) };
+}
+
 const which = process.argv[2] ?? 'all';
 const tmp = mkdtempSync(join(tmpdir(), 'spoor-bench-'));
 try {
@@ -137,6 +164,11 @@ try {
     results.push(corpus('large-generated', [big], tmp));
     const out = join(ROOT, 'bench/results/evtx.json');
     writeFileSync(out, JSON.stringify({ ...meta, results }, null, 2) + '\n');
+    console.log(`written: ${out}`);
+  }
+  if (which === 'memory') {
+    const out = join(ROOT, 'bench/results/memory.json');
+    writeFileSync(out, JSON.stringify({ ...meta, ...memoryBench(tmp) }, null, 2) + '\n');
     console.log(`written: ${out}`);
   }
   if (which === 'all' || which === 'hunt') {

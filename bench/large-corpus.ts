@@ -1,0 +1,81 @@
+import { mkdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { readEvtxFile } from '../src/evidence/evtx/index.js';
+import { type SampleEvent, type SampleValue, writeEvtx } from '../src/evidence/evtx/writer.js';
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
+const text = (v: unknown) => (isObj(v) ? v['#text'] : v);
+const attr = (v: unknown, name: string) => (isObj(v) && isObj(v['#attributes']) ? v['#attributes'][name] : undefined);
+
+/** An evtx_dump-shaped event with flat EventData as the writer's input; undefined for others. */
+function asSample(event: unknown): SampleEvent | undefined {
+  const root = isObj(event) && isObj(event.Event) ? event.Event : undefined;
+  const s = root && isObj(root.System) ? root.System : undefined;
+  if (!root || !s || !isObj(root.EventData)) return undefined;
+  const data: [string, SampleValue][] = [];
+  for (const [k, v] of Object.entries(root.EventData)) {
+    if (k === '#attributes') continue;
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint') data.push([k, v]);
+    else if (v === null) data.push([k, '']);
+    else return undefined;
+  }
+  const time = Date.parse(String(attr(s.TimeCreated, 'SystemTime') ?? ''));
+  if (Number.isNaN(time)) return undefined;
+  return {
+    provider: String(attr(s.Provider, 'Name') ?? 'Unknown'),
+    providerGuid: String(attr(s.Provider, 'Guid') ?? '00000000-0000-0000-0000-000000000000'),
+    eventId: Number(text(s.EventID)),
+    version: Number(s.Version ?? 0),
+    level: Number(s.Level ?? 4),
+    task: Number(s.Task ?? 0),
+    opcode: Number(s.Opcode ?? 0),
+    keywords: BigInt(String(s.Keywords ?? '0x0')),
+    time,
+    processId: Number(attr(s.Execution, 'ProcessID') ?? 0),
+    threadId: Number(attr(s.Execution, 'ThreadID') ?? 0),
+    channel: String(s.Channel ?? ''),
+    computer: String(s.Computer ?? ''),
+    userSid: attr(s.Security, 'UserID') as string | undefined,
+    data,
+  };
+}
+
+/**
+ * A large hunting corpus made from the attack samples by repetition: files of `fileBytes` each until
+ * `totalBytes`, every pass over the samples shifted in time (one day per pass); the writer numbers
+ * records afresh. Returns the files written.
+ */
+export function writeLargeCorpus(samples: readonly string[], dir: string, totalBytes: number, fileBytes = 512 * 1024 * 1024): string[] {
+  const base: SampleEvent[] = [];
+  for (const f of samples) for (const r of readEvtxFile(f, { render: 'event' })) {
+    const s = asSample(r.event);
+    if (s) base.push(s);
+  }
+  mkdirSync(dir, { recursive: true });
+  const files: string[] = [];
+  let written = 0;
+  let pass = 0;
+  const passes = function* (): Generator<SampleEvent> {
+    for (;;) {
+      for (const e of base) yield { ...e, time: e.time + pass * 86_400_000 };
+      pass++;
+    }
+  };
+  while (written < totalBytes) {
+    const path = join(dir, `large-${files.length}.evtx`);
+    writeEvtx(path, limitBySize(passes(), path, fileBytes, base.length));
+    files.push(path);
+    written += statSync(path).size;
+  }
+  return files;
+}
+
+/** Stops a stream of events once the file being written reaches its size (checked every pass). */
+function* limitBySize(events: Iterable<SampleEvent>, path: string, bytes: number, every: number): Generator<SampleEvent> {
+  let n = 0;
+  for (const e of events) {
+    yield e;
+    if (++n % every === 0 && (statSync(path, { throwIfNoEntry: false })?.size ?? 0) >= bytes) return;
+  }
+}
