@@ -4,6 +4,8 @@ import { join } from 'node:path';
 export interface InputFile {
   path: string;
   size: number;
+  /** How output names the file, when not by its path (an archive's entry). */
+  name?: string;
 }
 
 export interface Inputs {

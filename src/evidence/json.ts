@@ -1,8 +1,7 @@
-import { closeSync, openSync, readSync } from 'node:fs';
+import { readTextBlocks } from './text-blocks.js';
 
 /** A JSON value larger than this is reported and skipped: no single event is that big. */
 export const MAX_JSON_VALUE_BYTES = 64 * 1024 * 1024;
-const BLOCK = 1024 * 1024;
 
 /**
  * Reads the JSON values of a file one at a time, a block at a time: one object per line (JSONL),
@@ -11,31 +10,9 @@ const BLOCK = 1024 * 1024;
  * reported by line and the reading goes on with the next value.
  */
 export function* readJsonValues(file: string, onError: (line: number, message: string) => void, maxValueBytes = MAX_JSON_VALUE_BYTES): Generator<unknown> {
-  const fd = openSync(file, 'r');
-  try {
-    const buf = Buffer.alloc(BLOCK);
-    const scanner = new JsonScanner(onError, maxValueBytes);
-    let pos = 0;
-    let carry = Buffer.alloc(0);
-    for (;;) {
-      const n = readSync(fd, buf, 0, BLOCK, pos);
-      if (n === 0) break;
-      pos += n;
-      // Cut the text at a UTF-8 character boundary; the rest waits for the next block.
-      let bytes = carry.length ? Buffer.concat([carry, buf.subarray(0, n)]) : buf.subarray(0, n);
-      let end = bytes.length;
-      let back = 0;
-      while (back < 3 && end - back - 1 >= 0 && (bytes[end - back - 1]! & 0xc0) === 0x80) back++;
-      if (end - back - 1 >= 0 && bytes[end - back - 1]! >= 0xc0) end = end - back - 1;
-      carry = Buffer.from(bytes.subarray(end));
-      bytes = bytes.subarray(0, end);
-      yield* scanner.push(bytes.toString('utf8'));
-    }
-    yield* scanner.push(carry.toString('utf8'));
-    scanner.finish();
-  } finally {
-    closeSync(fd);
-  }
+  const scanner = new JsonScanner(onError, maxValueBytes);
+  for (const text of readTextBlocks(file)) yield* scanner.push(text);
+  scanner.finish();
 }
 
 /** Finds where JSON values start and end in text that arrives in pieces. */

@@ -1,9 +1,8 @@
-import { closeSync, openSync, readSync } from 'node:fs';
 import { XMLParser } from 'fast-xml-parser';
+import { readTextBlocks } from './text-blocks.js';
 
 /** An <Event> element larger than this is reported and skipped. */
 const MAX_EVENT_CHARS = 16 * 1024 * 1024;
-const BLOCK = 1024 * 1024;
 
 const OPEN = /<(\w+:)?Event[\s>]/g;
 const CLOSE = /<\/(\w+:)?Event\s*>/g;
@@ -32,60 +31,37 @@ const parser = new XMLParser({
  * shape. Problems are reported by the event's position in the file.
  */
 export function* readXmlEvents(file: string, onError: (where: string, message: string) => void): Generator<unknown> {
-  const fd = openSync(file, 'r');
-  try {
-    const buf = Buffer.alloc(BLOCK);
-    let pos = 0;
-    let text = '';
-    let carry = Buffer.alloc(0);
-    let index = 0;
+  let text = '';
+  let index = 0;
+  for (const block of readTextBlocks(file)) {
+    text += block;
+    let at = 0;
     for (;;) {
-      const n = readSync(fd, buf, 0, BLOCK, pos);
-      pos += n;
-      if (n > 0) {
-        const bytes = Buffer.concat([carry, buf.subarray(0, n)]);
-        // Keep a trailing partial UTF-8 character for the next block.
-        let end = bytes.length;
-        let k = end - 1;
-        while (k >= 0 && end - k <= 4 && (bytes[k]! & 0xc0) === 0x80) k--;
-        if (k >= 0 && bytes[k]! >= 0xc0) {
-          const need = bytes[k]! >= 0xf0 ? 4 : bytes[k]! >= 0xe0 ? 3 : 2;
-          if (end - k < need) end = k;
-        }
-        carry = Buffer.from(bytes.subarray(end));
-        text += bytes.toString('utf8', 0, end);
+      OPEN.lastIndex = at;
+      const open = OPEN.exec(text);
+      if (!open) {
+        at = Math.max(at, text.length - 32); // the start of a tag may straddle blocks
+        break;
       }
-      let at = 0;
-      for (;;) {
-        OPEN.lastIndex = at;
-        const open = OPEN.exec(text);
-        if (!open) {
-          at = Math.max(at, text.length - 32); // the start of a tag may straddle blocks
-          break;
+      const start = open.index;
+      CLOSE.lastIndex = start;
+      const close = CLOSE.exec(text);
+      if (!close) {
+        at = start;
+        if (text.length - start > MAX_EVENT_CHARS) {
+          onError(`event ${index + 1}`, `an <Event> element larger than ${MAX_EVENT_CHARS} characters; skipped`);
+          at = text.length;
         }
-        const start = open.index;
-        CLOSE.lastIndex = start;
-        const close = CLOSE.exec(text);
-        if (!close) {
-          at = start;
-          if (text.length - start > MAX_EVENT_CHARS) {
-            onError(`event ${index + 1}`, `an <Event> element larger than ${MAX_EVENT_CHARS} characters; skipped`);
-            at = text.length;
-          }
-          break;
-        }
-        const end = close.index + close[0].length;
-        index++;
-        const event = parseEvent(text.slice(start, end));
-        if (typeof event === 'string') onError(`event ${index}`, event);
-        else yield event;
-        at = end;
+        break;
       }
-      text = text.slice(at);
-      if (n === 0) break;
+      const end = close.index + close[0].length;
+      index++;
+      const event = parseEvent(text.slice(start, end));
+      if (typeof event === 'string') onError(`event ${index}`, event);
+      else yield event;
+      at = end;
     }
-  } finally {
-    closeSync(fd);
+    text = text.slice(at);
   }
 }
 

@@ -38,7 +38,7 @@ export interface HuntStats {
   unreadable: string[];
 }
 
-export type InputKind = 'evtx' | 'json' | 'xml' | 'csv' | 'unknown';
+export type InputKind = 'evtx' | 'json' | 'xml' | 'csv' | 'zip' | 'unknown';
 
 /** Tells a file's format by its first bytes, not its name (a CSV file is one whose first line reads as a header). */
 export function sniff(file: string): InputKind {
@@ -55,6 +55,7 @@ export function sniff(file: string): InputKind {
     return 'unknown';
   }
   if (head.toString('latin1', 0, 8) === 'ElfFile\0') return 'evtx';
+  if (head.toString('latin1', 0, 4) === 'PK\x03\x04') return 'zip';
   const text = head.toString('utf8', 0, n).replace(/^\uFEFF/, '').trimStart();
   if (text.startsWith('{') || text.startsWith('[')) return 'json';
   if (text.startsWith('<')) return 'xml';
@@ -78,6 +79,8 @@ function eventPlace(view: Event, fallbackTime: string): Pick<Detection, 'timesta
 /** A piece of hunting work: a file, or some chunks of a large EVTX file (units of a file are handed back in order). */
 export interface HuntUnit {
   file: string;
+  /** How detections name the file, when not by its path (an entry of an archive: archive.zip!entry). */
+  name?: string;
   kind: InputKind;
   firstChunk?: number;
   endChunk?: number;
@@ -103,11 +106,12 @@ export interface UnitHunt {
 }
 
 /** The units of the input files: EVTX files split by chunks so that threads can share a large one. */
-export function planHuntUnits(files: readonly { path: string; size: number }[]): HuntUnit[] {
+export function planHuntUnits(files: readonly { path: string; size: number; name?: string }[]): HuntUnit[] {
   return files.flatMap((f): HuntUnit[] => {
     const kind = sniff(f.path);
-    if (kind !== 'evtx') return [{ file: f.path, kind, part: 0 }];
-    return planUnits(f.path, f.size).map((u) => ({ file: f.path, kind, firstChunk: u.firstChunk, endChunk: u.endChunk, part: u.part }));
+    const name = f.name === undefined ? {} : { name: f.name };
+    if (kind !== 'evtx') return [{ file: f.path, ...name, kind, part: 0 }];
+    return planUnits(f.path, f.size).map((u) => ({ file: f.path, ...name, kind, firstChunk: u.firstChunk, endChunk: u.endChunk, part: u.part }));
   });
 }
 
@@ -116,7 +120,8 @@ type TimedEvent = { event: unknown; timestamp: string };
 /** The events of a unit, with the time their reader gives them (the record's, for EVTX). CSV comes asynchronously. */
 function unitEvents(unit: HuntUnit, result: UnitHunt, timeField?: string): Iterable<TimedEvent> | AsyncIterable<TimedEvent> {
   const onDiagnostic = (m: string) => result.diagnostics.push(m);
-  const at = (where: string | number, message: string) => onDiagnostic(`${unit.file}:${where}: ${message}`);
+  const label = unit.name ?? unit.file;
+  const at = (where: string | number, message: string) => onDiagnostic(`${label}:${where}: ${message}`);
   const timed = (event: unknown): TimedEvent => ({ event, timestamp: eventTime(event) });
   switch (unit.kind) {
     case 'evtx':
@@ -125,7 +130,7 @@ function unitEvents(unit: HuntUnit, result: UnitHunt, timeField?: string): Itera
           render: 'event',
           firstChunk: unit.firstChunk,
           endChunk: unit.endChunk,
-          onDiagnostic: (d: EvtxDiagnostic) => d.severity === 'error' && onDiagnostic(`${d.file}: chunk ${d.chunk}, offset 0x${d.offset.toString(16)}: ${d.message}`),
+          onDiagnostic: (d: EvtxDiagnostic) => d.severity === 'error' && onDiagnostic(`${label}: chunk ${d.chunk}, offset 0x${d.offset.toString(16)}: ${d.message}`),
         });
         for (;;) {
           const n = it.next();
@@ -149,7 +154,7 @@ function unitEvents(unit: HuntUnit, result: UnitHunt, timeField?: string): Itera
         for await (const event of readCsvEvents(unit.file, at, timeField)) yield timed(event);
       })();
     default:
-      onDiagnostic(`${unit.file}: not a format spoor reads (EVTX, JSON, JSONL, XML, CSV); skipped`);
+      onDiagnostic(`${label}: not a format spoor reads (EVTX, JSON, JSONL, XML, CSV, zip); skipped`);
       return [];
   }
 }
@@ -186,7 +191,7 @@ export async function huntUnit(unit: HuntUnit, rules: RuleIndex, timeField?: str
  */
 export function detectionsOf(unit: HuntUnit, found: UnitHunt, rules: readonly CompiledRule[], stats: HuntStats, correlator?: Correlator, window?: TimeWindow): Detection[] {
   if (unit.part === 0 && unit.kind !== 'unknown') stats.files++;
-  if (!found.readable && unit.part === 0) stats.unreadable.push(unit.file);
+  if (!found.readable && unit.part === 0) stats.unreadable.push(unit.name ?? unit.file);
   stats.events += found.events;
   const out: Detection[] = [];
   for (const m of found.matches) {
@@ -199,7 +204,7 @@ export function detectionsOf(unit: HuntUnit, found: UnitHunt, rules: readonly Co
         if (!correlator.reportsOwnDetections(rule.rule)) continue;
       }
       stats.detections++;
-      out.push({ rule, file: unit.file, event, matched: matched[i], ...place });
+      out.push({ rule, file: unit.name ?? unit.file, event, matched: matched[i], ...place });
     }
   }
   return out;

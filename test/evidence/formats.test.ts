@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { zipSync } from 'fflate';
 import { readJsonValues } from '../../src/evidence/json.js';
 import { DATA, listFiles, SPOOR } from '../helpers/paths.js';
 
@@ -124,4 +125,28 @@ test('an unknown file in the evidence is listed and skipped, never fatal', () =>
   const r = spoor('hunt', dir, '--format', 'jsonl', '--rules', RULES);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /garbage\.json:1: the last JSON value is not closed/);
+});
+
+test('a zip archive of evidence is hunted entry by entry, named archive!entry, with the same detections', () => {
+  const archive = join(tmp, 'collection.zip');
+  writeFileSync(archive, zipSync(Object.fromEntries(SAMPLES.map((f, i) => [`host1/logs/${i}.evtx`, readFileSync(f)]))));
+  const r = spoor('hunt', archive, '--format', 'jsonl', '--rules', RULES);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as D & { file: string });
+  assert.deepEqual(lines.map(key).sort(), fromEvtx);
+  assert.ok(lines.every((d) => d.file.startsWith(`${archive}!host1/logs/`)), lines[0]?.file);
+});
+
+test('a zip bomb or an entry escaping the folder is reported and stopped; the rest of the evidence is hunted', () => {
+  const dir = join(tmp, 'hostile');
+  spawnSync('mkdir', ['-p', dir]);
+  spawnSync('cp', [SAMPLES[0]!, join(dir, 'good.evtx')]);
+  // 256 MiB of zeros deflate to about 250 KiB: over the ratio limit.
+  writeFileSync(join(dir, 'bomb.zip'), zipSync({ 'zeros.json': new Uint8Array(256 * 1024 * 1024) }, { level: 9 }));
+  writeFileSync(join(dir, 'escape.zip'), zipSync({ '../../evil.evtx': readFileSync(SAMPLES[0]!) }));
+  const r = spoor('hunt', dir, '--format', 'jsonl', '--rules', RULES);
+  assert.match(r.stderr, /bomb\.zip: compressed more than 200 times: a zip bomb; unpacking stopped/);
+  assert.match(r.stderr, /escape\.zip!\.\.\/\.\.\/evil\.evtx: a name that would leave the folder; skipped/);
+  const good = detections(join(dir, 'good.evtx'));
+  assert.deepEqual(r.stdout.trim().split('\n').filter(Boolean).map((l) => key(JSON.parse(l))).sort(), good);
 });

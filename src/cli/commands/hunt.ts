@@ -13,6 +13,7 @@ import { HuntSummary } from '../../report/summary.js';
 import { TimelineSorter } from '../../report/timeline-sort.js';
 import type { Pipeline } from '../../sigma/pipeline.js';
 import { loadRuleSet } from '../../sigma/ruleset.js';
+import { expandArchives } from '../archives.js';
 import { defaultRules } from '../default-rules.js';
 import { collectInputs, type Inputs } from '../inputs.js';
 import { ExitCode, parseThreads } from '../options.js';
@@ -42,7 +43,7 @@ interface HuntOptions {
   timeField?: string;
 }
 
-const isEvidenceName = (name: string) => /\.(evtx|json|jsonl|ndjson|xml|csv|tsv)$/i.test(name);
+const isEvidenceName = (name: string) => /\.(evtx|json|jsonl|ndjson|xml|csv|tsv|zip)$/i.test(name);
 
 function parseTime(value: string): number {
   // A date alone is midnight UTC; a time without a zone is UTC too (events are stored in UTC).
@@ -107,8 +108,10 @@ async function hunt(paths: string[], opts: HuntOptions): Promise<number> {
     for (const p of missing) process.stderr.write(`spoor hunt: --rules ${p}: no such file or directory\n`);
     return ExitCode.Usage;
   }
-  const inputs = collectInputs(paths, isEvidenceName);
-  for (const e of inputs.errors) process.stderr.write(`spoor hunt: ${e}\n`);
+  const collected = collectInputs(paths, isEvidenceName);
+  for (const e of collected.errors) process.stderr.write(`spoor hunt: ${e}\n`);
+  const archives = expandArchives(collected.files, (m) => process.stderr.write(`spoor hunt: ${m}\n`));
+  const inputs: Inputs = { files: archives.files, errors: collected.errors };
   const selection: RuleSelection = { level: opts.level, statuses: listOption(opts.status), tags: listOption(opts.tags), ruleIds: listOption(opts.ruleId) };
   // Other threads start now: they load the rules while this one does.
   const threads = chooseHuntThreads(inputs.files, opts.threads ?? 0);
@@ -118,6 +121,7 @@ async function hunt(paths: string[], opts: HuntOptions): Promise<number> {
     return await huntWith({ ...opts, rules: opts.rules }, pipeline, selection, inputs, threads, workers);
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
+    archives.cleanup();
   }
 }
 
