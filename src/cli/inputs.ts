@@ -1,5 +1,6 @@
 import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative, sep } from 'node:path';
+import picomatch from 'picomatch';
 
 export interface InputFile {
   path: string;
@@ -15,13 +16,34 @@ export interface Inputs {
 }
 
 /**
- * Expands the paths given on the command line: files are taken as they are, directories are walked
- * recursively for files that `wanted` accepts. Order is stable (sorted within each directory).
+ * Globs a directory walk keeps and leaves (`--include '*.evtx' --exclude '**\/Temp/**'`), matched
+ * against each file's path below the directory given; a pattern without a slash matches the name.
  */
-export function collectInputs(paths: readonly string[], wanted: (name: string) => boolean): Inputs {
+export function globFilter(include: readonly string[] | undefined, exclude: readonly string[] | undefined): ((relative: string) => boolean) | undefined {
+  if (!include?.length && !exclude?.length) return undefined;
+  const matcher = (globs: readonly string[]) => {
+    // picomatch's own basename option also applies to patterns with slashes, so split them here.
+    const options = { dot: true, nocase: true };
+    const byName = globs.filter((g) => !g.includes('/'));
+    const byPath = globs.filter((g) => g.includes('/'));
+    const name = byName.length ? picomatch(byName, options) : () => false;
+    const path = byPath.length ? picomatch(byPath, options) : () => false;
+    return (relative: string) => name(relative.slice(relative.lastIndexOf('/') + 1)) || path(relative);
+  };
+  const keep = include?.length ? matcher(include) : () => true;
+  const drop = exclude?.length ? matcher(exclude) : () => false;
+  return (relative) => keep(relative) && !drop(relative);
+}
+
+/**
+ * Expands the paths given on the command line: files are taken as they are, directories are walked
+ * recursively for files that `wanted` accepts (given the path) and `filter` keeps (given the path
+ * below the directory). Order is stable (sorted within each directory).
+ */
+export function collectInputs(paths: readonly string[], wanted: (name: string) => boolean, filter?: (relative: string) => boolean): Inputs {
   const files: InputFile[] = [];
   const errors: string[] = [];
-  const visit = (path: string, explicit: boolean): void => {
+  const visit = (path: string, explicit: boolean, root: string): void => {
     let st;
     try {
       st = statSync(path);
@@ -37,12 +59,12 @@ export function collectInputs(paths: readonly string[], wanted: (name: string) =
         errors.push(`${path}: ${(e as Error).message}`);
         return;
       }
-      for (const name of names) visit(join(path, name), false);
-    } else if (st.isFile() && (explicit || wanted(path))) {
+      for (const name of names) visit(join(path, name), false, explicit ? path : root);
+    } else if (st.isFile() && (explicit || (wanted(path) && (!filter || filter(relative(root, path).split(sep).join('/')))))) {
       files.push({ path, size: st.size });
     }
   };
-  for (const p of paths) visit(p, true);
+  for (const p of paths) visit(p, true, p);
   return { files, errors };
 }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -136,4 +136,20 @@ test('without --rules, the hunt uses Spoor\'s own rules and finds each planted s
     'LSASS Memory Dumped With ProcDump | C:\\ProgramData\\procdump64.exe -accepteula -ma lsass.exe C:\\ProgramData\\lsass.dmp',
     'Archive Created In ProgramData With 7-Zip | C:\\ProgramData\\7za.exe a C:\\ProgramData\\out.7z C:\\ProgramData\\lsass.dmp',
   ]);
+});
+
+test('--include and --exclude choose the files of a directory walk; files of no known format are listed and skipped', () => {
+  const dir = join(tmp, 'collection');
+  const made = spawnSync(process.execPath, [join(SPOOR, '../../dist/scripts/make-samples.js'), join(dir, 'host1')], { encoding: 'utf8' });
+  assert.equal(made.status, 0, made.stderr);
+  spawnSync('mkdir', ['-p', join(dir, 'host1', 'Temp')]);
+  spawnSync('cp', [join(dir, 'host1', 'evtx', 'Security.evtx'), join(dir, 'host1', 'Temp', 'copy.evtx')]);
+  writeFileSync(join(dir, 'host1', 'notes.txt'), 'collected by hand\n');
+  const files = (r: { stderr: string }) => Number(/(\d+) files, /.exec(r.stderr)?.[1]);
+  const all = spoor('hunt', dir, '--format', 'csv');
+  assert.equal(files(all), 3);
+  assert.match(all.stderr, /notes\.txt: not a format spoor reads .*; skipped/);
+  assert.equal(files(spoor('hunt', dir, '--format', 'csv', '--exclude', '**/Temp/**')), 2);
+  assert.equal(files(spoor('hunt', dir, '--format', 'csv', '--include', 'Security.evtx')), 1);
+  assert.equal(files(spoor('hunt', dir, '--format', 'csv', '--include', '*.EVTX', '--exclude', 'copy.evtx')), 2);
 });

@@ -3,7 +3,7 @@ import { Worker } from 'node:worker_threads';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { runOrdered } from '../../common/ordered-pool.js';
 import { Correlator } from '../../hunt/correlate.js';
-import { correlationDetection, type Detection, detectionsOf, type HuntStats, type HuntUnit, huntUnit, planHuntUnits, type TimeWindow, type UnitHunt } from '../../hunt/hunt.js';
+import { correlationDetection, type Detection, detectionsOf, type HuntStats, type HuntUnit, huntUnit, planHuntUnits, sniff, type TimeWindow, type UnitHunt } from '../../hunt/hunt.js';
 import type { HuntWorkerData } from '../../hunt/hunt-worker.js';
 import { RuleIndex } from '../../hunt/rule-index.js';
 import { LEVELS, levelRank, listOption, type RuleSelection, selectRules } from '../../hunt/rule-selection.js';
@@ -15,7 +15,7 @@ import type { Pipeline } from '../../sigma/pipeline.js';
 import { loadRuleSet } from '../../sigma/ruleset.js';
 import { expandArchives } from '../archives.js';
 import { defaultRules } from '../default-rules.js';
-import { collectInputs, type Inputs } from '../inputs.js';
+import { collectInputs, globFilter, type Inputs } from '../inputs.js';
 import { ExitCode, parseThreads } from '../options.js';
 import { StreamOutput } from '../output.js';
 import { HuntProgress } from '../progress.js';
@@ -41,9 +41,12 @@ interface HuntOptions {
   progress?: boolean;
   sort: 'time' | 'none';
   timeField?: string;
+  include?: string[];
+  exclude?: string[];
 }
 
-const isEvidenceName = (name: string) => /\.(evtx|json|jsonl|ndjson|xml|csv|tsv|zip)$/i.test(name);
+/** In a directory walk every file is read by content; these only skip what is certainly not evidence. */
+const isEvidenceName = (name: string) => !/\.(exe|dll|sys|pdb|png|jpe?g|gif|ico|pf|lnk|dat|db|sqlite|hve|log1|log2|regtrans-ms|blf)$/i.test(name);
 
 function parseTime(value: string): number {
   // A date alone is midnight UTC; a time without a zone is UTC too (events are stored in UTC).
@@ -68,6 +71,8 @@ export function huntCommand(): Command {
   return new Command('hunt')
     .description('run Sigma rules over evidence: EVTX, JSON/JSONL (evtx_dump, Winlogbeat/ECS or flat), XML event exports, CSV')
     .argument('<paths...>', 'evidence files, or directories searched recursively')
+    .option('--include <glob>', 'in directories, hunt only files matching this glob (repeatable; a glob without / matches names: *.evtx)', collect)
+    .option('--exclude <glob>', 'in directories, leave out files matching this glob (repeatable)', collect)
     .option('-r, --rules <paths...>', 'Sigma rule files or directories (may be given more than once; default: the SigmaHQ rules of spoor update, else Spoor\'s own)')
     .option('-p, --pipeline <file>', 'processing pipeline instead of the built-in Windows one')
     .addOption(new Option('-f, --format <format>', 'output format (timesketch: JSONL ready for Timesketch import)').choices(['table', 'jsonl', 'csv', 'timesketch']).default('table'))
@@ -108,10 +113,15 @@ async function hunt(paths: string[], opts: HuntOptions): Promise<number> {
     for (const p of missing) process.stderr.write(`spoor hunt: --rules ${p}: no such file or directory\n`);
     return ExitCode.Usage;
   }
-  const collected = collectInputs(paths, isEvidenceName);
+  const collected = collectInputs(paths, isEvidenceName, globFilter(opts.include, opts.exclude));
   for (const e of collected.errors) process.stderr.write(`spoor hunt: ${e}\n`);
   const archives = expandArchives(collected.files, (m) => process.stderr.write(`spoor hunt: ${m}\n`));
-  const inputs: Inputs = { files: archives.files, errors: collected.errors };
+  // Files of no known format are listed (the first 20, or all with --verbose) and left out.
+  const unknown = archives.files.filter((f) => sniff(f.path) === 'unknown');
+  const shown = opts.verbose ? unknown : unknown.slice(0, 20);
+  for (const f of shown) process.stderr.write(`spoor hunt: ${f.name ?? f.path}: not a format spoor reads (EVTX, JSON, JSONL, XML, CSV, zip); skipped\n`);
+  if (unknown.length > shown.length) process.stderr.write(`spoor hunt: … and ${unknown.length - shown.length} more files of no known format (--verbose lists them)\n`);
+  const inputs: Inputs = { files: archives.files.filter((f) => !unknown.includes(f)), errors: collected.errors };
   const selection: RuleSelection = { level: opts.level, statuses: listOption(opts.status), tags: listOption(opts.tags), ruleIds: listOption(opts.ruleId) };
   // Other threads start now: they load the rules while this one does.
   const threads = chooseHuntThreads(inputs.files, opts.threads ?? 0);
