@@ -59,9 +59,17 @@ export function sniff(file: string): InputKind {
   const text = head.toString('utf8', 0, n).replace(/^\uFEFF/, '').trimStart();
   if (text.startsWith('{') || text.startsWith('[')) return 'json';
   if (text.startsWith('<')) return 'xml';
-  const firstLine = text.split(/\r?\n/, 1)[0] ?? '';
-  if (/\.(csv|tsv)$/i.test(file) || (firstLine.includes(',') && !/[\x00-\x08]/.test(text) && /^("?[\w @.#/()-]+"?,)+"?[\w @.#/()-]+"?$/.test(firstLine))) return 'csv';
+  if (/\.(csv|tsv)$/i.test(file) || looksLikeCsv(text)) return 'csv';
   return 'unknown';
+}
+
+/** A header of three or more plain column names, and a next line with as many commas. */
+function looksLikeCsv(text: string): boolean {
+  if (/[\x00-\x08]/.test(text)) return false;
+  const [header, row] = text.split(/\r?\n/, 2);
+  if (!header || row === undefined || !/^("?[\w @.#/()-]+"?,){2,}"?[\w @.#/()-]+"?$/.test(header)) return false;
+  const commas = (line: string) => line.replace(/"[^"]*"/g, '').split(',').length;
+  return commas(row) === commas(header);
 }
 
 /** Where a detection's event is: its time (SystemTime, else the record's), record id, host, channel, id. */
