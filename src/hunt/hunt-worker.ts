@@ -1,7 +1,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { DEFAULT_PIPELINE, loadPipeline } from '../sigma/pipeline.js';
 import { loadRuleSet } from '../sigma/ruleset.js';
-import { huntUnit, type HuntUnit } from './hunt.js';
+import { GarbagePacer } from '../common/memory.js';
+import { huntUnit, type HuntUnit, unitSize } from './hunt.js';
 import { RuleIndex } from './rule-index.js';
 import { type RuleSelection, selectRules } from './rule-selection.js';
 
@@ -24,13 +25,17 @@ const set = loadRuleSet(data.rules, loadPipeline(data.pipeline ?? DEFAULT_PIPELI
 const rules = selectRules(set.rules, data.selection).rules;
 const index = new RuleIndex(rules);
 
+const pacer = new GarbagePacer();
+
 parentPort!.postMessage({ ready: true });
 parentPort!.on('message', async (msg: { id: number; task: HuntUnit; expectedRules: number }) => {
   if (rules.length !== msg.expectedRules) {
     return parentPort!.postMessage({ id: msg.id, error: `a worker thread selected ${rules.length} rules, the main thread ${msg.expectedRules} (did the rule files change during the run?)` });
   }
   try {
-    parentPort!.postMessage({ id: msg.id, result: await huntUnit(msg.task, index, data.timeField) });
+    const result = await huntUnit(msg.task, index, data.timeField);
+    pacer.add(unitSize(msg.task));
+    parentPort!.postMessage({ id: msg.id, result });
   } catch (e) {
     parentPort!.postMessage({ id: msg.id, error: `${msg.task.file}: ${(e as Error).stack ?? e}` });
   }

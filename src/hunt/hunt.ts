@@ -1,4 +1,4 @@
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { type Event, EvtxEvent } from '../evidence/event.js';
 import { type EvtxDiagnostic, readEvtxFile } from '../evidence/evtx/index.js';
 import { readJsonValues } from '../evidence/json.js';
@@ -124,6 +124,16 @@ export function planHuntUnits(files: readonly { path: string; size: number; name
 }
 
 type TimedEvent = { event: unknown; timestamp: string };
+
+/** About how many bytes of input a unit is (its chunks, or its file). */
+export function unitSize(u: HuntUnit): number {
+  if (u.firstChunk !== undefined && u.endChunk !== undefined) return (u.endChunk - u.firstChunk) * 65536;
+  try {
+    return statSync(u.file).size;
+  } catch {
+    return 0;
+  }
+}
 
 /** The events of a unit, with the time their reader gives them (the record's, for EVTX). CSV comes asynchronously. */
 function unitEvents(unit: HuntUnit, result: UnitHunt, timeField?: string): Iterable<TimedEvent> | AsyncIterable<TimedEvent> {

@@ -1,4 +1,4 @@
-import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, createReadStream, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -15,7 +15,7 @@ export class TimelineSorter {
   private readonly runs: string[] = [];
   private dir: string | undefined;
 
-  constructor(private readonly limitBytes = 64 * 1024 * 1024) {}
+  constructor(private readonly limitBytes = 32 * 1024 * 1024) {}
 
   /** Adds a line with its event time (ISO-8601; lines without a readable time sort last). */
   add(timestamp: string, line: string): void {
@@ -36,7 +36,13 @@ export class TimelineSorter {
     this.dir ??= mkdtempSync(join(tmpdir(), 'spoor-sort-'));
     const path = join(this.dir, `run-${this.runs.length}.txt`);
     const sorted = this.sortPending();
-    writeFileSync(path, sorted.map((p) => `${p.key}\t${p.line}\n`).join(''));
+    // Written a slice at a time: one string of the whole run would double the memory the bound allows.
+    const fd = openSync(path, 'w');
+    try {
+      for (let i = 0; i < sorted.length; i += 4096) writeSync(fd, sorted.slice(i, i + 4096).map((p) => `${p.key}\t${p.line}\n`).join(''));
+    } finally {
+      closeSync(fd);
+    }
     this.runs.push(path);
   }
 

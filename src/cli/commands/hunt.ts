@@ -1,9 +1,10 @@
 import { createWriteStream, existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { GarbagePacer } from '../../common/memory.js';
 import { runOrdered } from '../../common/ordered-pool.js';
 import { Correlator } from '../../hunt/correlate.js';
-import { correlationDetection, type Detection, detectionsOf, type HuntStats, type HuntUnit, huntUnit, planHuntUnits, sniff, type TimeWindow, type UnitHunt } from '../../hunt/hunt.js';
+import { correlationDetection, type Detection, detectionsOf, type HuntStats, type HuntUnit, huntUnit, planHuntUnits, sniff, type TimeWindow, type UnitHunt, unitSize } from '../../hunt/hunt.js';
 import type { HuntWorkerData } from '../../hunt/hunt-worker.js';
 import { RuleIndex } from '../../hunt/rule-index.js';
 import { LEVELS, levelRank, listOption, type RuleSelection, selectRules } from '../../hunt/rule-selection.js';
@@ -86,7 +87,7 @@ export function huntCommand(): Command {
     .option('--to <time>', 'report only events at or before this time', parseTime)
     .option('--time-field <name>', 'the column (CSV) or key (flat JSON) holding each event\'s time (default: the first of TimeCreated, Date and Time, TimeGenerated, @timestamp, timestamp, UtcTime …)')
     .option('--timezone <zone>', 'show times in this IANA time zone in the table and summary (JSONL and CSV stay UTC)', parseTimeZone)
-    .addOption(new Option('--sort <order>', 'time: detections in event-time order across all inputs (sorted on disk past 64 MB); none: as found, file by file').choices(['time', 'none']).default('time'))
+    .addOption(new Option('--sort <order>', 'time: detections in event-time order across all inputs (sorted on disk past 32 MB); none: as found, file by file').choices(['time', 'none']).default('time'))
     .option('-v, --verbose', 'list every rule not loaded, with the reason')
     .option('--no-progress', 'no progress bar (it shows only on a terminal, and never when CI is set)')
     .addOption(new Option('--fail-on <level>', 'exit 1 when a detection is at or above this level').choices([...LEVELS]))
@@ -168,6 +169,7 @@ async function huntWith(opts: HuntOptions & { rules: string[] }, pipeline: Pipel
   const correlator = ruleSet.correlations.length ? new Correlator(ruleSet.correlations) : undefined;
   const window: TimeWindow | undefined = opts.from !== undefined || opts.to !== undefined ? { from: opts.from, to: opts.to } : undefined;
   const units = planHuntUnits(inputs.files);
+  const pacer = new GarbagePacer();
   const progress = opts.progress === false ? undefined : HuntProgress.start(inputs.files.reduce((n, f) => n + f.size, 0), inputs.files.length);
   try {
     await runOrdered({
@@ -178,6 +180,7 @@ async function huntWith(opts: HuntOptions & { rules: string[] }, pipeline: Pipel
       waitReady: true,
       message: { expectedRules: rules.length },
       onResult: async (unit: HuntUnit, found: UnitHunt) => {
+        pacer.add(unitSize(unit));
         for (const m of found.diagnostics) progress ? progress.log(`spoor hunt: ${m}`) : say(m);
         for (const d of detectionsOf(unit, found, rules, stats, correlator, window)) await emit(d);
         progress?.update(unit, stats);
