@@ -1,7 +1,5 @@
 import cliProgress from 'cli-progress';
-import type { HuntStats, HuntUnit } from '../hunt/hunt.js';
-import { unitBytes } from '../evidence/evtx/work.js';
-import { statSync } from 'node:fs';
+import { type HuntStats, type HuntUnit, unitSize } from '../hunt/hunt.js';
 
 /**
  * The hunt's progress bar on stderr: files, megabytes, events a second and detections so far. Only
@@ -30,7 +28,7 @@ export class HuntProgress {
   }
 
   update(unit: HuntUnit, stats: HuntStats): void {
-    this.bytes += unit.kind === 'evtx' && unit.firstChunk !== undefined ? unitBytes({ file: unit.file, firstChunk: unit.firstChunk, endChunk: unit.endChunk!, part: unit.part }) : fileSize(unit.file);
+    this.bytes += unitSize(unit);
     const seconds = Math.max((Date.now() - this.started) / 1000, 0.001);
     this.bar.update(this.bytes, { filesDone: Math.min(stats.files, this.files), mb: (this.bytes / 1e6).toFixed(0), rate: Math.round(stats.events / seconds), detections: stats.detections });
   }
@@ -45,13 +43,5 @@ export class HuntProgress {
   stop(): void {
     this.bar.update(this.bar.getTotal());
     this.bar.stop();
-  }
-}
-
-function fileSize(file: string): number {
-  try {
-    return statSync(file).size;
-  } catch {
-    return 0;
   }
 }
