@@ -70,7 +70,7 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 
 export function huntCommand(): Command {
   return new Command('hunt')
-    .description('run Sigma rules over evidence: EVTX, JSON/JSONL (evtx_dump, Winlogbeat/ECS or flat), XML event exports, CSV')
+    .description('run Sigma rules over evidence: EVTX, JSON/JSONL (evtx_dump, Winlogbeat/ECS or flat), XML event exports, CSV, zip archives of these')
     .argument('<paths...>', 'evidence files, or directories searched recursively')
     .option('--include <glob>', 'in directories, hunt only files matching this glob (repeatable; a glob without / matches names: *.evtx)', collect)
     .option('--exclude <glob>', 'in directories, leave out files matching this glob (repeatable)', collect)
@@ -78,7 +78,7 @@ export function huntCommand(): Command {
     .option('-p, --pipeline <file>', 'processing pipeline instead of the built-in Windows one')
     .addOption(new Option('-f, --format <format>', 'output format (timesketch: JSONL ready for Timesketch import)').choices(['table', 'jsonl', 'csv', 'timesketch']).default('table'))
     .option('-o, --output <file>', 'write detections to a file instead of stdout')
-    .option('-t, --threads <n>', 'threads hunting (0: one per core, when the input is large enough to pay for them)', parseThreads, 0)
+    .option('-t, --threads <n>', 'threads hunting (0: one on machines of two cores or fewer, to keep memory under 300 MB; else one per core once the input is large enough)', parseThreads, 0)
     .addOption(new Option('--level <level>', 'run only rules at or above this level').choices([...LEVELS]))
     .option('--status <status>', 'run only rules of this status (repeatable, or comma-separated: stable,test)', collect)
     .option('--tags <tag>', 'run only rules with one of these tags or ATT&CK techniques (attack.execution, T1059; repeatable, comma-separated)', collect)
