@@ -29,22 +29,17 @@ export function parseCondition(text: string): Condition {
     if (peek() !== what) throw new ConditionError(`expected "${what}" at "${tokens.slice(i).join(' ') || 'end'}" in "${text}"`);
     i++;
   };
-  const or = (): Condition => {
-    const args = [and()];
-    while (peek() === 'or') {
+  /** `next (op next)*`: a chain of one operator over the tighter-binding level below it. */
+  const chain = (op: 'and' | 'or', next: () => Condition) => (): Condition => {
+    const args = [next()];
+    while (peek() === op) {
       i++;
-      args.push(and());
+      args.push(next());
     }
-    return args.length === 1 ? args[0]! : { op: 'or', args };
+    return args.length === 1 ? args[0]! : { op, args };
   };
-  const and = (): Condition => {
-    const args = [not()];
-    while (peek() === 'and') {
-      i++;
-      args.push(not());
-    }
-    return args.length === 1 ? args[0]! : { op: 'and', args };
-  };
+  const and = chain('and', () => not());
+  const or = chain('or', and);
   const not = (): Condition => {
     if (peek() === 'not') {
       i++;

@@ -3,12 +3,12 @@ import { Worker } from 'node:worker_threads';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { GarbagePacer } from '../../common/memory.js';
 import { runOrdered } from '../../common/ordered-pool.js';
+import { threadsFor } from '../../common/threads.js';
 import { Correlator } from '../../hunt/correlate.js';
-import { correlationDetection, type Detection, detectionsOf, type HuntStats, type HuntUnit, huntUnit, planHuntUnits, sniff, type TimeWindow, type UnitHunt, unitSize } from '../../hunt/hunt.js';
+import { correlationDetection, type Detection, detectionsOf, type HuntStats, type HuntUnit, huntUnit, planHuntUnits, type TimeWindow, type UnitHunt, unitSize } from '../../hunt/hunt.js';
 import type { HuntWorkerData } from '../../hunt/hunt-worker.js';
 import { RuleIndex } from '../../hunt/rule-index.js';
 import { LEVELS, levelRank, listOption, type RuleSelection, selectRules } from '../../hunt/rule-selection.js';
-import { chooseHuntThreads } from '../../hunt/threads.js';
 import { CSV_HEADER, detectionCsv, detectionJson, detectionRow, detectionTimesketch, formatTable, timeFormatter } from '../../report/detections.js';
 import { HuntSummary } from '../../report/summary.js';
 import { TimelineSorter } from '../../report/timeline-sort.js';
@@ -118,25 +118,31 @@ async function hunt(paths: string[], opts: HuntOptions): Promise<number> {
   for (const e of collected.errors) process.stderr.write(`spoor hunt: ${e}\n`);
   const archives = expandArchives(collected.files, (m) => process.stderr.write(`spoor hunt: ${m}\n`));
   // Files of no known format are listed (the first 20, or all with --verbose) and left out.
-  const unknown = archives.files.filter((f) => sniff(f.path) === 'unknown');
+  // Each file is read by content once, here: files of no known format are listed (the first 20, or
+  // all with --verbose) and left out.
+  const planned = planHuntUnits(archives.files);
+  const unknown = planned.filter((u) => u.kind === 'unknown');
   const shown = opts.verbose ? unknown : unknown.slice(0, 20);
-  for (const f of shown) process.stderr.write(`spoor hunt: ${f.name ?? f.path}: not a format spoor reads (EVTX, JSON, JSONL, XML, CSV, zip); skipped\n`);
+  for (const u of shown) process.stderr.write(`spoor hunt: ${u.name ?? u.file}: not a format spoor reads (EVTX, JSON, JSONL, XML, CSV, zip); skipped\n`);
   if (unknown.length > shown.length) process.stderr.write(`spoor hunt: … and ${unknown.length - shown.length} more files of no known format (--verbose lists them)\n`);
-  const inputs: Inputs = { files: archives.files.filter((f) => !unknown.includes(f)), errors: collected.errors };
+  const known = new Set(planned.filter((u) => u.kind !== 'unknown').map((u) => u.file));
+  const inputs: Inputs = { files: archives.files.filter((f) => known.has(f.path)), errors: collected.errors };
+  const units = planned.filter((u) => u.kind !== 'unknown');
   const selection: RuleSelection = { level: opts.level, statuses: listOption(opts.status), tags: listOption(opts.tags), ruleIds: listOption(opts.ruleId) };
   // Other threads start now: they load the rules while this one does.
-  const threads = chooseHuntThreads(inputs.files, opts.threads ?? 0);
+  // A hunting thread (the calling one included) pays past 64 MB: each loads the rules (about a second) first.
+  const threads = threadsFor(opts.threads ?? 0, inputs.files.reduce((n, f) => n + f.size, 0), 64 * 1024 * 1024);
   const workerData: HuntWorkerData = { rules: opts.rules, pipeline: opts.pipeline, selection, timeField: opts.timeField };
   const workers = Array.from({ length: threads - 1 }, () => new Worker(new URL('../../hunt/hunt-worker.js', import.meta.url), { workerData }));
   try {
-    return await huntWith({ ...opts, rules: opts.rules }, pipeline, selection, inputs, threads, workers);
+    return await huntWith({ ...opts, rules: opts.rules }, pipeline, selection, inputs, units, threads, workers);
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
     archives.cleanup();
   }
 }
 
-async function huntWith(opts: HuntOptions & { rules: string[] }, pipeline: Pipeline, selection: RuleSelection, inputs: Inputs, threads: number, workers: Worker[]): Promise<number> {
+async function huntWith(opts: HuntOptions & { rules: string[] }, pipeline: Pipeline, selection: RuleSelection, inputs: Inputs, units: HuntUnit[], threads: number, workers: Worker[]): Promise<number> {
   const say = (m: string) => process.stderr.write(`spoor hunt: ${m}\n`);
   const ruleSet = loadRuleSet(opts.rules, pipeline, { onLateProblem: (p) => say(`${p.file}:${p.line}: rule not loaded: ${p.reason}`) });
   const errors = ruleSet.problems.filter(isRuleError);
@@ -168,7 +174,6 @@ async function huntWith(opts: HuntOptions & { rules: string[] }, pipeline: Pipel
   const index = new RuleIndex(rules);
   const correlator = ruleSet.correlations.length ? new Correlator(ruleSet.correlations) : undefined;
   const window: TimeWindow | undefined = opts.from !== undefined || opts.to !== undefined ? { from: opts.from, to: opts.to } : undefined;
-  const units = planHuntUnits(inputs.files);
   const pacer = new GarbagePacer();
   const progress = opts.progress === false ? undefined : HuntProgress.start(inputs.files.reduce((n, f) => n + f.size, 0), inputs.files.length);
   try {

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { runOrdered } from '../../common/ordered-pool.js';
+import { threadsFor } from '../../common/threads.js';
 import type { RenderMode } from './chunk.js';
 import { runUnit, type UnitResult, unitBytes, type WorkUnit } from './work.js';
 
@@ -12,20 +13,12 @@ export interface ParallelOptions {
   onResult: (unit: WorkUnit, result: UnitResult) => void | Promise<void>;
 }
 
-/**
- * Workers pay only with cores to spare: on two cores one parsing thread already keeps both busy
- * (V8 collects garbage and compiles on the other), and a second parser measured slower
- * (bench/results/evtx.json). So by default: one worker per core beyond two, when the input is
- * large enough to amortise a worker's start (about 100 ms), else the calling thread alone.
- */
+/** Parsing workers (the calling thread only writes): one per 16 MB of input, one per spare core at most. */
 const BYTES_PER_WORKER = 16 * 1024 * 1024;
 
 export function chooseThreads(units: readonly WorkUnit[], requested: number): number {
-  if (requested > 0) return requested;
   const bytes = units.reduce((n, u) => n + unitBytes(u), 0);
-  const spareCores = availableParallelism() - 1;
-  if (spareCores < 2) return 1;
-  return Math.max(1, Math.min(spareCores, Math.floor(bytes / BYTES_PER_WORKER), units.length));
+  return threadsFor(requested, bytes, BYTES_PER_WORKER, Math.min(availableParallelism() - 1, units.length));
 }
 
 /** Parses units on worker threads and hands results back in unit order, a bounded window at a time. */
