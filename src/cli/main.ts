@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { dumpCommand } from './commands/dump.js';
+import { exchangeCommand } from './commands/exchange.js';
 import { huntCommand } from './commands/hunt.js';
 import { rulesCommand } from './commands/rules.js';
 import { updateCommand } from './commands/update.js';
@@ -14,7 +15,7 @@ const program = new Command('spoor')
   .showHelpAfterError()
   .exitOverride();
 
-for (const command of [dumpCommand(), huntCommand(), rulesCommand(), updateCommand()]) {
+for (const command of [dumpCommand(), huntCommand(), rulesCommand(), exchangeCommand(), updateCommand()]) {
   program.addCommand(command.exitOverride().showHelpAfterError());
 }
 

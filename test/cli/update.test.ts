@@ -8,6 +8,7 @@ import { join, relative } from 'node:path';
 import { after, before, test } from 'node:test';
 import { strToU8, zipSync } from 'fflate';
 import { DATA, listFiles, SPOOR } from '../helpers/paths.js';
+import { BUNDLED_EXCHANGE_DATA, parseBuildRows } from '../../src/exchange/tables.js';
 
 // A stand-in for GitHub on 127.0.0.1, serving files made from the shared data: the tests never touch the network.
 const RULE_DIR = `${DATA}/sigma/rules/windows/process_creation`;
@@ -18,6 +19,25 @@ const zip = Buffer.from(zipSync(Object.fromEntries([
   ['sigma_all_rules/rules/../../../escape.yml', strToU8('title: outside')],
 ])));
 const attack = readFileSync(`${DATA}/attack/enterprise-attack.json`);
+// The CSS-Exchange build dictionary's shape, written from the shipped table plus two builds it lacks.
+const shipped = parseBuildRows(`${BUNDLED_EXCHANGE_DATA}/builds.csv`);
+const newer = [...shipped, { product: 'Exchange2019', cu: 'CU15', update: 'Jun26SU', build: '15.2.1748.46', source: '' }, { product: 'ExchangeSE', cu: 'RTM', update: 'Jun26SU', build: '15.2.2562.43', source: '' }];
+function buildDictionary(rows: typeof newer): string {
+  const out = ['function GetExchangeBuildDictionary {', '    return @{'];
+  for (const product of [...new Set(rows.map((r) => r.product))]) {
+    out.push(`        "${product}" = @{`);
+    for (const cu of [...new Set(rows.filter((r) => r.product === product).map((r) => r.cu))]) {
+      const of = rows.filter((r) => r.product === product && r.cu === cu);
+      out.push(`            "${cu}" = (NewCUAndSUObject "${of.find((r) => !r.update)?.build ?? of[0]!.build}" @{`);
+      for (const r of of.filter((r) => r.update)) out.push(`                    "${r.update}" = "${r.build}"`);
+      out.push('                })');
+    }
+    out.push('        }');
+  }
+  return `${out.join('\r\n')}\r\n    }\r\n}\r\n`;
+}
+const exchangeBuilds = Buffer.from(buildDictionary(newer));
+const exchangeShort = Buffer.from(buildDictionary(newer.filter((r) => r.product !== 'ExchangeSE')));
 const tampered = Buffer.from(JSON.stringify({ type: 'bundle', id: 'bundle--x', objects: [{ type: 'attack-pattern', name: 'just one' }] }));
 
 let server: Server;
@@ -32,6 +52,8 @@ before(async () => {
       case '/sigma.zip': return send(zip);
       case '/attack.json': return send(attack);
       case '/tampered.json': return send(tampered);
+      case '/builds.ps1': return send(exchangeBuilds);
+      case '/short.ps1': return send(exchangeShort);
       case '/truncated.zip': {
         // Announces the whole archive, sends half, hangs up.
         res.writeHead(200, { 'content-length': String(zip.length) });
@@ -69,7 +91,7 @@ const installed = () => listFiles(join(home, 'sigma'), '.yml').map((f) => relati
 const digest = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 test('spoor update installs the rules and ATT&CK it downloaded; hunt then uses them by default', async () => {
-  const r = await spoor('update', '--sigma-url', `${base}/sigma.zip`, '--attack-url', `${base}/attack.json`, '--sigma-sha256', digest(zip));
+  const r = await spoor('update', '--sigma-url', `${base}/sigma.zip`, '--attack-url', `${base}/attack.json`, '--exchange-url', `${base}/builds.ps1`, '--sigma-sha256', digest(zip));
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(installed(), ruleFiles.map((f) => join('rules/windows/process_creation', relative(RULE_DIR, f))).sort());
   assert.ok(!readdirSync(home).some((n) => n.startsWith('.staging') || n.includes('.old-')), 'nothing left behind');
@@ -82,6 +104,12 @@ test('spoor update installs the rules and ATT&CK it downloaded; hunt then uses t
   const loaded = Number(/(\d+) rules and/.exec(hunt.stderr)?.[1]);
   assert.ok(loaded > 100 && loaded <= ruleFiles.length, `${loaded} rules loaded of ${ruleFiles.length} files`);
   assert.ok(hunt.stdout.trim().split('\n').length > 10);
+  // The Exchange build list: every shipped build read back from the script's dictionary, and the newer ones known.
+  const table = parseBuildRows(join(home, 'exchange/builds.csv'));
+  assert.deepEqual(table.map((r) => `${r.product} ${r.cu} ${r.update} ${r.build}`).sort(), newer.map((r) => `${r.product} ${r.cu} ${r.update} ${r.build}`).sort());
+  const build = await spoor('exchange', 'build', '15.2.2562.43', '--format', 'json');
+  assert.equal(JSON.parse(build.stdout).known, true, build.stderr);
+  assert.equal(JSON.parse(build.stdout).update, 'Jun26SU');
 });
 
 test('a truncated, short, tampered or wrongly digested download leaves the installed copy as it was', async () => {
@@ -93,6 +121,7 @@ test('a truncated, short, tampered or wrongly digested download leaves the insta
     [['--only', 'sigma', '--sigma-url', `${base}/sigma.zip`, '--sigma-sha256', '0'.repeat(64)], /SHA-256/],
     [['--only', 'sigma', '--sigma-url', `${base}/missing.zip`], /HTTP 404/],
     [['--only', 'attack', '--attack-url', `${base}/tampered.json`], /not the ATT&CK Enterprise matrix/],
+    [['--only', 'exchange', '--exchange-url', `${base}/short.ps1`], /names no builds of ExchangeSE/],
   ] as const) {
     const r = await spoor('update', ...args);
     assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);

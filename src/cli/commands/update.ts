@@ -5,30 +5,34 @@ import { spoorHome } from '../../common/home.js';
 import { checkAttackBundle } from '../../update/attack.js';
 import { download } from '../../update/download.js';
 import { extractSigmaArchive } from '../../update/sigma-archive.js';
+import { buildTableCsv, EXCHANGE_BUILDS_URL, parseBuildDictionary } from '../../update/exchange-builds.js';
+import { BUNDLED_EXCHANGE_DATA, parseBuildRows } from '../../exchange/tables.js';
 import { ExitCode } from '../options.js';
 
 export const SIGMA_URL = 'https://github.com/SigmaHQ/sigma/releases/latest/download/sigma_all_rules.zip';
 export const ATTACK_URL = 'https://raw.githubusercontent.com/mitre-attack/attack-stix-data/master/enterprise-attack/enterprise-attack.json';
 
 interface UpdateOptions {
-  only?: 'sigma' | 'attack';
+  only?: 'sigma' | 'attack' | 'exchange';
   sigmaUrl: string;
   attackUrl: string;
+  exchangeUrl: string;
   sigmaSha256?: string;
   attackSha256?: string;
 }
 
 export function updateCommand(): Command {
   return new Command('update')
-    .description('download the latest SigmaHQ rules and MITRE ATT&CK Enterprise into the data directory')
-    .addOption(new Option('--only <what>', 'update just one of them').choices(['sigma', 'attack']))
+    .description('download the latest SigmaHQ rules, MITRE ATT&CK Enterprise and Exchange build list into the data directory')
+    .addOption(new Option('--only <what>', 'update just one of them').choices(['sigma', 'attack', 'exchange']))
     .option('--sigma-url <url>', 'where the SigmaHQ release archive is', SIGMA_URL)
     .option('--attack-url <url>', 'where the ATT&CK Enterprise STIX bundle is', ATTACK_URL)
+    .option('--exchange-url <url>', "where CSS-Exchange's Get-ExchangeBuildVersionInformation.ps1 is", EXCHANGE_BUILDS_URL)
     .option('--sigma-sha256 <hex>', 'refuse the rule archive unless it has this SHA-256')
     .option('--attack-sha256 <hex>', 'refuse the ATT&CK bundle unless it has this SHA-256')
     .addHelpText('after', `
 The data directory is $SPOOR_HOME, else $XDG_DATA_HOME/spoor or ~/.local/share/spoor; commands use
-its rules (sigma/) and ATT&CK (attack/) unless told otherwise. What is downloaded is checked before
+its rules (sigma/), ATT&CK (attack/) and Exchange build list (exchange/) unless told otherwise. What is downloaded is checked before
 it replaces anything: a transfer cut short, a digest that does not match, an archive that is not a
 SigmaHQ rule set or a bundle that is not ATT&CK Enterprise leaves the installed copy as it was.
 Exit status: 0 when everything asked for was installed, 1 when something was refused.`)
@@ -54,7 +58,8 @@ async function update(opts: UpdateOptions): Promise<number> {
       rmSync(staging, { recursive: true, force: true });
     }
   };
-  if (opts.only !== 'attack') {
+  const wanted = (what: NonNullable<UpdateOptions['only']>) => opts.only === undefined || opts.only === what;
+  if (wanted('sigma')) {
     await step('sigma', async (staging) => {
       const zip = await download(opts.sigmaUrl, { maxBytes: 256 * 1024 * 1024, sha256: opts.sigmaSha256 });
       const rules = extractSigmaArchive(zip, join(staging, 'sigma'));
@@ -63,13 +68,23 @@ async function update(opts: UpdateOptions): Promise<number> {
       return `${rules} rule files (${folders.sort().join(', ')}) in ${join(home, 'sigma')}`;
     });
   }
-  if (opts.only !== 'sigma') {
+  if (wanted('attack')) {
     await step('attack', async (staging) => {
       const body = await download(opts.attackUrl, { maxBytes: 512 * 1024 * 1024, sha256: opts.attackSha256 });
       const found = checkAttackBundle(body.toString('utf8'));
       mkdirSync(join(staging, 'attack'));
       writeFileSync(join(staging, 'attack', 'enterprise-attack.json'), body);
       return `ATT&CK ${found.version || '(version unknown)'}: ${found.techniques} techniques, ${found.groups} groups in ${join(home, 'attack')}`;
+    });
+  }
+  if (wanted('exchange')) {
+    await step('exchange', async (staging) => {
+      const body = await download(opts.exchangeUrl, { maxBytes: 8 * 1024 * 1024 });
+      const rows = parseBuildDictionary(body.toString('utf8'));
+      const csv = buildTableCsv(rows, parseBuildRows(`${BUNDLED_EXCHANGE_DATA}/builds.csv`).length);
+      mkdirSync(join(staging, 'exchange'));
+      writeFileSync(join(staging, 'exchange', 'builds.csv'), csv);
+      return `${rows.length} Exchange builds in ${join(home, 'exchange')}`;
     });
   }
   return failed ? ExitCode.Unreadable : ExitCode.Ok;
