@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { demoCommand } from './commands/demo.js';
 import { dumpCommand } from './commands/dump.js';
 import { exchangeCommand } from './commands/exchange.js';
 import { huntCommand } from './commands/hunt.js';
@@ -15,7 +16,7 @@ const program = new Command('spoor')
   .showHelpAfterError()
   .exitOverride();
 
-for (const command of [dumpCommand(), huntCommand(), rulesCommand(), exchangeCommand(), updateCommand()]) {
+for (const command of [dumpCommand(), huntCommand(), rulesCommand(), exchangeCommand(), demoCommand(), updateCommand()]) {
   program.addCommand(command.exitOverride().showHelpAfterError());
 }
 

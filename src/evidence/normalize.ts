@@ -77,7 +77,7 @@ export function fromFlatRecord(record: Obj, timeField?: string): Obj {
 }
 
 /** A time as ISO-8601 UTC when it can be read as one (times without a zone are taken as UTC), else as given. */
-function normaliseTime(text: string): string {
+export function normaliseTime(text: string): string {
   const t = text.trim();
   const withZone = /[zZ]$|[+-]\d\d:?\d\d$/.test(t) ? t : `${t}Z`;
   const ms = Date.parse(withZone.replace(' ', 'T'));

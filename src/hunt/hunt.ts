@@ -5,6 +5,7 @@ import { readJsonValues } from '../evidence/json.js';
 import { eventTime, normaliseJsonEvent } from '../evidence/normalize.js';
 import { readCsvEvents } from '../evidence/csv.js';
 import { readXmlEvents } from '../evidence/xml.js';
+import { looksLikeW3c, readW3cEvents } from '../evidence/w3c.js';
 import type { CompiledRule } from '../sigma/ruleset.js';
 import type { Correlator, CorrelationDetection } from './correlate.js';
 import type { RuleIndex } from './rule-index.js';
@@ -38,7 +39,7 @@ export interface HuntStats {
   unreadable: string[];
 }
 
-export type InputKind = 'evtx' | 'json' | 'xml' | 'csv' | 'zip' | 'unknown';
+export type InputKind = 'evtx' | 'json' | 'xml' | 'w3c' | 'csv' | 'zip' | 'unknown';
 
 /** Tells a file's format by its first bytes, not its name (a CSV file is one whose first line reads as a header). */
 export function sniff(file: string): InputKind {
@@ -59,6 +60,7 @@ export function sniff(file: string): InputKind {
   const text = head.toString('utf8', 0, n).replace(/^\uFEFF/, '').trimStart();
   if (text.startsWith('{') || text.startsWith('[')) return 'json';
   if (text.startsWith('<')) return 'xml';
+  if (looksLikeW3c(text)) return 'w3c';
   if (/\.(csv|tsv)$/i.test(file) || looksLikeCsv(text)) return 'csv';
   return 'unknown';
 }
@@ -167,12 +169,16 @@ function unitEvents(unit: HuntUnit, result: UnitHunt, timeField?: string): Itera
       return (function* () {
         for (const event of readXmlEvents(unit.file, at)) yield timed(event);
       })();
+    case 'w3c':
+      return (function* () {
+        for (const event of readW3cEvents(unit.file, at)) yield timed(event);
+      })();
     case 'csv':
       return (async function* () {
         for await (const event of readCsvEvents(unit.file, at, timeField)) yield timed(event);
       })();
     default:
-      onDiagnostic(`${label}: not a format spoor reads (EVTX, JSON, JSONL, XML, CSV, zip); skipped`);
+      onDiagnostic(`${label}: not a format spoor reads (EVTX, JSON, JSONL, XML, IIS/Exchange logs, CSV, zip); skipped`);
       return [];
   }
 }

@@ -123,7 +123,7 @@ async function hunt(paths: string[], opts: HuntOptions): Promise<number> {
   const planned = planHuntUnits(archives.files);
   const unknown = planned.filter((u) => u.kind === 'unknown');
   const shown = opts.verbose ? unknown : unknown.slice(0, 20);
-  for (const u of shown) process.stderr.write(`spoor hunt: ${u.name ?? u.file}: not a format spoor reads (EVTX, JSON, JSONL, XML, CSV, zip); skipped\n`);
+  for (const u of shown) process.stderr.write(`spoor hunt: ${u.name ?? u.file}: not a format spoor reads (EVTX, JSON, JSONL, XML, IIS/Exchange logs, CSV, zip); skipped\n`);
   if (unknown.length > shown.length) process.stderr.write(`spoor hunt: … and ${unknown.length - shown.length} more files of no known format (--verbose lists them)\n`);
   const known = new Set(planned.filter((u) => u.kind !== 'unknown').map((u) => u.file));
   const inputs: Inputs = { files: archives.files.filter((f) => known.has(f.path)), errors: collected.errors };
