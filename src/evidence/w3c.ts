@@ -74,7 +74,8 @@ export function* readW3cLines(file: string, onError: (line: number, message: str
   let pending: { text: string; lineNo: number } | undefined;
   const take = function* (raw: string): Generator<W3cLine> {
     lineNo++;
-    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    let line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (lineNo === 1 && line.charCodeAt(0) === 0xfeff) line = line.slice(1);
     if (pending) {
       pending.text += `\n${line}`;
       if (pending.text.length > MAX_LINE_CHARS) {
@@ -90,7 +91,7 @@ export function* readW3cLines(file: string, onError: (line: number, message: str
     }
     if (line.length === 0) return;
     if (line.charCodeAt(0) === 35 /* # */) {
-      header = directive(header, lineNo === 1 ? line.replace(/^\uFEFF/, '') : line);
+      header = directive(header, line);
       return;
     }
     if (header.comma && line.includes('"') && !quotesBalanced(line)) {

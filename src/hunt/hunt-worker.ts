@@ -4,6 +4,8 @@ import { loadRuleSet } from '../sigma/ruleset.js';
 import { GarbagePacer } from '../common/memory.js';
 import { huntUnit, type HuntUnit, unitSize } from './hunt.js';
 import { RuleIndex } from './rule-index.js';
+import { loadFeed } from './ioc/feeds.js';
+import { IocMatcher } from './ioc/matcher.js';
 import { type RuleSelection, selectRules } from './rule-selection.js';
 
 /** What a hunt worker is started with: the rule set to load, which must come out as the main thread's did (each task says how many rules that was). */
@@ -13,6 +15,8 @@ export interface HuntWorkerData {
   selection: RuleSelection;
   /** The field or column holding events' times in CSV and flat JSON. */
   timeField?: string;
+  /** IoC feeds to match events against. */
+  iocs?: string[];
 }
 
 /**
@@ -24,6 +28,7 @@ const data = workerData as HuntWorkerData;
 const set = loadRuleSet(data.rules, loadPipeline(data.pipeline ?? DEFAULT_PIPELINE));
 const rules = selectRules(set.rules, data.selection).rules;
 const index = new RuleIndex(rules);
+const iocs = data.iocs?.length ? new IocMatcher(data.iocs.flatMap((f) => loadFeed(f).indicators)) : undefined;
 
 const pacer = new GarbagePacer();
 
@@ -33,7 +38,7 @@ parentPort!.on('message', async (msg: { id: number; task: HuntUnit; expectedRule
     return parentPort!.postMessage({ id: msg.id, error: `a worker thread selected ${rules.length} rules, the main thread ${msg.expectedRules} (did the rule files change during the run?)` });
   }
   try {
-    const result = await huntUnit(msg.task, index, data.timeField);
+    const result = await huntUnit(msg.task, index, data.timeField, iocs);
     pacer.add(unitSize(msg.task));
     parentPort!.postMessage({ id: msg.id, result });
   } catch (e) {

@@ -12,6 +12,8 @@ import type { RuleIndex } from './rule-index.js';
 import { valueText } from '../sigma/modifiers.js';
 import { techniquesOf } from '../sigma/ruleset.js';
 import { planUnits } from '../evidence/evtx/work.js';
+import type { IocHit, IocMatcher } from './ioc/matcher.js';
+import { syntheticRule } from './synthetic-rule.js';
 
 /** A rule that matched an event, with where the event came from. */
 export interface Detection {
@@ -103,6 +105,8 @@ export interface EventMatch extends Pick<Detection, 'timestamp' | 'recordId' | '
   rules: number[];
   /** For each rule, the values of the fields it tests. */
   matched: Record<string, unknown>[];
+  /** Indicators of compromise the event holds. */
+  iocs?: IocHit[];
   event: unknown;
 }
 
@@ -192,15 +196,33 @@ function fieldValues(view: Event, fields: readonly string[]): Record<string, unk
   return out;
 }
 
-/** Runs every rule over every event of a unit. */
-export async function huntUnit(unit: HuntUnit, rules: RuleIndex, timeField?: string): Promise<UnitHunt> {
+/** The indicators an event's values hold. */
+function eventIocs(view: Event, iocs: IocMatcher): IocHit[] {
+  const hits: IocHit[] = [];
+  const seen = new Set<IocHit['indicator']>();
+  const each = (v: unknown) => {
+    const t = valueText(v);
+    if (t !== undefined) iocs.matchText(t, hits, seen);
+  };
+  for (const v of view.values()) {
+    if (Array.isArray(v)) v.forEach(each);
+    else each(v);
+  }
+  return hits;
+}
+
+/** Runs every rule (and, given some, indicators of compromise) over every event of a unit. */
+export async function huntUnit(unit: HuntUnit, rules: RuleIndex, timeField?: string, iocs?: IocMatcher): Promise<UnitHunt> {
   const result: UnitHunt = { matches: [], events: 0, readable: true, diagnostics: [] };
   const events = unitEvents(unit, result, timeField);
   const each = ({ event, timestamp }: TimedEvent) => {
     result.events++;
     const view = new EvtxEvent(event);
     const matched = rules.matchNumbers(view);
-    if (matched.length) result.matches.push({ rules: matched, matched: matched.map((n) => fieldValues(view, rules.rule(n).fields)), event, ...eventPlace(view, timestamp) });
+    const hits = iocs?.size ? eventIocs(view, iocs) : undefined;
+    if (matched.length || hits?.length) {
+      result.matches.push({ rules: matched, matched: matched.map((n) => fieldValues(view, rules.rule(n).fields)), ...(hits?.length ? { iocs: hits } : {}), event, ...eventPlace(view, timestamp) });
+    }
   };
   // EVTX, JSON and XML are read synchronously: no promise per event on the hot path.
   if (Symbol.iterator in events) for (const e of events) each(e);
@@ -219,8 +241,12 @@ export function detectionsOf(unit: HuntUnit, found: UnitHunt, rules: readonly Co
   stats.events += found.events;
   const out: Detection[] = [];
   for (const m of found.matches) {
-    const { rules: numbers, matched, event, ...place } = m;
+    const { rules: numbers, matched, iocs, event, ...place } = m;
     if (window && !within(window, place.timestamp)) continue;
+    for (const hit of iocs ?? []) {
+      stats.detections++;
+      out.push({ rule: iocRule(hit), file: unit.name ?? unit.file, event, matched: iocMatched(hit), ...place });
+    }
     for (const [i, n] of numbers.entries()) {
       const rule = rules[n]!;
       if (correlator?.wants(rule.rule)) {
@@ -232,6 +258,24 @@ export function detectionsOf(unit: HuntUnit, found: UnitHunt, rules: readonly Co
     }
   }
   return out;
+}
+
+/** The rule an indicator's hits are reported under: one per feed and kind of indicator. */
+const iocRules = new Map<string, CompiledRule>();
+export function iocRule(hit: IocHit): CompiledRule {
+  const key = `${hit.indicator.feed}\0${hit.indicator.type}`;
+  let rule = iocRules.get(key);
+  if (!rule) {
+    rule = syntheticRule({ id: `spoor-ioc-${hit.indicator.type}`, title: `Indicator of compromise: ${hit.indicator.type} from ${hit.indicator.feed}`, level: 'high', tags: ['detection.ioc'], file: hit.indicator.feed });
+    iocRules.set(key, rule);
+  }
+  return rule;
+}
+
+/** What a detection of an indicator shows: the indicator, its feed, and what it was found as. */
+export function iocMatched(hit: IocHit): Record<string, unknown> {
+  const i = hit.indicator;
+  return { indicator: i.value, type: i.type, feed: i.feed, ...(i.id ? { indicator_id: i.id } : {}), ...(i.name ? { indicator_name: i.name } : {}), found: hit.found };
 }
 
 /** Event times a hunt reports (milliseconds since the epoch, either end open). */

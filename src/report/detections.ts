@@ -67,7 +67,9 @@ export function timeFormatter(timeZone = 'UTC'): (iso: string) => string {
 
 /** A row of the terminal table: time, level, rule, computer, event. */
 export function detectionRow(d: Detection, time: (iso: string) => string = timeFormatter()): string[] {
-  return [time(d.timestamp), d.rule.rule.level ?? '', d.rule.rule.title, d.computer, `${d.channel} ${d.eventId}`];
+  // Findings about files (not events) name the file instead.
+  const where = d.channel === 'File' && typeof d.matched?.path === 'string' ? `File ${d.matched.path}` : `${d.channel} ${d.eventId}`;
+  return [time(d.timestamp), d.rule.rule.level ?? '', d.rule.rule.title, d.computer, where];
 }
 
 const LEVEL_COLOURS: Record<string, string> = { critical: '\x1b[1;31m', high: '\x1b[31m', medium: '\x1b[33m', low: '\x1b[36m', informational: '\x1b[2m' };

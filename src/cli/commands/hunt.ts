@@ -14,6 +14,9 @@ import { HuntSummary } from '../../report/summary.js';
 import { TimelineSorter } from '../../report/timeline-sort.js';
 import type { Pipeline } from '../../sigma/pipeline.js';
 import { loadRuleSet } from '../../sigma/ruleset.js';
+import { FeedError, loadFeed } from '../../hunt/ioc/feeds.js';
+import type { Indicator } from '../../hunt/ioc/indicator.js';
+import { IocMatcher } from '../../hunt/ioc/matcher.js';
 import { expandArchives } from '../archives.js';
 import { defaultRules } from '../default-rules.js';
 import { collectInputs, globFilter, type Inputs } from '../inputs.js';
@@ -44,6 +47,20 @@ interface HuntOptions {
   timeField?: string;
   include?: string[];
   exclude?: string[];
+  ioc?: string[];
+}
+
+/** How a command runs a hunt: its name in messages, default rules, and findings of its own to report with the detections. */
+export interface HuntRun {
+  command: string;
+  /** Rules to use when --rules gives none (said on stderr). */
+  rules?: { paths: string[]; source: string };
+  /** Detections made before the hunt (files on disk, YARA, exposure), reported with the others. */
+  findings?: (iocs: IocMatcher | undefined) => Promise<Detection[]> | Detection[];
+  /** Lines to add to the summary. */
+  summary?: () => string[];
+  /** Files of no format Spoor reads are expected (a server's folder holds pages, binaries …): counted, not listed. */
+  expectOtherFiles?: boolean;
 }
 
 /** In a directory walk every file is read by content; these only skip what is certainly not evidence. */
@@ -68,13 +85,12 @@ function parseTimeZone(value: string): string {
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
-export function huntCommand(): Command {
-  return new Command('hunt')
-    .description('run Sigma rules over evidence: EVTX, JSON/JSONL (evtx_dump, Winlogbeat/ECS or flat), XML event exports, CSV, zip archives of these')
-    .argument('<paths...>', 'evidence files, or directories searched recursively')
+/** The options hunt and exchange scan share: what to read, which rules and indicators, what to write. */
+export function addHuntOptions(command: Command, rulesHelp: string): Command {
+  return command
     .option('--include <glob>', 'in directories, hunt only files matching this glob (repeatable; a glob without / matches names: *.evtx)', collect)
     .option('--exclude <glob>', 'in directories, leave out files matching this glob (repeatable)', collect)
-    .option('-r, --rules <paths...>', 'Sigma rule files or directories (may be given more than once; default: the SigmaHQ rules of spoor update, else Spoor\'s own)')
+    .option('-r, --rules <paths...>', rulesHelp)
     .option('-p, --pipeline <file>', 'processing pipeline instead of the built-in Windows one')
     .addOption(new Option('-f, --format <format>', 'output format (timesketch: JSONL ready for Timesketch import)').choices(['table', 'jsonl', 'csv', 'timesketch']).default('table'))
     .option('-o, --output <file>', 'write detections to a file instead of stdout')
@@ -91,40 +107,74 @@ export function huntCommand(): Command {
     .option('-v, --verbose', 'list every rule not loaded, with the reason')
     .option('--no-progress', 'no progress bar (it shows only on a terminal, and never when CI is set)')
     .addOption(new Option('--fail-on <level>', 'exit 1 when a detection is at or above this level').choices([...LEVELS]))
+    .option('--ioc <file>', 'an indicator feed to match every event against: STIX 2.1 bundle, MISP JSON, CSV, CHIRP YAML or plain list (repeatable)', collect);
+}
+
+export function huntCommand(): Command {
+  return addHuntOptions(
+    new Command('hunt')
+      .description('run Sigma rules (and indicators of compromise) over evidence: EVTX, JSON/JSONL (evtx_dump, Winlogbeat/ECS or flat), XML event exports, IIS and Exchange logs, CSV, zip archives of these')
+      .argument('<paths...>', 'evidence files, or directories searched recursively'),
+    "Sigma rule files or directories (may be given more than once; default: the SigmaHQ rules of spoor update, else Spoor's own)",
+  )
     .addHelpText('after', `
 Rules that cannot be used are reported on stderr (all of them with --verbose) and the others still
 run. A summary follows the detections on stderr. Exit status: 0 on a clean run (with or without
 detections), 1 with --fail-on when a detection reaches that level or when an input could not be read
 at all, 2 on a usage error (also: a --rules path that does not exist, or no rule loaded at all).`)
     .action(async (paths: string[], opts: HuntOptions) => {
-      process.exitCode = await hunt(paths, opts);
+      process.exitCode = await runHunt(paths, opts, { command: 'hunt', rules: opts.rules?.length ? undefined : defaultRules() });
     });
 }
 
-async function hunt(paths: string[], opts: HuntOptions): Promise<number> {
-  if (!opts.rules?.length) {
-    const rules = defaultRules();
-    process.stderr.write(`spoor hunt: rules: ${rules.source}\n`);
-    opts.rules = rules.paths;
+/** Loads the IoC feeds given, saying what each held; undefined (and a message) when one cannot be read. */
+function loadIocs(files: readonly string[], say: (m: string) => void): IocMatcher | null | undefined {
+  if (!files.length) return undefined;
+  const indicators: Indicator[] = [];
+  for (const f of files) {
+    try {
+      const feed = loadFeed(f);
+      const kinds = new Map<string, number>();
+      for (const i of feed.indicators) kinds.set(i.type, (kinds.get(i.type) ?? 0) + 1);
+      const skipped = [...feed.skipped].map(([why, n]) => `${n} ${why}`).join(', ');
+      say(`--ioc ${f}: ${feed.format}, ${feed.indicators.length} indicators (${[...kinds].map(([k, n]) => `${n} ${k}`).join(', ') || 'none'})${skipped ? `; not used: ${skipped}` : ''}`);
+      indicators.push(...feed.indicators);
+    } catch (e) {
+      if (!(e instanceof FeedError)) throw e;
+      say(`--ioc ${e.message}`);
+      return null;
+    }
   }
-  const pipeline = loadPipelineOrExit(opts.pipeline, 'hunt');
+  return new IocMatcher(indicators);
+}
+
+export async function runHunt(paths: string[], opts: HuntOptions, run: HuntRun): Promise<number> {
+  const say = (m: string) => process.stderr.write(`spoor ${run.command}: ${m}\n`);
+  if (run.rules) {
+    say(`rules: ${run.rules.source}`);
+    opts.rules = [...run.rules.paths, ...(opts.rules ?? [])];
+  }
+  if (!opts.rules?.length) opts.rules = defaultRules().paths;
+  const pipeline = loadPipelineOrExit(opts.pipeline, run.command);
   if (!pipeline) return ExitCode.Usage;
   const missing = opts.rules.filter((p) => !existsSync(p));
   if (missing.length) {
-    for (const p of missing) process.stderr.write(`spoor hunt: --rules ${p}: no such file or directory\n`);
+    for (const p of missing) say(`--rules ${p}: no such file or directory`);
     return ExitCode.Usage;
   }
+  const iocs = loadIocs(opts.ioc ?? [], say);
+  if (iocs === null) return ExitCode.Usage;
   const collected = collectInputs(paths, isEvidenceName, globFilter(opts.include, opts.exclude));
-  for (const e of collected.errors) process.stderr.write(`spoor hunt: ${e}\n`);
-  const archives = expandArchives(collected.files, (m) => process.stderr.write(`spoor hunt: ${m}\n`));
+  for (const e of collected.errors) say(e);
+  const archives = expandArchives(collected.files, say);
   // Files of no known format are listed (the first 20, or all with --verbose) and left out.
   // Each file is read by content once, here: files of no known format are listed (the first 20, or
   // all with --verbose) and left out.
   const planned = planHuntUnits(archives.files);
   const unknown = planned.filter((u) => u.kind === 'unknown');
-  const shown = opts.verbose ? unknown : unknown.slice(0, 20);
-  for (const u of shown) process.stderr.write(`spoor hunt: ${u.name ?? u.file}: not a format spoor reads (EVTX, JSON, JSONL, XML, IIS/Exchange logs, CSV, zip); skipped\n`);
-  if (unknown.length > shown.length) process.stderr.write(`spoor hunt: … and ${unknown.length - shown.length} more files of no known format (--verbose lists them)\n`);
+  const shown = opts.verbose ? unknown : unknown.slice(0, run.expectOtherFiles ? 0 : 20);
+  for (const u of shown) say(`${u.name ?? u.file}: not a format spoor reads (EVTX, JSON, JSONL, XML, IIS/Exchange logs, CSV, zip); skipped`);
+  if (unknown.length > shown.length) say(shown.length ? `… and ${unknown.length - shown.length} more files of no known format (--verbose lists them)` : `${unknown.length} files of no log format (pages, binaries, dumps …) left to the file checks (--verbose lists them)`);
   const known = new Set(planned.filter((u) => u.kind !== 'unknown').map((u) => u.file));
   const inputs: Inputs = { files: archives.files.filter((f) => known.has(f.path)), errors: collected.errors };
   const units = planned.filter((u) => u.kind !== 'unknown');
@@ -132,18 +182,19 @@ async function hunt(paths: string[], opts: HuntOptions): Promise<number> {
   // Other threads start now: they load the rules while this one does.
   // A hunting thread (the calling one included) pays past 64 MB: each loads the rules (about a second) first.
   const threads = threadsFor(opts.threads ?? 0, inputs.files.reduce((n, f) => n + f.size, 0), 64 * 1024 * 1024);
-  const workerData: HuntWorkerData = { rules: opts.rules, pipeline: opts.pipeline, selection, timeField: opts.timeField };
+  const workerData: HuntWorkerData = { rules: opts.rules, pipeline: opts.pipeline, selection, timeField: opts.timeField, iocs: opts.ioc };
   const workers = Array.from({ length: threads - 1 }, () => new Worker(new URL('../../hunt/hunt-worker.js', import.meta.url), { workerData }));
   try {
-    return await huntWith({ ...opts, rules: opts.rules }, pipeline, selection, inputs, units, threads, workers);
+    return await huntWith({ ...opts, rules: opts.rules }, run, say, pipeline, selection, inputs, units, threads, workers, iocs);
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
     archives.cleanup();
   }
 }
 
-async function huntWith(opts: HuntOptions & { rules: string[] }, pipeline: Pipeline, selection: RuleSelection, inputs: Inputs, units: HuntUnit[], threads: number, workers: Worker[]): Promise<number> {
-  const say = (m: string) => process.stderr.write(`spoor hunt: ${m}\n`);
+async function huntWith(
+  opts: HuntOptions & { rules: string[] }, run: HuntRun, say: (m: string) => void, pipeline: Pipeline, selection: RuleSelection, inputs: Inputs, units: HuntUnit[], threads: number, workers: Worker[], iocs: IocMatcher | undefined,
+): Promise<number> {
   const ruleSet = loadRuleSet(opts.rules, pipeline, { onLateProblem: (p) => say(`${p.file}:${p.line}: rule not loaded: ${p.reason}`) });
   const errors = ruleSet.problems.filter(isRuleError);
   for (const p of opts.verbose ? ruleSet.problems : errors) say(`${p.file}:${p.line}: rule not loaded: ${p.reason}`);
@@ -174,19 +225,23 @@ async function huntWith(opts: HuntOptions & { rules: string[] }, pipeline: Pipel
   const index = new RuleIndex(rules);
   const correlator = ruleSet.correlations.length ? new Correlator(ruleSet.correlations) : undefined;
   const window: TimeWindow | undefined = opts.from !== undefined || opts.to !== undefined ? { from: opts.from, to: opts.to } : undefined;
+  for (const d of (await run.findings?.(iocs)) ?? []) {
+    stats.detections++;
+    await emit(d);
+  }
   const pacer = new GarbagePacer();
   const progress = opts.progress === false ? undefined : HuntProgress.start(inputs.files.reduce((n, f) => n + f.size, 0), inputs.files.length);
   try {
     await runOrdered({
       tasks: units,
       workers,
-      runHere: (u) => huntUnit(u, index, opts.timeField),
+      runHere: (u) => huntUnit(u, index, opts.timeField, iocs),
       window: threads * 16,
       waitReady: true,
       message: { expectedRules: rules.length },
       onResult: async (unit: HuntUnit, found: UnitHunt) => {
         pacer.add(unitSize(unit));
-        for (const m of found.diagnostics) progress ? progress.log(`spoor hunt: ${m}`) : say(m);
+        for (const m of found.diagnostics) progress ? progress.log(`spoor ${run.command}: ${m}`) : say(m);
         for (const d of detectionsOf(unit, found, rules, stats, correlator, window)) await emit(d);
         progress?.update(unit, stats);
       },
@@ -203,7 +258,7 @@ async function huntWith(opts: HuntOptions & { rules: string[] }, pipeline: Pipel
   if (opts.format === 'table') await out.write(rows.length ? formatTable(rows.map((r) => r.row), [`time (${opts.timezone ?? 'UTC'})`, 'level', 'rule', 'computer', 'event'], 60, colourWanted(stream) ? 1 : undefined) : '');
   if (opts.output) await new Promise<void>((resolve) => (stream as ReturnType<typeof createWriteStream>).end(resolve));
   const facts = { files: stats.files, events: stats.events, detections: stats.detections, rules: rules.length, setAside: ruleSet.problems.length, leftOut };
-  for (const line of summary.lines(facts, time)) say(line);
+  for (const line of [...summary.lines(facts, time), ...(run.summary?.() ?? [])]) say(line);
   const unreadable = stats.unreadable.length + inputs.errors.length;
   if (opts.failOn && worst >= levelRank(opts.failOn)) return ExitCode.Unreadable;
   return unreadable > 0 ? ExitCode.Unreadable : ExitCode.Ok;

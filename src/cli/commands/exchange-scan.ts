@@ -1,0 +1,138 @@
+import { createHash } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { relative, resolve, sep } from 'node:path';
+import { Command } from 'commander';
+import { assessBuild, type BuildAssessment } from '../../exchange/build.js';
+import { buildFromLogs } from '../../exchange/build-evidence.js';
+import { checkServerFile, isWebPath } from '../../exchange/server-files.js';
+import { loadExchangeTables } from '../../exchange/tables.js';
+import { type Detection, iocMatched, iocRule } from '../../hunt/hunt.js';
+import type { IocMatcher } from '../../hunt/ioc/matcher.js';
+import { syntheticRule } from '../../hunt/synthetic-rule.js';
+import { loadYaraRules, MAX_YARA_FILE_BYTES } from '../../hunt/yara.js';
+import { collectInputs } from '../inputs.js';
+import { BUNDLED_RULES, defaultRules, sigmaHome } from '../default-rules.js';
+import { ExitCode } from '../options.js';
+import { describeBuild } from './exchange-build.js';
+import { addHuntOptions, runHunt } from './hunt.js';
+
+interface ScanOptions {
+  yara?: string[];
+  build?: string;
+  [key: string]: unknown;
+}
+
+export function exchangeScanCommand(): Command {
+  return addHuntOptions(
+    new Command('scan')
+      .description("check evidence collected from an Exchange server: its logs (Test-ProxyLogon's checks, ProxyShell, ProxyNotShell, SigmaHQ's web and Exchange rules), its web folders (unexpected pages, YARA), dumps and staged archives, indicators of compromise, and its build's exposure")
+      .argument('<dir>', "the server's collected files (its C: drive or parts of it: inetpub, Program Files\\Microsoft\\Exchange Server, Windows\\System32\\winevt\\Logs, ProgramData)"),
+    "more Sigma rules (Spoor's Exchange rules always run, with SigmaHQ's when spoor update has fetched them)",
+  )
+    .option('--yara <path>', 'YARA rule file or folder of .yar/.yara files to scan the web folders and suspicious files with (repeatable)', (v: string, p: string[] = []) => [...p, v])
+    .option('--build <build>', 'the server\'s Exchange build, when its logs do not tell it (e.g. 15.1.2176.2)')
+    .addHelpText('after', `
+Findings are detections like hunt's, in the same formats: Sigma rules over the logs and event logs,
+plus checks of files (by path, first bytes, YARA rules and indicator hashes) and the exposure of the
+build read from the Exchange logs' headers (or --build) to known-exploited CVEs.
+Exit status: as for hunt (0 clean run, 1 with --fail-on reached or an unreadable input, 2 usage).`)
+    .action(async (dir: string, opts: ScanOptions) => {
+      process.exitCode = await scan(dir, opts);
+    });
+}
+
+async function scan(dir: string, opts: ScanOptions): Promise<number> {
+  const root = resolve(dir);
+  const say = (m: string) => process.stderr.write(`spoor exchange scan: ${m}\n`);
+  if (!statSync(root, { throwIfNoEntry: false })?.isDirectory()) {
+    say(`${dir}: not a directory`);
+    return ExitCode.Usage;
+  }
+  const files = collectInputs([root], () => true).files.map((f) => f.path);
+  const yaraInputs = collectInputs(opts.yara ?? [], (name) => /\.(yar|yara)$/i.test(name));
+  for (const e of yaraInputs.errors) say(`--yara ${e}`);
+  if (yaraInputs.errors.length) return ExitCode.Usage;
+  const yaraFiles = yaraInputs.files.map((f) => f.path);
+  const yara = yaraFiles.length ? await loadYaraRules(yaraFiles, (f, m) => say(`--yara ${f}: ${m}`)) : undefined;
+  if (yara) say(`YARA: ${yara.files} rule files of ${yaraFiles.length} compiled`);
+
+  const tables = loadExchangeTables();
+  const seen = opts.build ? { build: opts.build, file: '--build', date: '' } : buildFromLogs(files);
+  const assessment = seen ? assessBuild(seen.build, tables) : undefined;
+  if (opts.build && !assessment) {
+    say(`--build ${opts.build}: not an Exchange build number`);
+    return ExitCode.Usage;
+  }
+  const sigma = defaultRules();
+  const rules = sigma.paths[0] === BUNDLED_RULES ? sigma : { paths: [BUNDLED_RULES, ...sigma.paths], source: `Spoor's own rules and SigmaHQ's from spoor update (${sigmaHome()})` };
+
+  const findings = (iocs: IocMatcher | undefined): Detection[] => {
+    const out: Detection[] = [];
+    if (assessment && seen) out.push(...exposureDetections(assessment, seen.file, seen.date));
+    for (const file of files) {
+      const rel = relative(root, file).split(sep).join('/');
+      const place = filePlace(file);
+      for (const f of checkServerFile(file, rel)) {
+        out.push({ ...place, rule: syntheticRule({ id: `spoor-exchange-${f.check}`, title: f.title, level: f.level, tags: f.tags }), matched: { path: rel, finding: f.detail } });
+      }
+      const suspicious = out.length && out[out.length - 1]!.file === file;
+      if (yara && (isWebPath(rel) || suspicious)) {
+        for (const m of safeScan(() => yara.scan(file), say, rel)) {
+          out.push({ ...place, rule: syntheticRule({ id: `spoor-yara-${m.rule}`, title: `YARA: ${m.rule}`, level: 'high', tags: ['detection.yara', ...m.tags.map((t) => `yara.${t.toLowerCase()}`)], description: String(m.meta.description ?? ''), file: m.source }), matched: { path: rel, yara_rule: m.rule, yara_file: m.source, strings: m.strings, ...(m.meta.description ? { description: m.meta.description } : {}) } });
+        }
+      }
+      if (iocs?.size) {
+        const hashes = hashesWanted(iocs) && (isWebPath(rel) || suspicious || /(^|\/)programdata\//i.test(rel)) ? fileHashes(file) : {};
+        for (const hit of iocs.matchFile(rel, hashes)) out.push({ ...place, rule: iocRule(hit), matched: { ...iocMatched(hit), path: rel } });
+      }
+    }
+    return out;
+  };
+  const summary = () => (assessment ? describeBuild(assessment).trimEnd().split('\n').map((l, i) => (i === 0 ? `Exchange build ${l}${seen!.file !== '--build' ? ` (from ${relative(root, seen!.file)})` : ''}` : l)) : ['Exchange build: not found in the logs (give it with --build)']);
+  return runHunt([root], opts as never, { command: 'exchange scan', rules, findings, summary, expectOtherFiles: true });
+}
+
+function safeScan<T>(scan: () => T[], say: (m: string) => void, rel: string): T[] {
+  try {
+    return scan();
+  } catch (e) {
+    say(`${rel}: YARA scan failed: ${(e as Error).message}`);
+    return [];
+  }
+}
+
+function hashesWanted(iocs: IocMatcher): boolean {
+  return iocs.size > 0;
+}
+
+function fileHashes(file: string): { md5?: string; sha1?: string; sha256?: string } {
+  try {
+    if (statSync(file).size > MAX_YARA_FILE_BYTES) return {};
+    const data = readFileSync(file);
+    const h = (alg: string) => createHash(alg).update(data).digest('hex');
+    return { md5: h('md5'), sha1: h('sha1'), sha256: h('sha256') };
+  } catch {
+    return {};
+  }
+}
+
+/** A file finding's place: the file, its modification time as the finding's time. */
+function filePlace(file: string): Pick<Detection, 'file' | 'timestamp' | 'recordId' | 'computer' | 'channel' | 'eventId' | 'event'> {
+  let mtime = '';
+  let size = 0;
+  try {
+    const st = statSync(file);
+    mtime = st.mtime.toISOString();
+    size = st.size;
+  } catch {
+    // a file gone since the walk keeps an empty time
+  }
+  return { file, timestamp: mtime, recordId: '', computer: '', channel: 'File', eventId: '', event: { File: { path: file, size, modified: mtime } } };
+}
+
+/** The build's exposure as a detection when it is open to known-exploited CVEs. */
+function exposureDetections(a: BuildAssessment, file: string, date: string): Detection[] {
+  if (!a.cves.length) return [];
+  const rule = syntheticRule({ id: 'spoor-exchange-exposure', title: 'Exchange build open to known-exploited CVEs', level: 'high', tags: ['attack.initial-access', 'attack.t1190', ...a.cves.map((c) => `cve.${c.cve.slice(4).toLowerCase()}`)] });
+  return [{ rule, file, timestamp: date, recordId: '', computer: '', channel: 'Exchange build', eventId: '', event: a, matched: { build: a.build, product: a.productName, cu: a.cu, update: a.update, cves: a.cves.map((c) => c.cve) } }];
+}
