@@ -107,7 +107,7 @@ function mispEvents(doc: unknown): Obj[] {
 
 /** MISP attribute types Spoor matches, with the part of a composite value (`filename|sha256`) each names. */
 const MISP_TYPES: Record<string, string> = {
-  'ip-src': 'ip', 'ip-dst': 'ip', domain: 'domain', hostname: 'domain', url: 'url', uri: 'url', link: 'url',
+  'ip-src': 'ip', 'ip-dst': 'ip', ip: 'ip', domain: 'domain', hostname: 'domain', url: 'url', uri: 'url', link: 'url',
   md5: 'md5', sha1: 'sha1', sha256: 'sha256', filename: 'filename', 'x509-fingerprint-sha1': 'sha1',
 };
 
@@ -121,7 +121,7 @@ function mispIndicators(event: Obj, feed: string, skip: (why: string) => void): 
     const values = types.length > 1 ? a.value.split('|') : [a.value];
     let used = false;
     types.forEach((t, i) => {
-      const kind = MISP_TYPES[t] ?? (t === 'port' ? undefined : undefined);
+      const kind = MISP_TYPES[t];
       const ind = kind && values[i] !== undefined ? makeIndicator(values[i]!, kind, feed, { id: typeof a.uuid === 'string' ? a.uuid : undefined, name }) : undefined;
       if (ind) {
         out.push(ind);
@@ -182,7 +182,8 @@ function textIndicators(text: string, feed: string, skip: (why: string) => void)
     if (!t || t.startsWith('#') || t.startsWith('//')) continue;
     const [value, comment] = t.split(';', 2);
     // Loki's filename lists (`regex;score`) are regular expressions over paths: not matched as indicators.
-    if ((comment !== undefined && /^\s*-?\d+\s*$/.test(comment)) || /\\\.|\.\*|\[\^?|\(\?|\$$/.test(value!)) {
+    const scored = comment !== undefined && /^\s*\d+\s*$/.test(comment) && !/^[0-9a-f]{32,64}$/i.test(value!.trim());
+    if (scored || /\\[\\.$^*+?()[\]{}|dswb]|\.\*|\(\?|\$$|^\^/.test(value!)) {
       skip('regular expressions (Loki filename lists)');
       continue;
     }

@@ -82,6 +82,9 @@ export class IocMatcher {
       return;
     }
     if (lower.includes('/') || lower.includes('\\')) {
+      // host/path without a scheme (proxy logs, command lines): the host too.
+      const host = /^([a-z0-9-]+\.)+[a-z][a-z0-9-]*(:\d+)?(?=\/)/.exec(lower);
+      if (host) this.matchHost(host[0], into, seen);
       this.matchPath(normalisePath(lower), into, seen);
       return;
     }

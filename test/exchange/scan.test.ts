@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { levelRank } from '../../src/hunt/rule-selection.js';
+import type { GroundTruth } from '../../src/demo/exchange-server.js';
+import { DATA, SPOOR } from '../helpers/paths.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'spoor-scan-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+const compromised = join(tmp, 'compromised');
+const clean = join(tmp, 'clean');
+
+function spoor(...args: string[]) {
+  const r = spawnSync(process.execPath, [SPOOR, ...args], { encoding: 'utf8', maxBuffer: 1 << 30 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+interface Found {
+  rule: { id: string; title: string; level: string };
+  file: string;
+  record_id: string;
+  channel: string;
+  matched: Record<string, unknown>;
+}
+
+const YARA = `${DATA}/ioc/signature-base/yara`;
+const CHIRP = `${DATA}/ioc/chirp/AA21062A.yaml`;
+const scanArgs = (dir: string) => ['exchange', 'scan', dir, '--format', 'jsonl', '--yara', YARA, '--ioc', CHIRP];
+const parse = (stdout: string): Found[] => stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Found);
+
+before(() => {
+  for (const [dir, intrusion] of [[compromised, 'proxylogon,proxyshell,proxynotshell'], [clean, 'none']] as const) {
+    const g = spoor('demo', 'generate', dir, '--size', '4MB', '--intrusion', intrusion, '--seed', '7');
+    assert.equal(g.code, 0, g.stderr);
+  }
+});
+
+test('exchange scan finds every planted step of the ground truth, at medium or above, where the truth says it is', () => {
+  const truth = JSON.parse(readFileSync(join(compromised, 'ground-truth.json'), 'utf8')) as GroundTruth;
+  assert.deepEqual(truth.intrusions, ['proxylogon', 'proxyshell', 'proxynotshell']);
+  assert.ok(truth.steps.length >= 10);
+  const r = spoor(...scanArgs(compromised));
+  assert.equal(r.code, 0, r.stderr);
+  const found = parse(r.stdout).filter((d) => levelRank(d.rule.level) >= levelRank('medium'));
+  const missed: string[] = [];
+  for (const step of truth.steps) {
+    for (const e of step.evidence) {
+      const file = join(compromised, e.file);
+      const at = 'line' in e ? String(e.line) : 'record' in e ? String(e.record) : undefined;
+      const hit = found.some((d) => d.file === file && (at === undefined ? d.channel === 'File' : d.record_id === at));
+      if (!hit) missed.push(`${step.id}: ${e.file}${at ? `:${at}` : ''}`);
+    }
+  }
+  assert.deepEqual(missed, []);
+  // The CVEs the steps exploit are named by the rules that found them.
+  const tags = new Set(parse(r.stdout).flatMap((d) => (d as unknown as { rule: { tags: string[] } }).rule.tags));
+  for (const cve of truth.steps.flatMap((s) => s.cves)) assert.ok(tags.has(`cve.${cve.slice(4).toLowerCase()}`), cve);
+  // The build in the logs' headers, and its exposure.
+  assert.match(r.stderr, /Exchange build 15\.1\.2176\.2: Exchange Server 2016 CU19/);
+  assert.match(r.stderr, /CVE-2021-26855 +fixed by Mar21SU/);
+  // The planted web shells: YARA (signature-base's HAFNIUM rule) and the unexpected-page check.
+  const shell = truth.steps.find((s) => s.id === 'proxylogon-oab-vdir')!.evidence.find((e) => !('line' in e) && !('record' in e))!;
+  const onShell = parse(r.stdout).filter((d) => d.file === join(compromised, shell.file)).map((d) => d.rule.title);
+  assert.ok(onShell.includes('YARA: APT_WEBSHELL_HAFNIUM_Chopper_WebShell'), onShell.join(', '));
+  assert.ok(onShell.includes('Unexpected page in an Exchange web folder'));
+  // The leased VPS addresses CISA published (CHIRP, AA21-062A) are found in the requests that came from them.
+  const ips = new Set(parse(r.stdout).filter((d) => d.rule.id === 'spoor-ioc-ip').map((d) => d.matched.indicator));
+  assert.deepEqual([...ips].sort(), ['104.140.114.110', '157.230.221.198', '167.99.168.251', '5.254.43.18']);
+});
+
+test('exchange scan of a clean server (same traffic, no intrusion) finds nothing above low, with SigmaHQ web and Exchange rules too', () => {
+  const r = spoor(...scanArgs(clean), '--rules', `${DATA}/sigma/rules/web`, '--rules', `${DATA}/sigma/rules-emerging-threats`, '--rules', `${DATA}/sigma/rules/windows/builtin/msexchange`);
+  assert.equal(r.code, 0, r.stderr);
+  const found = parse(r.stdout);
+  const above = found.filter((d) => levelRank(d.rule.level) > levelRank('low') && d.rule.id !== 'spoor-exchange-exposure');
+  assert.deepEqual(above.map((d) => `${d.rule.title} ${d.file}:${d.record_id}`), []);
+  // What is left: the administrator's URL change, which the ProxyLogon check mentions at low.
+  assert.ok(found.some((d) => d.rule.title === 'Exchange Virtual Directory Changed Through ECP'));
+  // The server is unpatched all the same: its exposure is reported.
+  assert.ok(found.some((d) => d.rule.id === 'spoor-exchange-exposure'));
+});
+
+test('exchange scan --build overrides the logs; a bad --build or a missing folder is a usage error', () => {
+  const r = spoor('exchange', 'scan', clean, '--build', '15.1.2176.9', '--format', 'jsonl');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /Exchange build 15\.1\.2176\.9: Exchange Server 2016 CU19 Mar21SU/);
+  assert.doesNotMatch(r.stderr, /CVE-2021-26855/);
+  assert.equal(spoor('exchange', 'scan', clean, '--build', 'nonsense').code, 2);
+  assert.equal(spoor('exchange', 'scan', join(tmp, 'nowhere')).code, 2);
+});
