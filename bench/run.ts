@@ -6,11 +6,13 @@ import { fileURLToPath } from 'node:url';
 import { sampleSecurityEvents, sampleSysmonEvents } from '../src/evidence/evtx/sample-events.js';
 import { type SampleEvent, writeEvtx } from '../src/evidence/evtx/writer.js';
 import { writeLargeCorpus } from './large-corpus.js';
+import { exchangeBench } from './exchange.js';
 
 /**
- * `npm run bench [-- evtx|hunt]`: EVTX parsing speed of `spoor dump --format jsonl` against libevtx's
- * evtxexport on the same files in the same run (bench/results/evtx.json), and hunting speed with all
- * SigmaHQ rules (bench/results/hunt.json), with peak memory. Absolute times on shared machines are
+ * `npm run bench [-- evtx|hunt|exchange|memory]`: EVTX parsing speed of `spoor dump --format jsonl`
+ * against libevtx's evtxexport on the same files in the same run (bench/results/evtx.json), hunting
+ * speed with all SigmaHQ rules (bench/results/hunt.json), `exchange scan` over a generated 2 GB
+ * server folder against ripgrep (bench/results/exchange.json), with peak memory. Absolute times on shared machines are
  * noise; the ratios are the result.
  */
 
@@ -171,6 +173,11 @@ try {
   if (which === 'memory') {
     const out = join(ROOT, 'bench/results/memory.json');
     writeFileSync(out, JSON.stringify({ ...meta, ...memoryBench(tmp) }, null, 2) + '\n');
+    console.log(`written: ${out}`);
+  }
+  if (which === 'all' || which === 'exchange') {
+    const out = join(ROOT, 'bench/results/exchange.json');
+    writeFileSync(out, JSON.stringify({ ...meta, ...exchangeBench(tmp, ROOT, measure, RUNS) }, null, 2) + '\n');
     console.log(`written: ${out}`);
   }
   if (which === 'all' || which === 'hunt') {

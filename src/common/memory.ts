@@ -1,4 +1,4 @@
-import { setFlagsFromString } from 'node:v8';
+import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 /**
@@ -14,17 +14,30 @@ export function collectGarbage(): void {
   gc?.();
 }
 
-/** Collects after every `every` bytes of input a thread has worked through. */
+/** Bytes in the heap's old generation: what only a full collection frees (the young one is scavenged anyway). */
+function oldBytes(): number {
+  let n = 0;
+  for (const s of getHeapSpaceStatistics()) if (s.space_name !== 'new_space' && s.space_name !== 'new_large_object_space') n += s.space_used_size;
+  return n;
+}
+
+/**
+ * Every `every` bytes of input a thread has worked through, collects if the old generation has grown
+ * by more than `slack` since the last collection: input that makes much garbage (EVTX, an object tree per
+ * event) is collected often, input passed over without objects (most log lines) seldom.
+ */
 export class GarbagePacer {
   private since = 0;
+  private baseline = oldBytes();
 
-  constructor(private readonly every = 12 * 1024 * 1024) {}
+  constructor(private readonly every = 12 * 1024 * 1024, private readonly slack = 32 * 1024 * 1024) {}
 
   add(bytes: number): void {
     this.since += bytes;
-    if (this.since >= this.every) {
-      this.since = 0;
-      collectGarbage();
-    }
+    if (this.since < this.every) return;
+    this.since = 0;
+    if (oldBytes() - this.baseline < this.slack) return;
+    collectGarbage();
+    this.baseline = oldBytes();
   }
 }

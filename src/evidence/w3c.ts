@@ -1,5 +1,5 @@
 import { normaliseTime } from './normalize.js';
-import { readTextBlocks } from './text-blocks.js';
+import { readTextChunks } from './text-blocks.js';
 
 /** A line longer than this is reported and skipped (a log line is a request, not a file). */
 export const MAX_LINE_CHARS = 1024 * 1024;
@@ -63,68 +63,141 @@ function directive(h: W3cHeader, line: string): W3cHeader {
 }
 
 /**
- * The data lines of a W3C-style log with the directives in force for each, streamed a block at a
- * time. A quoted value may run over line ends (Exchange's CSV). Over-long lines are reported and skipped.
+ * Which lines a caller wants as events, the others only counted: for each log kind (the header's
+ * channel), a filter that finds in a block of text where lines of interest may be.
  */
-export function* readW3cLines(file: string, onError: (line: number, message: string) => void): Generator<W3cLine> {
+export interface LineSelection {
+  filterFor(channel: string): { hits(text: string, from: number, ascii: boolean): number[] | undefined } | undefined;
+  onSkipped(): void;
+}
+
+/**
+ * The data lines of a W3C-style log with the directives in force for each, streamed a block at a
+ * time. A quoted value may run over line ends (Exchange's CSV). Over-long lines are reported and
+ * skipped. With a selection, lines its filter finds nothing in are counted and not yielded: the
+ * filter runs over whole blocks, so a line passed over costs a search for its end.
+ */
+export function* readW3cLines(file: string, onError: (line: number, message: string) => void, select?: LineSelection): Generator<W3cLine> {
   let header = EMPTY_HEADER;
-  let carry = '';
+  let filterHeader: W3cHeader | undefined;
+  let filter: ReturnType<LineSelection['filterFor']>;
   let lineNo = 0;
+  let carry = '';
   let skipping = false;
   let pending: { text: string; lineNo: number } | undefined;
-  const take = function* (raw: string): Generator<W3cLine> {
-    lineNo++;
-    let line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
-    if (lineNo === 1 && line.charCodeAt(0) === 0xfeff) line = line.slice(1);
-    if (pending) {
-      pending.text += `\n${line}`;
-      if (pending.text.length > MAX_LINE_CHARS) {
-        onError(pending.lineNo, `a quoted value runs past ${MAX_LINE_CHARS} characters; skipped to line ${lineNo}`);
-        pending = undefined;
-        return;
-      }
-      if (quotesBalanced(pending.text)) {
-        yield { header, text: pending.text, lineNo: pending.lineNo };
-        pending = undefined;
-      }
-      return;
-    }
-    if (line.length === 0) return;
-    if (line.charCodeAt(0) === 35 /* # */) {
-      header = directive(header, line);
-      return;
-    }
-    if (header.comma && line.includes('"') && !quotesBalanced(line)) {
-      pending = { text: line, lineNo };
-      return;
-    }
-    yield { header, text: line, lineNo };
-  };
-  for (const block of readTextBlocks(file)) {
-    let at = 0;
-    for (;;) {
-      const nl = block.indexOf('\n', at);
-      if (nl < 0) {
-        if (!skipping) carry += block.slice(at);
-        if (carry.length > MAX_LINE_CHARS) {
-          onError(lineNo + 1, `line longer than ${MAX_LINE_CHARS} characters; skipped`);
-          carry = '';
-          skipping = true;
+
+  /** The lines of text[start .. last] (last is a '\n'). */
+  function* lines(text: string, start: number, last: number, ascii: boolean): Generator<W3cLine> {
+    let hits: number[] | undefined;
+    let h = 0;
+    let hitsValid = false;
+    let pos = start;
+    while (pos <= last) {
+      const nl = text.indexOf('\n', pos);
+      lineNo++;
+      let end = nl;
+      if (end > pos && text.charCodeAt(end - 1) === 13) end--;
+      if (lineNo === 1 && text.charCodeAt(pos) === 0xfeff) pos++;
+      if (pending) {
+        pending.text += `\n${text.slice(pos, end)}`;
+        if (pending.text.length > MAX_LINE_CHARS) {
+          onError(pending.lineNo, `a quoted value runs past ${MAX_LINE_CHARS} characters; skipped to line ${lineNo}`);
+          pending = undefined;
+        } else if (quotesBalanced(pending.text)) {
+          const whole = pending;
+          pending = undefined;
+          if (wanted(whole.text)) yield { header, text: whole.text, lineNo: whole.lineNo };
         }
-        break;
+      } else if (end > pos) {
+        if (text.charCodeAt(pos) === 35 /* # */) {
+          header = directive(header, text.slice(pos, end));
+          hitsValid = false;
+        } else {
+          let opens = false;
+          if (header.comma) {
+            const q = text.indexOf('"', pos);
+            opens = q >= 0 && q < end && !quotesBalanced(text.slice(pos, end));
+          }
+          if (opens) pending = { text: text.slice(pos, end), lineNo };
+          else {
+            let keep = true;
+            if (select && header.fields.length) {
+              if (filterHeader !== header) {
+                filterHeader = header;
+                filter = select.filterFor(header.channel);
+                hitsValid = false;
+              }
+              if (filter) {
+                if (!hitsValid) {
+                  hits = filter.hits(text, pos, ascii);
+                  h = 0;
+                  hitsValid = true;
+                }
+                if (hits) {
+                  while (h < hits.length && hits[h]! < pos) h++;
+                  keep = h < hits.length && hits[h]! < end;
+                }
+              }
+            }
+            if (keep) yield { header, text: text.slice(pos, end), lineNo };
+            else select!.onSkipped();
+          }
+        }
       }
-      if (skipping) {
-        skipping = false;
-        lineNo++;
-      } else {
-        const raw = carry ? carry + block.slice(at, nl) : block.slice(at, nl);
-        carry = '';
-        yield* take(raw);
-      }
-      at = nl + 1;
+      pos = nl + 1;
     }
   }
-  if (carry && !skipping) yield* take(carry);
+
+  /** Whether a record spread over lines is wanted (it is tested on its own). */
+  function wanted(text: string): boolean {
+    if (!select || !header.fields.length) return true;
+    const f = select.filterFor(header.channel);
+    const hits = f?.hits(text, 0, false);
+    if (!f || !hits || hits.length) return true;
+    select.onSkipped();
+    return false;
+  }
+
+  let carryAscii = true;
+  for (const block of readTextChunks(file)) {
+    const text = block.text;
+    let start = 0;
+    if (skipping) {
+      const nl = text.indexOf('\n');
+      if (nl < 0) continue;
+      skipping = false;
+      lineNo++;
+      start = nl + 1;
+    } else if (carry) {
+      // The line begun in the last block is finished on its own: joining blocks would copy them.
+      const nl = text.indexOf('\n');
+      if (nl >= 0) {
+        const line = `${carry}${text.slice(0, nl)}\n`;
+        carry = '';
+        yield* lines(line, 0, line.length - 1, carryAscii && block.ascii);
+        start = nl + 1;
+      } else {
+        carry += text;
+        carryAscii &&= block.ascii;
+        start = text.length;
+      }
+    }
+    const last = text.lastIndexOf('\n');
+    if (last >= start) {
+      yield* lines(text, start, last, block.ascii);
+      carry = text.slice(last + 1);
+      carryAscii = block.ascii;
+    } else if (start < text.length) {
+      carry = text.slice(start);
+      carryAscii = block.ascii;
+    }
+    if (carry.length > MAX_LINE_CHARS) {
+      onError(lineNo + 1, `line longer than ${MAX_LINE_CHARS} characters; skipped`);
+      carry = '';
+      skipping = true;
+    }
+  }
+  if (carry && !skipping) yield* lines(`${carry}\n`, 0, carry.length, carryAscii);
   if (pending) {
     onError(pending.lineNo, 'the file ends inside a quoted value');
     yield { header, text: pending.text, lineNo: pending.lineNo };
@@ -232,7 +305,7 @@ export function w3cEvent(h: W3cHeader, values: readonly string[], lineNo: number
 const MAX_PROBLEMS = 20;
 
 /** The events of a W3C-style log (IIS, Exchange), a line at a time. */
-export function* readW3cEvents(file: string, report: (line: number, message: string) => void): Generator<unknown> {
+export function* readW3cEvents(file: string, report: (line: number, message: string) => void, select?: LineSelection): Generator<unknown> {
   let problems = 0;
   let lastLine = 0;
   const onError = (line: number, message: string) => {
@@ -240,14 +313,14 @@ export function* readW3cEvents(file: string, report: (line: number, message: str
     lastLine = line;
   };
   try {
-    yield* w3cEvents(file, onError);
+    yield* w3cEvents(file, onError, select);
   } finally {
     if (problems > MAX_PROBLEMS) report(lastLine, `… and ${problems - MAX_PROBLEMS} more problems in this file`);
   }
 }
 
-function* w3cEvents(file: string, onError: (line: number, message: string) => void): Generator<unknown> {
-  for (const l of readW3cLines(file, onError)) {
+function* w3cEvents(file: string, onError: (line: number, message: string) => void, select?: LineSelection): Generator<unknown> {
+  for (const l of readW3cLines(file, onError, select)) {
     if (l.header.fields.length === 0) {
       onError(l.lineNo, 'a data line before any #Fields directive; skipped');
       continue;

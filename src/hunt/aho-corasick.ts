@@ -88,6 +88,33 @@ export class AhoCorasick {
     }
   }
 
+  /** Calls `found` with the position of the last character of each occurrence in ASCII text from `from` on (case-insensitively). */
+  positions(text: string, from: number, found: (end: number) => void): void {
+    const { asciiClass, delta, outStart, classes } = this;
+    let s = 0;
+    for (let i = from; i < text.length; i++) {
+      s = delta[s * classes + asciiClass[text.charCodeAt(i) & 127]!]!;
+      if (outStart[s + 1]! > outStart[s]!) found(i);
+    }
+  }
+
+  /** Whether any literal occurs in text (case-insensitively): the search, stopping at the first. */
+  occursIn(text: string): boolean {
+    const { asciiClass, delta, outStart, classes } = this;
+    let s = 0;
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c >= 128) {
+        let found = false;
+        this.searchFolded(lower(text), () => (found = true));
+        return found;
+      }
+      s = delta[s * classes + asciiClass[c]!]!;
+      if (outStart[s + 1]! > outStart[s]!) return true;
+    }
+    return false;
+  }
+
   /**
    * The search over text already lower-cased as a whole (non-ASCII case folding is not per
    * character). Characters whose case folds onto an ASCII letter (U+017F ſ onto s, U+212A Kelvin

@@ -5,10 +5,11 @@ import { readJsonValues } from '../evidence/json.js';
 import { eventTime, normaliseJsonEvent } from '../evidence/normalize.js';
 import { readCsvEvents } from '../evidence/csv.js';
 import { readXmlEvents } from '../evidence/xml.js';
-import { looksLikeW3c, readW3cEvents } from '../evidence/w3c.js';
+import { type LineSelection, looksLikeW3c, readW3cEvents } from '../evidence/w3c.js';
 import type { CompiledRule } from '../sigma/ruleset.js';
 import type { Correlator, CorrelationDetection } from './correlate.js';
 import type { RuleIndex } from './rule-index.js';
+import { type TextFilter, textFilter } from './text-filter.js';
 import { valueText } from '../sigma/modifiers.js';
 import { techniquesOf } from '../sigma/ruleset.js';
 import { planUnits } from '../evidence/evtx/work.js';
@@ -142,7 +143,7 @@ export function unitSize(u: HuntUnit): number {
 }
 
 /** The events of a unit, with the time their reader gives them (the record's, for EVTX). CSV comes asynchronously. */
-function unitEvents(unit: HuntUnit, result: UnitHunt, timeField?: string): Iterable<TimedEvent> | AsyncIterable<TimedEvent> {
+function unitEvents(unit: HuntUnit, result: UnitHunt, timeField?: string, lines?: LineSelection): Iterable<TimedEvent> | AsyncIterable<TimedEvent> {
   const onDiagnostic = (m: string) => result.diagnostics.push(m);
   const label = unit.name ?? unit.file;
   const at = (where: string | number, message: string) => onDiagnostic(`${label}:${where}: ${message}`);
@@ -175,7 +176,7 @@ function unitEvents(unit: HuntUnit, result: UnitHunt, timeField?: string): Itera
       })();
     case 'w3c':
       return (function* () {
-        for (const event of readW3cEvents(unit.file, at)) yield timed(event);
+        for (const event of readW3cEvents(unit.file, at, lines)) yield timed(event);
       })();
     case 'csv':
       return (async function* () {
@@ -211,10 +212,30 @@ function eventIocs(view: Event, iocs: IocMatcher): IocHit[] {
   return hits;
 }
 
+/**
+ * Log lines (IIS, Exchange) are many and mostly harmless: a line none of whose rules' literals (nor
+ * indicators) occurs in it is counted, not made an event. The rules and indicators say which lines
+ * can be passed over; when one of them cannot say (a rule without literals), every line is an event.
+ */
+function lineSelection(rules: RuleIndex, iocs: IocMatcher | undefined, result: UnitHunt): LineSelection {
+  const iocLiterals = iocs?.size ? iocs.lineLiterals() : [];
+  const filters = new Map<string, TextFilter | undefined>();
+  return {
+    filterFor(channel) {
+      if (!filters.has(channel)) {
+        const ruleLiterals = rules.lineLiterals(channel);
+        filters.set(channel, ruleLiterals && iocLiterals ? textFilter([...ruleLiterals, ...iocLiterals]) : undefined);
+      }
+      return filters.get(channel);
+    },
+    onSkipped: () => result.events++,
+  };
+}
+
 /** Runs every rule (and, given some, indicators of compromise) over every event of a unit. */
 export async function huntUnit(unit: HuntUnit, rules: RuleIndex, timeField?: string, iocs?: IocMatcher): Promise<UnitHunt> {
   const result: UnitHunt = { matches: [], events: 0, readable: true, diagnostics: [] };
-  const events = unitEvents(unit, result, timeField);
+  const events = unitEvents(unit, result, timeField, lineSelection(rules, iocs, result));
   const each = ({ event, timestamp }: TimedEvent) => {
     result.events++;
     const view = new EvtxEvent(event);

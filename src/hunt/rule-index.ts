@@ -87,6 +87,26 @@ export class RuleIndex {
     return b;
   }
 
+  /**
+   * Literals one of which occurs in a log line when any rule that applies to events of this channel
+   * (and no event id) can match an event whose values all occur in the line. Readers may join two
+   * values with '?' (a URL's path and query), so each literal stands here by its longest piece without
+   * '?'. Undefined when the channel has rules without literals, which every event must meet.
+   */
+  lineLiterals(channel: string): string[] | undefined {
+    const key = lower(channel);
+    const buckets = [this.anyChannel, this.byChannel.get(key)?.get('')].filter((b): b is Bucket => b !== undefined);
+    if (buckets.some((b) => b.always.length > 0)) return undefined;
+    const ids = new Set(buckets.map((b) => b.id));
+    const pieces = new Set<string>();
+    this.alts.forEach((alt, n) => {
+      if (!this.bucketsOfAlt[n]!.some((b) => ids.has(b))) return;
+      for (const lit of alt.literals ?? []) pieces.add(lit.split('?').reduce((a, b) => (b.length > a.length ? b : a), ''));
+    });
+    // A literal of '?' alone has no piece to look for: such a rule must see every line.
+    return pieces.has('') ? undefined : [...pieces];
+  }
+
   /** A rule by its number. */
   rule(n: number): CompiledRule {
     return this.rules[n]!;

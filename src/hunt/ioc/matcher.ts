@@ -46,6 +46,27 @@ export class IocMatcher {
     else map.set(key, [ind]);
   }
 
+  /**
+   * Texts one of which occurs in any text holding an indicator (case aside): the indicators
+   * themselves, a path's file name, a range's fixed leading octets. Undefined when no such list can
+   * be sound (IPv6 addresses have several written forms; ranges wider than /8).
+   */
+  lineLiterals(): string[] | undefined {
+    const out: string[] = [];
+    for (const list of [...this.exact.values(), ...this.paths.values()]) {
+      for (const ind of list) {
+        if (ind.type === 'ip' && ind.value.includes(':')) return undefined;
+        out.push(ind.type === 'filepath' ? ind.value.slice(ind.value.lastIndexOf('/') + 1) : ind.value);
+      }
+    }
+    for (const { range } of this.ranges) {
+      const [addr, bits] = range;
+      if (addr.kind() !== 'ipv4' || bits < 8) return undefined;
+      out.push(`${addr.toString().split('.').slice(0, bits >> 3).join('.')}.`);
+    }
+    return out;
+  }
+
   /** The indicators a text holds, each once. */
   matchText(text: string, into: IocHit[] = [], seen = new Set<Indicator>()): IocHit[] {
     TOKEN.lastIndex = 0;
