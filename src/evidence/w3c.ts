@@ -91,6 +91,8 @@ export function* readW3cLines(file: string, onError: (line: number, message: str
     let hits: number[] | undefined;
     let h = 0;
     let hitsValid = false;
+    // The next quote in the text: looked for again only once passed, not for every line.
+    let nextQuote = -2;
     let pos = start;
     while (pos <= last) {
       const nl = text.indexOf('\n', pos);
@@ -115,8 +117,8 @@ export function* readW3cLines(file: string, onError: (line: number, message: str
         } else {
           let opens = false;
           if (header.comma) {
-            const q = text.indexOf('"', pos);
-            opens = q >= 0 && q < end && !quotesBalanced(text.slice(pos, end));
+            if (nextQuote !== -1 && nextQuote < pos) nextQuote = text.indexOf('"', pos);
+            opens = nextQuote >= 0 && nextQuote < end && !quotesBalanced(text.slice(pos, end));
           }
           if (opens) pending = { text: text.slice(pos, end), lineNo };
           else {
