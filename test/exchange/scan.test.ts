@@ -91,3 +91,23 @@ test('exchange scan --build overrides the logs; a bad --build or a missing folde
   assert.equal(spoor('exchange', 'scan', clean, '--build', 'nonsense').code, 2);
   assert.equal(spoor('exchange', 'scan', join(tmp, 'nowhere')).code, 2);
 });
+
+test("YARA matches over the web folders are the yara tool's (libyara from Debian as the oracle)", () => {
+  // Rule files that use no LOKI/THOR external variables, so both tools see the same rules.
+  const ruleFiles = ['apt_hafnium.yar', 'apt_webshell_chinachopper.yar', 'expl_proxyshell.yar', 'gen_webshells.yar', 'webshell_regeorg.yar'].map((f) => `${YARA}/${f}`);
+  const r = spoor('exchange', 'scan', compromised, '--format', 'jsonl', ...ruleFiles.flatMap((f) => ['--yara', f]));
+  assert.equal(r.code, 0, r.stderr);
+  const ours = new Set(parse(r.stdout).filter((d) => d.rule.id.startsWith('spoor-yara-')).map((d) => `${d.matched.yara_rule} ${d.matched.path}`));
+  const webFiles = (spawnSync('find', [join(compromised, 'inetpub/wwwroot'), join(compromised, 'Program Files/Microsoft/Exchange Server/V15/FrontEnd'), '-type', 'f'], { encoding: 'utf8' }).stdout).trim().split('\n');
+  const theirs = new Set<string>();
+  // yara takes one target a call (the arguments before it are rule files).
+  for (const rules of ruleFiles) {
+    for (const file of webFiles) {
+      const y = spawnSync('yara', ['-w', rules, file], { encoding: 'utf8' });
+      assert.equal(y.status, 0, y.stderr);
+      for (const line of y.stdout.trim().split('\n').filter(Boolean)) theirs.add(`${line.split(' ')[0]} ${file.slice(compromised.length + 1)}`);
+    }
+  }
+  assert.ok(theirs.size >= 3, [...theirs].join('\n'));
+  assert.deepEqual([...ours].sort(), [...theirs].sort());
+});
