@@ -112,7 +112,8 @@ test('on a terminal the progress bar updates and the summary follows; piped or u
   // cli-progress redraws each frame from column 1 (CSI 1 G).
   const frames = r.stdout.split('\x1b[1G').filter((f) => f.includes('hunting ['));
   assert.ok(frames.length >= 2, `progress bar frames: ${frames.length}`);
-  assert.match(frames[frames.length - 1]!, /100% \| 277\/277 files .* events\/s \| \d+ detections/);
+  // 277 EVTX files and one IIS log (Tunna's traces in Command and Control).
+  assert.match(frames[frames.length - 1]!, /100% \| 278\/278 files .* events\/s \| \d+ detections/);
   assert.match(r.stdout, /by level: /);
   const piped = spoor('hunt', EVIDENCE, '--format', 'jsonl', '--rules', RULES);
   assert.doesNotMatch(piped.stderr, /hunting \[/);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { levelRank } from '../../src/hunt/rule-selection.js';
 import type { GroundTruth } from '../../src/demo/exchange-server.js';
-import { DATA, SPOOR } from '../helpers/paths.js';
+import { DATA, ROOT, SPOOR } from '../helpers/paths.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'spoor-scan-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -94,8 +94,10 @@ test('exchange scan --build overrides the logs; a bad --build or a missing folde
 
 test("YARA matches over the web folders are the yara tool's (libyara from Debian as the oracle)", () => {
   // Rule files that use no LOKI/THOR external variables, so both tools see the same rules.
-  const ruleFiles = ['apt_hafnium.yar', 'apt_webshell_chinachopper.yar', 'expl_proxyshell.yar', 'gen_webshells.yar', 'webshell_regeorg.yar'].map((f) => `${YARA}/${f}`);
-  const r = spoor('exchange', 'scan', compromised, '--format', 'jsonl', ...ruleFiles.flatMap((f) => ['--yara', f]));
+  const extra = ['apt_hafnium.yar', 'apt_webshell_chinachopper.yar', 'expl_proxyshell.yar', 'gen_webshells.yar', 'webshell_regeorg.yar'].map((f) => `${YARA}/${f}`);
+  // Spoor's own rules always run; the oracle runs them too.
+  const ruleFiles = [join(ROOT, 'rules/yara/spoor_exchange_webshells.yar'), ...extra];
+  const r = spoor('exchange', 'scan', compromised, '--format', 'jsonl', ...extra.flatMap((f) => ['--yara', f]));
   assert.equal(r.code, 0, r.stderr);
   const ours = new Set(parse(r.stdout).filter((d) => d.rule.id.startsWith('spoor-yara-')).map((d) => `${d.matched.yara_rule} ${d.matched.path}`));
   const webFiles = (spawnSync('find', [join(compromised, 'inetpub/wwwroot'), join(compromised, 'Program Files/Microsoft/Exchange Server/V15/FrontEnd'), '-type', 'f'], { encoding: 'utf8' }).stdout).trim().split('\n');
@@ -110,4 +112,21 @@ test("YARA matches over the web folders are the yara tool's (libyara from Debian
   }
   assert.ok(theirs.size >= 3, [...theirs].join('\n'));
   assert.deepEqual([...ours].sort(), [...theirs].sort());
+});
+
+test('demo generate: the same seed writes the same folder; a folder it wrote is written afresh, any other is refused', () => {
+  const again = join(tmp, 'again');
+  assert.equal(spoor('demo', 'generate', again, '--size', '1MB', '--seed', '3').code, 0);
+  const first = readFileSync(join(again, 'ground-truth.json'), 'utf8');
+  const iis = (spawnSync('find', [join(again, 'inetpub/logs'), '-type', 'f'], { encoding: 'utf8' }).stdout).trim().split('\n').sort();
+  const firstLog = readFileSync(iis[0]!, 'utf8');
+  const r = spoor('demo', 'generate', again, '--size', '1MB', '--seed', '3');
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(readFileSync(join(again, 'ground-truth.json'), 'utf8'), first);
+  assert.equal(readFileSync(iis[0]!, 'utf8'), firstLog);
+  const other = join(tmp, 'other');
+  spawnSync('mkdir', ['-p', other]);
+  spawnSync('touch', [join(other, 'keep.txt')]);
+  assert.equal(spoor('demo', 'generate', other).code, 2);
+  assert.ok(readFileSync(join(other, 'keep.txt'), 'utf8') === '');
 });

@@ -1,5 +1,5 @@
-import { existsSync, readdirSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { generateExchangeServer } from '../../demo/exchange-server.js';
 import { type Intrusion, INTRUSIONS } from '../../demo/exchange-intrusion.js';
@@ -20,12 +20,24 @@ function parseIntrusions(text: string): Intrusion[] {
   return list as Intrusion[];
 }
 
+/** What the generator writes at a folder's top: a folder holding only these, and its ground truth, is one it wrote. */
+const DEMO_ENTRIES = new Set(['ground-truth.json', 'inetpub', 'Program Files', 'Windows', 'ProgramData']);
+
+function isDemoFolder(dir: string): boolean {
+  try {
+    const truth = JSON.parse(readFileSync(join(dir, 'ground-truth.json'), 'utf8')) as { generator?: string };
+    return truth.generator === 'spoor demo generate' && readdirSync(dir).every((n) => DEMO_ENTRIES.has(n));
+  } catch {
+    return false;
+  }
+}
+
 export function demoCommand(): Command {
   const demo = new Command('demo').description('make evidence to try Spoor on');
   demo
     .command('generate')
     .description('write the evidence folder of a simulated, compromised Exchange server, with its ground truth')
-    .argument('<dir>', 'folder to write (created; must be empty if it exists)')
+    .argument('<dir>', 'folder to write (created; if it exists it must be empty, or one this command wrote, which is written afresh)')
     .option('--size <size>', 'about how much log data to write (background traffic fills it)', parseSize, parseSize('20MB'))
     .option('--intrusion <list>', `intrusions to plant: none, or some of ${INTRUSIONS.join(', ')}`, parseIntrusions, ['proxylogon'] as Intrusion[])
     .option('--seed <n>', 'random seed: the same seed writes the same folder', (v) => Number.parseInt(v, 10), 2021)
@@ -41,9 +53,13 @@ planted step and the file, line or event record it left. Then: spoor exchange sc
     .action((dir: string, opts: { size: number; intrusion: Intrusion[]; seed: number; days: number }) => {
       const target = resolve(dir);
       if (existsSync(target) && readdirSync(target).length > 0) {
-        process.stderr.write(`spoor demo generate: ${target} is not empty; give a new folder\n`);
-        process.exitCode = ExitCode.Usage;
-        return;
+        // A folder this command wrote before is written afresh; any other is left alone.
+        if (!isDemoFolder(target)) {
+          process.stderr.write(`spoor demo generate: ${target} is not empty and not a folder spoor demo generate wrote; give a new folder\n`);
+          process.exitCode = ExitCode.Usage;
+          return;
+        }
+        for (const name of readdirSync(target)) rmSync(join(target, name), { recursive: true, force: true });
       }
       const started = Date.now();
       const truth = generateExchangeServer({ dir: target, bytes: opts.size, seed: opts.seed, intrusions: opts.intrusion, start: Date.UTC(2021, 2, 1), days: Math.max(1, opts.days) });

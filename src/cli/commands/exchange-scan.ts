@@ -12,6 +12,10 @@ import { syntheticRule } from '../../hunt/synthetic-rule.js';
 import { loadYaraRules, MAX_YARA_FILE_BYTES } from '../../hunt/yara.js';
 import { collectInputs } from '../inputs.js';
 import { BUNDLED_RULES, defaultRules, sigmaHome } from '../default-rules.js';
+import { join } from 'node:path';
+
+/** Spoor's own YARA rules (rules/yara/). */
+const BUNDLED_YARA = join(BUNDLED_RULES, 'yara');
 import { ExitCode } from '../options.js';
 import { describeBuild } from './exchange-build.js';
 import { addHuntOptions, runHunt } from './hunt.js';
@@ -29,7 +33,7 @@ export function exchangeScanCommand(): Command {
       .argument('<dir>', "the server's collected files (its C: drive or parts of it: inetpub, Program Files\\Microsoft\\Exchange Server, Windows\\System32\\winevt\\Logs, ProgramData)"),
     "more Sigma rules (Spoor's Exchange rules always run, with SigmaHQ's when spoor update has fetched them)",
   )
-    .option('--yara <path>', 'YARA rule file or folder of .yar/.yara files to scan the web folders and suspicious files with (repeatable)', (v: string, p: string[] = []) => [...p, v])
+    .option('--yara <path>', "more YARA rules (a file, or a folder of .yar/.yara files) for the web folders and suspicious files, besides Spoor's own (repeatable)", (v: string, p: string[] = []) => [...p, v])
     .option('--build <build>', 'the server\'s Exchange build, when its logs do not tell it (e.g. 15.1.2176.2)')
     .addHelpText('after', `
 Findings are detections like hunt's, in the same formats: Sigma rules over the logs and event logs,
@@ -52,9 +56,10 @@ async function scan(dir: string, opts: ScanOptions): Promise<number> {
   const yaraInputs = collectInputs(opts.yara ?? [], (name) => /\.(yar|yara)$/i.test(name));
   for (const e of yaraInputs.errors) say(`--yara ${e}`);
   if (yaraInputs.errors.length) return ExitCode.Usage;
-  const yaraFiles = yaraInputs.files.map((f) => f.path);
+  // Spoor's own web shell rules always; more with --yara.
+  const yaraFiles = [...collectInputs([BUNDLED_YARA], (name) => /\.(yar|yara)$/i.test(name)).files.map((f) => f.path), ...yaraInputs.files.map((f) => f.path)];
   const yara = yaraFiles.length ? await loadYaraRules(yaraFiles, (f, m) => say(`--yara ${f}: ${m}`)) : undefined;
-  if (yara) say(`YARA: ${yara.files} rule files of ${yaraFiles.length} compiled`);
+  if (yara) say(`YARA: ${yara.files} of ${yaraFiles.length} rule files compiled`);
 
   const tables = loadExchangeTables();
   const seen = opts.build ? { build: opts.build, file: '--build', date: '' } : buildFromLogs(files);
