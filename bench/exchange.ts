@@ -54,6 +54,21 @@ export function exchangeBench(tmp: string, root: string, measure: (cmd: string[]
     const f = timed(tool, [process.execPath, join(root, 'bin/spoor.js'), 'exchange', 'scan', dir, '--format', 'jsonl', '--output', '/dev/null', '--no-progress', '--threads', threads]);
     figures.push({ ...f, ...(peer ? { timesSlowerThanRg: round(f.wallSeconds / peer.wallSeconds) } : {}) });
   }
+  // With SigmaHQ's rules as well (after spoor update): many more literals (some 300 for web logs), so
+  // the line filter runs the automaton instead of native searches; rg gets that literal set too.
+  const data = join(root, '../shared/data/sigma');
+  if (existsSync(data)) {
+    const sigmaDirs = [join(data, 'rules'), join(data, 'rules-emerging-threats')];
+    const all = new RuleIndex(loadRuleSet([join(root, 'rules'), ...sigmaDirs], loadPipeline(DEFAULT_PIPELINE), { eager: true }).rules);
+    const more = [...new Set(CHANNELS.flatMap((c) => all.lineLiterals(c) ?? []))].sort();
+    const morePatterns = join(tmp, 'patterns-sigmahq.txt');
+    writeFileSync(morePatterns, `${more.join('\n')}\n`);
+    console.log(`  with SigmaHQ's rules and emerging threats too: ${more.length} literals`);
+    const rg2 = hasRg ? timed('rg, SigmaHQ literals too', ['rg', '-c', '-F', '-i', '-f', morePatterns, dir]) : undefined;
+    if (rg2) figures.push(rg2);
+    const f = timed('spoor exchange scan, SigmaHQ rules too', [process.execPath, join(root, 'bin/spoor.js'), 'exchange', 'scan', dir, '--format', 'jsonl', '--output', '/dev/null', '--no-progress', '--rules', ...sigmaDirs]);
+    figures.push({ ...f, ...(rg2 ? { timesSlowerThanRg: round(f.wallSeconds / rg2.wallSeconds) } : {}) });
+  }
   for (const f of figures) console.log(`  ${String(f.tool).padEnd(42)} ${String(f.wallSeconds).padStart(8)} s  ${String(f.mbPerSecond).padStart(8)} MB/s  ${String(f.peakRssMiB).padStart(7)} MiB${f.timesSlowerThanRg ? `  ${f.timesSlowerThanRg}× rg's time` : ''}`);
   return { folder: { files: files.length, bytes, literals }, results: figures };
 }

@@ -30,7 +30,7 @@ export class GarbagePacer {
   private since = 0;
   private baseline = oldBytes();
 
-  constructor(private readonly every = 12 * 1024 * 1024, private readonly slack = 32 * 1024 * 1024) {}
+  constructor(private readonly every = 12 * 1024 * 1024, private readonly slack = 16 * 1024 * 1024) {}
 
   add(bytes: number): void {
     this.since += bytes;

@@ -1,3 +1,4 @@
+import { type Event, flattenEvtxEvent } from './event.js';
 import { normaliseTime } from './normalize.js';
 import { readTextChunks } from './text-blocks.js';
 
@@ -277,6 +278,27 @@ function requestUri(stem: string | undefined, query: string | undefined): string
   return query.startsWith('?') ? stem + query : `${stem}?${query}`;
 }
 
+/** The System part of a line's event: Provider, time, line number, Channel, server. */
+function w3cSystem(h: W3cHeader, field: (name: string) => string | undefined, lineNo: number): Record<string, unknown> {
+  let time: string | undefined;
+  const date = field('date');
+  const clock = field('time');
+  if (date !== undefined && clock !== undefined) time = `${date}T${clock}Z`;
+  else for (const f of TIME_FIELDS) if (field(f)) { time = field(f); break; }
+  let host: string | undefined;
+  for (const f of HOST_FIELDS) {
+    const v = field(f);
+    if (v && v !== '-') { host = v; break; }
+  }
+  const system: Record<string, unknown> = {};
+  if (h.software) system.Provider = { '#attributes': { Name: h.software } };
+  if (time !== undefined) system.TimeCreated = { '#attributes': { SystemTime: normaliseTime(time) } };
+  system.EventRecordID = lineNo;
+  system.Channel = h.channel;
+  if (host !== undefined) system.Computer = host;
+  return system;
+}
+
 /**
  * A log line as an event in evtx_dump's shape: System holds the log's kind as Channel (`IIS`, or the
  * Exchange log's type: `HttpProxy Logs`, `ECP Server Log` …), the time (IIS's date and time are UTC),
@@ -287,27 +309,91 @@ export function w3cEvent(h: W3cHeader, values: readonly string[], lineNo: number
   const data: Record<string, string> = {};
   const n = Math.min(values.length, h.fields.length);
   for (let i = 0; i < n; i++) data[h.fields[i]!] = values[i]!;
-  let time: string | undefined;
-  if (data.date !== undefined && data.time !== undefined) time = `${data.date}T${data.time}Z`;
-  else for (const f of TIME_FIELDS) if (data[f]) { time = data[f]; break; }
-  let host: string | undefined;
-  for (const f of HOST_FIELDS) if (data[f] && data[f] !== '-') { host = data[f]; break; }
   const uri = requestUri(data['cs-uri-stem'] ?? data.UrlStem, data['cs-uri-query'] ?? data.UrlQuery);
   if (uri !== undefined) data.RequestUri = uri;
-  const system: Record<string, unknown> = {};
-  if (h.software) system.Provider = { '#attributes': { Name: h.software } };
-  if (time !== undefined) system.TimeCreated = { '#attributes': { SystemTime: normaliseTime(time) } };
-  system.EventRecordID = lineNo;
-  system.Channel = h.channel;
-  if (host !== undefined) system.Computer = host;
-  return { Event: { System: system, EventData: data } };
+  return { Event: { System: w3cSystem(h, (f) => data[f], lineNo), EventData: data } };
+}
+
+/** Field positions by name, per header (a name Sigma writes without its spaces too; the last of a repeated name wins, as in an object). */
+const positions = new WeakMap<W3cHeader, Map<string, number>>();
+function positionsOf(h: W3cHeader): Map<string, number> {
+  let p = positions.get(h);
+  if (!p) {
+    p = new Map();
+    h.fields.forEach((f, i) => {
+      p!.set(f, i);
+      if (f.includes(' ')) p!.set(f.replace(/ /g, ''), i);
+    });
+    positions.set(h, p);
+  }
+  return p;
+}
+
+/**
+ * A line as the Event rules see, read straight from its values: what `new EvtxEvent(w3cEvent(…))`
+ * gives, without building the object. Most lines match no rule; `toRaw` builds it for those that do.
+ */
+export class W3cEvent implements Event {
+  private system: Map<string, unknown> | undefined;
+  private all: unknown[] | undefined;
+  private uri: string | undefined | null = null;
+
+  constructor(private readonly h: W3cHeader, private readonly vals: readonly string[], private readonly lineNo: number) {}
+
+  private data(name: string): string | undefined {
+    const i = positionsOf(this.h).get(name);
+    return i !== undefined && i < this.vals.length ? this.vals[i] : undefined;
+  }
+
+  private requestUri(): string | undefined {
+    if (this.uri === null) this.uri = requestUri(this.data('cs-uri-stem') ?? this.data('UrlStem'), this.data('cs-uri-query') ?? this.data('UrlQuery'));
+    return this.uri;
+  }
+
+  private systemFields(): Map<string, unknown> {
+    return (this.system ??= flattenEvtxEvent({ Event: { System: w3cSystem(this.h, (f) => this.data(f), this.lineNo) } }));
+  }
+
+  get(field: string): unknown {
+    if (field === 'RequestUri') {
+      const uri = this.requestUri();
+      if (uri !== undefined) return uri;
+    }
+    const v = this.data(field);
+    return v !== undefined ? v : this.systemFields().get(field);
+  }
+
+  values(): readonly unknown[] {
+    if (!this.all) {
+      const own = new Set(this.h.fields);
+      const all: unknown[] = [];
+      for (const [name, v] of this.systemFields()) if (!own.has(name)) all.push(v);
+      const uri = this.requestUri();
+      const n = Math.min(this.vals.length, this.h.fields.length);
+      for (let i = 0; i < n; i++) {
+        const name = this.h.fields[i]!;
+        if (positionsOf(this.h).get(name) === i && !(name === 'RequestUri' && uri !== undefined)) all.push(this.vals[i]);
+      }
+      if (uri !== undefined) all.push(uri);
+      this.all = all;
+    }
+    return this.all;
+  }
+
+  toRaw(): unknown {
+    return w3cEvent(this.h, this.vals, this.lineNo);
+  }
+}
+
+/** The events of a W3C-style log as views (see W3cEvent), a line at a time. */
+export function* readW3cViews(file: string, report: (line: number, message: string) => void, select?: LineSelection): Generator<W3cEvent> {
+  yield* reportingAtMost(report, (onError) => w3cLineEvents(file, onError, select, (h, values, lineNo) => new W3cEvent(h, values, lineNo)));
 }
 
 /** Problems reported per file; past this many, one line says how many more there were. */
 const MAX_PROBLEMS = 20;
 
-/** The events of a W3C-style log (IIS, Exchange), a line at a time. */
-export function* readW3cEvents(file: string, report: (line: number, message: string) => void, select?: LineSelection): Generator<unknown> {
+function* reportingAtMost<T>(report: (line: number, message: string) => void, read: (onError: (line: number, message: string) => void) => Generator<T>): Generator<T> {
   let problems = 0;
   let lastLine = 0;
   const onError = (line: number, message: string) => {
@@ -315,18 +401,23 @@ export function* readW3cEvents(file: string, report: (line: number, message: str
     lastLine = line;
   };
   try {
-    yield* w3cEvents(file, onError, select);
+    yield* read(onError);
   } finally {
     if (problems > MAX_PROBLEMS) report(lastLine, `… and ${problems - MAX_PROBLEMS} more problems in this file`);
   }
 }
 
-function* w3cEvents(file: string, onError: (line: number, message: string) => void, select?: LineSelection): Generator<unknown> {
+/** The events of a W3C-style log (IIS, Exchange), a line at a time, in evtx_dump's shape. */
+export function* readW3cEvents(file: string, report: (line: number, message: string) => void, select?: LineSelection): Generator<unknown> {
+  yield* reportingAtMost(report, (onError) => w3cLineEvents(file, onError, select, w3cEvent));
+}
+
+function* w3cLineEvents<T>(file: string, onError: (line: number, message: string) => void, select: LineSelection | undefined, make: (h: W3cHeader, values: string[], lineNo: number) => T): Generator<T> {
   for (const l of readW3cLines(file, onError, select)) {
     if (l.header.fields.length === 0) {
       onError(l.lineNo, 'a data line before any #Fields directive; skipped');
       continue;
     }
-    yield w3cEvent(l.header, w3cValues(l.header, l.text, (m) => onError(l.lineNo, m)), l.lineNo);
+    yield make(l.header, w3cValues(l.header, l.text, (m) => onError(l.lineNo, m)), l.lineNo);
   }
 }

@@ -5,7 +5,7 @@ import { readJsonValues } from '../evidence/json.js';
 import { eventTime, normaliseJsonEvent } from '../evidence/normalize.js';
 import { readCsvEvents } from '../evidence/csv.js';
 import { readXmlEvents } from '../evidence/xml.js';
-import { type LineSelection, looksLikeW3c, readW3cEvents } from '../evidence/w3c.js';
+import { type LineSelection, looksLikeW3c, readW3cViews } from '../evidence/w3c.js';
 import type { CompiledRule } from '../sigma/ruleset.js';
 import type { Correlator, CorrelationDetection } from './correlate.js';
 import type { RuleIndex } from './rule-index.js';
@@ -130,7 +130,8 @@ export function planHuntUnits(files: readonly { path: string; size: number; name
   });
 }
 
-type TimedEvent = { event: unknown; timestamp: string };
+/** An event and its time as its reader gives it; or a view a reader made itself (log lines), whose object is built only if needed. */
+type TimedEvent = { event: unknown; timestamp: string; view?: Event & { toRaw(): unknown } };
 
 /** About how many bytes of input a unit is (its chunks, or its file). */
 export function unitSize(u: HuntUnit): number {
@@ -176,7 +177,7 @@ function unitEvents(unit: HuntUnit, result: UnitHunt, timeField?: string, lines?
       })();
     case 'w3c':
       return (function* () {
-        for (const event of readW3cEvents(unit.file, at, lines)) yield timed(event);
+        for (const view of readW3cViews(unit.file, at, lines)) yield { event: undefined, timestamp: '', view };
       })();
     case 'csv':
       return (async function* () {
@@ -217,16 +218,23 @@ function eventIocs(view: Event, iocs: IocMatcher): IocHit[] {
  * indicators) occurs in it is counted, not made an event. The rules and indicators say which lines
  * can be passed over; when one of them cannot say (a rule without literals), every line is an event.
  */
+/** Line filters by rule index, indicators and log kind: built once a thread, not once a file. */
+const lineFilters = new WeakMap<RuleIndex, Map<IocMatcher | undefined, Map<string, TextFilter | undefined>>>();
+
 function lineSelection(rules: RuleIndex, iocs: IocMatcher | undefined, result: UnitHunt): LineSelection {
-  const iocLiterals = iocs?.size ? iocs.lineLiterals() : [];
-  const filters = new Map<string, TextFilter | undefined>();
+  let byIocs = lineFilters.get(rules);
+  if (!byIocs) lineFilters.set(rules, (byIocs = new Map()));
+  let filters = byIocs.get(iocs);
+  if (!filters) byIocs.set(iocs, (filters = new Map()));
+  const known = filters;
   return {
     filterFor(channel) {
-      if (!filters.has(channel)) {
+      if (!known.has(channel)) {
+        const iocLiterals = iocs?.size ? iocs.lineLiterals() : [];
         const ruleLiterals = rules.lineLiterals(channel);
-        filters.set(channel, ruleLiterals && iocLiterals ? textFilter([...ruleLiterals, ...iocLiterals]) : undefined);
+        known.set(channel, ruleLiterals && iocLiterals ? textFilter([...ruleLiterals, ...iocLiterals]) : undefined);
       }
-      return filters.get(channel);
+      return known.get(channel);
     },
     onSkipped: () => result.events++,
   };
@@ -236,13 +244,14 @@ function lineSelection(rules: RuleIndex, iocs: IocMatcher | undefined, result: U
 export async function huntUnit(unit: HuntUnit, rules: RuleIndex, timeField?: string, iocs?: IocMatcher): Promise<UnitHunt> {
   const result: UnitHunt = { matches: [], events: 0, readable: true, diagnostics: [] };
   const events = unitEvents(unit, result, timeField, lineSelection(rules, iocs, result));
-  const each = ({ event, timestamp }: TimedEvent) => {
+  const each = (e: TimedEvent) => {
     result.events++;
-    const view = new EvtxEvent(event);
+    const view = e.view ?? new EvtxEvent(e.event);
     const matched = rules.matchNumbers(view);
     const hits = iocs?.size ? eventIocs(view, iocs) : undefined;
     if (matched.length || hits?.length) {
-      result.matches.push({ rules: matched, matched: matched.map((n) => fieldValues(view, rules.rule(n).fields)), ...(hits?.length ? { iocs: hits } : {}), event, ...eventPlace(view, timestamp) });
+      const event = e.view ? e.view.toRaw() : e.event;
+      result.matches.push({ rules: matched, matched: matched.map((n) => fieldValues(view, rules.rule(n).fields)), ...(hits?.length ? { iocs: hits } : {}), event, ...eventPlace(view, e.timestamp) });
     }
   };
   // EVTX, JSON and XML are read synchronously: no promise per event on the hot path.

@@ -1,7 +1,7 @@
 import type { Event } from '../evidence/event.js';
 import { type Condition, ConditionError, identifiersFor, parseCondition } from './condition.js';
 import { RuleError } from './errors.js';
-import { compileFieldTest, type FieldTest, fieldLiterals, someValueText } from './modifiers.js';
+import { compileFieldTest, type FieldTest, fieldLiterals, loweredValues } from './modifiers.js';
 import { type Literals, longestLiteral, stronger, union } from './literals.js';
 import { globMatch, type Piece, SigmaString, STAR } from './value.js';
 
@@ -128,7 +128,7 @@ function keywordPredicate(values: readonly unknown[], all: boolean): Predicate {
     const pieces: Piece[] = [STAR, ...s.pieces, STAR];
     return (text: string) => (plain !== undefined ? text.includes(plain) : globMatch(pieces, text));
   });
-  const found = (e: Event, test: (t: string) => boolean) => someValueText(e.values(), test);
+  const found = (e: Event, test: (t: string) => boolean) => loweredValues(e).some(test);
   return all ? (e) => patterns.every((p) => found(e, p)) : (e) => patterns.some((p) => found(e, p));
 }
 

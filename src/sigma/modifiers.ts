@@ -117,6 +117,20 @@ export function valueText(v: unknown): string | undefined {
   return undefined;
 }
 
+/** Each event's values lower-cased, kept while the event lives: its keyword rules test them all, pattern after pattern. */
+const loweredOfEvent = new WeakMap<object, string[]>();
+
+/** The lower-cased texts of an event's values (array items one by one). */
+export function loweredValues(event: { values(): readonly unknown[] }): readonly string[] {
+  let texts = loweredOfEvent.get(event);
+  if (!texts) {
+    const all: string[] = [];
+    someValueText(event.values(), (t) => void all.push(t));
+    loweredOfEvent.set(event, (texts = all));
+  }
+  return texts;
+}
+
 /**
  * Calls `visit` with the lower-cased text of each value (array items one by one), until it returns
  * true; whether it did. Keyword search and the hunt prefilter read an event's values this way.

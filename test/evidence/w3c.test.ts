@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { EvtxEvent } from '../../src/evidence/event.js';
-import { readW3cEvents } from '../../src/evidence/w3c.js';
+import { EvtxEvent, flattenEvtxEvent } from '../../src/evidence/event.js';
+import { readW3cEvents, readW3cViews } from '../../src/evidence/w3c.js';
 import { sniff } from '../../src/hunt/hunt.js';
 import { ROOT, SPOOR } from '../helpers/paths.js';
 
@@ -99,4 +99,26 @@ test("Sigma web rules run on IIS and HttpProxy logs through the pipeline's field
   assert.ok(titles.has('ProxyLogon Request Forgery - ServerInfo Anchor Mailbox Without A User (CVE-2021-26855)'));
   assert.ok(titles.has('ProxyShell Autodiscover Path Confusion (CVE-2021-34473)'));
   assert.ok(titles.has('ProxyLogon Web Shell Planted Through An OAB Virtual Directory (CVE-2021-27065)'));
+});
+
+test('the event view of a line (W3cEvent) gives what the evtx_dump-shaped event gives, field by field (fixtures and a generated server)', () => {
+  const dir = join(tmp, 'server');
+  const g = spawnSync(process.execPath, [SPOOR, 'demo', 'generate', dir, '--size', '2MB', '--intrusion', 'proxylogon,proxyshell,proxynotshell'], { encoding: 'utf8' });
+  assert.equal(g.status, 0, g.stderr);
+  const logs = spawnSync('find', [FIX, dir, '-type', 'f', '(', '-name', '*.log', '-o', '-name', '*.LOG', ')'], { encoding: 'utf8' }).stdout.trim().split('\n');
+  let compared = 0;
+  for (const file of logs) {
+    const raw = [...readW3cEvents(file, () => {})];
+    const views = [...readW3cViews(file, () => {})];
+    assert.equal(views.length, raw.length, file);
+    views.forEach((view, i) => {
+      const oracle = new EvtxEvent(raw[i]);
+      const names = new Set([...flattenEvtxEvent(raw[i]).keys(), 'RequestUri', 'EventID', 'NoSuchField']);
+      for (const name of names) assert.deepEqual(view.get(name), oracle.get(name), `${file}:${i} ${name}`);
+      assert.deepEqual([...new Set(view.values())].sort(), [...new Set(oracle.values())].sort(), `${file}:${i} values`);
+      assert.deepEqual(view.toRaw(), raw[i]);
+      compared++;
+    });
+  }
+  assert.ok(compared > 5000, `${compared} lines compared`);
 });
