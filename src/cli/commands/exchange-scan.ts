@@ -18,13 +18,12 @@ import { join } from 'node:path';
 const BUNDLED_YARA = join(BUNDLED_RULES, 'yara');
 import { ExitCode } from '../options.js';
 import { describeBuild } from './exchange-build.js';
-import { addHuntOptions, runHunt } from './hunt.js';
+import { addHuntOptions, type HuntOptions, runHunt } from './hunt.js';
 
-interface ScanOptions {
+type ScanOptions = HuntOptions & {
   yara?: string[];
   build?: string;
-  [key: string]: unknown;
-}
+};
 
 export function exchangeScanCommand(): Command {
   return addHuntOptions(
@@ -77,24 +76,25 @@ async function scan(dir: string, opts: ScanOptions): Promise<number> {
     for (const file of files) {
       const rel = relative(root, file).split(sep).join('/');
       const place = filePlace(file);
-      for (const f of checkServerFile(file, rel)) {
+      const checks = checkServerFile(file, rel);
+      for (const f of checks) {
         out.push({ ...place, rule: syntheticRule({ id: `spoor-exchange-${f.check}`, title: f.title, level: f.level, tags: f.tags }), matched: { path: rel, finding: f.detail } });
       }
-      const suspicious = out.length && out[out.length - 1]!.file === file;
+      const suspicious = checks.length > 0;
       if (yara && (isWebPath(rel) || suspicious)) {
         for (const m of safeScan(() => yara.scan(file), say, rel)) {
           out.push({ ...place, rule: syntheticRule({ id: `spoor-yara-${m.rule}`, title: `YARA: ${m.rule}`, level: 'high', tags: ['detection.yara', ...m.tags.map((t) => `yara.${t.toLowerCase()}`)], description: String(m.meta.description ?? ''), file: m.source }), matched: { path: rel, yara_rule: m.rule, yara_file: m.source, strings: m.strings, ...(m.meta.description ? { description: m.meta.description } : {}) } });
         }
       }
       if (iocs?.size) {
-        const hashes = hashesWanted(iocs) && (isWebPath(rel) || suspicious || /(^|\/)programdata\//i.test(rel)) ? fileHashes(file) : {};
+        const hashes = iocs.hasHashes && (isWebPath(rel) || suspicious || /(^|\/)programdata\//i.test(rel)) ? fileHashes(file) : {};
         for (const hit of iocs.matchFile(rel, hashes)) out.push({ ...place, rule: iocRule(hit), matched: { ...iocMatched(hit), path: rel } });
       }
     }
     return out;
   };
   const summary = () => (assessment ? describeBuild(assessment).trimEnd().split('\n').map((l, i) => (i === 0 ? `Exchange build ${l}${seen!.file !== '--build' ? ` (from ${relative(root, seen!.file)})` : ''}` : l)) : ['Exchange build: not found in the logs (give it with --build)']);
-  return runHunt([root], opts as never, { command: 'exchange scan', rules, findings, summary, expectOtherFiles: true });
+  return runHunt([root], opts, { command: 'exchange scan', rules, findings, summary, expectOtherFiles: true });
 }
 
 function safeScan<T>(scan: () => T[], say: (m: string) => void, rel: string): T[] {
@@ -104,10 +104,6 @@ function safeScan<T>(scan: () => T[], say: (m: string) => void, rel: string): T[
     say(`${rel}: YARA scan failed: ${(e as Error).message}`);
     return [];
   }
-}
-
-function hashesWanted(iocs: IocMatcher): boolean {
-  return iocs.size > 0;
 }
 
 function fileHashes(file: string): { md5?: string; sha1?: string; sha256?: string } {

@@ -27,7 +27,7 @@ import { isRuleError, loadPipelineOrExit } from './rules.js';
 
 type Format = 'table' | 'jsonl' | 'csv' | 'timesketch';
 
-interface HuntOptions {
+export interface HuntOptions {
   rules?: string[];
   pipeline?: string;
   format: Format;

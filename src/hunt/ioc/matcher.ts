@@ -22,6 +22,8 @@ export class IocMatcher {
   /** Paths by their last part, to check the rest only for files of that name. */
   private readonly paths = new Map<string, Indicator[]>();
   readonly size: number;
+  /** Whether any indicator is a file hash (else files need not be hashed). */
+  readonly hasHashes: boolean;
 
   constructor(indicators: readonly Indicator[]) {
     const distinct = new Map<string, Indicator>();
@@ -38,6 +40,7 @@ export class IocMatcher {
       }
     }
     this.size = distinct.size;
+    this.hasHashes = [...distinct.values()].some((i) => i.type === 'md5' || i.type === 'sha1' || i.type === 'sha256');
   }
 
   private add(map: Map<string, Indicator[]>, key: string, ind: Indicator): void {
