@@ -14,11 +14,17 @@ export function usefulLiteral(text: string): string | undefined {
   return text.length >= MIN_LITERAL || /[^\x00-\x7f]/.test(text) ? text.toLowerCase() : undefined;
 }
 
-/** The better of two necessary literal sets for an AND: the one whose shortest literal is longest. */
+/**
+ * How selective a literal is, roughly: its length, one more if it holds punctuation (`={{` is rarer
+ * in logs than `get`, though as long).
+ */
+const selectivity = (l: string) => l.length + (/[^a-z0-9]/.test(l) ? 1 : 0);
+
+/** The better of two necessary literal sets for an AND: the one whose least selective literal is most selective. */
 export function stronger(a: Literals, b: Literals): Literals {
   if (!a) return b;
   if (!b) return a;
-  const min = (x: string[]) => Math.min(...x.map((l) => l.length));
+  const min = (x: string[]) => Math.min(...x.map(selectivity));
   return min(b) > min(a) || (min(b) === min(a) && b.length < a.length) ? b : a;
 }
 

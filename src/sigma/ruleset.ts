@@ -78,7 +78,7 @@ export function techniquesOf(tags: readonly string[]): string[] {
  * Bumped whenever compiling a rule may find something else (a new modifier, other literals), so that
  * what the rule cache remembers of earlier compilations is not trusted.
  */
-const COMPILER_VERSION = 1;
+const COMPILER_VERSION = 2;
 
 /**
  * Compiles one rule against a pipeline; a string is the reason it cannot be used. With `known`
