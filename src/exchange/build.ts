@@ -114,11 +114,11 @@ export function assessBuild(text: string, tables: ExchangeTables): BuildAssessme
   }
   const update = row ? row.update || undefined : undefined;
   open.sort((x, y) => x.cve.localeCompare(y.cve));
-  const older = Math.min(...thirds.filter((t) => t > b[2]));
+  const nextCu = Math.min(...thirds.filter((t) => t > b[2]));
   const note = row
     ? undefined
     : latest
       ? `build not in the table; judged by its number within ${cuName} (newest known build of this CU: ${latest.build}${latest.update ? `, ${latest.update}` : ''})`
-      : `not a CU in the table (older than ${tables.builds.find((r) => r.product === product && Number(r.build.split('.')[2]) === older)?.cu}); judged as a CU that never received the later updates`;
+      : `not a CU in the table (older than ${tables.builds.find((r) => r.product === product && Number(r.build.split('.')[2]) === nextCu)?.cu}); judged as a CU that never received the later updates`;
   return { ...base, ...(cuName ? { cu: cuName } : {}), ...(update ? { update } : {}), known: !!row, assessed: true, cves: open.filter((c) => c.exploited), openCves: open, ...(note ? { note } : {}) };
 }
