@@ -314,7 +314,8 @@ export interface TimeWindow {
   to?: number;
 }
 
-function within(w: TimeWindow, timestamp: string): boolean {
+/** Whether an event time is in a window (a time that cannot be read is in an open one only). */
+export function within(w: TimeWindow, timestamp: string): boolean {
   const t = Date.parse(timestamp);
   if (Number.isNaN(t)) return w.from === undefined && w.to === undefined;
   return (w.from === undefined || t >= w.from) && (w.to === undefined || t <= w.to);

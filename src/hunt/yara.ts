@@ -1,6 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import { basename, extname } from 'node:path';
-import type { YaraX } from '@litko/yara-x';
+import { loadYaraBinding, type YaraScanner } from './yara-binding.js';
 
 /** Files larger than this are not scanned (web shells and configs are small; a scan must not read disks whole into memory). */
 export const MAX_YARA_FILE_BYTES = 64 * 1024 * 1024;
@@ -20,7 +20,7 @@ export interface YaraMatch {
 
 export interface YaraRules {
   files: number;
-  rules: { source: string; scanner: YaraX }[];
+  rules: { source: string; scanner: YaraScanner }[];
   scan(file: string): YaraMatch[];
 }
 
@@ -29,12 +29,10 @@ export interface YaraRules {
  * the others still scan; rule names may repeat across files). YARA-X matches in time linear in the
  * data (no backtracking), so a hostile rule can slow a scan but not stall it; files are size-bounded.
  */
-export async function loadYaraRules(files: readonly string[], onProblem: (file: string, message: string) => void): Promise<YaraRules | undefined> {
-  let yara: typeof import('@litko/yara-x');
-  try {
-    yara = await import('@litko/yara-x');
-  } catch (e) {
-    onProblem('(yara)', `YARA-X is not available on this platform: ${(e as Error).message}`);
+export function loadYaraRules(files: readonly string[], onProblem: (file: string, message: string) => void): YaraRules | undefined {
+  const yara = loadYaraBinding();
+  if (yara instanceof Error) {
+    onProblem('(yara)', `YARA-X is not available: ${yara.message}`);
     return undefined;
   }
   const rules: YaraRules['rules'] = [];
@@ -70,7 +68,7 @@ export async function loadYaraRules(files: readonly string[], onProblem: (file: 
           rule: m.ruleIdentifier,
           source: basename(source),
           tags: m.tags,
-          meta: m.meta as Record<string, unknown>,
+          meta: m.meta,
           strings: m.matches.slice(0, 3).map((s) => `${s.identifier}: ${s.data.slice(0, 80)}`),
         })));
     },

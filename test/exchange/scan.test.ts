@@ -90,6 +90,12 @@ test('exchange scan --build overrides the logs; a bad --build or a missing folde
   assert.doesNotMatch(r.stderr, /CVE-2021-26855/);
   assert.equal(spoor('exchange', 'scan', clean, '--build', 'nonsense').code, 2);
   assert.equal(spoor('exchange', 'scan', join(tmp, 'nowhere')).code, 2);
+  // --level and --from/--to hold for the scan's own findings (files, YARA, exposure) as for rules.
+  const high = parse(spoor('exchange', 'scan', compromised, '--format', 'jsonl', '--level', 'high').stdout);
+  assert.ok(high.length > 5 && high.every((d) => levelRank(d.rule.level) >= levelRank('high')));
+  assert.ok(high.some((d) => d.channel === 'File'));
+  const early = parse(spoor('exchange', 'scan', compromised, '--format', 'jsonl', '--to', '2021-03-01T12:00:00Z').stdout);
+  assert.ok(early.every((d) => Date.parse((d as unknown as { timestamp: string }).timestamp) <= Date.parse('2021-03-01T12:00:00Z')));
 });
 
 test("YARA matches over the web folders are the yara tool's (libyara from Debian as the oracle)", () => {

@@ -57,7 +57,7 @@ async function scan(dir: string, opts: ScanOptions): Promise<number> {
   if (yaraInputs.errors.length) return ExitCode.Usage;
   // Spoor's own web shell rules always; more with --yara.
   const yaraFiles = [...collectInputs([BUNDLED_YARA], (name) => /\.(yar|yara)$/i.test(name)).files.map((f) => f.path), ...yaraInputs.files.map((f) => f.path)];
-  const yara = yaraFiles.length ? await loadYaraRules(yaraFiles, (f, m) => say(`--yara ${f}: ${m}`)) : undefined;
+  const yara = yaraFiles.length ? loadYaraRules(yaraFiles, (f, m) => say(`--yara ${f}: ${m}`)) : undefined;
   if (yara) say(`YARA: ${yara.files} of ${yaraFiles.length} rule files compiled`);
 
   const tables = loadExchangeTables();

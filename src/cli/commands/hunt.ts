@@ -5,7 +5,7 @@ import { GarbagePacer } from '../../common/memory.js';
 import { runOrdered } from '../../common/ordered-pool.js';
 import { threadsFor } from '../../common/threads.js';
 import { Correlator } from '../../hunt/correlate.js';
-import { correlationDetection, type Detection, detectionsOf, type HuntStats, type HuntUnit, huntUnit, planHuntUnits, type TimeWindow, type UnitHunt, unitSize } from '../../hunt/hunt.js';
+import { correlationDetection, type Detection, detectionsOf, type HuntStats, type HuntUnit, huntUnit, planHuntUnits, type TimeWindow, type UnitHunt, unitSize, within } from '../../hunt/hunt.js';
 import type { HuntWorkerData } from '../../hunt/hunt-worker.js';
 import { RuleIndex } from '../../hunt/rule-index.js';
 import { LEVELS, levelRank, listOption, type RuleSelection, selectRules } from '../../hunt/rule-selection.js';
@@ -225,7 +225,10 @@ async function huntWith(
   const index = new RuleIndex(rules);
   const correlator = ruleSet.correlations.length ? new Correlator(ruleSet.correlations) : undefined;
   const window: TimeWindow | undefined = opts.from !== undefined || opts.to !== undefined ? { from: opts.from, to: opts.to } : undefined;
+  // Findings of the command's own (files, YARA, exposure) meet the same level and time window as detections.
   for (const d of (await run.findings?.(iocs)) ?? []) {
+    if (opts.level && levelRank(d.rule.rule.level) < levelRank(opts.level)) continue;
+    if (window && !within(window, d.timestamp)) continue;
     stats.detections++;
     await emit(d);
   }
