@@ -31,10 +31,18 @@ export function parseBuildDictionary(text: string): BuildRow[] {
   return rows;
 }
 
-/** The build table as Spoor's CSV, after checking it is a whole one: every product, and no fewer builds than Spoor ships. */
-export function buildTableCsv(rows: readonly BuildRow[], shipped: number): string {
+/**
+ * The build table as Spoor's CSV: the downloaded builds and those Spoor ships that the download lacks
+ * (RTM builds, which CSS-Exchange's dictionary does not list), after checking the download is a whole
+ * table: every product, and at least as many builds of each as Spoor ships from that source.
+ */
+export function buildTableCsv(rows: readonly BuildRow[], shipped: readonly BuildRow[]): string {
   const missing = PRODUCTS.filter((p) => !rows.some((r) => r.product === p));
   if (missing.length) throw new Error(`the build list names no builds of ${missing.join(', ')}: not the CSS-Exchange build table`);
-  if (rows.length < shipped) throw new Error(`the build list has ${rows.length} builds, fewer than the ${shipped} Spoor ships: refused`);
-  return `product,cu,update,build,source\n${rows.map((r) => csvLine([r.product, r.cu, r.update, r.build, r.source])).join('\n')}\n`;
+  const key = (r: BuildRow) => `${r.product},${r.cu},${r.update},${r.build}`;
+  const have = new Set(rows.map(key));
+  const kept = shipped.filter((r) => !have.has(key(r)));
+  const lost = kept.filter((r) => r.cu !== 'RTM' || r.product === 'ExchangeSE');
+  if (lost.length > 0) throw new Error(`the build list lacks ${lost.length} builds Spoor knows (${lost.slice(0, 3).map((r) => `${r.product} ${r.cu} ${r.update || 'RTM'} ${r.build}`).join(', ')}…): refused`);
+  return `product,cu,update,build,source\n${[...kept, ...rows].map((r) => csvLine([r.product, r.cu, r.update, r.build, r.source])).join('\n')}\n`;
 }

@@ -36,8 +36,10 @@ function buildDictionary(rows: typeof newer): string {
   }
   return `${out.join('\r\n')}\r\n    }\r\n}\r\n`;
 }
-const exchangeBuilds = Buffer.from(buildDictionary(newer));
+// As CSS-Exchange's dictionary, without RTM builds: the installed table keeps Spoor's.
+const exchangeBuilds = Buffer.from(buildDictionary(newer.filter((r) => r.cu !== 'RTM' || r.product === 'ExchangeSE')));
 const exchangeShort = Buffer.from(buildDictionary(newer.filter((r) => r.product !== 'ExchangeSE')));
+const exchangePartial = Buffer.from(buildDictionary(newer.filter((r) => r.update !== 'Mar21SU')));
 const tampered = Buffer.from(JSON.stringify({ type: 'bundle', id: 'bundle--x', objects: [{ type: 'attack-pattern', name: 'just one' }] }));
 
 let server: Server;
@@ -54,6 +56,7 @@ before(async () => {
       case '/tampered.json': return send(tampered);
       case '/builds.ps1': return send(exchangeBuilds);
       case '/short.ps1': return send(exchangeShort);
+      case '/partial.ps1': return send(exchangePartial);
       case '/truncated.zip': {
         // Announces the whole archive, sends half, hangs up.
         res.writeHead(200, { 'content-length': String(zip.length) });
@@ -122,6 +125,7 @@ test('a truncated, short, tampered or wrongly digested download leaves the insta
     [['--only', 'sigma', '--sigma-url', `${base}/missing.zip`], /HTTP 404/],
     [['--only', 'attack', '--attack-url', `${base}/tampered.json`], /not the ATT&CK Enterprise matrix/],
     [['--only', 'exchange', '--exchange-url', `${base}/short.ps1`], /names no builds of ExchangeSE/],
+    [['--only', 'exchange', '--exchange-url', `${base}/partial.ps1`], /lacks \d+ builds Spoor knows/],
   ] as const) {
     const r = await spoor('update', ...args);
     assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);

@@ -16,6 +16,7 @@ const tables = loadExchangeTables();
  */
 const KNOWN: [build: string, product: string, cu: string, update: string, logon: boolean, shell: boolean, notshell: boolean][] = [
   // Exchange 2013
+  ['15.0.516.32', 'Exchange2013', 'RTM', '', true, true, true],
   ['15.0.1347.2', 'Exchange2013', 'CU18', '', true, true, true],
   ['15.0.1395.4', 'Exchange2013', 'CU21', '', true, true, true],
   ['15.0.1473.3', 'Exchange2013', 'CU22', 'Feb19SU', true, true, true],
@@ -26,6 +27,7 @@ const KNOWN: [build: string, product: string, cu: string, update: string, logon:
   ['15.0.1497.23', 'Exchange2013', 'CU23', 'Jul21SU', false, false, true],
   ['15.0.1497.44', 'Exchange2013', 'CU23', 'Nov22SU', false, false, false],
   // Exchange 2016
+  ['15.1.225.42', 'Exchange2016', 'RTM', '', true, true, true],
   ['15.1.1979.3', 'Exchange2016', 'CU16', '', true, true, true],
   ['15.1.1979.8', 'Exchange2016', 'CU16', 'Mar21SU', false, true, true],
   ['15.1.2044.4', 'Exchange2016', 'CU17', '', true, true, true],
@@ -43,7 +45,9 @@ const KNOWN: [build: string, product: string, cu: string, update: string, logon:
   ['15.1.2507.6', 'Exchange2016', 'CU23', '', false, false, true],
   ['15.1.2507.16', 'Exchange2016', 'CU23', 'Nov22SU', false, false, false],
   ['15.1.2507.37', 'Exchange2016', 'CU23', 'Mar24SU', false, false, false],
-  // Exchange 2019
+  // Exchange 2019 (Microsoft shipped the March 2021 SU for RTM too)
+  ['15.2.221.12', 'Exchange2019', 'RTM', '', true, true, true],
+  ['15.2.221.18', 'Exchange2019', 'RTM', 'Mar21SU', false, true, true],
   ['15.2.330.5', 'Exchange2019', 'CU1', 'Feb19SU', true, true, true],
   ['15.2.330.11', 'Exchange2019', 'CU1', 'Mar21SU', false, true, true],
   ['15.2.721.2', 'Exchange2019', 'CU7', '', true, true, true],
@@ -108,10 +112,11 @@ test('exchange build: the forms builds are written in, builds between updates, E
   const e2010 = assessBuild('14.3.513.0', tables)!;
   assert.equal(e2010.product, 'Exchange2010');
   assert.equal(e2010.assessed, false);
-  // Exchange 2019 RTM predates the table's CUs: it never got a fix.
-  const rtm = assessBuild('15.2.221.12', tables)!;
-  assert.equal(rtm.known, false);
-  assert.ok(rtm.cves.some((c) => c.cve === 'CVE-2021-26855'));
+  // Exchange 2016's preview shares RTM's numbers: judged as RTM, never patched.
+  const preview = assessBuild('15.1.225.16', tables)!;
+  assert.equal(preview.known, false);
+  assert.equal(preview.cu, 'RTM');
+  assert.ok(preview.cves.some((c) => c.cve === 'CVE-2021-26855'));
 });
 
 test('spoor exchange build --format json: keys, and exit status 3 when exposed, 0 when not, 2 for nonsense', () => {

@@ -81,7 +81,7 @@ async function update(opts: UpdateOptions): Promise<number> {
     await step('exchange', async (staging) => {
       const body = await download(opts.exchangeUrl, { maxBytes: 8 * 1024 * 1024 });
       const rows = parseBuildDictionary(body.toString('utf8'));
-      const csv = buildTableCsv(rows, parseBuildRows(`${BUNDLED_EXCHANGE_DATA}/builds.csv`).length);
+      const csv = buildTableCsv(rows, parseBuildRows(`${BUNDLED_EXCHANGE_DATA}/builds.csv`));
       mkdirSync(join(staging, 'exchange'));
       writeFileSync(join(staging, 'exchange', 'builds.csv'), csv);
       return `${rows.length} Exchange builds in ${join(home, 'exchange')}`;
