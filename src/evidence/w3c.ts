@@ -203,7 +203,7 @@ export function* readW3cLines(file: string, onError: (line: number, message: str
   if (carry && !skipping) yield* lines(`${carry}\n`, 0, carry.length, carryAscii);
   if (pending) {
     onError(pending.lineNo, 'the file ends inside a quoted value');
-    yield { header, text: pending.text, lineNo: pending.lineNo };
+    if (wanted(pending.text)) yield { header, text: pending.text, lineNo: pending.lineNo };
   }
 }
 

@@ -115,3 +115,30 @@ test('exchange scan matches file hashes and the file paths of feeds against the 
   assert.ok(found.some((d) => d.rule.title === 'Unexpected page in an Exchange web folder'));
   assert.match(r.stderr, /Exchange build: not found in the logs/);
 });
+
+test('hostile feeds: random JSON, YAML, CSV and text are read or refused with a FeedError naming the file, never anything else', async () => {
+  const fc = (await import('fast-check')).default;
+  const { FeedError } = await import('../../src/hunt/ioc/feeds.js');
+  const feed = fc.oneof(
+    fc.json(),
+    fc.jsonValue().map((v) => JSON.stringify({ type: 'bundle', objects: [{ type: 'indicator', pattern: v }, v] })),
+    fc.jsonValue().map((v) => JSON.stringify({ Event: { Attribute: [v, { type: 'ip-dst|port', value: String(v) }] } })),
+    fc.string().map((t) => `---\nioc_type: network\nindicator:\n  ips: |\n    ${t}\n`),
+    fc.array(fc.string(), { maxLength: 5 }).map((rows) => `Indicator,IndicatorType\n${rows.join('\n')}`),
+    fc.string({ maxLength: 200 }),
+  );
+  const file = join(tmp, 'fuzz-feed');
+  fc.assert(
+    fc.property(feed, (text) => {
+      writeFileSync(file, text);
+      try {
+        const f = loadFeed(file);
+        new IocMatcher(f.indicators).matchText(text.slice(0, 500));
+      } catch (e) {
+        assert.ok(e instanceof FeedError, String(e));
+        assert.ok((e as Error).message.startsWith(file));
+      }
+    }),
+    { numRuns: 600 },
+  );
+});
