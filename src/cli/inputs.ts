@@ -43,6 +43,8 @@ export function globFilter(include: readonly string[] | undefined, exclude: read
 export function collectInputs(paths: readonly string[], wanted: (name: string) => boolean, filter?: (relative: string) => boolean): Inputs {
   const files: InputFile[] = [];
   const errors: string[] = [];
+  // Directories by device and inode: a link back up the tree (collections copied with their links) is walked once.
+  const seen = new Set<string>();
   const visit = (path: string, explicit: boolean, root: string): void => {
     let st;
     try {
@@ -52,6 +54,9 @@ export function collectInputs(paths: readonly string[], wanted: (name: string) =
       return;
     }
     if (st.isDirectory()) {
+      const id = `${st.dev}:${st.ino}`;
+      if (seen.has(id)) return;
+      seen.add(id);
       let names: string[];
       try {
         names = readdirSync(path).sort();

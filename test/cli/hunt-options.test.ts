@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -153,4 +153,14 @@ test('--include and --exclude choose the files of a directory walk; files of no 
   assert.equal(files(spoor('hunt', dir, '--format', 'csv', '--exclude', '**/Temp/**')), 2);
   assert.equal(files(spoor('hunt', dir, '--format', 'csv', '--include', 'Security.evtx')), 1);
   assert.equal(files(spoor('hunt', dir, '--format', 'csv', '--include', '*.EVTX', '--exclude', 'copy.evtx')), 2);
+});
+
+test('a directory link back up the tree is walked once: no file twice, no endless walk', () => {
+  const dir = join(tmp, 'linked');
+  mkdirSync(join(dir, 'logs'), { recursive: true });
+  writeFileSync(join(dir, 'logs', 'events.jsonl'), '{"EventID": 1, "Channel": "Test"}\n');
+  symlinkSync(dir, join(dir, 'logs', 'back'));
+  const r = spoor('hunt', dir, '--format', 'csv');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, / 1 files, 1 events/);
 });
