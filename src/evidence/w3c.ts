@@ -102,11 +102,14 @@ export function* readW3cLines(file: string, onError: (line: number, message: str
       if (end > pos && text.charCodeAt(end - 1) === 13) end--;
       if (lineNo === 1 && text.charCodeAt(pos) === 0xfeff) pos++;
       if (pending) {
-        pending.text += `\n${text.slice(pos, end)}`;
+        const more = text.slice(pos, end);
+        pending.text += `\n${more}`;
+        // Parity line by line: rescanning the whole record at each line would be quadratic.
+        const closes = !quotesBalanced(more);
         if (pending.text.length > MAX_LINE_CHARS) {
           onError(pending.lineNo, `a quoted value runs past ${MAX_LINE_CHARS} characters; skipped to line ${lineNo}`);
           pending = undefined;
-        } else if (quotesBalanced(pending.text)) {
+        } else if (closes) {
           const whole = pending;
           pending = undefined;
           if (wanted(whole.text)) yield { header, text: whole.text, lineNo: whole.lineNo };
