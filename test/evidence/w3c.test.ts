@@ -148,7 +148,7 @@ test('hostile logs: random directives, quotes, separators and bytes never throw,
 
 test('a quote left open over half a million short lines is cut at 1 MiB and reported; the lines after it are still read', () => {
   const file = join(tmp, 'open-quote.log');
-  writeFileSync(file, `#Fields: a,b\n1,"open\n${'x\n'.repeat(600_000)}end"\n2,b\n`);
+  writeFileSync(file, `#Fields: a,b\n1,"open\n${'x\n'.repeat(600_000)}2,b\n`);
   const { events, problems } = read(file);
   assert.match(problems[0]!, /^2: a quoted value runs past 1048576 characters; skipped to line \d+/);
   assert.deepEqual(events.at(-1)!.get('a'), '2');
