@@ -1,0 +1,180 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { spoorHome } from '../common/home.js';
+
+/**
+ * MITRE ATT&CK Enterprise as attribution needs it: groups, campaigns and software with their
+ * aliases, techniques, and every `uses` and `attributed-to` link with the reports it cites (so that
+ * an evaluation can leave a report's knowledge out). Objects ATT&CK has revoked or deprecated are
+ * left out, with the links that touch them.
+ */
+export interface KbGroup { id: string; name: string; aliases: string[]; description: string }
+export interface KbCampaign { id: string; name: string; aliases: string[]; description: string; firstSeen?: string; lastSeen?: string }
+export interface KbSoftware { id: string; name: string; aliases: string[]; kind: 'malware' | 'tool'; description: string }
+export interface KbTechnique { id: string; name: string; tactics: string[] }
+/** A link between ATT&CK ids (G0125 uses T1190), with the source names of the reports it cites. */
+export interface KbLink { source: string; target: string; citations: string[] }
+
+export interface KnowledgeBase {
+  version: string;
+  groups: KbGroup[];
+  campaigns: KbCampaign[];
+  software: KbSoftware[];
+  techniques: KbTechnique[];
+  /** Groups, campaigns and software using techniques and software. */
+  uses: KbLink[];
+  /** Campaigns attributed to groups. */
+  attributedTo: KbLink[];
+}
+
+export class KnowledgeError extends Error {}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
+const str = (v: unknown) => (typeof v === 'string' ? v : '');
+const strs = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+
+function attackId(o: Obj): string | undefined {
+  const refs = Array.isArray(o.external_references) ? o.external_references : [];
+  const ref = refs.find((r): r is Obj => isObj(r) && r.source_name === 'mitre-attack');
+  return ref ? str(ref.external_id) || undefined : undefined;
+}
+
+function citations(o: Obj): string[] {
+  const refs = Array.isArray(o.external_references) ? o.external_references : [];
+  return [...new Set(refs.filter(isObj).map((r) => str(r.source_name)).filter((n) => n && n !== 'mitre-attack'))].sort();
+}
+
+/** The knowledge in an ATT&CK Enterprise STIX 2.1 bundle. */
+export function knowledgeFromBundle(doc: unknown): KnowledgeBase {
+  if (!isObj(doc) || doc.type !== 'bundle' || !Array.isArray(doc.objects)) throw new KnowledgeError('not a STIX bundle');
+  const kb: KnowledgeBase = { version: '', groups: [], campaigns: [], software: [], techniques: [], uses: [], attributedTo: [] };
+  const idOf = new Map<string, string>();
+  for (const o of doc.objects) {
+    if (!isObj(o) || typeof o.id !== 'string') continue;
+    if (o.type === 'x-mitre-collection') kb.version = str(o.x_mitre_version) || kb.version;
+    if (o.revoked === true || o.x_mitre_deprecated === true) continue;
+    const id = attackId(o);
+    if (!id) continue;
+    const name = str(o.name);
+    const description = str(o.description);
+    switch (o.type) {
+      case 'intrusion-set':
+        kb.groups.push({ id, name, aliases: strs(o.aliases), description });
+        break;
+      case 'campaign':
+        kb.campaigns.push({ id, name, aliases: strs(o.aliases), description, ...(o.first_seen ? { firstSeen: str(o.first_seen) } : {}), ...(o.last_seen ? { lastSeen: str(o.last_seen) } : {}) });
+        break;
+      case 'malware':
+      case 'tool':
+        kb.software.push({ id, name, aliases: strs(o.x_mitre_aliases), kind: o.type, description });
+        break;
+      case 'attack-pattern': {
+        const phases = Array.isArray(o.kill_chain_phases) ? o.kill_chain_phases.filter(isObj).map((p) => str(p.phase_name)) : [];
+        kb.techniques.push({ id, name, tactics: phases });
+        break;
+      }
+      default:
+        continue;
+    }
+    idOf.set(o.id, id);
+  }
+  for (const o of doc.objects) {
+    if (!isObj(o) || o.type !== 'relationship' || o.revoked === true || o.x_mitre_deprecated === true) continue;
+    const source = idOf.get(str(o.source_ref));
+    const target = idOf.get(str(o.target_ref));
+    if (!source || !target) continue;
+    const link = { source, target, citations: citations(o) };
+    if (o.relationship_type === 'uses' && /^[GCS]\d{4}$/.test(source) && /^(T\d{4}(\.\d{3})?|S\d{4})$/.test(target)) kb.uses.push(link);
+    else if (o.relationship_type === 'attributed-to' && /^C\d{4}$/.test(source) && /^G\d{4}$/.test(target)) kb.attributedTo.push(link);
+  }
+  if (kb.techniques.length < 100 || kb.groups.length < 10) throw new KnowledgeError(`only ${kb.techniques.length} techniques and ${kb.groups.length} groups: not ATT&CK Enterprise`);
+  for (const list of [kb.groups, kb.campaigns, kb.software, kb.techniques]) list.sort((a, b) => a.id.localeCompare(b.id, undefined, { numeric: true }));
+  return kb;
+}
+
+/** Bumped when the index's shape changes, so that caches of older shapes are not read. */
+const INDEX_VERSION = 1;
+
+/**
+ * The knowledge in a bundle file, from a compact index cached in the data directory (keyed by the
+ * bundle's digest), built on first use: the 33 MB bundle takes a second to parse, the index a few
+ * milliseconds. `SPOOR_NO_CACHE=1` reads the bundle every time.
+ */
+export function loadKnowledge(bundleFile: string): KnowledgeBase {
+  let raw: Buffer;
+  try {
+    raw = readFileSync(bundleFile);
+  } catch (e) {
+    throw new KnowledgeError(`${bundleFile}: ${(e as Error).message}`);
+  }
+  const digest = createHash('sha256').update(raw).digest('hex').slice(0, 32);
+  const cache = join(spoorHome(), 'cache', `attack-${INDEX_VERSION}-${digest}.json`);
+  if (!process.env.SPOOR_NO_CACHE) {
+    try {
+      return JSON.parse(readFileSync(cache, 'utf8')) as KnowledgeBase;
+    } catch {
+      // no index yet, or an unreadable one: made afresh below
+    }
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(raw.toString('utf8'));
+  } catch (e) {
+    throw new KnowledgeError(`${bundleFile}: not JSON (${(e as Error).message})`);
+  }
+  let kb: KnowledgeBase;
+  try {
+    kb = knowledgeFromBundle(doc);
+  } catch (e) {
+    throw new KnowledgeError(`${bundleFile}: ${(e as Error).message}`);
+  }
+  if (!process.env.SPOOR_NO_CACHE) {
+    try {
+      mkdirSync(join(spoorHome(), 'cache'), { recursive: true });
+      const tmp = `${cache}.${process.pid}.tmp`;
+      writeFileSync(tmp, JSON.stringify(kb));
+      renameSync(tmp, cache);
+    } catch {
+      // a read-only data directory only costs the next run the parse
+    }
+  }
+  return kb;
+}
+
+/** An entity found by ATT&CK id, name or alias (case aside). */
+export interface KbEntity {
+  kind: 'group' | 'campaign' | 'software' | 'technique';
+  id: string;
+  name: string;
+}
+
+/** Finds groups, campaigns, software and techniques by id, name or alias. */
+export class KnowledgeIndex {
+  private readonly byKey = new Map<string, KbEntity[]>();
+
+  constructor(readonly kb: KnowledgeBase) {
+    const add = (key: string, e: KbEntity) => {
+      const k = key.trim().toLowerCase();
+      if (!k) return;
+      const list = this.byKey.get(k);
+      if (!list) this.byKey.set(k, [e]);
+      else if (!list.some((x) => x.id === e.id)) list.push(e);
+    };
+    for (const g of kb.groups) for (const k of [g.id, g.name, ...g.aliases]) add(k, { kind: 'group', id: g.id, name: g.name });
+    for (const c of kb.campaigns) for (const k of [c.id, c.name, ...c.aliases]) add(k, { kind: 'campaign', id: c.id, name: c.name });
+    for (const s of kb.software) for (const k of [s.id, s.name, ...s.aliases]) add(k, { kind: 'software', id: s.id, name: s.name });
+    for (const t of kb.techniques) for (const k of [t.id, t.name]) add(k, { kind: 'technique', id: t.id, name: t.name });
+  }
+
+  /** Everything an id, name or alias names (an alias can be shared: "Cobalt Strike" is software, and part of group names). */
+  find(key: string): KbEntity[] {
+    return this.byKey.get(key.trim().toLowerCase()) ?? [];
+  }
+
+  /** What a group, campaign or software uses: technique and software ids. */
+  usesOf(id: string): KbLink[] {
+    return this.kb.uses.filter((u) => u.source === id);
+  }
+}
