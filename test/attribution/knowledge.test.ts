@@ -54,3 +54,20 @@ test('ATT&CK knowledge: the index is cached by the bundle digest and reads back 
   writeFileSync(small, JSON.stringify({ type: 'bundle', objects: [{ type: 'intrusion-set', id: 'intrusion-set--1', name: 'x', external_references: [{ source_name: 'mitre-attack', external_id: 'G9999' }] }] }));
   assert.throws(() => loadKnowledge(small), /not ATT&CK Enterprise/);
 });
+
+test('curated CVE exploitation: every row has a source, and every ATT&CK id names a group whose name or aliases are the actor the report names', async () => {
+  const { loadCveExploitation } = await import('../../src/attribution/curated.js');
+  const rows = loadCveExploitation();
+  const ix = new KnowledgeIndex(knowledgeFromBundle(JSON.parse(readFileSync(BUNDLE, 'utf8'))));
+  for (const r of rows) {
+    assert.ok(r.source.length > 10, `${r.cve} ${r.actor}: a source`);
+    if (!r.attackId) {
+      assert.deepEqual(ix.find(r.actor).filter((e) => e.kind === 'group'), [], `${r.actor} has no id here, so ATT&CK must not know it`);
+      continue;
+    }
+    assert.ok(ix.find(r.actor).some((e) => e.kind === 'group' && e.id === r.attackId), `${r.actor} is ${r.attackId} in ATT&CK`);
+  }
+  // The ProxyLogon wave of March 2021: HAFNIUM and the groups ESET saw within days.
+  const proxyLogon = new Set(rows.filter((r) => r.cve === 'CVE-2021-26855').map((r) => r.actor));
+  for (const actor of ['HAFNIUM', 'Tick', 'LuckyMouse', 'Winnti Group', 'Tonto Team']) assert.ok(proxyLogon.has(actor), actor);
+});
