@@ -51,8 +51,13 @@ export function flattenEvtxEvent(event: unknown): Map<string, unknown> {
   return fields;
 }
 
+/** An Event that can give back the evtx_dump-shaped object it stands for (what outputs print). */
+export interface RawEvent extends Event {
+  toRaw(): unknown;
+}
+
 /** An Event over an evtx_dump-shaped object; fields are flattened on first use. */
-export class EvtxEvent implements Event {
+export class EvtxEvent implements RawEvent {
   private fields: Map<string, unknown> | undefined;
   private all: unknown[] | undefined;
 
@@ -68,5 +73,9 @@ export class EvtxEvent implements Event {
 
   values(): readonly unknown[] {
     return (this.all ??= [...this.map().values()]);
+  }
+
+  toRaw(): unknown {
+    return this.raw;
   }
 }

@@ -1,4 +1,5 @@
-import { type Event, flattenEvtxEvent } from './event.js';
+import { flattenEvtxEvent, type RawEvent } from './event.js';
+import { parse } from 'csv-parse/sync';
 import { normaliseTime } from './normalize.js';
 import { readTextChunks } from './text-blocks.js';
 
@@ -89,11 +90,33 @@ export function* readW3cLines(file: string, onError: (line: number, message: str
 
   /** The lines of text[start .. last] (last is a '\n'). */
   function* lines(text: string, start: number, last: number, ascii: boolean): Generator<W3cLine> {
+    // The filter's hits in this block, found once and walked with the lines; found again after a directive.
     let hits: number[] | undefined;
     let h = 0;
     let hitsValid = false;
+    const selected = (pos: number, end: number): boolean => {
+      if (!select || !header.fields.length) return true;
+      if (filterHeader !== header) {
+        filterHeader = header;
+        filter = select.filterFor(header.channel);
+        hitsValid = false;
+      }
+      if (!filter) return true;
+      if (!hitsValid) {
+        hits = filter.hits(text, pos, ascii);
+        h = 0;
+        hitsValid = true;
+      }
+      if (!hits) return true;
+      while (h < hits.length && hits[h]! < pos) h++;
+      return h < hits.length && hits[h]! < end;
+    };
     // The next quote in the text: looked for again only once passed, not for every line.
     let nextQuote = -2;
+    const opensQuote = (pos: number, end: number): boolean => {
+      if (nextQuote !== -1 && nextQuote < pos) nextQuote = text.indexOf('"', pos);
+      return nextQuote >= 0 && nextQuote < end && !quotesBalanced(text.slice(pos, end));
+    };
     let pos = start;
     while (pos <= last) {
       const nl = text.indexOf('\n', pos);
@@ -104,51 +127,25 @@ export function* readW3cLines(file: string, onError: (line: number, message: str
       if (pending) {
         const more = text.slice(pos, end);
         pending.text += `\n${more}`;
-        // Parity line by line: rescanning the whole record at each line would be quadratic.
-        const closes = !quotesBalanced(more);
         if (pending.text.length > MAX_LINE_CHARS) {
           onError(pending.lineNo, `a quoted value runs past ${MAX_LINE_CHARS} characters; skipped to line ${lineNo}`);
           pending = undefined;
-        } else if (closes) {
+        } else if (!quotesBalanced(more)) {
+          // Parity line by line (an odd count closes the value): rescanning the record would be quadratic.
           const whole = pending;
           pending = undefined;
           if (wanted(whole.text)) yield { header, text: whole.text, lineNo: whole.lineNo };
         }
-      } else if (end > pos) {
-        if (text.charCodeAt(pos) === 35 /* # */) {
-          header = directive(header, text.slice(pos, end));
-          hitsValid = false;
-        } else {
-          let opens = false;
-          if (header.comma) {
-            if (nextQuote !== -1 && nextQuote < pos) nextQuote = text.indexOf('"', pos);
-            opens = nextQuote >= 0 && nextQuote < end && !quotesBalanced(text.slice(pos, end));
-          }
-          if (opens) pending = { text: text.slice(pos, end), lineNo };
-          else {
-            let keep = true;
-            if (select && header.fields.length) {
-              if (filterHeader !== header) {
-                filterHeader = header;
-                filter = select.filterFor(header.channel);
-                hitsValid = false;
-              }
-              if (filter) {
-                if (!hitsValid) {
-                  hits = filter.hits(text, pos, ascii);
-                  h = 0;
-                  hitsValid = true;
-                }
-                if (hits) {
-                  while (h < hits.length && hits[h]! < pos) h++;
-                  keep = h < hits.length && hits[h]! < end;
-                }
-              }
-            }
-            if (keep) yield { header, text: text.slice(pos, end), lineNo };
-            else select!.onSkipped();
-          }
-        }
+      } else if (end === pos) {
+        // an empty line: neither event nor directive
+      } else if (text.charCodeAt(pos) === 35 /* # */) {
+        header = directive(header, text.slice(pos, end));
+      } else if (header.comma && opensQuote(pos, end)) {
+        pending = { text: text.slice(pos, end), lineNo };
+      } else if (selected(pos, end)) {
+        yield { header, text: text.slice(pos, end), lineNo };
+      } else {
+        select!.onSkipped();
       }
       pos = nl + 1;
     }
@@ -216,44 +213,19 @@ function quotesBalanced(text: string): boolean {
   return n % 2 === 0;
 }
 
-/** The values of a CSV line ("" inside quotes is a quote). */
-function splitCsv(line: string): string[] {
-  if (!line.includes('"')) return line.split(',');
-  const out: string[] = [];
-  let i = 0;
-  while (i <= line.length) {
-    if (line.charCodeAt(i) === 34) {
-      let value = '';
-      let j = i + 1;
-      for (;;) {
-        const q = line.indexOf('"', j);
-        if (q < 0) {
-          value += line.slice(j);
-          j = line.length;
-          break;
-        }
-        value += line.slice(j, q);
-        if (line.charCodeAt(q + 1) === 34) {
-          value += '"';
-          j = q + 2;
-        } else {
-          j = q + 1;
-          break;
-        }
-      }
-      // Anything between the closing quote and the comma belongs to the value too (as csv-parse's relax_quotes has it).
-      const comma = line.indexOf(',', j);
-      const end = comma < 0 ? line.length : comma;
-      out.push(value + line.slice(j, end));
-      i = end + 1;
-    } else {
-      const comma = line.indexOf(',', i);
-      const end = comma < 0 ? line.length : comma;
-      out.push(line.slice(i, end));
-      i = end + 1;
-    }
+/** csv-parse as Exchange's logs need it: a stray quote inside a value is the value's. */
+const CSV_LINE = { relax_quotes: true, relax_column_count: true } as const;
+
+/** The values of a CSV record (one line, or several when a quoted value runs over line ends). */
+function splitCsv(record: string, onProblem?: (message: string) => void): string[] {
+  // Most lines quote nothing: a plain split is exact for them, and far quicker.
+  if (!record.includes('"')) return record.split(',');
+  try {
+    return (parse(record, CSV_LINE) as string[][])[0] ?? [];
+  } catch (e) {
+    onProblem?.(`${(e as Error).message.split(':')[0]}; values split at every comma`);
+    return record.split(',');
   }
-  return out;
 }
 
 /**
@@ -261,7 +233,7 @@ function splitCsv(line: string): string[] {
  * other tools may not: surplus values are taken to be the user agent's words when there is one.
  */
 export function w3cValues(h: W3cHeader, text: string, onProblem?: (message: string) => void): string[] {
-  const values = h.comma ? splitCsv(text) : text.split(' ');
+  const values = h.comma ? splitCsv(text, onProblem) : text.split(' ');
   const n = h.fields.length;
   if (values.length > n && !h.comma) {
     const ua = h.fields.indexOf('cs(User-Agent)');
@@ -336,7 +308,7 @@ function positionsOf(h: W3cHeader): Map<string, number> {
  * A line as the Event rules see, read straight from its values: what `new EvtxEvent(w3cEvent(…))`
  * gives, without building the object. Most lines match no rule; `toRaw` builds it for those that do.
  */
-export class W3cEvent implements Event {
+export class W3cEvent implements RawEvent {
   private system: Map<string, unknown> | undefined;
   private all: unknown[] | undefined;
   private uri: string | undefined | null = null;
@@ -368,14 +340,15 @@ export class W3cEvent implements Event {
 
   values(): readonly unknown[] {
     if (!this.all) {
-      const own = new Set(this.h.fields);
+      const at = positionsOf(this.h);
       const all: unknown[] = [];
-      for (const [name, v] of this.systemFields()) if (!own.has(name)) all.push(v);
+      // As in the object: a field of the log's named like a system one stands instead of it.
+      for (const [name, v] of this.systemFields()) if (!at.has(name)) all.push(v);
       const uri = this.requestUri();
       const n = Math.min(this.vals.length, this.h.fields.length);
       for (let i = 0; i < n; i++) {
         const name = this.h.fields[i]!;
-        if (positionsOf(this.h).get(name) === i && !(name === 'RequestUri' && uri !== undefined)) all.push(this.vals[i]);
+        if (at.get(name) === i && !(name === 'RequestUri' && uri !== undefined)) all.push(this.vals[i]);
       }
       if (uri !== undefined) all.push(uri);
       this.all = all;
@@ -408,11 +381,6 @@ function* reportingAtMost<T>(report: (line: number, message: string) => void, re
   } finally {
     if (problems > MAX_PROBLEMS) report(lastLine, `… and ${problems - MAX_PROBLEMS} more problems in this file`);
   }
-}
-
-/** The events of a W3C-style log (IIS, Exchange), a line at a time, in evtx_dump's shape. */
-export function* readW3cEvents(file: string, report: (line: number, message: string) => void, select?: LineSelection): Generator<unknown> {
-  yield* reportingAtMost(report, (onError) => w3cLineEvents(file, onError, select, w3cEvent));
 }
 
 function* w3cLineEvents<T>(file: string, onError: (line: number, message: string) => void, select: LineSelection | undefined, make: (h: W3cHeader, values: string[], lineNo: number) => T): Generator<T> {

@@ -1,5 +1,5 @@
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
-import { type Event, EvtxEvent } from '../evidence/event.js';
+import { type Event, EvtxEvent, type RawEvent } from '../evidence/event.js';
 import { type EvtxDiagnostic, readEvtxFile } from '../evidence/evtx/index.js';
 import { readJsonValues } from '../evidence/json.js';
 import { eventTime, normaliseJsonEvent } from '../evidence/normalize.js';
@@ -130,8 +130,8 @@ export function planHuntUnits(files: readonly { path: string; size: number; name
   });
 }
 
-/** An event and its time as its reader gives it; or a view a reader made itself (log lines), whose object is built only if needed. */
-type TimedEvent = { event: unknown; timestamp: string; view?: Event & { toRaw(): unknown } };
+/** An event, as rules see it, and the time its reader gives it (the record's, for EVTX). */
+type TimedEvent = { view: RawEvent; timestamp: string };
 
 /** About how many bytes of input a unit is (its chunks, or its file). */
 export function unitSize(u: HuntUnit): number {
@@ -148,7 +148,7 @@ function unitEvents(unit: HuntUnit, result: UnitHunt, timeField?: string, lines?
   const onDiagnostic = (m: string) => result.diagnostics.push(m);
   const label = unit.name ?? unit.file;
   const at = (where: string | number, message: string) => onDiagnostic(`${label}:${where}: ${message}`);
-  const timed = (event: unknown): TimedEvent => ({ event, timestamp: eventTime(event) });
+  const timed = (event: unknown): TimedEvent => ({ view: new EvtxEvent(event), timestamp: eventTime(event) });
   switch (unit.kind) {
     case 'evtx':
       return (function* () {
@@ -164,7 +164,7 @@ function unitEvents(unit: HuntUnit, result: UnitHunt, timeField?: string, lines?
             result.readable = n.value.readable;
             return;
           }
-          yield { event: n.value.event, timestamp: n.value.timestamp };
+          yield { view: new EvtxEvent(n.value.event), timestamp: n.value.timestamp };
         }
       })();
     case 'json':
@@ -177,7 +177,8 @@ function unitEvents(unit: HuntUnit, result: UnitHunt, timeField?: string, lines?
       })();
     case 'w3c':
       return (function* () {
-        for (const view of readW3cViews(unit.file, at, lines)) yield { event: undefined, timestamp: '', view };
+        // A line's time is read from it only if it matches (eventPlace asks the view).
+        for (const view of readW3cViews(unit.file, at, lines)) yield { view, timestamp: '' };
       })();
     case 'csv':
       return (async function* () {
@@ -246,11 +247,11 @@ export async function huntUnit(unit: HuntUnit, rules: RuleIndex, timeField?: str
   const events = unitEvents(unit, result, timeField, lineSelection(rules, iocs, result));
   const each = (e: TimedEvent) => {
     result.events++;
-    const view = e.view ?? new EvtxEvent(e.event);
+    const view = e.view;
     const matched = rules.matchNumbers(view);
     const hits = iocs?.size ? eventIocs(view, iocs) : undefined;
     if (matched.length || hits?.length) {
-      const event = e.view ? e.view.toRaw() : e.event;
+      const event = view.toRaw();
       result.matches.push({ rules: matched, matched: matched.map((n) => fieldValues(view, rules.rule(n).fields)), ...(hits?.length ? { iocs: hits } : {}), event, ...eventPlace(view, e.timestamp) });
     }
   };
