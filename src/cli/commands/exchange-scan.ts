@@ -93,7 +93,12 @@ async function scan(dir: string, opts: ScanOptions): Promise<number> {
     }
     return out;
   };
-  const summary = () => (assessment ? describeBuild(assessment).trimEnd().split('\n').map((l, i) => (i === 0 ? `Exchange build ${l}${seen!.file !== '--build' ? ` (from ${relative(root, seen!.file)})` : ''}` : l)) : ['Exchange build: not found in the logs (give it with --build)']);
+  const summary = (): string[] => {
+    if (!assessment || !seen) return ['Exchange build: not found in the logs (give it with --build)'];
+    const [first, ...rest] = describeBuild(assessment).trimEnd().split('\n');
+    const from = seen.file === '--build' ? '' : ` (from ${relative(root, seen.file)})`;
+    return [`Exchange build ${first}${from}`, ...rest];
+  };
   return runHunt([root], opts, { command: 'exchange scan', rules, findings, summary, expectOtherFiles: true });
 }
 

@@ -28,7 +28,10 @@ export class IocMatcher {
   constructor(indicators: readonly Indicator[]) {
     const distinct = new Map<string, Indicator>();
     // Feeds repeat themselves; one indicator of a feed is one hit.
-    for (const ind of indicators) if (!distinct.has(`${ind.feed}\0${ind.type}\0${ind.value}`)) distinct.set(`${ind.feed}\0${ind.type}\0${ind.value}`, ind);
+    for (const ind of indicators) {
+      const key = `${ind.feed}\0${ind.type}\0${ind.value}`;
+      if (!distinct.has(key)) distinct.set(key, ind);
+    }
     for (const ind of distinct.values()) {
       if (ind.type === 'cidr') {
         this.ranges.push({ range: ipaddr.parseCIDR(ind.value), indicator: ind });
