@@ -26,6 +26,12 @@ export interface KnowledgeBase {
   uses: KbLink[];
   /** Campaigns attributed to groups. */
   attributedTo: KbLink[];
+  /**
+   * Groups that a software's ATT&CK description names as its users (G0049 → S1166), with the reports
+   * the naming sentence cites (or, uncited, all the description cites): knowledge that is not in
+   * `uses` for most newer software.
+   */
+  describedUses: KbLink[];
 }
 
 export class KnowledgeError extends Error {}
@@ -46,10 +52,28 @@ function citations(o: Obj): string[] {
   return [...new Set(refs.filter(isObj).map((r) => str(r.source_name)).filter((n) => n && n !== 'mitre-attack'))].sort();
 }
 
+const CITATION = /\(Citation: ([^)]+)\)/g;
+const GROUP_LINK = /\]\(https:\/\/attack\.mitre\.org\/groups\/(G\d{4})\)/g;
+
+/** The groups a description's sentences link to, each with the citations of its sentence. */
+function groupsNamedIn(description: string): { group: string; citations: string[] }[] {
+  const all = [...description.matchAll(CITATION)].map((m) => m[1]!);
+  const out: { group: string; citations: string[] }[] = [];
+  // A sentence ends after its period and the citation marks that follow it.
+  for (const sentence of description.split(/(?<=\.(?:\(Citation: [^)]*\))*)\s+(?=[A-Z[])/)) {
+    const groups = new Set([...sentence.matchAll(GROUP_LINK)].map((m) => m[1]!));
+    if (!groups.size) continue;
+    const cited = [...sentence.matchAll(CITATION)].map((m) => m[1]!);
+    const citations = [...new Set(cited.length ? cited : all)].sort();
+    for (const group of groups) if (!out.some((o) => o.group === group)) out.push({ group, citations });
+  }
+  return out;
+}
+
 /** The knowledge in an ATT&CK Enterprise STIX 2.1 bundle. */
 export function knowledgeFromBundle(doc: unknown): KnowledgeBase {
   if (!isObj(doc) || doc.type !== 'bundle' || !Array.isArray(doc.objects)) throw new KnowledgeError('not a STIX bundle');
-  const kb: KnowledgeBase = { version: '', groups: [], campaigns: [], software: [], techniques: [], uses: [], attributedTo: [] };
+  const kb: KnowledgeBase = { version: '', groups: [], campaigns: [], software: [], techniques: [], uses: [], attributedTo: [], describedUses: [] };
   const idOf = new Map<string, string>();
   for (const o of doc.objects) {
     if (!isObj(o) || typeof o.id !== 'string') continue;
@@ -69,6 +93,7 @@ export function knowledgeFromBundle(doc: unknown): KnowledgeBase {
       case 'malware':
       case 'tool':
         kb.software.push({ id, name, aliases: strs(o.x_mitre_aliases), kind: o.type, description });
+        kb.describedUses.push(...groupsNamedIn(description).map((g) => ({ source: g.group, target: id, citations: g.citations })));
         break;
       case 'attack-pattern': {
         const phases = Array.isArray(o.kill_chain_phases) ? o.kill_chain_phases.filter(isObj).map((p) => str(p.phase_name)) : [];
@@ -89,13 +114,15 @@ export function knowledgeFromBundle(doc: unknown): KnowledgeBase {
     if (o.relationship_type === 'uses' && /^[GCS]\d{4}$/.test(source) && /^(T\d{4}(\.\d{3})?|S\d{4})$/.test(target)) kb.uses.push(link);
     else if (o.relationship_type === 'attributed-to' && /^C\d{4}$/.test(source) && /^G\d{4}$/.test(target)) kb.attributedTo.push(link);
   }
+  const groupIds = new Set(kb.groups.map((g) => g.id));
+  kb.describedUses = kb.describedUses.filter((l) => groupIds.has(l.source));
   if (kb.techniques.length < 100 || kb.groups.length < 10) throw new KnowledgeError(`only ${kb.techniques.length} techniques and ${kb.groups.length} groups: not ATT&CK Enterprise`);
   for (const list of [kb.groups, kb.campaigns, kb.software, kb.techniques]) list.sort((a, b) => a.id.localeCompare(b.id, undefined, { numeric: true }));
   return kb;
 }
 
 /** Bumped when the index's shape changes, so that caches of older shapes are not read. */
-const INDEX_VERSION = 1;
+const INDEX_VERSION = 2;
 
 /**
  * The knowledge in a bundle file, from a compact index cached in the data directory (keyed by the

@@ -1,0 +1,223 @@
+import { type Calibration, type Outcome, type ScoredCase, expectedCalibrationError, leaderRight, posterior } from './calibration.js';
+import type { KbLink, KnowledgeBase } from './knowledge.js';
+import { type Profiles, buildProfiles } from './profiles.js';
+import { rankGroups, specificity } from './rank.js';
+
+/**
+ * Held-out evaluation of attribution on ATT&CK itself. A case is what one campaign (or one report on
+ * a group) shows, with the knowledge that came from the same reports taken out of the knowledge base
+ * first: otherwise the group's profile would hold the very links being predicted.
+ */
+export interface EvalCase {
+  id: string;
+  truth: string[];
+  observed: string[];
+  /** Links whose every citation is a held-out report (or that belong to the held-out campaign). */
+  drop: (link: KbLink) => boolean;
+  removedCampaigns: Set<string>;
+  /** Set for open-set cases: the truth's groups are left out of the knowledge entirely. */
+  removedGroups: Set<string>;
+}
+
+export type Evidence = 'techniques' | 'techniques+software';
+const keep = (evidence: Evidence) => (id: string) => evidence === 'techniques+software' || id.startsWith('T');
+const allCitedBy = (held: ReadonlySet<string>) => (link: KbLink) => link.citations.length > 0 && link.citations.every((c) => held.has(c));
+
+/** Every campaign ATT&CK attributes to a group, as a case (campaigns with nothing of the kind asked for are skipped). */
+export function campaignCases(kb: KnowledgeBase, evidence: Evidence, open = false): EvalCase[] {
+  const groupsOf = new Map<string, string[]>();
+  for (const a of kb.attributedTo) groupsOf.set(a.source, [...(groupsOf.get(a.source) ?? []), a.target]);
+  const out: EvalCase[] = [];
+  for (const [campaign, truth] of groupsOf) {
+    const links = kb.uses.filter((u) => u.source === campaign);
+    const observed = [...new Set(links.map((u) => u.target).filter(keep(evidence)))];
+    if (!observed.length) continue;
+    const cited = allCitedBy(new Set(links.flatMap((u) => u.citations)));
+    out.push({ id: campaign, truth, observed, drop: (l) => l.source === campaign || cited(l), removedCampaigns: new Set([campaign]), removedGroups: new Set(open ? truth : []) });
+  }
+  return out;
+}
+
+/** Each report cited for at least `minTechniques` of a group's techniques, as a case. */
+export function reportCases(kb: KnowledgeBase, evidence: Evidence, open = false, minTechniques = 5): EvalCase[] {
+  const byReport = new Map<string, string[]>();
+  for (const u of kb.uses) {
+    if (!u.source.startsWith('G')) continue;
+    for (const r of u.citations) {
+      const key = `${u.source}\t${r}`;
+      byReport.set(key, [...(byReport.get(key) ?? []), u.target]);
+    }
+  }
+  const out: EvalCase[] = [];
+  for (const [key, targets] of byReport) {
+    if (targets.filter((t) => t.startsWith('T')).length < minTechniques) continue;
+    const [group, report] = key.split('\t') as [string, string];
+    out.push({ id: `${group}: ${report}`, truth: [group], observed: [...new Set(targets.filter(keep(evidence)))], drop: allCitedBy(new Set([report])), removedCampaigns: new Set(), removedGroups: new Set(open ? [group] : []) });
+  }
+  return out;
+}
+
+export function profilesFor(kb: KnowledgeBase, c: EvalCase): Profiles {
+  return buildProfiles(kb, { drop: c.drop, removedGroups: c.removedGroups, removedCampaigns: c.removedCampaigns });
+}
+
+/** A method's scores for every group with a profile, in the profiles' order. */
+export type Method = (profiles: Profiles, observed: readonly string[]) => { ids: string[]; scores: number[] };
+
+export const spoorMethod: Method = (profiles, observed) => {
+  const ranked = rankGroups(profiles, observed.map((id) => ({ id })));
+  return { ids: ranked.map((r) => r.id), scores: ranked.map((r) => r.score) };
+};
+
+const reportedItems = (profiles: Profiles, id: string) => {
+  const items = profiles.groups.get(id)!.items;
+  return new Set([...items].filter(([, e]) => e.basis === 'reported').map(([k]) => k));
+};
+
+/** Overlap of the observed items with a group's reported ones over their union. */
+export const jaccardMethod: Method = (profiles, observed) => {
+  const ids = [...profiles.groups.keys()].filter((id) => profiles.groups.get(id)!.items.size);
+  const seen = new Set(observed);
+  return {
+    ids,
+    scores: ids.map((id) => {
+      const known = reportedItems(profiles, id);
+      let both = 0;
+      for (const o of seen) if (known.has(o)) both++;
+      return both / (known.size + seen.size - both);
+    }),
+  };
+};
+
+/** Sum of the inverse group frequencies of the observed items a group is reported to use. */
+export const idfSumMethod: Method = (profiles, observed) => {
+  const ids = [...profiles.groups.keys()].filter((id) => profiles.groups.get(id)!.items.size);
+  return {
+    ids,
+    scores: ids.map((id) => {
+      const known = reportedItems(profiles, id);
+      return observed.reduce((s, o) => s + (known.has(o) ? specificity(profiles, o) : 0), 0);
+    }),
+  };
+};
+
+/** A seeded random score for every group (the floor any method must clear). */
+export function randomMethod(seed = 1): Method {
+  let state = seed >>> 0;
+  const next = () => {
+    // mulberry32
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return (profiles) => {
+    const ids = [...profiles.groups.keys()].filter((id) => profiles.groups.get(id)!.items.size);
+    return { ids, scores: ids.map(() => next()) };
+  };
+}
+
+/** One case's result: the rank of the first right group (0: not ranked), and its scores for calibration. */
+export interface CaseResult {
+  id: string;
+  rank: number;
+  scored: ScoredCase;
+}
+
+export function runCase(kb: KnowledgeBase, c: EvalCase, methods: Record<string, Method>, profiles = profilesFor(kb, c)): Record<string, CaseResult> {
+  const out: Record<string, CaseResult> = {};
+  for (const [name, method] of Object.entries(methods)) {
+    const { ids, scores } = method(profiles, c.observed);
+    const order = scores.map((s, i) => [s, i] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+    const pos = order.findIndex(([, i]) => c.truth.includes(ids[i]!));
+    const unlisted = c.removedGroups.size > 0;
+    out[name] = { id: c.id, rank: unlisted ? 0 : pos + 1, scored: { scores, leaderRight: !unlisted && pos === 0, unlisted } };
+  }
+  return out;
+}
+
+export interface Metrics {
+  n: number;
+  top1: number;
+  top5: number;
+  mrr: number;
+  ece: number;
+}
+
+/** The leading group's probability of being right if a listed group did it, and whether it was. */
+const listedOutcome = (r: CaseResult, calibration: Calibration): Outcome => ({ confidence: leaderRight(r.scored.scores, calibration), correct: r.rank === 1 });
+
+/**
+ * The top hypothesis among all (the groups and "unknown") with its probability, and whether it was
+ * right: for a mix of cases with listed and unlisted actors.
+ */
+export function openOutcome(r: CaseResult, calibration: Calibration): Outcome {
+  const p = posterior(r.scored.scores, calibration);
+  const unknown = p[p.length - 1]!;
+  let best = 0;
+  for (let i = 1; i < p.length - 1; i++) if (p[i]! > p[best]!) best = i;
+  if (unknown >= (p[best] ?? 0)) return { confidence: unknown, correct: r.scored.unlisted };
+  return { confidence: p[best]!, correct: r.scored.leaderRight };
+}
+
+export function metrics(results: readonly CaseResult[], calibration: Calibration): Metrics {
+  const n = results.length;
+  const count = (f: (r: CaseResult) => number) => (n ? results.reduce((s, r) => s + f(r), 0) / n : 0);
+  return {
+    n,
+    top1: count((r) => (r.rank === 1 ? 1 : 0)),
+    top5: count((r) => (r.rank >= 1 && r.rank <= 5 ? 1 : 0)),
+    mrr: count((r) => (r.rank ? 1 / r.rank : 0)),
+    ece: expectedCalibrationError(results.map((r) => listedOutcome(r, calibration))),
+  };
+}
+
+/** How often the unknown hypothesis is ranked above every group (for open-set cases). */
+export function unknownTopRate(results: readonly CaseResult[], calibration: Calibration): number {
+  if (!results.length) return 0;
+  let hits = 0;
+  for (const r of results) {
+    const p = posterior(r.scored.scores, calibration);
+    const unknown = p[p.length - 1]!;
+    if (p.slice(0, -1).every((x) => x < unknown)) hits++;
+  }
+  return hits / results.length;
+}
+
+export interface Interval {
+  value: number;
+  low: number;
+  high: number;
+}
+
+/** Percentile bootstrap 95% interval of each metric, resampling cases (seeded, so runs agree). */
+export function bootstrap(results: readonly CaseResult[], calibration: Calibration, rounds = 1000, seed = 7): Record<keyof Metrics, Interval> {
+  const point = metrics(results, calibration);
+  let state = seed;
+  const rand = () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 4294967296;
+  };
+  const samples: Metrics[] = [];
+  for (let i = 0; i < rounds && results.length; i++) samples.push(metrics(Array.from({ length: results.length }, () => results[Math.floor(rand() * results.length)]!), calibration));
+  const interval = (k: keyof Metrics): Interval => {
+    const v = samples.map((s) => s[k]).sort((a, b) => a - b);
+    return { value: point[k], low: v[Math.floor(0.025 * (v.length - 1))] ?? point[k], high: v[Math.ceil(0.975 * (v.length - 1))] ?? point[k] };
+  };
+  return { n: { value: point.n, low: point.n, high: point.n }, top1: interval('top1'), top5: interval('top5'), mrr: interval('mrr'), ece: interval('ece') };
+}
+
+/** Bootstrap 95% interval of the calibration error of a list of outcomes. */
+export function bootstrapOutcomes(outcomes: readonly Outcome[], rounds = 1000, seed = 7): Interval {
+  let state = seed;
+  const rand = () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 4294967296;
+  };
+  const v: number[] = [];
+  for (let i = 0; i < rounds && outcomes.length; i++) v.push(expectedCalibrationError(Array.from({ length: outcomes.length }, () => outcomes[Math.floor(rand() * outcomes.length)]!)));
+  v.sort((a, b) => a - b);
+  const value = expectedCalibrationError(outcomes);
+  return { value, low: v[Math.floor(0.025 * (v.length - 1))] ?? value, high: v[Math.ceil(0.975 * (v.length - 1))] ?? value };
+}
