@@ -18,7 +18,7 @@ export interface Calibration {
   temperature: number;
 }
 
-export const CALIBRATION: Calibration = { right: [-0.55, -0.44, 3.7], unknown: [-0.65, 0.21, -2.47], temperature: 3 };
+export const CALIBRATION: Calibration = { right: [-0.55, -0.43, 3.7], unknown: [-0.65, 0.21, -2.47], temperature: 3 };
 
 export type Features = [number, number, number];
 

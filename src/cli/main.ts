@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { demoCommand } from './commands/demo.js';
 import { dumpCommand } from './commands/dump.js';
+import { attributeCommand } from './commands/attribute.js';
 import { exchangeCommand } from './commands/exchange.js';
 import { huntCommand } from './commands/hunt.js';
 import { rulesCommand } from './commands/rules.js';
@@ -16,7 +17,7 @@ const program = new Command('spoor')
   .showHelpAfterError()
   .exitOverride();
 
-for (const command of [dumpCommand(), huntCommand(), rulesCommand(), exchangeCommand(), demoCommand(), updateCommand()]) {
+for (const command of [dumpCommand(), huntCommand(), rulesCommand(), exchangeCommand(), attributeCommand(), demoCommand(), updateCommand()]) {
   program.addCommand(command.exitOverride().showHelpAfterError());
 }
 

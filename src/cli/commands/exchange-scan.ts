@@ -139,6 +139,6 @@ function filePlace(file: string): Pick<Detection, 'file' | 'timestamp' | 'record
 /** The build's exposure as a detection when it is open to known-exploited CVEs. */
 function exposureDetections(a: BuildAssessment, file: string, date: string): Detection[] {
   if (!a.cves.length) return [];
-  const rule = syntheticRule({ id: 'spoor-exchange-exposure', title: 'Exchange build open to known-exploited CVEs', level: 'high', tags: ['attack.initial-access', 'attack.t1190', ...a.cves.map((c) => `cve.${c.cve.slice(4).toLowerCase()}`)] });
+  const rule = syntheticRule({ id: 'spoor-exchange-exposure', title: 'Exchange build open to known-exploited CVEs', level: 'high', tags: ['detection.exposure', 'attack.initial-access', 'attack.t1190', ...a.cves.map((c) => `cve.${c.cve.slice(4).toLowerCase()}`)] });
   return [{ rule, file, timestamp: date, recordId: '', computer: '', channel: 'Exchange build', eventId: '', event: a, matched: { build: a.build, product: a.productName, cu: a.cu, update: a.update, cves: a.cves.map((c) => c.cve) } }];
 }

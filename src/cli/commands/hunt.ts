@@ -23,6 +23,7 @@ import { collectInputs, globFilter, type Inputs } from '../inputs.js';
 import { ExitCode, parseThreads } from '../options.js';
 import { StreamOutput } from '../output.js';
 import { HuntProgress } from '../progress.js';
+import { addAttributionOptions, startAttribution } from './attribute.js';
 import { isRuleError, loadPipelineOrExit } from './rules.js';
 
 type Format = 'table' | 'jsonl' | 'csv' | 'timesketch';
@@ -48,6 +49,12 @@ export interface HuntOptions {
   include?: string[];
   exclude?: string[];
   ioc?: string[];
+  /** --attribute: rank threat groups from the detections after the summary. */
+  attribute?: boolean;
+  attack?: string;
+  sector?: string[];
+  country?: string[];
+  top?: string;
 }
 
 /** How a command runs a hunt: its name in messages, default rules, and findings of its own to report with the detections. */
@@ -87,7 +94,7 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 
 /** The options hunt and exchange scan share: what to read, which rules and indicators, what to write. */
 export function addHuntOptions(command: Command, rulesHelp: string): Command {
-  return command
+  return addAttributionOptions(command.option('--attribute', 'after the summary, rank the threat groups the detections point to (needs ATT&CK: spoor update, or --attack)'))
     .option('--include <glob>', 'in directories, hunt only files matching this glob (repeatable; a glob without / matches names: *.evtx)', collect)
     .option('--exclude <glob>', 'in directories, leave out files matching this glob (repeatable)', collect)
     .option('-r, --rules <paths...>', rulesHelp)
@@ -215,7 +222,9 @@ async function huntWith(
   if (opts.format === 'csv') await out.write(CSV_HEADER.join(',') + '\n');
   const sorter = opts.sort === 'time' && opts.format !== 'table' ? new TimelineSorter() : undefined;
   const line = (d: Detection) => (opts.format === 'jsonl' ? detectionJson(d) : opts.format === 'timesketch' ? detectionTimesketch(d) : detectionCsv(d));
+  const attribution = opts.attribute ? startAttribution(opts) : undefined;
   const emit = async (d: Detection) => {
+    attribution?.add(d);
     worst = Math.max(worst, levelRank(d.rule.rule.level));
     summary.add(d);
     if (opts.format === 'table') rows.push({ timestamp: d.timestamp, row: detectionRow(d, time) });
@@ -262,6 +271,7 @@ async function huntWith(
   if (opts.output) await new Promise<void>((resolve) => (stream as ReturnType<typeof createWriteStream>).end(resolve));
   const facts = { files: stats.files, events: stats.events, detections: stats.detections, rules: rules.length, setAside: ruleSet.problems.length, leftOut };
   for (const line of [...summary.lines(facts, time), ...(run.summary?.() ?? [])]) say(line);
+  if (attribution) process.stderr.write(`\n${attribution.report()}`);
   const unreadable = stats.unreadable.length + inputs.errors.length;
   if (opts.failOn && worst >= levelRank(opts.failOn)) return ExitCode.Unreadable;
   return unreadable > 0 ? ExitCode.Unreadable : ExitCode.Ok;

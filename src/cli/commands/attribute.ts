@@ -1,0 +1,171 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command, Option } from 'commander';
+import { type Attribution, attribute } from '../../attribution/attribute.js';
+import { type DetectionRecord, Evidence, EvidenceError, NameFinder, evidenceFromCase, evidenceFromDetections } from '../../attribution/evidence.js';
+import type { Detection } from '../../hunt/hunt.js';
+import { KnowledgeError, KnowledgeIndex, type KnowledgeBase, loadKnowledge } from '../../attribution/knowledge.js';
+import { normaliseCountry, normaliseSector } from '../../attribution/victimology.js';
+import { spoorHome } from '../../common/home.js';
+import { formatTable } from '../../report/detections.js';
+import { ExitCode } from '../options.js';
+
+export interface AttributeCliOptions {
+  attack?: string;
+  sector: string[];
+  country: string[];
+  top: string;
+}
+
+const collect = (v: string, prev: string[]) => [...prev, ...v.split(',').map((x) => x.trim()).filter(Boolean)];
+
+/** Options shared by `attribute` and `hunt --attribute`. */
+export function addAttributionOptions(c: Command): Command {
+  return c
+    .option('--attack <bundle.json>', 'ATT&CK Enterprise STIX bundle (default: the copy `spoor update` installs)')
+    .option('--sector <sector>', 'victim sector, e.g. "higher education", "law firms" (repeatable)', collect, [])
+    .option('--country <country>', 'victim country, e.g. US or "United States" (repeatable)', collect, [])
+    .option('--top <n>', 'candidate groups to list', '5');
+}
+
+/** The ATT&CK knowledge, from --attack or the installed copy; throws a KnowledgeError naming what to do. */
+export function knowledgeFor(attack?: string): KnowledgeBase {
+  const file = attack ?? join(spoorHome(), 'attack', 'enterprise-attack.json');
+  if (!attack && !existsSync(file)) throw new KnowledgeError(`no ATT&CK knowledge at ${file}: run \`spoor update --only attack\` or pass --attack BUNDLE.json`);
+  return loadKnowledge(file);
+}
+
+export function addAnalystEvidence(e: Evidence, opts: AttributeCliOptions): void {
+  for (const s of opts.sector) e.add('sector', normaliseSector(s), 'analyst (--sector)');
+  for (const c of opts.country) e.add('country', normaliseCountry(c), 'analyst (--country)');
+}
+
+export function attributeCommand(): Command {
+  return addAttributionOptions(
+    new Command('attribute')
+      .description('rank the threat groups that could be behind what a hunt found, with evidence and calibrated likelihoods')
+      .requiredOption('-i, --input <file>', "a hunt's JSONL output (spoor hunt -f jsonl) or a JSON case file")
+      .addOption(new Option('-f, --format <format>', 'output format').choices(['table', 'json']).default('table')),
+  )
+    .addHelpText('after', `
+A case file is {"techniques":[…],"software":[…],"cves":[…],"sectors":[…],"countries":[…],"ips":[…],"actors":[…]};
+software and actors may be ATT&CK ids, names or aliases. From a hunt's JSONL, Spoor reads the rules'
+ATT&CK and CVE tags, software and groups named by YARA rules and IoC feeds, and the external
+addresses of the matched events (enriched offline with their network and country).
+Probabilities are calibrated on ATT&CK's held-out reports and stated in ICD 203's terms; "unknown"
+is the hypothesis that the actor is a group ATT&CK does not describe. See the README for the method.
+Exit status: 0 on success, 1 when the input or ATT&CK cannot be read, 2 on bad usage.`)
+    .action((opts: AttributeCliOptions & { input: string; format: 'table' | 'json' }) => {
+      try {
+        const kb = knowledgeFor(opts.attack);
+        const index = new KnowledgeIndex(kb);
+        const evidence = readEvidence(opts.input, index);
+        addAnalystEvidence(evidence, opts);
+        const result = attribute(kb, evidence, { top: Number(opts.top) || 5 });
+        process.stdout.write(opts.format === 'json' ? `${JSON.stringify(result, null, 2)}\n` : formatAttribution(result));
+      } catch (e) {
+        if (e instanceof KnowledgeError || e instanceof EvidenceError) {
+          process.stderr.write(`spoor attribute: ${e.message}\n`);
+          process.exitCode = ExitCode.Unreadable;
+          return;
+        }
+        throw e;
+      }
+    });
+}
+
+/**
+ * Attribution alongside a hunt: evidence is taken from each detection as it is reported (nothing
+ * is kept of the events), and ranked at the end. ATT&CK is loaded up front so that a missing copy
+ * is said before the hunt, not after it.
+ */
+export function startAttribution(opts: Partial<AttributeCliOptions>): { add: (d: Detection) => void; report: () => string } {
+  let kb: KnowledgeBase | undefined;
+  let problem: string | undefined;
+  try {
+    kb = knowledgeFor(opts.attack);
+  } catch (e) {
+    problem = (e as Error).message;
+    process.stderr.write(`spoor: --attribute: ${problem}\n`);
+  }
+  const index = kb && new KnowledgeIndex(kb);
+  const names = index && new NameFinder(index);
+  const evidence = new Evidence();
+  return {
+    add: (d) => {
+      if (!index) return;
+      const r = d.rule.rule;
+      evidenceFromDetections([{ rule: { title: r.title, tags: r.tags, description: r.description }, matched: d.matched, event: d.event }], index, names, evidence);
+    },
+    report: () => {
+      if (!kb) return `Attribution not made: ${problem}\n`;
+      addAnalystEvidence(evidence, { sector: opts.sector ?? [], country: opts.country ?? [], top: opts.top ?? '5' });
+      return formatAttribution(attribute(kb, evidence, { top: Number(opts.top) || 5 }));
+    },
+  };
+}
+
+/** Evidence from a JSON case file, or from a hunt's JSONL (one detection per line). */
+export function readEvidence(file: string, index: KnowledgeIndex): Evidence {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new EvidenceError(`${file}: ${(e as Error).message}`);
+  }
+  const trimmed = text.trim();
+  try {
+    const whole = JSON.parse(trimmed) as unknown;
+    if (whole && typeof whole === 'object' && !Array.isArray(whole) && !('rule' in whole)) return evidenceFromCase(whole, index, file);
+  } catch (e) {
+    if (e instanceof EvidenceError) throw new EvidenceError(`${file}: ${e.message}`);
+    // not one JSON document: JSON lines
+  }
+  const records: DetectionRecord[] = [];
+  let line = 0;
+  for (const raw of trimmed.split('\n')) {
+    line++;
+    if (!raw.trim()) continue;
+    let rec: unknown;
+    try {
+      rec = JSON.parse(raw);
+    } catch (e) {
+      throw new EvidenceError(`${file}:${line}: not JSON (${(e as Error).message})`);
+    }
+    const r = rec as DetectionRecord;
+    if (!r || typeof r !== 'object' || !r.rule || typeof r.rule.title !== 'string') throw new EvidenceError(`${file}:${line}: not a detection of spoor hunt's JSONL output (no rule.title)`);
+    records.push(r);
+  }
+  return evidenceFromDetections(records, index);
+}
+
+const pct = (p: number) => (p < 0.001 ? '<0.1%' : `${(100 * p).toFixed(1)}%`);
+
+/** An attribution for people: the ranking, then each leading hypothesis's case for and against. */
+export function formatAttribution(a: Attribution): string {
+  const lines: string[] = [];
+  const rows = a.candidates.map((c) => [String(c.rank), c.id, c.name, pct(c.probability), c.likelihood, c.supporting.slice(0, 3).map((s) => s.name ?? s.value).join(', ')]);
+  rows.push(['-', '-', 'unknown or unlisted group', pct(a.unknown.probability), a.unknown.likelihood, a.unknown.note]);
+  lines.push(formatTable(rows, ['#', 'id', 'group', 'probability', 'likelihood', 'strongest evidence'], 70));
+  for (const c of a.candidates.slice(0, 3)) {
+    lines.push('', `${c.name} (${c.id}): ${c.likelihood} (${pct(c.probability)})`);
+    lines.push(`  consistent: ${c.supporting.slice(0, 8).map(reason).join('; ') || 'nothing'}`);
+    const against = c.inconsistent.filter((r) => r.weight < 0 || r.kind !== 'technique');
+    const unexplained = c.inconsistent.filter((r) => r.kind === 'technique' && r.weight === 0).length;
+    lines.push(`  inconsistent: ${[...against.slice(0, 6).map(reason), ...(unexplained ? [`${unexplained} observed technique(s) not known for it`] : [])].join('; ') || 'nothing'}`);
+    if (c.alternative) {
+      lines.push(`  against ${c.alternative.name} (${pct(c.alternative.probability)}): for ${c.name}: ${c.alternative.favours.slice(0, 5).map(reason).join('; ') || 'nothing the other lacks'}; for ${c.alternative.name}: ${c.alternative.disfavours.slice(0, 5).map(reason).join('; ') || 'nothing'}`);
+    }
+  }
+  if (a.infrastructure.length) {
+    const leased = a.infrastructure.filter((i) => i.kind !== 'other');
+    lines.push('', `Infrastructure: ${a.infrastructure.length} external address(es), ${leased.length} in server, cloud or VPN networks: ${leased.slice(0, 6).map((i) => `${i.ip} (AS${i.asn} ${i.operator ?? ''}, ${i.country ?? '??'}, ${i.kind})`).join(', ')}`);
+  }
+  for (const n of a.notes) lines.push(`note: ${n}`);
+  lines.push('', `Knowledge: ATT&CK ${a.knowledge.attack}, ${a.knowledge.groups} groups with known behaviour; probabilities are calibrated estimates, not proof.`);
+  return `${lines.join('\n')}\n`;
+}
+
+function reason(r: { kind: string; value: string; name?: string; note: string }): string {
+  return `${r.name ? `${r.name} (${r.value})` : `${r.kind} ${r.value}`}: ${r.note}`;
+}
