@@ -105,6 +105,8 @@ export function attribute(kb: KnowledgeBase, evidence: Evidence, options: Attrib
     if (t.trait === 'country') remember(groupCountries, t.group, t.value.toUpperCase(), t.source);
   }
 
+  // The evidence of each kind, taken once: the loop below visits every group.
+  const seen = { cve: evidence.of('cve'), actor: evidence.of('actor'), sector: evidence.of('sector'), country: evidence.of('country') };
   const reasonsFor = new Map<string, { supporting: Reason[]; inconsistent: Reason[]; logOdds: number }>();
   for (const r of ranked) {
     const supporting: Reason[] = r.supporting.map((c) => ({
@@ -121,14 +123,14 @@ export function attribute(kb: KnowledgeBase, evidence: Evidence, options: Attrib
       (reason.weight >= 0 ? supporting : inconsistent).push(reason);
     };
     // The CVEs of one exploit chain are one piece of evidence: counted once, however many were seen.
-    const exploited = evidence.of('cve').flatMap((cve) => cves.filter((c) => c.cve === cve.value && c.attackId === r.id));
+    const exploited = seen.cve.flatMap((cve) => cves.filter((c) => c.cve === cve.value && c.attackId === r.id));
     if (exploited.length) {
       add({ kind: 'cve', value: exploited.map((c) => c.cve).join(', '), note: `reported exploiting ${exploited.length > 1 ? 'them' : 'it'} (first seen ${exploited[0]!.firstSeen})`, weight: TRAIT_WEIGHTS.cve, source: [...new Set(exploited.map((c) => c.source))].join('; ') });
     }
-    for (const a of evidence.of('actor')) if (a.value === r.id) add({ kind: 'actor', value: a.value, name: names.get(a.value), note: `named by ${a.from.join(', ')}`, weight: TRAIT_WEIGHTS.actorNamed });
+    for (const a of seen.actor) if (a.value === r.id) add({ kind: 'actor', value: a.value, name: names.get(a.value), note: `named by ${a.from.join(', ')}`, weight: TRAIT_WEIGHTS.actorNamed });
     for (const [kind, table] of [['sector', groupSectors], ['country', groupCountries]] as const) {
       const knownVictims = table.get(r.id);
-      for (const v of evidence.of(kind)) {
+      for (const v of seen[kind]) {
         if (!knownVictims?.size) continue;
         const source = knownVictims.get(v.value);
         if (source) add({ kind, value: v.value, note: `the group is reported targeting this ${kind}`, weight: TRAIT_WEIGHTS.victimMatch, source });
@@ -183,7 +185,7 @@ export function attribute(kb: KnowledgeBase, evidence: Evidence, options: Attrib
       disfavours: alt.supporting.filter((s) => !mine.has(`${s.kind}:${s.value}`)),
     };
   }
-  if (!observed.length && !evidence.of('cve').length && !evidence.of('actor').length) notes.push('no techniques, software, CVEs or named actors in the evidence: nothing points to a group');
+  if (!observed.length && !seen.cve.length && !seen.actor.length) notes.push('no techniques, software, CVEs or named actors in the evidence: nothing points to a group');
   return {
     candidates,
     unknown: { probability: round(unknownP, 4), likelihood: likelihoodTerm(unknownP), note: 'an actor ATT&CK does not describe, or one whose reported behaviour does not include what was seen' },

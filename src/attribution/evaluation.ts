@@ -26,7 +26,7 @@ const allCitedBy = (held: ReadonlySet<string>) => (link: KbLink) => link.citatio
 /** Every campaign ATT&CK attributes to a group, as a case (campaigns with nothing of the kind asked for are skipped). */
 export function campaignCases(kb: KnowledgeBase, evidence: Evidence, open = false): EvalCase[] {
   const groupsOf = new Map<string, string[]>();
-  for (const a of kb.attributedTo) groupsOf.set(a.source, [...(groupsOf.get(a.source) ?? []), a.target]);
+  for (const a of kb.attributedTo) groupsOf.get(a.source)?.push(a.target) ?? groupsOf.set(a.source, [a.target]);
   const out: EvalCase[] = [];
   for (const [campaign, truth] of groupsOf) {
     const links = kb.uses.filter((u) => u.source === campaign);
@@ -45,7 +45,7 @@ export function reportCases(kb: KnowledgeBase, evidence: Evidence, open = false,
     if (!u.source.startsWith('G')) continue;
     for (const r of u.citations) {
       const key = `${u.source}\t${r}`;
-      byReport.set(key, [...(byReport.get(key) ?? []), u.target]);
+      byReport.get(key)?.push(u.target) ?? byReport.set(key, [u.target]);
     }
   }
   const out: EvalCase[] = [];
@@ -191,33 +191,31 @@ export interface Interval {
   high: number;
 }
 
-/** Percentile bootstrap 95% interval of each metric, resampling cases (seeded, so runs agree). */
-export function bootstrap(results: readonly CaseResult[], calibration: Calibration, rounds = 1000, seed = 7): Record<keyof Metrics, Interval> {
-  const point = metrics(results, calibration);
+/** Seeded resamples of a list (percentile bootstrap), so that runs agree. */
+function* resamples<T>(items: readonly T[], rounds: number, seed: number): Generator<T[]> {
   let state = seed;
   const rand = () => {
     state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
     return state / 4294967296;
   };
-  const samples: Metrics[] = [];
-  for (let i = 0; i < rounds && results.length; i++) samples.push(metrics(Array.from({ length: results.length }, () => results[Math.floor(rand() * results.length)]!), calibration));
-  const interval = (k: keyof Metrics): Interval => {
-    const v = samples.map((s) => s[k]).sort((a, b) => a - b);
-    return { value: point[k], low: v[Math.floor(0.025 * (v.length - 1))] ?? point[k], high: v[Math.ceil(0.975 * (v.length - 1))] ?? point[k] };
-  };
-  return { n: { value: point.n, low: point.n, high: point.n }, top1: interval('top1'), top5: interval('top5'), mrr: interval('mrr'), ece: interval('ece') };
+  for (let i = 0; i < rounds && items.length; i++) yield Array.from({ length: items.length }, () => items[Math.floor(rand() * items.length)]!);
+}
+
+/** The 2.5th and 97.5th percentiles of resampled values around a point value. */
+function interval(value: number, samples: number[]): Interval {
+  const v = [...samples].sort((a, b) => a - b);
+  return { value, low: v[Math.floor(0.025 * (v.length - 1))] ?? value, high: v[Math.ceil(0.975 * (v.length - 1))] ?? value };
+}
+
+/** Percentile bootstrap 95% interval of each metric, resampling cases. */
+export function bootstrap(results: readonly CaseResult[], calibration: Calibration, rounds = 1000, seed = 7): Record<keyof Metrics, Interval> {
+  const point = metrics(results, calibration);
+  const samples = [...resamples(results, rounds, seed)].map((r) => metrics(r, calibration));
+  const of = (k: keyof Metrics) => interval(point[k], samples.map((s) => s[k]));
+  return { n: { value: point.n, low: point.n, high: point.n }, top1: of('top1'), top5: of('top5'), mrr: of('mrr'), ece: of('ece') };
 }
 
 /** Bootstrap 95% interval of the calibration error of a list of outcomes. */
 export function bootstrapOutcomes(outcomes: readonly Outcome[], rounds = 1000, seed = 7): Interval {
-  let state = seed;
-  const rand = () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return state / 4294967296;
-  };
-  const v: number[] = [];
-  for (let i = 0; i < rounds && outcomes.length; i++) v.push(expectedCalibrationError(Array.from({ length: outcomes.length }, () => outcomes[Math.floor(rand() * outcomes.length)]!)));
-  v.sort((a, b) => a - b);
-  const value = expectedCalibrationError(outcomes);
-  return { value, low: v[Math.floor(0.025 * (v.length - 1))] ?? value, high: v[Math.ceil(0.975 * (v.length - 1))] ?? value };
+  return interval(expectedCalibrationError(outcomes), [...resamples(outcomes, rounds, seed)].map((o) => expectedCalibrationError(o)));
 }

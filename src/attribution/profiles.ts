@@ -53,7 +53,9 @@ export function buildProfiles(kb: KnowledgeBase, options: ProfileOptions = {}): 
   const campaignGroups = new Map<string, string[]>();
   for (const a of kb.attributedTo) {
     if (removedCampaigns.has(a.source) || removedGroups.has(a.target)) continue;
-    campaignGroups.set(a.source, [...(campaignGroups.get(a.source) ?? []), a.target]);
+    const list = campaignGroups.get(a.source);
+    if (list) list.push(a.target);
+    else campaignGroups.set(a.source, [a.target]);
   }
   const softwareTechniques = new Map<string, string[]>();
   const groups = new Map<string, GroupProfile>();
@@ -68,7 +70,11 @@ export function buildProfiles(kb: KnowledgeBase, options: ProfileOptions = {}): 
   const uses: { owner: string; target: string }[] = [];
   for (const u of kb.uses) {
     if (drop(u, 'uses')) continue;
-    if (u.source.startsWith('S')) softwareTechniques.set(u.source, [...(softwareTechniques.get(u.source) ?? []), u.target]);
+    if (u.source.startsWith('S')) {
+      const list = softwareTechniques.get(u.source);
+      if (list) list.push(u.target);
+      else softwareTechniques.set(u.source, [u.target]);
+    }
     else if (u.source.startsWith('G')) uses.push({ owner: u.source, target: u.target });
     else if (!removedCampaigns.has(u.source)) for (const g of campaignGroups.get(u.source) ?? []) uses.push({ owner: g, target: u.target });
   }

@@ -48,13 +48,12 @@ export function rankGroups(profiles: Profiles, observed: readonly ObservedItem[]
     const unexplained: string[] = [];
     let score = 0;
     for (const o of observed) {
-      const known = o.id;
-      const entry = p.items.get(known);
+      const entry = p.items.get(o.id);
       if (!entry) {
         unexplained.push(o.id);
         continue;
       }
-      const points = entry.weight * specificity(profiles, known) * norm * (o.id.startsWith('S') ? softwareWeight : 1) * (o.weight ?? 1);
+      const points = entry.weight * specificity(profiles, o.id) * norm * (o.id.startsWith('S') ? softwareWeight : 1) * (o.weight ?? 1);
       score += points;
       supporting.push({ item: o.id, basis: entry.basis, ...(entry.via ? { via: entry.via } : {}), points });
     }
