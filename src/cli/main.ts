@@ -3,6 +3,8 @@ import { Command, CommanderError } from 'commander';
 import { demoCommand } from './commands/demo.js';
 import { dumpCommand } from './commands/dump.js';
 import { attributeCommand } from './commands/attribute.js';
+import { reportCommand } from './commands/report.js';
+import { serveCommand } from './commands/serve.js';
 import { exchangeCommand } from './commands/exchange.js';
 import { huntCommand } from './commands/hunt.js';
 import { rulesCommand } from './commands/rules.js';
@@ -17,7 +19,7 @@ const program = new Command('spoor')
   .showHelpAfterError()
   .exitOverride();
 
-for (const command of [dumpCommand(), huntCommand(), rulesCommand(), exchangeCommand(), attributeCommand(), demoCommand(), updateCommand()]) {
+for (const command of [dumpCommand(), huntCommand(), rulesCommand(), exchangeCommand(), attributeCommand(), reportCommand(), serveCommand(), demoCommand(), updateCommand()]) {
   program.addCommand(command.exitOverride().showHelpAfterError());
 }
 

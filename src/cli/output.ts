@@ -31,4 +31,10 @@ export class StreamOutput {
       this.stream.on('close', done);
     });
   }
+
+  /** Ends the stream and waits until everything written is flushed. */
+  async end(): Promise<void> {
+    if (this.closed) return;
+    await new Promise<void>((resolve) => this.stream.end(resolve));
+  }
 }

@@ -8,8 +8,26 @@ import { type HuntStats, type HuntUnit, unitSize } from '../hunt/hunt.js';
 export class HuntProgress {
   private readonly started = Date.now();
   private bytes = 0;
+  private lastJson = 0;
 
-  private constructor(private readonly bar: cliProgress.SingleBar, private readonly files: number) {}
+  private constructor(private readonly bar: cliProgress.SingleBar | undefined, private readonly files: number, private readonly totalBytes = 0) {}
+
+  /**
+   * Progress for programs (the web UI runs hunts as child processes): a JSON line on stderr at most
+   * four times a second, `{"progress":{"bytes","totalBytes","files","totalFiles","events","detections"}}`.
+   */
+  static json(totalBytes: number, files: number): HuntProgress {
+    const p = new HuntProgress(undefined, files, totalBytes);
+    p.emitJson({ files: 0, events: 0, detections: 0, unreadable: [] }, true);
+    return p;
+  }
+
+  private emitJson(stats: HuntStats, force = false): void {
+    const now = Date.now();
+    if (!force && now - this.lastJson < 250) return;
+    this.lastJson = now;
+    process.stderr.write(`${JSON.stringify({ progress: { bytes: this.bytes, totalBytes: this.totalBytes, files: Math.min(stats.files, this.files), totalFiles: this.files, events: stats.events, detections: stats.detections } })}\n`);
+  }
 
   static start(totalBytes: number, files: number): HuntProgress | undefined {
     if (!process.stderr.isTTY || process.env.CI) return undefined;
@@ -29,6 +47,7 @@ export class HuntProgress {
 
   update(unit: HuntUnit, stats: HuntStats): void {
     this.bytes += unitSize(unit);
+    if (!this.bar) return this.emitJson(stats);
     const seconds = Math.max((Date.now() - this.started) / 1000, 0.001);
     this.bar.update(this.bytes, { filesDone: Math.min(stats.files, this.files), mb: (this.bytes / 1e6).toFixed(0), rate: Math.round(stats.events / seconds), detections: stats.detections });
   }
@@ -36,11 +55,20 @@ export class HuntProgress {
   /** A message printed above the bar. */
   log(message: string): void {
     // Clear the bar's line, print, and let the bar redraw itself below.
+    if (!this.bar) {
+      process.stderr.write(`${message}\n`);
+      return;
+    }
     process.stderr.write(`\r\x1b[K${message}\n`);
     this.bar.render();
   }
 
-  stop(): void {
+  stop(stats?: HuntStats): void {
+    if (!this.bar) {
+      this.bytes = this.totalBytes;
+      if (stats) this.emitJson(stats, true);
+      return;
+    }
     this.bar.update(this.bar.getTotal());
     this.bar.stop();
   }

@@ -24,6 +24,10 @@ import { ExitCode, parseThreads } from '../options.js';
 import { StreamOutput } from '../output.js';
 import { HuntProgress } from '../progress.js';
 import { addAttributionOptions, startAttribution } from './attribute.js';
+import { addReportOptions, makeReport } from './report.js';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ReportFormat } from '../../report/case.js';
 import { isRuleError, loadPipelineOrExit } from './rules.js';
 
 type Format = 'table' | 'jsonl' | 'csv' | 'timesketch';
@@ -44,6 +48,7 @@ export interface HuntOptions {
   timezone?: string;
   verbose?: boolean;
   progress?: boolean;
+  progressJson?: boolean;
   sort: 'time' | 'none';
   timeField?: string;
   include?: string[];
@@ -55,6 +60,10 @@ export interface HuntOptions {
   sector?: string[];
   country?: string[];
   top?: string;
+  /** --report DIR: also write the detections and the report files there. */
+  report?: string;
+  reportFormat?: ReportFormat[];
+  title?: string;
 }
 
 /** How a command runs a hunt: its name in messages, default rules, and findings of its own to report with the detections. */
@@ -94,7 +103,7 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 
 /** The options hunt and exchange scan share: what to read, which rules and indicators, what to write. */
 export function addHuntOptions(command: Command, rulesHelp: string): Command {
-  return addAttributionOptions(command.option('--attribute', 'after the summary, rank the threat groups the detections point to (needs ATT&CK: spoor update, or --attack)'))
+  return addReportOptions(addAttributionOptions(command.option('--report <dir>', 'also write the detections (detections.jsonl), an HTML report, a STIX 2.1 bundle and an ATT&CK Navigator layer into this folder').option('--attribute', 'after the summary, rank the threat groups the detections point to (needs ATT&CK: spoor update, or --attack)'))
     .option('--include <glob>', 'in directories, hunt only files matching this glob (repeatable; a glob without / matches names: *.evtx)', collect)
     .option('--exclude <glob>', 'in directories, leave out files matching this glob (repeatable)', collect)
     .option('-r, --rules <paths...>', rulesHelp)
@@ -113,8 +122,9 @@ export function addHuntOptions(command: Command, rulesHelp: string): Command {
     .addOption(new Option('--sort <order>', 'time: detections in event-time order across all inputs (sorted on disk past 32 MB); none: as found, file by file').choices(['time', 'none']).default('time'))
     .option('-v, --verbose', 'list every rule not loaded, with the reason')
     .option('--no-progress', 'no progress bar (it shows only on a terminal, and never when CI is set)')
+    .option('--progress-json', 'progress as JSON lines on stderr, for programs driving spoor (the web UI does)')
     .addOption(new Option('--fail-on <level>', 'exit 1 when a detection is at or above this level').choices([...LEVELS]))
-    .option('--ioc <file>', 'an indicator feed to match every event against: STIX 2.1 bundle, MISP JSON, CSV, CHIRP YAML or plain list (repeatable)', collect);
+    .option('--ioc <file>', 'an indicator feed to match every event against: STIX 2.1 bundle, MISP JSON, CSV, CHIRP YAML or plain list (repeatable)', collect));
 }
 
 export function huntCommand(): Command {
@@ -223,8 +233,12 @@ async function huntWith(
   const sorter = opts.sort === 'time' && opts.format !== 'table' ? new TimelineSorter() : undefined;
   const line = (d: Detection) => (opts.format === 'jsonl' ? detectionJson(d) : opts.format === 'timesketch' ? detectionTimesketch(d) : detectionCsv(d));
   const attribution = opts.attribute ? startAttribution(opts) : undefined;
+  const reportFile = opts.report ? join(opts.report, 'detections.jsonl') : undefined;
+  if (opts.report) mkdirSync(opts.report, { recursive: true });
+  const reportOut = reportFile ? new StreamOutput(createWriteStream(reportFile)) : undefined;
   const emit = async (d: Detection) => {
     attribution?.add(d);
+    await reportOut?.write(detectionJson(d) + '\n');
     worst = Math.max(worst, levelRank(d.rule.rule.level));
     summary.add(d);
     if (opts.format === 'table') rows.push({ timestamp: d.timestamp, row: detectionRow(d, time) });
@@ -242,7 +256,8 @@ async function huntWith(
     await emit(d);
   }
   const pacer = new GarbagePacer();
-  const progress = opts.progress === false ? undefined : HuntProgress.start(inputs.files.reduce((n, f) => n + f.size, 0), inputs.files.length);
+  const totalBytes = inputs.files.reduce((n, f) => n + f.size, 0);
+  const progress = opts.progressJson ? HuntProgress.json(totalBytes, inputs.files.length) : opts.progress === false ? undefined : HuntProgress.start(totalBytes, inputs.files.length);
   try {
     await runOrdered({
       tasks: units,
@@ -259,7 +274,7 @@ async function huntWith(
       },
     });
   } finally {
-    progress?.stop();
+    progress?.stop(stats);
   }
   for (const c of correlator?.finish() ?? []) {
     stats.detections++;
@@ -272,6 +287,11 @@ async function huntWith(
   const facts = { files: stats.files, events: stats.events, detections: stats.detections, rules: rules.length, setAside: ruleSet.problems.length, leftOut };
   for (const line of [...summary.lines(facts, time), ...(run.summary?.() ?? [])]) say(line);
   if (attribution) process.stderr.write(`\n${attribution.report()}`);
+  if (reportOut && reportFile && opts.report) {
+    await reportOut.end();
+    const made = await makeReport(reportFile, opts.report, { ...opts, format: opts.reportFormat ?? ['html', 'stix', 'navigator'], title: opts.title ?? `spoor ${run.command}` }, say);
+    if (made !== ExitCode.Ok) return made;
+  }
   const unreadable = stats.unreadable.length + inputs.errors.length;
   if (opts.failOn && worst >= levelRank(opts.failOn)) return ExitCode.Unreadable;
   return unreadable > 0 ? ExitCode.Unreadable : ExitCode.Ok;

@@ -1,0 +1,158 @@
+/* Spoor's web UI: cases, uploads, hunts with live progress, and the case's views. The token rides in
+   an HttpOnly cookie set when the page was opened with ?token=…; nothing here handles it. */
+(function () {
+  'use strict';
+  var R = window.SpoorRender, el = R.el;
+  var $ = function (id) { return document.getElementById(id); };
+  var current = null, poller = null, charts = [];
+
+  function api(method, path, body, raw) {
+    var init = { method: method, headers: {}, credentials: 'same-origin' };
+    if (raw !== undefined) { init.body = raw; init.headers['Content-Type'] = 'application/octet-stream'; }
+    else if (body !== undefined) { init.body = JSON.stringify(body); init.headers['Content-Type'] = 'application/json'; }
+    return fetch(path, init).then(function (r) {
+      return r.json().then(function (j) { if (!r.ok) throw new Error(j.error || r.statusText); return j; });
+    });
+  }
+
+  function listCases() {
+    return api('GET', '/api/cases').then(function (cases) {
+      var body = $('cases'); body.textContent = '';
+      cases.forEach(function (c) {
+        var tr = el('tr', { class: 'case', 'data-case': String(c.id) }, [el('td', { text: String(c.id) }), el('td', { text: c.name }), el('td', { text: c.kind }), el('td', { text: c.status }), el('td', { text: String(c.detections) }), el('td', { text: c.created.slice(0, 19).replace('T', ' ') })]);
+        tr.addEventListener('click', function () { openCase(c.id); });
+        body.appendChild(tr);
+      });
+    });
+  }
+
+  $('new-case').addEventListener('submit', function (ev) {
+    ev.preventDefault();
+    $('create-error').textContent = '';
+    api('POST', '/api/cases', { name: $('case-name').value, kind: $('case-kind').value, evidencePath: $('case-path').value || null })
+      .then(function (c) { $('new-case').reset(); return listCases().then(function () { openCase(c.id); }); })
+      .catch(function (e) { $('create-error').textContent = e.message; });
+  });
+  $('back').addEventListener('click', function (ev) { ev.preventDefault(); showList(); });
+
+  function showList() {
+    current = null; stopPolling();
+    $('case-view').hidden = true; $('cases-view').hidden = false;
+    listCases();
+  }
+
+  function openCase(id) {
+    current = id;
+    $('cases-view').hidden = true; $('case-view').hidden = false;
+    selectTab('overview');
+    refresh(true);
+  }
+
+  function refresh(draw) {
+    return api('GET', '/api/cases/' + current).then(function (c) {
+      $('case-title').textContent = c.name;
+      $('case-meta').textContent = c.kind + ' · ' + (c.evidencePath ? 'evidence: ' + c.evidencePath + ' · ' : '') + c.files.length + ' uploaded file(s) · ' + c.detections + ' detections';
+      $('hunt-status').textContent = 'status: ' + c.status;
+      $('case-view').setAttribute('data-status', c.status);
+      $('case-message').textContent = c.message || '';
+      $('run-hunt').disabled = c.status === 'running';
+      showProgress(c);
+      if (c.status === 'running') startPolling();
+      else { stopPolling(); if (draw) drawTabs(c); }
+      return c;
+    });
+  }
+
+  function showProgress(c) {
+    var p = c.progress || {};
+    $('progress').hidden = c.status !== 'running';
+    var share = p.totalBytes ? p.bytes / p.totalBytes : 0;
+    $('progress-bar').style.width = (100 * share).toFixed(0) + '%';
+    if (c.status === 'running') $('hunt-status').textContent = 'status: ' + (p.phase || 'running') + (p.totalFiles ? ' · ' + p.files + '/' + p.totalFiles + ' files · ' + p.events + ' events · ' + p.detections + ' detections' : '');
+  }
+
+  function startPolling() {
+    if (poller) return;
+    poller = setInterval(function () {
+      refresh(false).then(function (c) { if (c.status !== 'running') drawTabs(c); });
+    }, 500);
+  }
+  function stopPolling() { if (poller) { clearInterval(poller); poller = null; } }
+
+  $('upload').addEventListener('change', function () {
+    var files = Array.prototype.slice.call($('upload').files);
+    var id = current;
+    files.reduce(function (p, f) {
+      return p.then(function () { $('hunt-status').textContent = 'uploading ' + f.name + '…'; return api('PUT', '/api/cases/' + id + '/files/' + encodeURIComponent(f.name), undefined, f); });
+    }, Promise.resolve()).then(function () { $('upload').value = ''; return refresh(false); }).catch(function (e) { $('case-message').textContent = e.message; });
+  });
+
+  $('run-hunt').addEventListener('click', function () {
+    var sector = $('sector').value.trim();
+    api('POST', '/api/cases/' + current + '/hunt', { sectors: sector ? [sector] : [] }).then(function () { return refresh(false); }).catch(function (e) { $('case-message').textContent = e.message; });
+  });
+
+  Array.prototype.forEach.call(document.querySelectorAll('#tabs button'), function (b) {
+    b.addEventListener('click', function () { selectTab(b.getAttribute('data-tab')); });
+  });
+  function selectTab(name) {
+    Array.prototype.forEach.call(document.querySelectorAll('#tabs button'), function (b) { b.className = b.getAttribute('data-tab') === name ? 'active' : ''; });
+    ['overview', 'detections', 'attribution', 'downloads'].forEach(function (t) { $('tab-' + t).hidden = t !== name; });
+  }
+
+  function drawTabs(c) {
+    charts.forEach(function (ch) { ch.destroy(); }); charts = [];
+    ['overview', 'detections', 'attribution', 'downloads'].forEach(function (t) { $('tab-' + t).textContent = ''; });
+    if (c.status !== 'done') { $('tab-overview').appendChild(el('p', { class: 'muted', text: 'Run a hunt to see its results.' })); return; }
+    api('GET', '/api/cases/' + c.id + '/summary').then(function (s) {
+      var t = el('canvas', { id: 'timeline-chart' }), l = el('canvas');
+      $('tab-overview').appendChild(R.cards(s.summary));
+      $('tab-overview').appendChild(el('div', { class: 'charts' }, [el('div', { class: 'chart' }, [t]), el('div', { class: 'chart' }, [l])]));
+      charts.push(R.timeline(t, s.timeline), R.levelsChart(l, s.summary.byLevel));
+      if (s.techniques.length) $('tab-overview').appendChild(R.matrix(s.matrix));
+      if (s.exposure.length) $('tab-overview').appendChild(R.exposure(s.exposure));
+      detectionsView(c, s);
+    });
+    api('GET', '/api/cases/' + c.id + '/attribution').then(function (a) { R.attribution($('tab-attribution'), a.attribution, a.note); });
+    var box = $('tab-downloads');
+    [['html', 'HTML report'], ['stix', 'STIX 2.1 bundle'], ['navigator', 'ATT&CK Navigator layer'], ['jsonl', 'detections (JSONL)']].forEach(function (d) {
+      box.appendChild(el('p', null, [el('a', { href: '/api/cases/' + c.id + '/download/' + d[0], id: 'download-' + d[0], download: '' , text: d[1] })]));
+    });
+  }
+
+  /* Detections are paged and filtered by the server (a case can hold millions). */
+  function detectionsView(c, s) {
+    var box = $('tab-detections');
+    var q = el('input', { type: 'search', placeholder: 'filter: rule, host, field value…', 'aria-label': 'filter detections', id: 'detections-filter' });
+    var lvl = el('select', { 'aria-label': 'level', id: 'detections-level' }, [el('option', { value: '', text: 'all levels' })].concat(['critical', 'high', 'medium', 'low', 'informational'].map(function (l) { return el('option', { value: l, text: l + ' and above' }); })));
+    var host = el('select', { 'aria-label': 'host' }, [el('option', { value: '', text: 'all hosts' })].concat(s.summary.hosts.map(function (h) { return el('option', { value: h.name === 'unknown host' ? '' : h.name, text: h.name + ' (' + h.count + ')' }); })));
+    var count = el('span', { class: 'muted', id: 'detections-count' });
+    var body = el('tbody', { id: 'detections-body' });
+    var prev = el('button', { text: '← previous' }), next = el('button', { text: 'next →' });
+    var offset = 0, size = 100, timer = null;
+    function load() {
+      var qs = new URLSearchParams({ offset: String(offset), limit: String(size) });
+      if (q.value.trim()) qs.set('q', q.value.trim());
+      if (lvl.value) qs.set('level', lvl.value);
+      if (host.value) qs.set('host', host.value);
+      api('GET', '/api/cases/' + c.id + '/detections?' + qs).then(function (r) {
+        body.textContent = '';
+        r.rows.forEach(function (d) {
+          R.detectionRows({ time: d.timestamp, level: d.rule.level || 'unknown', rule: d.rule.title, ruleId: d.rule.id, host: d.computer, channel: d.channel, eventId: d.event_id, recordId: d.record_id, file: d.file, techniques: d.rule.techniques, matched: d.matched, event: d.event }).forEach(function (x) { body.appendChild(x); });
+        });
+        count.textContent = r.total ? (offset + 1) + '–' + (offset + r.rows.length) + ' of ' + r.total + ' detections' : 'no detections';
+        prev.disabled = offset === 0; next.disabled = offset + size >= r.total;
+      });
+    }
+    function reload() { offset = 0; clearTimeout(timer); timer = setTimeout(load, 200); }
+    q.addEventListener('input', reload); lvl.addEventListener('change', reload); host.addEventListener('change', reload);
+    prev.addEventListener('click', function () { offset = Math.max(0, offset - size); load(); });
+    next.addEventListener('click', function () { offset += size; load(); });
+    box.appendChild(el('div', { class: 'filters' }, [q, lvl, host, count]));
+    box.appendChild(el('table', { class: 'detections' }, [R.detectionsHead(), body]));
+    box.appendChild(el('div', { class: 'pager' }, [prev, next]));
+    load();
+  }
+
+  listCases();
+})();

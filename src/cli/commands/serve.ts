@@ -1,0 +1,83 @@
+import { realpathSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import { KnowledgeError, type KnowledgeBase } from '../../attribution/knowledge.js';
+import { spoorHome } from '../../common/home.js';
+import { startServer } from '../../server/server.js';
+import { ExitCode } from '../options.js';
+import { knowledgeFor } from './attribute.js';
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+function parseSize(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$/i.exec(v.trim());
+  if (!m) throw new InvalidArgumentError('expected a size, e.g. 500M or 2G');
+  return Math.floor(Number(m[1]) * 1024 ** ' kmgt'.indexOf((m[2] || ' ').toLowerCase()));
+}
+
+function parsePort(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('expected a port number (0: any free port)');
+  return n;
+}
+
+export function serveCommand(): Command {
+  return new Command('serve')
+    .description('a local web UI: cases, uploads, hunts with live progress, detections, attribution, and the report, STIX and Navigator downloads')
+    .option('--host <address>', 'address to listen on (anything but loopback exposes your evidence to the network)', '127.0.0.1')
+    .option('--port <n>', 'port (0: any free port)', parsePort, 8765)
+    .option('--evidence-root <dir>', 'a folder whose sub-folders cases may name as evidence (repeatable; default: the current folder)', collect)
+    .option('--max-upload <size>', 'largest upload', parseSize, 2 * 1024 ** 3)
+    .option('--attack <bundle.json>', 'ATT&CK Enterprise STIX bundle for attribution (default: the copy `spoor update` installs)')
+    .option('-r, --rules <paths...>', 'Sigma rules for every hunt (default: as spoor hunt)')
+    .option('--ioc <file>', 'an indicator feed for every hunt (repeatable)', collect)
+    .addHelpText('after', `
+Cases live in SPOOR_HOME (${spoorHome()}): cases.sqlite and cases/<id>/ with uploads, detections and
+reports. The server prints its address with a token; every request must carry it (the page keeps it
+in a cookie). Hunts run as child processes; a server stopped during one marks it interrupted.
+Exit status: 0 when stopped with Ctrl-C, 1 when it cannot listen, 2 on bad usage.`)
+    .action(async (opts: { host: string; port: number; evidenceRoot?: string[]; maxUpload: number; attack?: string; rules?: string[]; ioc?: string[] }) => {
+      const say = (m: string) => process.stderr.write(`spoor serve: ${m}\n`);
+      let roots: string[];
+      try {
+        roots = (opts.evidenceRoot?.length ? opts.evidenceRoot : [process.cwd()]).map((r) => realpathSync(resolve(r)));
+      } catch (e) {
+        say(`--evidence-root: ${(e as Error).message}`);
+        process.exitCode = ExitCode.Usage;
+        return;
+      }
+      let kb: KnowledgeBase | undefined;
+      let note: string | undefined;
+      let loaded = false;
+      const knowledge = () => {
+        if (!loaded) {
+          loaded = true;
+          try {
+            kb = knowledgeFor(opts.attack);
+          } catch (e) {
+            if (!(e instanceof KnowledgeError)) throw e;
+            note = `No attribution: ${e.message}`;
+            say(note);
+          }
+        }
+        return kb;
+      };
+      const huntArguments = [...(opts.rules?.length ? ['--rules', ...opts.rules] : []), ...(opts.ioc ?? []).flatMap((f) => ['--ioc', resolve(f)])];
+      let running;
+      try {
+        running = await startServer({ home: spoorHome(), host: opts.host, port: opts.port, evidenceRoots: roots, maxUpload: opts.maxUpload, knowledge, knowledgeNote: () => note, huntArguments, ...(process.env.SPOOR_TOKEN ? { token: process.env.SPOOR_TOKEN } : {}) });
+      } catch (e) {
+        say(`cannot listen on ${opts.host}:${opts.port}: ${(e as Error).message}`);
+        process.exitCode = ExitCode.Unreadable;
+        return;
+      }
+      if (opts.host !== '127.0.0.1' && opts.host !== '::1' && opts.host !== 'localhost') say(`warning: listening on ${opts.host}, not only on this machine`);
+      say(`evidence folders allowed under: ${roots.join(', ')}`);
+      process.stdout.write(`${running.url}?token=${running.token}\n`);
+      const stop = () => {
+        void running.close().then(() => process.exit(ExitCode.Ok));
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+}

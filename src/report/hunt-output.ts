@@ -1,0 +1,88 @@
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+
+/** A detection as `spoor hunt -f jsonl` writes it: what reports, STIX and the web UI read back. */
+export interface HuntRecord {
+  rule: { id: string | null; title: string; level: string | null; status?: string | null; tags: string[]; techniques: string[]; file?: string; description?: string | null };
+  timestamp: string;
+  file: string;
+  record_id: string | number;
+  computer: string;
+  channel: string;
+  event_id: string | number;
+  matched: Record<string, unknown>;
+  event?: unknown;
+  correlation?: { group?: unknown; events?: unknown };
+}
+
+export class HuntOutputError extends Error {}
+
+/** Longest line read back (a detection with its whole event); longer ones are reported, not read. */
+export const MAX_LINE = 4 * 1024 * 1024;
+
+const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+const strings = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+const text = (v: unknown) => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '');
+
+/** One JSONL line as a record; throws a HuntOutputError saying what is wrong with it. */
+export function parseHuntRecord(line: string): HuntRecord {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(line);
+  } catch (e) {
+    throw new HuntOutputError(`not JSON (${(e as Error).message})`);
+  }
+  if (!isObj(doc) || !isObj(doc.rule) || typeof doc.rule.title !== 'string') throw new HuntOutputError("not a detection of spoor hunt's JSONL output (no rule.title)");
+  const r = doc.rule;
+  return {
+    rule: {
+      id: typeof r.id === 'string' ? r.id : null,
+      title: r.title as string,
+      level: typeof r.level === 'string' ? r.level : null,
+      status: typeof r.status === 'string' ? r.status : null,
+      tags: strings(r.tags),
+      techniques: strings(r.techniques),
+      file: text(r.file),
+      description: typeof r.description === 'string' ? r.description : null,
+    },
+    timestamp: text(doc.timestamp),
+    file: text(doc.file),
+    record_id: text(doc.record_id),
+    computer: text(doc.computer),
+    channel: text(doc.channel),
+    event_id: text(doc.event_id),
+    matched: isObj(doc.matched) ? doc.matched : {},
+    event: doc.event,
+    ...(isObj(doc.correlation) ? { correlation: doc.correlation } : {}),
+  };
+}
+
+/**
+ * The detections of a hunt's JSONL file, one at a time (the file is streamed, never read whole).
+ * A bad line is passed to `onError` with its number and skipped.
+ */
+export async function* readHuntOutput(file: string, onError: (message: string) => void): AsyncGenerator<HuntRecord> {
+  const stream = createReadStream(file, { encoding: 'utf8' });
+  const failed = new Promise<never>((_, reject) => stream.once('error', (e) => reject(new HuntOutputError(`${file}: ${e.message}`))));
+  failed.catch(() => undefined);
+  const lines = createInterface({ input: stream, crlfDelay: Infinity });
+  let n = 0;
+  const iterator = lines[Symbol.asyncIterator]();
+  for (;;) {
+    const next = await Promise.race([iterator.next(), failed]);
+    if (next.done) break;
+    n++;
+    const line = next.value;
+    if (!line.trim()) continue;
+    if (line.length > MAX_LINE) {
+      onError(`${file}:${n}: line of ${line.length} characters left out (longest read: ${MAX_LINE})`);
+      continue;
+    }
+    try {
+      yield parseHuntRecord(line);
+    } catch (e) {
+      if (!(e instanceof HuntOutputError)) throw e;
+      onError(`${file}:${n}: ${e.message}`);
+    }
+  }
+}

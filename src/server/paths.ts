@@ -1,0 +1,40 @@
+import { realpathSync, statSync } from 'node:fs';
+import { isAbsolute, relative, resolve } from 'node:path';
+
+/** A request the server refuses, with the HTTP status to answer and a message that says why. */
+export class Refused extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+/** Whether `inner` is `outer` or lies under it (both real paths). */
+export function isWithin(outer: string, inner: string): boolean {
+  const r = relative(outer, inner);
+  return r === '' || (!r.startsWith('..') && !isAbsolute(r));
+}
+
+/**
+ * An evidence folder a case may point at: an existing directory whose real path (symbolic links
+ * followed) is inside one of the roots the server was started with.
+ */
+export function evidenceFolder(path: string, roots: readonly string[]): string {
+  if (typeof path !== 'string' || !path.trim() || path.includes('\0')) throw new Refused(400, 'evidence path: expected a folder path');
+  let real: string;
+  try {
+    real = realpathSync(resolve(path));
+  } catch {
+    throw new Refused(400, `evidence path ${path}: no such folder`);
+  }
+  if (!roots.some((root) => isWithin(root, real))) throw new Refused(403, `evidence path ${path}: outside the folders this server may read (${roots.join(', ')}; see spoor serve --evidence-root)`);
+  if (!statSync(real).isDirectory()) throw new Refused(400, `evidence path ${path}: not a folder`);
+  return real;
+}
+
+const UPLOAD_NAME = /^[A-Za-z0-9][A-Za-z0-9._ ()-]{0,199}$/;
+
+/** An uploaded file's name: a plain name, no folders, no way out of the case's upload folder. */
+export function uploadName(name: string): string {
+  if (!UPLOAD_NAME.test(name) || name.includes('..')) throw new Refused(400, `upload name ${JSON.stringify(name.slice(0, 100))}: only a plain file name (letters, digits, . _ - space, parentheses; no folders, no "..")`);
+  return name;
+}

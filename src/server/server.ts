@@ -1,0 +1,267 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, statfsSync } from 'node:fs';
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { KnowledgeBase } from '../attribution/knowledge.js';
+import { CHART_JS, REPORT_ASSETS } from '../report/html.js';
+import { REPORT_FILES } from '../report/case.js';
+import { HuntJobs } from './jobs.js';
+import { Refused, evidenceFolder, uploadName } from './paths.js';
+import { type CaseKind, CaseStore } from './store.js';
+
+export interface ServeOptions {
+  /** SPOOR_HOME: the database and every case's files live under it. */
+  home: string;
+  host: string;
+  port: number;
+  /** Folders whose sub-folders a case may name as its evidence. */
+  evidenceRoots: string[];
+  /** Largest upload, bytes. */
+  maxUpload: number;
+  token?: string;
+  knowledge: () => KnowledgeBase | undefined;
+  knowledgeNote: () => string | undefined;
+  huntArguments?: string[];
+}
+
+const UI = fileURLToPath(new URL('../../../assets/ui/', import.meta.url));
+/** Everything the server serves that is not a case's own: a fixed list, so no URL can name another file. */
+const STATIC: Record<string, { file: string; type: string }> = {
+  '/': { file: join(UI, 'index.html'), type: 'text/html; charset=utf-8' },
+  '/static/app.js': { file: join(UI, 'app.js'), type: 'text/javascript; charset=utf-8' },
+  '/static/app.css': { file: join(UI, 'app.css'), type: 'text/css; charset=utf-8' },
+  '/static/report.css': { file: join(REPORT_ASSETS, 'report.css'), type: 'text/css; charset=utf-8' },
+  '/static/render.js': { file: join(REPORT_ASSETS, 'render.js'), type: 'text/javascript; charset=utf-8' },
+  '/static/chart.js': { file: CHART_JS, type: 'text/javascript; charset=utf-8' },
+};
+const DOWNLOADS: Record<string, { file: string; type: string }> = {
+  html: { file: REPORT_FILES.html, type: 'text/html; charset=utf-8' },
+  stix: { file: REPORT_FILES.stix, type: 'application/json' },
+  navigator: { file: REPORT_FILES.navigator, type: 'application/json' },
+  jsonl: { file: 'detections.jsonl', type: 'application/x-ndjson' },
+};
+const MAX_JSON_BODY = 64 * 1024;
+/** Free space an upload must leave on the disk. */
+const DISK_RESERVE = 256 * 1024 * 1024;
+
+export interface RunningServer {
+  server: Server;
+  url: string;
+  token: string;
+  close: () => Promise<void>;
+}
+
+export async function startServer(o: ServeOptions): Promise<RunningServer> {
+  mkdirSync(join(o.home, 'cases'), { recursive: true });
+  const store = new CaseStore(join(o.home, 'cases.sqlite'));
+  const caseDir = (id: number) => join(o.home, 'cases', String(id));
+  const jobs = new HuntJobs({ store, caseDir, knowledge: o.knowledge, knowledgeNote: o.knowledgeNote, huntArguments: o.huntArguments ?? [] });
+  const token = o.token ?? randomBytes(24).toString('base64url');
+  const expected = Buffer.from(token);
+  const tokenOk = (t: string | undefined) => {
+    if (!t) return false;
+    const b = Buffer.from(t);
+    return b.length === expected.length && timingSafeEqual(b, expected);
+  };
+  let allowedHosts = new Set<string>();
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      const r = e instanceof Refused ? e : new Refused(500, `internal error: ${(e as Error).message}`);
+      if (res.headersSent) return res.destroy();
+      if (!req.complete) {
+        // The client is still sending a body we will not read: answer, then close the connection.
+        res.setHeader('Connection', 'close');
+        res.on('finish', () => req.socket.destroy());
+      }
+      send(res, r.status, { error: r.message });
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    securityHeaders(res);
+    // A page of another site that makes a browser resolve its name to 127.0.0.1 (DNS rebinding) sends its own Host.
+    if (!allowedHosts.has((req.headers.host ?? '').toLowerCase())) throw new Refused(421, 'unexpected Host header');
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const cookie = /(?:^|;\s*)spoor_token=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
+    const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+    const query = url.searchParams.get('token') ?? undefined;
+    if (!tokenOk(bearer) && !tokenOk(cookie) && !tokenOk(query)) throw new Refused(401, 'a token is needed: open the address spoor serve printed (it carries ?token=…)');
+    if (query && req.method === 'GET' && url.pathname === '/') {
+      // Keep the token in a cookie of this origin only, and off the address bar and history.
+      res.setHeader('Set-Cookie', `spoor_token=${token}; HttpOnly; SameSite=Strict; Path=/`);
+      res.writeHead(303, { Location: '/' }).end();
+      return;
+    }
+    const path = url.pathname;
+    const staticFile = STATIC[path];
+    if (req.method === 'GET' && staticFile) {
+      res.writeHead(200, { 'Content-Type': staticFile.type, 'Cache-Control': 'no-store' });
+      res.end(readFileSync(staticFile.file));
+      return;
+    }
+    let m: RegExpExecArray | null;
+    if (path === '/api/cases' && req.method === 'GET') return send(res, 200, store.listCases());
+    if (path === '/api/cases' && req.method === 'POST') {
+      const body = (await readJson(req)) as { name?: unknown; kind?: unknown; evidencePath?: unknown };
+      const name = typeof body.name === 'string' ? body.name.trim().slice(0, 200) : '';
+      if (!name) throw new Refused(400, 'name: expected a case name');
+      const kind: CaseKind = body.kind === 'exchange' ? 'exchange' : 'hunt';
+      const evidence = body.evidencePath === undefined || body.evidencePath === null || body.evidencePath === '' ? null : evidenceFolder(String(body.evidencePath), o.evidenceRoots);
+      const c = store.createCase(name, kind, evidence);
+      mkdirSync(join(caseDir(c.id), 'uploads'), { recursive: true });
+      return send(res, 201, c);
+    }
+    if ((m = /^\/api\/cases\/(\d+)(\/.*)?$/.exec(path))) {
+      const id = Number(m[1]);
+      const c = store.getCase(id);
+      if (!c) throw new Refused(404, `no case ${id}`);
+      const rest = m[2] ?? '';
+      if (rest === '' && req.method === 'GET') return send(res, 200, { ...c, files: store.files(id), hosts: store.hosts(id) });
+      if ((m = /^\/files\/([^/]+)$/.exec(rest)) && req.method === 'PUT') {
+        let raw: string;
+        try {
+          raw = decodeURIComponent(m[1]!);
+        } catch {
+          throw new Refused(400, 'upload name: not a valid URL component');
+        }
+        const name = uploadName(raw);
+        if (jobs.isRunning(id)) throw new Refused(409, 'a hunt is running on this case');
+        const size = await receiveUpload(req, join(caseDir(id), 'uploads'), name, o.maxUpload);
+        store.addFile(id, name, size);
+        return send(res, 201, { name, size });
+      }
+      if (rest === '/hunt' && req.method === 'POST') {
+        const body = (await readJson(req)) as { sectors?: unknown };
+        if (jobs.isRunning(id)) throw new Refused(409, 'a hunt is already running on this case');
+        const sectors = Array.isArray(body.sectors) ? body.sectors.filter((s): s is string => typeof s === 'string').slice(0, 10) : [];
+        if (!c.evidencePath && !store.files(id).length) throw new Refused(400, 'nothing to hunt: upload files or give the case an evidence folder');
+        jobs.start(c, sectors);
+        return send(res, 202, store.getCase(id));
+      }
+      if (rest === '/detections' && req.method === 'GET') {
+        const p = url.searchParams;
+        return send(res, 200, store.detections(id, { level: p.get('level') ?? undefined, q: p.get('q')?.slice(0, 200) ?? undefined, host: p.get('host') ?? undefined, offset: Number(p.get('offset')) || 0, limit: Number(p.get('limit')) || 100 }));
+      }
+      if ((rest === '/summary' || rest === '/attribution') && req.method === 'GET') {
+        const file = join(caseDir(id), 'report.json');
+        if (!existsSync(file)) throw new Refused(404, 'no report yet: run a hunt');
+        const report = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+        if (rest === '/attribution') return send(res, 200, { attribution: report.attribution ?? null, note: report.attributionNote ?? null });
+        const { detections: _rows, attribution: _a, ...summary } = report;
+        return send(res, 200, summary);
+      }
+      if ((m = /^\/download\/([a-z]+)$/.exec(rest)) && req.method === 'GET') {
+        const d = DOWNLOADS[m[1]!];
+        if (!d) throw new Refused(404, `no download ${m[1]}`);
+        const file = join(caseDir(id), d.file);
+        if (!existsSync(file)) throw new Refused(404, 'no report yet: run a hunt');
+        res.writeHead(200, { 'Content-Type': d.type, 'Content-Length': statSync(file).size, 'Content-Disposition': `attachment; filename="case-${id}-${d.file}"` });
+        createReadStream(file).pipe(res);
+        return;
+      }
+    }
+    throw new Refused(404, `nothing at ${req.method} ${path}`);
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, o.host, () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : o.port;
+  const hostName = o.host.includes(':') ? `[${o.host}]` : o.host;
+  allowedHosts = new Set([`${hostName}:${port}`, `localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`].map((h) => h.toLowerCase()));
+  return {
+    server,
+    url: `http://${hostName}:${port}/`,
+    token,
+    close: async () => {
+      jobs.stopAll();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      store.close();
+    },
+  };
+}
+
+function securityHeaders(res: ServerResponse): void {
+  res.setHeader('Content-Security-Policy', "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'");
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.setHeader('X-Frame-Options', 'DENY');
+  res.setHeader('Referrer-Policy', 'no-referrer');
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' });
+  res.end(text);
+}
+
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) throw new Refused(415, 'expected a JSON body (Content-Type: application/json)');
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_JSON_BODY) throw new Refused(413, `JSON body over ${MAX_JSON_BODY} bytes`);
+    chunks.push(chunk);
+  }
+  try {
+    const v = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as unknown;
+    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('not an object');
+    return v as Record<string, unknown>;
+  } catch (e) {
+    throw new Refused(400, `bad JSON body: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Streams a request body to a file of the case's upload folder: refused before a byte is written
+ * when its declared length is over the limit or would leave the disk nearly full, and cut off (the
+ * partial file removed) as soon as an undeclared length passes the limit.
+ */
+async function receiveUpload(req: IncomingMessage, dir: string, name: string, limit: number): Promise<number> {
+  const declared = req.headers['content-length'] !== undefined ? Number(req.headers['content-length']) : undefined;
+  const refuse = (r: Refused) => {
+    // Answer now and close: the client may still be sending the rest.
+    req.resume();
+    throw r;
+  };
+  if (declared !== undefined && declared > limit) refuse(new Refused(413, `upload of ${declared} bytes is over the limit of ${limit} (spoor serve --max-upload)`));
+  mkdirSync(dir, { recursive: true });
+  const fs = statfsSync(dir);
+  const free = fs.bavail * fs.bsize;
+  if ((declared ?? 0) + DISK_RESERVE > free) refuse(new Refused(507, `not enough free disk space for this upload (${free} bytes free)`));
+  const part = join(dir, `.${name}.part`);
+  const out = createWriteStream(part);
+  let size = 0;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      req.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > limit) {
+          req.pause();
+          reject(new Refused(413, `upload over the limit of ${limit} bytes (spoor serve --max-upload)`));
+          return;
+        }
+        if (!out.write(chunk)) {
+          req.pause();
+          out.once('drain', () => req.resume());
+        }
+      });
+      req.on('end', resolve);
+      req.on('error', reject);
+      req.on('aborted', () => reject(new Refused(400, 'upload aborted')));
+      out.on('error', reject);
+    });
+    await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())));
+  } catch (e) {
+    out.destroy();
+    rmSync(part, { force: true });
+    throw e;
+  }
+  renameSync(part, join(dir, name));
+  return size;
+}

@@ -1,0 +1,199 @@
+import Database from 'better-sqlite3';
+import type { HuntRecord } from '../report/hunt-output.js';
+
+/**
+ * Cases, their files and their detections, in one SQLite database under SPOOR_HOME. WAL journaling
+ * and a transaction around every change, so that a server killed at any moment restarts with every
+ * committed case intact.
+ */
+export type CaseKind = 'hunt' | 'exchange';
+export type CaseStatus = 'new' | 'running' | 'done' | 'failed' | 'interrupted';
+
+export interface CaseRow {
+  id: number;
+  name: string;
+  kind: CaseKind;
+  created: string;
+  evidencePath: string | null;
+  status: CaseStatus;
+  message: string | null;
+  progress: unknown;
+  detections: number;
+  finished: string | null;
+}
+
+export interface FileRow {
+  name: string;
+  size: number;
+  added: string;
+}
+
+export interface DetectionQuery {
+  level?: string;
+  q?: string;
+  host?: string;
+  offset?: number;
+  limit?: number;
+}
+
+const LEVEL_RANK: Record<string, number> = { critical: 0, high: 1, medium: 2, low: 3, informational: 4 };
+const rankOf = (level: string | null) => LEVEL_RANK[level ?? ''] ?? 5;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS cases (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  created TEXT NOT NULL,
+  evidence_path TEXT,
+  status TEXT NOT NULL DEFAULT 'new',
+  message TEXT,
+  progress TEXT,
+  detections INTEGER NOT NULL DEFAULT 0,
+  generation INTEGER NOT NULL DEFAULT 0,
+  finished TEXT
+);
+CREATE TABLE IF NOT EXISTS files (
+  case_id INTEGER NOT NULL REFERENCES cases(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  added TEXT NOT NULL,
+  PRIMARY KEY (case_id, name)
+);
+CREATE TABLE IF NOT EXISTS detections (
+  case_id INTEGER NOT NULL REFERENCES cases(id) ON DELETE CASCADE,
+  generation INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  time TEXT NOT NULL,
+  level TEXT NOT NULL,
+  level_rank INTEGER NOT NULL,
+  rule TEXT NOT NULL,
+  host TEXT NOT NULL,
+  search TEXT NOT NULL,
+  record TEXT NOT NULL,
+  PRIMARY KEY (case_id, generation, seq)
+);
+CREATE INDEX IF NOT EXISTS detections_by_time ON detections(case_id, generation, time);
+`;
+
+export class CaseStore {
+  private readonly db: Database.Database;
+
+  constructor(file: string) {
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.exec(SCHEMA);
+    // A hunt cannot outlive the server that ran it: say so rather than show it running forever.
+    this.db.prepare("UPDATE cases SET status = 'interrupted', message = 'the server stopped during the hunt; run it again' WHERE status = 'running'").run();
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  createCase(name: string, kind: CaseKind, evidencePath: string | null): CaseRow {
+    const info = this.db.prepare('INSERT INTO cases (name, kind, created, evidence_path) VALUES (?, ?, ?, ?)').run(name, kind, new Date().toISOString(), evidencePath);
+    return this.getCase(Number(info.lastInsertRowid))!;
+  }
+
+  listCases(): CaseRow[] {
+    return (this.db.prepare('SELECT * FROM cases ORDER BY id DESC').all() as Record<string, unknown>[]).map(toCase);
+  }
+
+  getCase(id: number): CaseRow | undefined {
+    const row = this.db.prepare('SELECT * FROM cases WHERE id = ?').get(id) as Record<string, unknown> | undefined;
+    return row && toCase(row);
+  }
+
+  setStatus(id: number, status: CaseStatus, message: string | null = null): void {
+    this.db.prepare(`UPDATE cases SET status = ?, message = ?${status === 'done' || status === 'failed' ? ', finished = ?' : ''} WHERE id = ?`).run(...(status === 'done' || status === 'failed' ? [status, message, new Date().toISOString(), id] : [status, message, id]));
+  }
+
+  setProgress(id: number, progress: unknown): void {
+    this.db.prepare('UPDATE cases SET progress = ? WHERE id = ?').run(JSON.stringify(progress), id);
+  }
+
+  addFile(id: number, name: string, size: number): void {
+    this.db.prepare('INSERT OR REPLACE INTO files (case_id, name, size, added) VALUES (?, ?, ?, ?)').run(id, name, size, new Date().toISOString());
+  }
+
+  files(id: number): FileRow[] {
+    return this.db.prepare('SELECT name, size, added FROM files WHERE case_id = ? ORDER BY name').all(id) as FileRow[];
+  }
+
+  /**
+   * Replaces a case's detections: the new ones are written in batches as a new generation, then one
+   * transaction makes it current and drops the old. Readers see the old set or the new, never half,
+   * and memory holds one batch at a time.
+   */
+  async replaceDetections(id: number, records: AsyncIterable<HuntRecord>, batch = 2000): Promise<number> {
+    const generation = ((this.db.prepare('SELECT generation FROM cases WHERE id = ?').get(id) as { generation: number } | undefined)?.generation ?? 0) + 1;
+    const insert = this.db.prepare('INSERT INTO detections (case_id, generation, seq, time, level, level_rank, rule, host, search, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    const write = this.db.transaction((rows: unknown[][]) => {
+      for (const r of rows) insert.run(...r);
+    });
+    // Leftovers of a generation that never became current (a server killed mid-import).
+    this.db.prepare('DELETE FROM detections WHERE case_id = ? AND generation >= ?').run(id, generation);
+    let rows: unknown[][] = [];
+    let seq = 0;
+    for await (const d of records) {
+      const level = d.rule.level ?? 'unknown';
+      const search = [d.rule.title, d.computer, d.channel, String(d.event_id), d.file, JSON.stringify(d.matched), d.rule.techniques.join(' ')].join('\n').toLowerCase();
+      rows.push([id, generation, seq++, d.timestamp, level, rankOf(d.rule.level), d.rule.title, d.computer, search, JSON.stringify(d)]);
+      if (rows.length >= batch) {
+        write(rows);
+        rows = [];
+      }
+    }
+    write(rows);
+    this.db.transaction(() => {
+      this.db.prepare('UPDATE cases SET generation = ?, detections = ? WHERE id = ?').run(generation, seq, id);
+      this.db.prepare('DELETE FROM detections WHERE case_id = ? AND generation <> ?').run(id, generation);
+    })();
+    return seq;
+  }
+
+  detections(id: number, query: DetectionQuery): { total: number; rows: unknown[] } {
+    const where = ['case_id = ?', 'generation = (SELECT generation FROM cases WHERE id = ?)'];
+    const args: unknown[] = [id, id];
+    if (query.level && query.level in LEVEL_RANK) {
+      where.push('level_rank <= ?');
+      args.push(LEVEL_RANK[query.level]);
+    }
+    if (query.host) {
+      where.push('host = ?');
+      args.push(query.host);
+    }
+    if (query.q) {
+      where.push("search LIKE ? ESCAPE '\\'");
+      args.push(`%${query.q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+    }
+    const sql = where.join(' AND ');
+    const total = (this.db.prepare(`SELECT count(*) AS n FROM detections WHERE ${sql}`).get(...args) as { n: number }).n;
+    const limit = Math.min(Math.max(query.limit ?? 100, 1), 1000);
+    const offset = Math.max(query.offset ?? 0, 0);
+    const rows = (this.db.prepare(`SELECT record FROM detections WHERE ${sql} ORDER BY time, seq LIMIT ? OFFSET ?`).all(...args, limit, offset) as { record: string }[]).map((r) => JSON.parse(r.record) as unknown);
+    return { total, rows };
+  }
+
+  hosts(id: number): { host: string; n: number }[] {
+    return this.db.prepare('SELECT host, count(*) AS n FROM detections WHERE case_id = ? AND generation = (SELECT generation FROM cases WHERE id = ?) GROUP BY host ORDER BY n DESC').all(id, id) as { host: string; n: number }[];
+  }
+}
+
+function toCase(r: Record<string, unknown>): CaseRow {
+  return {
+    id: r.id as number,
+    name: r.name as string,
+    kind: r.kind as CaseKind,
+    created: r.created as string,
+    evidencePath: (r.evidence_path as string | null) ?? null,
+    status: r.status as CaseStatus,
+    message: (r.message as string | null) ?? null,
+    progress: r.progress ? (JSON.parse(r.progress as string) as unknown) : null,
+    detections: r.detections as number,
+    finished: (r.finished as string | null) ?? null,
+  };
+}

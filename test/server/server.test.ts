@@ -1,0 +1,155 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { DATA, SPOOR } from '../helpers/paths.js';
+import { type Served, serve } from '../helpers/serve.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'spoor-serve-'));
+const evidence = join(tmp, 'evidence');
+const server = join(evidence, 'exch01');
+const home = join(tmp, 'home');
+let s: Served;
+after(async () => {
+  await s?.stop();
+  rmSync(tmp, { recursive: true, force: true });
+});
+before(async () => {
+  mkdirSync(evidence, { recursive: true });
+  assert.equal(spawnSync(process.execPath, [SPOOR, 'demo', 'generate', server, '--size', '1MB', '--intrusion', 'proxylogon', '--seed', '5']).status, 0);
+  s = await serve(home, '--evidence-root', evidence, '--max-upload', '1M', '--attack', `${DATA}/attack/enterprise-attack.json`);
+});
+
+const call = async (method: string, path: string, init: { token?: string | null; body?: unknown; headers?: Record<string, string> } = {}) => {
+  const headers: Record<string, string> = { ...(init.headers ?? {}) };
+  if (init.token !== null) headers.authorization = `Bearer ${init.token ?? s.token}`;
+  if (init.body !== undefined) headers['content-type'] = 'application/json';
+  const r = await fetch(new URL(path, s.base), { method, headers, body: init.body === undefined ? undefined : JSON.stringify(init.body), redirect: 'manual' });
+  const text = await r.text();
+  return { status: r.status, headers: r.headers, text, json: () => JSON.parse(text) as Record<string, unknown> };
+};
+
+/** A raw request, for what fetch will not send (a Host of our choosing, a body cut off or endless). */
+function raw(method: string, path: string, headers: Record<string, string | number>, body?: (write: (b: Buffer) => boolean, end: () => void, answered: () => boolean) => void): Promise<{ status: number; text: string }> {
+  const u = new URL(path, s.base);
+  let answered = false;
+  return new Promise((resolve, reject) => {
+    const req = request({ host: u.hostname, port: u.port, path: u.pathname, method, headers: { authorization: `Bearer ${s.token}`, ...headers } }, (res) => {
+      answered = true;
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode!, text }));
+    });
+    req.on('error', (e) => {
+      answered = true;
+      if (!/EPIPE|ECONNRESET|destroyed/.test(e.message)) reject(e);
+    });
+    if (body) body((b) => req.write(b), () => req.end(), () => answered);
+    else req.end();
+  });
+}
+
+test('every request needs the token: none or a wrong one is refused, the printed one works (header, or cookie set from ?token)', async () => {
+  for (const path of ['/', '/static/app.js', '/api/cases', '/api/cases/1/download/html']) {
+    assert.equal((await call('GET', path, { token: null })).status, 401, path);
+    assert.equal((await call('GET', path, { token: s.token.replace(/.$/, (c) => (c === 'a' ? 'b' : 'a')) })).status, 401, path);
+  }
+  assert.equal((await call('POST', '/api/cases', { token: null, body: { name: 'x' } })).status, 401);
+  assert.equal((await call('GET', '/api/cases')).status, 200);
+  const opened = await call('GET', `/?token=${s.token}`, { token: null });
+  assert.equal(opened.status, 303);
+  const cookie = opened.headers.get('set-cookie')!;
+  assert.match(cookie, /HttpOnly/);
+  assert.match(cookie, /SameSite=Strict/);
+  assert.equal((await call('GET', '/api/cases', { token: null, headers: { cookie: cookie.split(';')[0]! } })).status, 200);
+  // DNS rebinding: a right token with another site's Host is still refused.
+  assert.equal((await raw('GET', '/api/cases', { host: 'evil.example:80' })).status, 421);
+});
+
+test('case paths: only folders under an evidence root, symbolic links followed, traversal refused', async () => {
+  mkdirSync(join(evidence, 'inside'), { recursive: true });
+  symlinkSync('/etc', join(evidence, 'link-out'));
+  const refused = ['/etc', `${evidence}/../..`, `${evidence}/inside/../../`, join(evidence, 'link-out'), `${evidence}/nowhere`, `${evidence}\0/x`, 42];
+  for (const p of refused) {
+    const r = await call('POST', '/api/cases', { body: { name: 'bad', evidencePath: p } });
+    assert.ok(r.status === 403 || r.status === 400, `${String(p)}: ${r.status} ${r.text}`);
+  }
+  assert.equal(((await call('GET', '/api/cases')).json() as unknown as unknown[]).filter((c) => (c as { name: string }).name === 'bad').length, 0);
+  assert.equal((await call('POST', '/api/cases', { body: { name: 'good', evidencePath: join(evidence, 'inside') } })).status, 201);
+});
+
+test('uploads: traversal in names refused; over the limit refused (declared or not) and nothing left on disk; under it kept', async () => {
+  const c = (await call('POST', '/api/cases', { body: { name: 'uploads' } })).json();
+  const id = c.id as number;
+  const uploads = join(home, 'cases', String(id), 'uploads');
+  // A bare ".." (or %2E%2E) never reaches the handler (URLs are normalised to /api/cases/N/): still refused.
+  assert.equal((await raw('PUT', `/api/cases/${id}/files/..`, { 'content-length': 2 }, (w, end) => (w(Buffer.from('hi')), end()))).status, 404);
+  for (const name of ['..%2F..%2F..%2Fescaped.txt', '.hidden', 'a%2Fb', 'a%5Cb', 'a%00b', '%2Fetc%2Fpasswd']) {
+    const r = await raw('PUT', `/api/cases/${id}/files/${name}`, { 'content-length': 2 }, (w, end) => (w(Buffer.from('hi')), end()));
+    assert.equal(r.status, 400, `${name}: ${r.status} ${r.text}`);
+  }
+  assert.equal(existsSync(join(home, 'escaped.txt')) || existsSync(join(home, 'cases', 'escaped.txt')) || existsSync(join(tmp, 'escaped.txt')), false);
+
+  const declared = await raw('PUT', `/api/cases/${id}/files/big.evtx`, { 'content-length': 2 * 1024 * 1024 }, (w, end) => (w(Buffer.alloc(1024)), setTimeout(end, 50)));
+  assert.equal(declared.status, 413);
+  // No length declared: the server counts, cuts it off past the limit, and removes what it wrote.
+  const chunk = Buffer.alloc(64 * 1024, 'x');
+  const streamed = await raw('PUT', `/api/cases/${id}/files/endless.log`, { 'transfer-encoding': 'chunked' }, (w, end, answered) => {
+    let sent = 0;
+    // Up to 64 MiB, 64 times the limit, unless the server answers first (it should, at 1 MiB).
+    const pump = () => {
+      while (!answered() && sent < 64 * 1024 * 1024 && w(chunk)) sent += chunk.length;
+      if (answered()) return;
+      if (sent < 64 * 1024 * 1024) setTimeout(pump, 1);
+      else end();
+    };
+    pump();
+  });
+  assert.equal(streamed.status, 413);
+  assert.deepEqual(readdirSync(uploads), []);
+
+  const ok = await raw('PUT', `/api/cases/${id}/files/small.log`, { 'content-length': 5 }, (w, end) => (w(Buffer.from('hello')), end()));
+  assert.equal(ok.status, 201, ok.text);
+  assert.deepEqual(readdirSync(uploads), ['small.log']);
+  assert.deepEqual(((await call('GET', `/api/cases/${id}`)).json().files as { name: string; size: number }[]).map((f) => [f.name, f.size]), [['small.log', 5]]);
+});
+
+test('a killed server restarted loses no committed case, and a hunt it was running is marked interrupted', async () => {
+  const c = (await call('POST', '/api/cases', { body: { name: 'survivor', kind: 'exchange', evidencePath: server } })).json();
+  assert.equal((await call('POST', `/api/cases/${c.id}/hunt`, { body: { sectors: ['law firms'] } })).status, 202);
+  let state: Record<string, unknown> = {};
+  for (let i = 0; i < 600 && state.status !== 'done' && state.status !== 'failed'; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    state = (await call('GET', `/api/cases/${c.id}`)).json();
+  }
+  assert.equal(state.status, 'done', JSON.stringify(state));
+  const before = (await call('GET', `/api/cases/${c.id}/detections?limit=1000`)).json();
+  assert.ok((before.total as number) > 0);
+  const cases = (await call('GET', '/api/cases')).json() as unknown as { id: number; name: string }[];
+  // One more hunt, and the server killed while it runs.
+  const second = (await call('POST', '/api/cases', { body: { name: 'cut short', kind: 'exchange', evidencePath: server } })).json();
+  await call('POST', `/api/cases/${second.id}/hunt`, { body: {} });
+  s.child.kill('SIGKILL');
+  await new Promise((r) => s.child.once('exit', r));
+  s = await serve(home, '--evidence-root', evidence, '--max-upload', '1M', '--attack', `${DATA}/attack/enterprise-attack.json`);
+  const again = (await call('GET', '/api/cases')).json() as unknown as { id: number; name: string; status: string }[];
+  assert.deepEqual(again.filter((x) => x.id !== second.id).map((x) => [x.id, x.name]), cases.map((x) => [x.id, x.name]));
+  const after = (await call('GET', `/api/cases/${c.id}/detections?limit=1000`)).json();
+  assert.deepEqual(after, before);
+  assert.equal((await call('GET', `/api/cases/${c.id}/download/stix`)).status, 200);
+  assert.equal(again.find((x) => x.id === second.id)?.status, 'interrupted');
+});
+
+test('bad requests get clear errors: unknown case, bad JSON, no evidence to hunt', async () => {
+  assert.equal((await call('GET', '/api/cases/9999')).status, 404);
+  const bad = await raw('POST', '/api/cases', { 'content-type': 'application/json', 'content-length': 5 }, (w, end) => (w(Buffer.from('{nope')), end()));
+  assert.equal(bad.status, 400);
+  assert.match(bad.text, /bad JSON/);
+  const c = (await call('POST', '/api/cases', { body: { name: 'empty' } })).json();
+  const r = await call('POST', `/api/cases/${c.id}/hunt`, { body: {} });
+  assert.equal(r.status, 400);
+  assert.match(r.text, /nothing to hunt/);
+});
