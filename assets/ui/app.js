@@ -4,7 +4,7 @@
   'use strict';
   var R = window.SpoorRender, el = R.el;
   var $ = function (id) { return document.getElementById(id); };
-  var current = null, poller = null, charts = [];
+  var current = null, poller = null, charts = [], drawing = 0;
 
   function api(method, path, body, raw) {
     var init = { method: method, headers: {}, credentials: 'same-origin' };
@@ -73,8 +73,11 @@
 
   function startPolling() {
     if (poller) return;
+    var busy = false;
     poller = setInterval(function () {
-      refresh(false).then(function (c) { if (c.status !== 'running') drawTabs(c); });
+      if (busy) return;
+      busy = true;
+      refresh(false).then(function (c) { busy = false; if (c.status !== 'running') drawTabs(c); }, function () { busy = false; });
     }, 500);
   }
   function stopPolling() { if (poller) { clearInterval(poller); poller = null; } }
@@ -101,10 +104,13 @@
   }
 
   function drawTabs(c) {
+    // Views are drawn from answers that arrive later: only those of the latest drawing are used.
+    var mine = ++drawing;
+    var fresh = function (f) { return function (x) { if (mine === drawing && current === c.id) f(x); }; };
     charts.forEach(function (ch) { ch.destroy(); }); charts = [];
     ['overview', 'detections', 'attribution', 'downloads'].forEach(function (t) { $('tab-' + t).textContent = ''; });
     if (c.status !== 'done') { $('tab-overview').appendChild(el('p', { class: 'muted', text: 'Run a hunt to see its results.' })); return; }
-    api('GET', '/api/cases/' + c.id + '/summary').then(function (s) {
+    api('GET', '/api/cases/' + c.id + '/summary').then(fresh(function (s) {
       var t = el('canvas', { id: 'timeline-chart' }), l = el('canvas');
       $('tab-overview').appendChild(R.cards(s.summary));
       $('tab-overview').appendChild(el('div', { class: 'charts' }, [el('div', { class: 'chart' }, [t]), el('div', { class: 'chart' }, [l])]));
@@ -112,8 +118,8 @@
       if (s.techniques.length) $('tab-overview').appendChild(R.matrix(s.matrix));
       if (s.exposure.length) $('tab-overview').appendChild(R.exposure(s.exposure));
       detectionsView(c, s);
-    });
-    api('GET', '/api/cases/' + c.id + '/attribution').then(function (a) { R.attribution($('tab-attribution'), a.attribution, a.note); });
+    }));
+    api('GET', '/api/cases/' + c.id + '/attribution').then(fresh(function (a) { R.attribution($('tab-attribution'), a.attribution, a.note); }));
     var box = $('tab-downloads');
     [['html', 'HTML report'], ['stix', 'STIX 2.1 bundle'], ['navigator', 'ATT&CK Navigator layer'], ['jsonl', 'detections (JSONL)']].forEach(function (d) {
       box.appendChild(el('p', null, [el('a', { href: '/api/cases/' + c.id + '/download/' + d[0], id: 'download-' + d[0], download: '' , text: d[1] })]));

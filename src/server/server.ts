@@ -95,6 +95,10 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
       return;
     }
     const path = url.pathname;
+    if (path === '/favicon.ico') {
+      res.writeHead(204).end();
+      return;
+    }
     const staticFile = STATIC[path];
     if (req.method === 'GET' && staticFile) {
       res.writeHead(200, { 'Content-Type': staticFile.type, 'Cache-Control': 'no-store' });
