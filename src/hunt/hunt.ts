@@ -131,7 +131,7 @@ export function planHuntUnits(files: readonly { path: string; size: number; name
 }
 
 /** An event, as rules see it, and the time its reader gives it (the record's, for EVTX). */
-type TimedEvent = { view: RawEvent; timestamp: string };
+export type TimedEvent = { view: RawEvent; timestamp: string };
 
 /** About how many bytes of input a unit is (its chunks, or its file). */
 export function unitSize(u: HuntUnit): number {
@@ -144,7 +144,7 @@ export function unitSize(u: HuntUnit): number {
 }
 
 /** The events of a unit, with the time their reader gives them (the record's, for EVTX). CSV comes asynchronously. */
-function unitEvents(unit: HuntUnit, result: UnitHunt, timeField?: string, lines?: LineSelection): Iterable<TimedEvent> | AsyncIterable<TimedEvent> {
+export function unitEvents(unit: HuntUnit, result: UnitHunt, timeField?: string, lines?: LineSelection): Iterable<TimedEvent> | AsyncIterable<TimedEvent> {
   const onDiagnostic = (m: string) => result.diagnostics.push(m);
   const label = unit.name ?? unit.file;
   const at = (where: string | number, message: string) => onDiagnostic(`${label}:${where}: ${message}`);
@@ -190,7 +190,7 @@ function unitEvents(unit: HuntUnit, result: UnitHunt, timeField?: string, lines?
   }
 }
 
-function fieldValues(view: Event, fields: readonly string[]): Record<string, unknown> {
+export function fieldValues(view: Event, fields: readonly string[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const f of fields) {
     const v = view.get(f);

@@ -224,13 +224,17 @@ function timePart(v: unknown, unit: string): number | undefined {
   }
 }
 
-function cidrTest(text: string): ValueTest {
-  let range: [ipaddr.IPv4 | ipaddr.IPv6, number];
+/** A rule's `cidr` value as a range; a RuleError when it is not one. */
+export function cidrRange(text: string): [ipaddr.IPv4 | ipaddr.IPv6, number] {
   try {
-    range = ipaddr.parseCIDR(text);
+    return ipaddr.parseCIDR(text);
   } catch {
     throw new RuleError(`"${text}" is not a CIDR range`);
   }
+}
+
+function cidrTest(text: string): ValueTest {
+  const range = cidrRange(text);
   return (v) => {
     const t = valueText(v);
     if (t === undefined || !ipaddr.isValid(t)) return false;
@@ -323,7 +327,7 @@ export function compileFieldTest(
 }
 
 /** The patterns a raw string value stands for after the transformation modifiers. */
-function expandValue(modifiers: readonly string[], raw: unknown, placeholders?: ReadonlyMap<string, readonly string[]>): SigmaString[] {
+export function expandValue(modifiers: readonly string[], raw: unknown, placeholders?: ReadonlyMap<string, readonly string[]>): SigmaString[] {
   if (typeof raw === 'object') throw new RuleError(`a value cannot be a ${Array.isArray(raw) ? 'nested list' : 'map'}`);
   let works: Work[];
   if (modifiers.includes('expand') && typeof raw === 'string' && /%\w+%/.test(raw)) {

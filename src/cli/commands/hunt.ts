@@ -28,6 +28,10 @@ import { addReportOptions, makeReport } from './report.js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ReportFormat } from '../../report/case.js';
+import type { CompiledRule } from '../../sigma/ruleset.js';
+import { connect, parseClickHouseUrl } from '../../sql/client.js';
+import { convertRules, huntInClickHouse } from '../../sql/hunt.js';
+import { TABLE } from '../../sql/schema.js';
 import { isRuleError, loadPipelineOrExit } from './rules.js';
 
 type Format = 'table' | 'jsonl' | 'csv' | 'timesketch';
@@ -49,6 +53,8 @@ export interface HuntOptions {
   verbose?: boolean;
   progress?: boolean;
   progressJson?: boolean;
+  /** --engine clickhouse://…: run the rules as SQL where the events were ingested. */
+  engine?: string;
   sort: 'time' | 'none';
   timeField?: string;
   include?: string[];
@@ -131,7 +137,8 @@ export function huntCommand(): Command {
   return addHuntOptions(
     new Command('hunt')
       .description('run Sigma rules (and indicators of compromise) over evidence: EVTX, JSON/JSONL (evtx_dump, Winlogbeat/ECS or flat), XML event exports, IIS and Exchange logs, CSV, zip archives of these')
-      .argument('<paths...>', 'evidence files, or directories searched recursively'),
+      .argument('[paths...]', 'evidence files, or directories searched recursively (none with --engine)')
+      .option('--engine <url>', 'hunt in ClickHouse instead (clickhouse://HOST:PORT/DATABASE, filled by spoor ingest): the rules run there as SQL'),
     "Sigma rule files or directories (may be given more than once; default: the SigmaHQ rules of spoor update, else Spoor's own)",
   )
     .addHelpText('after', `
@@ -140,6 +147,11 @@ run. A summary follows the detections on stderr. Exit status: 0 on a clean run (
 detections), 1 with --fail-on when a detection reaches that level or when an input could not be read
 at all, 2 on a usage error (also: a --rules path that does not exist, or no rule loaded at all).`)
     .action(async (paths: string[], opts: HuntOptions) => {
+      if (!paths.length && !opts.engine) {
+        process.stderr.write('spoor hunt: give evidence files or folders (or --engine clickhouse://… to hunt where they were ingested)\n');
+        process.exitCode = ExitCode.Usage;
+        return;
+      }
       process.exitCode = await runHunt(paths, opts, { command: 'hunt', rules: opts.rules?.length ? undefined : defaultRules() });
     });
 }
@@ -255,6 +267,15 @@ async function huntWith(
     stats.detections++;
     await emit(d);
   }
+  if (opts.engine) {
+    const found = await huntInDatabase(opts.engine, rules, pipeline, say, async (d) => {
+      if (window && !within(window, d.timestamp)) return;
+      stats.detections++;
+      await emit(d);
+    });
+    if (found === undefined) return ExitCode.Unreadable;
+    stats.events = found;
+  }
   const pacer = new GarbagePacer();
   const totalBytes = inputs.files.reduce((n, f) => n + f.size, 0);
   const progress = opts.progressJson ? HuntProgress.json(totalBytes, inputs.files.length) : opts.progress === false ? undefined : HuntProgress.start(totalBytes, inputs.files.length);
@@ -306,4 +327,31 @@ function timeOrder(a: string, b: string): number {
 
 function colourWanted(stream: NodeJS.WritableStream): boolean {
   return (stream as NodeJS.WriteStream).isTTY === true && !process.env.NO_COLOR;
+}
+
+/**
+ * The rules run as SQL in ClickHouse; each detection goes to `emit` as the in-process engine's would.
+ * Returns the number of events in the table, or undefined (said why) when the database cannot be used.
+ */
+async function huntInDatabase(url: string, rules: CompiledRule[], pipeline: Pipeline, say: (m: string) => void, emit: (d: Detection) => Promise<void>): Promise<number | undefined> {
+  let conn;
+  try {
+    conn = await connect(parseClickHouseUrl(url));
+  } catch (e) {
+    say(`--engine ${url}: ${(e as Error).message}`);
+    return undefined;
+  }
+  try {
+    const { converted, notConverted } = convertRules(rules, pipeline);
+    for (const n of notConverted) say(`${n.rule.rule.file}: ${n.rule.rule.title}: not run in ClickHouse: ${n.reason}`);
+    say(`ClickHouse ${conn.version}: ${converted.length} rules as SQL, ${notConverted.length} not convertible`);
+    const events = Number(((await (await conn.client.query({ query: `SELECT count() AS n FROM ${TABLE}`, format: 'JSONEachRow' })).json()) as { n: string }[])[0]?.n ?? 0);
+    for await (const d of huntInClickHouse(conn.client, converted)) await emit(d);
+    return events;
+  } catch (e) {
+    say(`--engine ${url}: ${(e as Error).message}`);
+    return undefined;
+  } finally {
+    await conn.client.close();
+  }
 }

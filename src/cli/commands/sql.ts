@@ -1,0 +1,92 @@
+import { existsSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { planHuntUnits } from '../../hunt/hunt.js';
+import { loadRuleSet } from '../../sigma/ruleset.js';
+import { ClickHouseUrlError, connect, parseClickHouseUrl } from '../../sql/client.js';
+import { batchQuery, convertRules } from '../../sql/hunt.js';
+import { ingest } from '../../sql/ingest.js';
+import { createTables } from '../../sql/schema.js';
+import { collectInputs } from '../inputs.js';
+import { expandArchives } from '../archives.js';
+import { ExitCode } from '../options.js';
+import { defaultRules } from '../default-rules.js';
+import { loadPipelineOrExit } from './rules.js';
+
+export function sqlCommand(): Command {
+  return new Command('sql')
+    .description('print Sigma rules as ClickHouse SQL (the queries `spoor hunt --engine clickhouse://…` runs), and the table they run on')
+    .argument('[rules...]', 'Sigma rule files or directories (default: as spoor hunt)')
+    .addOption(new Option('--backend <backend>', 'SQL dialect').choices(['clickhouse']).default('clickhouse'))
+    .option('-p, --pipeline <file>', 'processing pipeline instead of the built-in Windows one')
+    .option('--schema', 'print the CREATE TABLE statements too')
+    .option('--where', 'print each rule\'s condition alone, not the batched query')
+    .addHelpText('after', `
+Each rule becomes one boolean SQL expression over the events table (see --schema); rules that cannot
+be converted are listed on stderr with the reason, and the others are printed. Exit status: 0, or 2
+on bad usage (no rule loaded).`)
+    .action((paths: string[], opts: { pipeline?: string; schema?: boolean; where?: boolean }) => {
+      const say = (m: string) => process.stderr.write(`spoor sql: ${m}\n`);
+      const pipeline = loadPipelineOrExit(opts.pipeline, 'sql');
+      if (!pipeline) return void (process.exitCode = ExitCode.Usage);
+      const rules = paths.length ? paths : defaultRules().paths;
+      const missing = rules.filter((p) => !existsSync(p));
+      if (missing.length) {
+        for (const p of missing) say(`${p}: no such file or directory`);
+        return void (process.exitCode = ExitCode.Usage);
+      }
+      const set = loadRuleSet(rules, pipeline);
+      for (const p of set.problems) say(`${p.file}:${p.line}: rule not loaded: ${p.reason}`);
+      const { converted, notConverted } = convertRules(set.rules, pipeline);
+      for (const n of notConverted) say(`${n.rule.rule.file}: ${n.rule.rule.title}: not convertible: ${n.reason}`);
+      say(`${converted.length} rules converted, ${notConverted.length} not`);
+      if (!converted.length) return void (process.exitCode = ExitCode.Usage);
+      if (opts.schema) process.stdout.write(createTables().map((s) => `${s};\n`).join('\n') + '\n');
+      for (const c of converted) {
+        process.stdout.write(`-- ${c.rule.rule.title} (${c.rule.rule.id ?? 'no id'})\n${opts.where ? c.sql : batchQuery([c])};\n\n`);
+      }
+    });
+}
+
+export function ingestCommand(): Command {
+  return new Command('ingest')
+    .description('read evidence with Spoor\'s readers and insert its events into ClickHouse, to hunt there with spoor hunt --engine')
+    .argument('<paths...>', 'evidence files or directories')
+    .requiredOption('--to <url>', 'clickhouse://HOST:PORT/DATABASE (PORT: the HTTP port, 8123 by default; the database is created if need be)')
+    .addHelpText('after', `
+A file is known by the SHA-256 of its content: ingesting it again inserts nothing; an ingest cut
+short is cleaned up when the file is ingested again. Exit status: 0, 1 when ClickHouse or an input
+cannot be read, 2 on bad usage.`)
+    .action(async (paths: string[], opts: { to: string }) => {
+      const say = (m: string) => process.stderr.write(`spoor ingest: ${m}\n`);
+      let target;
+      try {
+        target = parseClickHouseUrl(opts.to);
+      } catch (e) {
+        if (!(e instanceof ClickHouseUrlError)) throw e;
+        say(e.message);
+        return void (process.exitCode = ExitCode.Usage);
+      }
+      const inputs = collectInputs(paths, () => true);
+      for (const e of inputs.errors) say(e);
+      const archives = expandArchives(inputs.files, say);
+      const units = planHuntUnits(archives.files).filter((u) => u.kind !== 'unknown' && u.kind !== 'zip');
+      let conn;
+      try {
+        conn = await connect(target);
+      } catch (e) {
+        say(`${opts.to}: ${(e as Error).message}`);
+        return void (process.exitCode = ExitCode.Unreadable);
+      }
+      const started = Date.now();
+      try {
+        say(`ClickHouse ${conn.version}, database ${target.database}`);
+        const r = await ingest(conn.client, units, say);
+        const s = (Date.now() - started) / 1000;
+        say(`${r.files} files, ${r.events} events inserted (${Math.round(r.events / Math.max(s, 0.001))} events/s); ${r.skipped} files ingested before, skipped`);
+        process.exitCode = inputs.errors.length ? ExitCode.Unreadable : ExitCode.Ok;
+      } finally {
+        await conn.client.close();
+        archives.cleanup();
+      }
+    });
+}

@@ -1,0 +1,238 @@
+import ipaddr from 'ipaddr.js';
+import { type Condition, ConditionError, identifiersFor, parseCondition } from '../sigma/condition.js';
+import { RuleError } from '../sigma/errors.js';
+import { cidrRange, expandValue } from '../sigma/modifiers.js';
+import { type Pipeline, type PipelineSource, sourcesFor } from '../sigma/pipeline.js';
+import type { SigmaRule } from '../sigma/rule.js';
+import { ONE, type SigmaString, STAR } from '../sigma/value.js';
+import { COLUMN_OF_FIELD, KIND } from './schema.js';
+
+/**
+ * Sigma rules as ClickHouse SQL with the in-process engine's exact meaning. An event's fields are
+ * parallel arrays (`names`, `vals`, `lvals` lower-cased by Spoor at ingest, `kinds`: scalar, null or
+ * other), so a rule's field test is `arrayExists` over them: a field that is absent matches nothing
+ * but `null`, every item of a multi-valued field is tried, and matching is case-insensitive unless
+ * `cased`, with the same lower-casing as the engine's. The SQL sticks to functions ClickHouse 18.16
+ * has, and works the same on current releases.
+ */
+export class NotConvertible extends Error {}
+
+export interface ConvertOptions {
+  fieldMap?: ReadonlyMap<string, string>;
+  placeholders?: ReadonlyMap<string, readonly string[]>;
+}
+
+/** A ClickHouse string literal. */
+export function sqlString(s: string): string {
+  return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+/** A Sigma pattern as a LIKE pattern: * and ? as % and _, their own characters escaped. */
+function likePattern(s: SigmaString, fold: boolean): string {
+  return s.pieces.map((p) => (p === STAR ? '%' : p === ONE ? '_' : (fold ? p.toLowerCase() : p).replace(/[\\%_]/g, (c) => `\\${c}`))).join('');
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** `arrayExists` over the items of one field: `item` sees n (name), v, lv (lower-cased) and k (kind). */
+const anyItem = (field: string, item: string) => `arrayExists((n, v, lv, k) -> n = ${sqlString(field)} AND (${item}), names, vals, lvals, kinds)`;
+const hasField = (field: string) => `has(names, ${sqlString(field)})`;
+const or = (parts: string[]) => (parts.length === 0 ? '0' : parts.length === 1 ? parts[0]! : `(${parts.join(' OR ')})`);
+const and = (parts: string[]) => (parts.length === 0 ? '1' : parts.length === 1 ? parts[0]! : `(${parts.join(' AND ')})`);
+
+const COMPARE: Record<string, string> = { gt: '>', gte: '>=', lt: '<', lte: '<=' };
+const TIME_UNITS = ['minute', 'hour', 'day', 'week', 'month', 'year'];
+
+/** One item's test for a string pattern (the engine's stringsTest): scalars and nulls (as ''), never other values. */
+function patternItem(s: SigmaString, cased: boolean): string {
+  const column = cased ? 'v' : 'lv';
+  const plain = s.plain;
+  const test = plain !== undefined ? `${column} = ${sqlString(cased ? plain : plain.toLowerCase())}` : `${column} LIKE ${sqlString(likePattern(s, !cased))}`;
+  // A null (stored as '') matches only the empty pattern, as in the engine.
+  return `${plain === '' ? `k != ${KIND.other}` : `k = ${KIND.scalar}`} AND ${test}`;
+}
+
+function numberOf(raw: unknown, modifier: string): number {
+  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw.trim()) : NaN;
+  if (Number.isNaN(n)) throw new RuleError(`"${modifier}" needs a number, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+function cidrItem(text: string): string {
+  const range = cidrRange(text);
+  if (range[0].kind() !== 'ipv4') throw new NotConvertible(`cidr ${text}: IPv6 ranges are not converted (ClickHouse 18.16 has no IPv6 range test)`);
+  const bytes = (range[0] as ipaddr.IPv4).octets;
+  const net = ((bytes[0]! << 24) >>> 0) + (bytes[1]! << 16) + (bytes[2]! << 8) + bytes[3]!;
+  const mask = range[1] === 0 ? 0 : (0xffffffff << (32 - range[1])) >>> 0;
+  // Dotted quads only (what ipaddr.js reads as IPv4), IPv4-mapped IPv6 included, as the engine compares.
+  const addr = `replaceRegexpOne(lv, '^::ffff:', '')`;
+  return `k = ${KIND.scalar} AND match(lv, '^(::ffff:)?[0-9]{1,3}\\\\.[0-9]{1,3}\\\\.[0-9]{1,3}\\\\.[0-9]{1,3}$') AND bitAnd(IPv4StringToNum(${addr}), ${mask}) = ${(net & mask) >>> 0}`;
+}
+
+/** `field|modifiers: values` as SQL (compileFieldTest's meaning). */
+export function fieldSql(field: string, modifiers: readonly string[], rawValues: readonly unknown[], options: ConvertOptions): string {
+  const has = (m: string) => modifiers.includes(m);
+  const all = has('all');
+  const eventField = (f: string) => options.fieldMap?.get(f) ?? f;
+  if (has('exists')) {
+    const want = rawValues[0];
+    if (typeof want !== 'boolean' && want !== 'true' && want !== 'false') throw new RuleError('"exists" takes true or false');
+    return want === true || want === 'true' ? hasField(field) : `NOT ${hasField(field)}`;
+  }
+  if (has('fieldref')) {
+    // The engine compares the texts of two single scalar values.
+    const column = has('cased') ? 'vals' : 'lvals';
+    const one = (f: string) => `countEqual(names, ${sqlString(f)}) = 1 AND kinds[indexOf(names, ${sqlString(f)})] = ${KIND.scalar}`;
+    const hit = or(rawValues.map((r) => {
+      const ref = eventField(String(r));
+      return and([one(field), one(ref), `${column}[indexOf(names, ${sqlString(field)})] = ${column}[indexOf(names, ${sqlString(ref)})]`]);
+    }));
+    return has('neq') ? `(${hasField(field)} AND NOT ${hit})` : hit;
+  }
+  const negate = has('neq');
+  // One item test per raw value; combined with OR (any item of any value) or, with `all`, each value by some item.
+  const itemTests = (): string[] => {
+    const unit = modifiers.find((m) => TIME_UNITS.includes(m));
+    if (unit) throw new NotConvertible(`"${unit}" modifier: time parts of values are not converted`);
+    const cmp = modifiers.find((m) => m in COMPARE);
+    if (cmp) return rawValues.map((r) => `k = ${KIND.scalar} AND toFloat64OrNull(replaceRegexpAll(v, '^\\\\s+|\\\\s+$', '')) ${COMPARE[cmp]} ${numberOf(r, cmp)}`);
+    if (has('cidr')) return rawValues.map((r) => cidrItem(String(r)));
+    if (has('re')) {
+      const flags = (has('i') ? 'i' : '') + (has('m') ? 'm' : '') + (has('s') ? 's' : '');
+      return rawValues.map((r) => {
+        if (typeof r !== 'string') throw new RuleError('"re" needs a string');
+        // Flags as a group: ClickHouse 18.16 ignores a leading (?i) before a pattern it takes for a literal.
+        return `k = ${KIND.scalar} AND match(v, ${sqlString(flags ? `(?${flags}:${r})` : r)})`;
+      });
+    }
+    return rawValues.map((r) => {
+      if (r === null) return `k = ${KIND.null}`;
+      return or(expandValue(modifiers, r, options.placeholders).map((s) => patternItem(s, has('cased'))));
+    });
+  };
+  const items = itemTests();
+  const nullWanted = !negate && rawValues.includes(null);
+  const absentOrNull = (test: string) => (nullWanted ? `(NOT ${hasField(field)} OR ${test})` : test);
+  if (negate) {
+    // The field has an item that is not null and matches none of the values.
+    return anyItem(field, `k != ${KIND.null} AND NOT ${or(items.map((i) => `(${i})`))}`);
+  }
+  if (all && items.length > 1) return and(rawValues.map((r, i) => (r === null ? `(NOT ${hasField(field)} OR ${anyItem(field, items[i]!)})` : anyItem(field, items[i]!))));
+  return absentOrNull(anyItem(field, or(items.map((i) => `(${i})`))));
+}
+
+/** Keywords: each value anywhere in any scalar value of the event, case-insensitively. */
+function keywordSql(values: readonly unknown[], all: boolean): string {
+  const tests = values.map((v) => {
+    if (v === null || typeof v === 'object') throw new RuleError('a keyword must be a string or number');
+    const s = expandValue([], v)[0]!;
+    const pattern = `%${likePattern(s, true)}%`;
+    return `arrayExists((lv, k) -> k = ${KIND.scalar} AND lv LIKE ${sqlString(pattern)}, lvals, kinds)`;
+  });
+  return all ? and(tests) : or(tests);
+}
+
+function mapSql(map: Obj, options: ConvertOptions): string {
+  const parts: string[] = [];
+  for (const [key, raw] of Object.entries(map)) {
+    const [fieldName, ...modifiers] = key.split('|');
+    const values = Array.isArray(raw) ? raw : [raw];
+    if (fieldName === '') {
+      if (modifiers.some((m) => m !== 'all')) throw new RuleError(`keyword search with modifier "${modifiers.join('|')}" is not supported`);
+      parts.push(keywordSql(values, modifiers.includes('all')));
+      continue;
+    }
+    try {
+      parts.push(fieldSql(options.fieldMap?.get(fieldName!) ?? fieldName!, modifiers, values, options));
+    } catch (e) {
+      if (e instanceof RuleError || e instanceof NotConvertible) e.message = `${key}: ${e.message}`;
+      throw e;
+    }
+  }
+  return parts.length === 0 ? '0' : and(parts);
+}
+
+function searchSql(id: string, search: unknown, options: ConvertOptions): string {
+  if (isObj(search)) return mapSql(search, options);
+  if (Array.isArray(search)) {
+    if (search.length === 0) throw new RuleError(`search "${id}" is an empty list`);
+    if (search.every(isObj)) return or(search.map((m) => mapSql(m as Obj, options)));
+    if (search.some(isObj)) throw new RuleError(`search "${id}" mixes maps and keywords`);
+    return keywordSql(search, false);
+  }
+  if (typeof search === 'string' || typeof search === 'number') return keywordSql([search], false);
+  throw new RuleError(`search "${id}" must be a map or a list`);
+}
+
+function conditionSql(c: Condition, searches: Map<string, string>, ids: string[]): string {
+  switch (c.op) {
+    case 'id': {
+      const s = searches.get(c.name);
+      if (s === undefined) throw new RuleError(`condition names "${c.name}", which the detection does not define`);
+      return s;
+    }
+    case 'not':
+      return `NOT ${conditionSql(c.arg, searches, ids)}`;
+    case 'and':
+      return and(c.args.map((a) => conditionSql(a, searches, ids)));
+    case 'or':
+      return or(c.args.map((a) => conditionSql(a, searches, ids)));
+    case 'of': {
+      const names = identifiersFor(c.pattern, ids);
+      if (names.length === 0) throw new RuleError(`"${c.pattern}" matches no search identifier`);
+      const parts = names.map((n) => searches.get(n)!);
+      if (c.count === 'all') return and(parts);
+      if (c.count === 1) return or(parts);
+      return `(${parts.map((p) => `toUInt8(${p})`).join(' + ')}) >= ${c.count}`;
+    }
+  }
+}
+
+/** A rule's detection (searches and condition) as one SQL boolean expression. */
+export function detectionSql(detection: unknown, options: ConvertOptions = {}): string {
+  if (!isObj(detection)) throw new RuleError('detection must be a map');
+  const { condition, ...rest } = detection;
+  if (condition === undefined) throw new RuleError('detection has no condition');
+  const ids = Object.keys(rest).filter((k) => k !== 'timeframe');
+  const searches = new Map(ids.map((id) => [id, searchSql(id, rest[id], options)]));
+  const conditions = (Array.isArray(condition) ? condition : [condition]).map((c) => {
+    if (typeof c !== 'string') throw new RuleError('condition must be a string');
+    try {
+      return conditionSql(parseCondition(c), searches, ids);
+    } catch (e) {
+      if (e instanceof ConditionError) throw new RuleError(`condition: ${e.message}`);
+      throw e;
+    }
+  });
+  return or(conditions);
+}
+
+/** Whether an event belongs to a pipeline source: Channel and EventID on their columns, other fields in the arrays. */
+function sourceSql(source: PipelineSource): string {
+  return and([...source.conditions].map(([field, allowed]) => {
+    const list = allowed.map(sqlString).join(', ');
+    const column = COLUMN_OF_FIELD[field];
+    if (column) return `lowerUTF8(${column}) IN (${list})`;
+    return `(countEqual(names, ${sqlString(field)}) = 1 AND ${anyItem(field, `k = ${KIND.scalar} AND lv IN (${list})`)})`;
+  }));
+}
+
+/** A rule as one SQL condition over the events table: for each log source it stands for, belonging to it and matching there. */
+export function ruleSql(rule: SigmaRule, pipeline: Pipeline): string {
+  if (rule.status === 'deprecated') throw new NotConvertible('deprecated');
+  const sources = sourcesFor(pipeline, rule.logsource);
+  if (sources.length === 0) throw new NotConvertible(`unsupported logsource (${Object.entries(rule.logsource).filter(([k]) => k !== 'definition').map(([k, v]) => `${k}: ${v}`).join(', ')})`);
+  return or(sources.map((s) => and([sourceSql(s), detectionSql(rule.detection, { fieldMap: s.fields, placeholders: pipeline.placeholders })])));
+}
+
+/** The channels (lower-cased) a rule's events can come from; undefined when a log source it stands for names none. */
+export function ruleChannels(rule: SigmaRule, pipeline: Pipeline): string[] | undefined {
+  const out = new Set<string>();
+  for (const s of sourcesFor(pipeline, rule.logsource)) {
+    const channels = s.conditions.get('Channel');
+    if (!channels) return undefined;
+    for (const c of channels) out.add(c);
+  }
+  return [...out].sort();
+}

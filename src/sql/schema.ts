@@ -1,0 +1,103 @@
+import { createHash } from 'node:crypto';
+import { type RawEvent, flattenEvtxEvent } from '../evidence/event.js';
+import { valueText } from '../sigma/modifiers.js';
+
+/**
+ * The events table Spoor hunts in ClickHouse. Common columns (time, host, channel, provider, event id,
+ * record id, source file) for filtering and sorting; every field of the event as parallel arrays of
+ * names, values, lower-cased values and kinds, which the generated SQL addresses by name; and the
+ * event itself as JSON, to give detections back in the in-process engine's shape.
+ */
+export const KIND = { scalar: 0, null: 1, other: 2 } as const;
+
+/** Fields the log-source conditions test on columns of their own. */
+export const COLUMN_OF_FIELD: Record<string, string> = { Channel: 'channel', EventID: 'event_id' };
+
+export const TABLE = 'events';
+export const INGESTED = 'spoor_ingested';
+
+/** The tables, in SQL both ClickHouse 18.16 and current releases accept. */
+export function createTables(table = TABLE, engine = 'MergeTree()'): string[] {
+  return [
+    `CREATE TABLE IF NOT EXISTS ${table} (
+  time DateTime,
+  timestamp String,
+  host String,
+  channel String,
+  provider String,
+  event_id String,
+  record_id String,
+  source_file String,
+  source_sha256 String,
+  seq UInt64,
+  names Array(String),
+  vals Array(String),
+  lvals Array(String),
+  kinds Array(UInt8),
+  ltext String,
+  raw String
+) ENGINE = ${engine} PARTITION BY toYYYYMM(time) ORDER BY (host, time, source_sha256, seq)`,
+    `CREATE TABLE IF NOT EXISTS ${INGESTED} (source_sha256 String, source_file String, events UInt64, ingested DateTime) ENGINE = MergeTree() ORDER BY source_sha256`,
+  ];
+}
+
+export interface EventRow {
+  time: string;
+  timestamp: string;
+  host: string;
+  channel: string;
+  provider: string;
+  event_id: string;
+  record_id: string;
+  source_file: string;
+  source_sha256: string;
+  seq: number;
+  names: string[];
+  vals: string[];
+  lvals: string[];
+  kinds: number[];
+  /** Every scalar value lower-cased, one a line: what a batch's literal prefilter searches. */
+  ltext: string;
+  raw: string;
+}
+
+/** ClickHouse's DateTime text (UTC, seconds) of an ISO time; the epoch for none. */
+function dateTime(iso: string): string {
+  const t = Date.parse(iso);
+  return (Number.isNaN(t) ? new Date(0) : new Date(t)).toISOString().slice(0, 19).replace('T', ' ');
+}
+
+/** An event as a row: its fields as the engine sees them (multi-valued fields one item each). */
+export function eventRow(view: RawEvent, timestamp: string, file: string, sha256: string, seq: number): EventRow {
+  const raw = view.toRaw();
+  const fields = flattenEvtxEvent(raw);
+  // Fields a reader gives besides its object (the request URI of a web log line).
+  const uri = view.get('RequestUri');
+  if (uri !== undefined && !fields.has('RequestUri')) fields.set('RequestUri', uri);
+  const row: EventRow = { time: '', timestamp, host: '', channel: '', provider: '', event_id: '', record_id: '', source_file: file, source_sha256: sha256, seq, names: [], vals: [], lvals: [], kinds: [], ltext: '', raw: JSON.stringify(raw) };
+  const push = (name: string, v: unknown) => {
+    const t = valueText(v);
+    const kind = v === null ? KIND.null : t === undefined ? KIND.other : KIND.scalar;
+    row.names.push(name);
+    row.vals.push(t ?? '');
+    row.lvals.push(t === undefined ? '' : t.toLowerCase());
+    row.kinds.push(kind);
+  };
+  for (const [name, v] of fields) {
+    if (Array.isArray(v) && v.length) for (const x of v) push(name, x);
+    else push(name, v);
+  }
+  row.ltext = row.lvals.filter((_, i) => row.kinds[i] === KIND.scalar).join('\n');
+  const text = (f: string) => valueText(view.get(f)) ?? '';
+  const time = text('TimeCreated_SystemTime') || timestamp;
+  row.timestamp = time;
+  row.time = dateTime(time);
+  row.host = text('Computer');
+  row.channel = text('Channel');
+  row.provider = text('Provider_Name');
+  row.event_id = text('EventID');
+  row.record_id = text('EventRecordID');
+  return row;
+}
+
+export const sha256Of = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');

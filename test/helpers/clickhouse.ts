@@ -1,0 +1,73 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/**
+ * A private ClickHouse server for tests (Debian's clickhouse-server, which .ci/run installs): its own
+ * data folder, loopback only, free ports; stopped when the tests end.
+ */
+export interface TestClickHouse {
+  url: string;
+  httpPort: number;
+  stop: () => Promise<void>;
+}
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+
+export async function startClickHouse(): Promise<TestClickHouse> {
+  const dir = mkdtempSync(join(tmpdir(), 'spoor-clickhouse-'));
+  for (const d of ['data', 'tmp', 'user_files', 'format_schemas', 'log']) mkdirSync(join(dir, d));
+  const [http, tcp] = [await freePort(), await freePort()];
+  let config = readFileSync('/etc/clickhouse-server/config.xml', 'utf8')
+    .replace(/<log>[^<]*<\/log>/, `<log>${dir}/log/server.log</log>`)
+    .replace(/<errorlog>[^<]*<\/errorlog>/, `<errorlog>${dir}/log/server.err.log</errorlog>`)
+    .replace(/<http_port>\d+<\/http_port>/, `<http_port>${http}</http_port>`)
+    .replace(/<tcp_port>\d+<\/tcp_port>/, `<tcp_port>${tcp}</tcp_port>`)
+    .replace(/<https_port>\d+<\/https_port>/, '')
+    .replace(/<tcp_port_secure>\d+<\/tcp_port_secure>/, '')
+    .replace(/<interserver_http_port>\d+<\/interserver_http_port>/, '')
+    .replace(/<listen_host>::1<\/listen_host>/, '')
+    .replace(/<path>\/var\/lib\/clickhouse\/<\/path>/, `<path>${dir}/data/</path>`)
+    .replace(/<tmp_path>[^<]*<\/tmp_path>/, `<tmp_path>${dir}/tmp/</tmp_path>`)
+    .replace(/<user_files_path>[^<]*<\/user_files_path>/, `<user_files_path>${dir}/user_files/</user_files_path>`)
+    .replace(/<format_schema_path>[^<]*<\/format_schema_path>/, `<format_schema_path>${dir}/format_schemas/</format_schema_path>`);
+  config = config.replace('<users_config>users.xml</users_config>', `<users_config>${dir}/users.xml</users_config>`);
+  writeFileSync(join(dir, 'config.xml'), config);
+  writeFileSync(join(dir, 'users.xml'), readFileSync('/etc/clickhouse-server/users.xml', 'utf8'));
+  const child: ChildProcess = spawn('clickhouse-server', [`--config-file=${dir}/config.xml`], { stdio: 'ignore', cwd: dir });
+  const url = `http://127.0.0.1:${http}`;
+  for (let i = 0; ; i++) {
+    try {
+      const r = await fetch(`${url}/?query=SELECT%201`);
+      if (r.ok) break;
+    } catch {
+      // not up yet
+    }
+    if (i > 300 || child.exitCode !== null) {
+      child.kill('SIGKILL');
+      throw new Error(`clickhouse-server did not start: ${spawnSync('tail', ['-20', `${dir}/log/server.err.log`], { encoding: 'utf8' }).stdout}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url,
+    httpPort: http,
+    stop: async () => {
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+        if (child.exitCode === null) child.kill('SIGKILL');
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
