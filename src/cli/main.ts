@@ -5,7 +5,7 @@ import { dumpCommand } from './commands/dump.js';
 import { attributeCommand } from './commands/attribute.js';
 import { reportCommand } from './commands/report.js';
 import { serveCommand } from './commands/serve.js';
-import { ingestCommand, sqlCommand } from './commands/sql.js';
+import { ingestCommand, queryCommand, sqlCommand } from './commands/sql.js';
 import { exchangeCommand } from './commands/exchange.js';
 import { huntCommand } from './commands/hunt.js';
 import { rulesCommand } from './commands/rules.js';
@@ -20,7 +20,7 @@ const program = new Command('spoor')
   .showHelpAfterError()
   .exitOverride();
 
-for (const command of [dumpCommand(), huntCommand(), rulesCommand(), exchangeCommand(), attributeCommand(), reportCommand(), serveCommand(), sqlCommand(), ingestCommand(), demoCommand(), updateCommand()]) {
+for (const command of [dumpCommand(), huntCommand(), rulesCommand(), exchangeCommand(), attributeCommand(), reportCommand(), serveCommand(), sqlCommand(), ingestCommand(), queryCommand(), demoCommand(), updateCommand()]) {
   program.addCommand(command.exitOverride().showHelpAfterError());
 }
 

@@ -21,7 +21,7 @@ export function detectionJson(d: Detection): string {
 
 export const CSV_HEADER = ['timestamp', 'level', 'rule_title', 'rule_id', 'computer', 'channel', 'event_id', 'record_id', 'file', 'techniques'];
 
-function csvCell(v: string): string {
+export function csvCell(v: string): string {
   return /[",\r\n]/.test(v) ? '"' + v.replace(/"/g, '""') + '"' : v;
 }
 

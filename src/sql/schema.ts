@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type RawEvent, flattenEvtxEvent } from '../evidence/event.js';
 import { valueText } from '../sigma/modifiers.js';
+import { toJson } from '../common/json.js';
 
 /**
  * The events table Spoor hunts in ClickHouse. Common columns (time, host, channel, provider, event id,
@@ -74,7 +75,7 @@ export function eventRow(view: RawEvent, timestamp: string, file: string, sha256
   // Fields a reader gives besides its object (the request URI of a web log line).
   const uri = view.get('RequestUri');
   if (uri !== undefined && !fields.has('RequestUri')) fields.set('RequestUri', uri);
-  const row: EventRow = { time: '', timestamp, host: '', channel: '', provider: '', event_id: '', record_id: '', source_file: file, source_sha256: sha256, seq, names: [], vals: [], lvals: [], kinds: [], ltext: '', raw: JSON.stringify(raw) };
+  const row: EventRow = { time: '', timestamp, host: '', channel: '', provider: '', event_id: '', record_id: '', source_file: file, source_sha256: sha256, seq, names: [], vals: [], lvals: [], kinds: [], ltext: '', raw: toJson(raw) };
   const push = (name: string, v: unknown) => {
     const t = valueText(v);
     const kind = v === null ? KIND.null : t === undefined ? KIND.other : KIND.scalar;

@@ -6,6 +6,8 @@ import { ClickHouseUrlError, connect, parseClickHouseUrl } from '../../sql/clien
 import { batchQuery, convertRules } from '../../sql/hunt.js';
 import { ingest } from '../../sql/ingest.js';
 import { createTables } from '../../sql/schema.js';
+import { loadEvidence, openDuckDb, queryRows } from '../../sql/duckdb.js';
+import { csvCell, formatTable } from '../../report/detections.js';
 import { collectInputs } from '../inputs.js';
 import { expandArchives } from '../archives.js';
 import { ExitCode } from '../options.js';
@@ -87,6 +89,60 @@ cannot be read, 2 on bad usage.`)
       } finally {
         await conn.client.close();
         archives.cleanup();
+      }
+    });
+}
+
+export function queryCommand(): Command {
+  return new Command('query')
+    .description('run ad-hoc SQL over evidence with DuckDB (embedded, no server): the events are the table `events`')
+    .argument('<sql>', "the query, e.g. \"SELECT fields->>'Image' AS image, count(*) n FROM events WHERE event_id = '1' GROUP BY 1 ORDER BY n DESC\"")
+    .argument('[paths...]', 'evidence files or directories (none with --db of an earlier run)')
+    .addOption(new Option('-f, --format <format>', 'output format').choices(['table', 'jsonl', 'csv']).default('table'))
+    .option('--db <file>', 'keep the loaded events in this DuckDB file (and query it again later without paths)')
+    .addHelpText('after', `
+Columns: time (TIMESTAMPTZ), timestamp, host, channel, provider, event_id, record_id, source_file,
+fields (JSON: every field by name, fields->>'CommandLine'), raw (the event as JSON).
+Exit status: 0, 1 when the query fails or an input cannot be read, 2 on bad usage.`)
+    .action(async (sql: string, paths: string[], opts: { format: 'table' | 'jsonl' | 'csv'; db?: string }) => {
+      const say = (m: string) => process.stderr.write(`spoor query: ${m}\n`);
+      if (!paths.length && !opts.db) {
+        say('give evidence files or folders (or --db FILE of an earlier run)');
+        return void (process.exitCode = ExitCode.Usage);
+      }
+      const conn = await openDuckDb(opts.db);
+      try {
+        if (paths.length) {
+          const inputs = collectInputs(paths, () => true);
+          for (const e of inputs.errors) say(e);
+          const archives = expandArchives(inputs.files, say);
+          try {
+            const n = await loadEvidence(conn, planHuntUnits(archives.files).filter((u) => u.kind !== 'unknown' && u.kind !== 'zip'), say);
+            say(`${n} events loaded`);
+          } finally {
+            archives.cleanup();
+          }
+          if (inputs.errors.length) process.exitCode = ExitCode.Unreadable;
+        }
+        const rows: Record<string, unknown>[] = [];
+        const cell = (v: unknown) => (v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v));
+        let header: string[] | undefined;
+        for await (const r of queryRows(conn, sql)) {
+          if (opts.format === 'jsonl') process.stdout.write(`${JSON.stringify(r)}\n`);
+          else if (opts.format === 'csv') {
+            if (!header) process.stdout.write(`${(header = Object.keys(r)).map(csvCell).join(',')}\n`);
+            process.stdout.write(`${header.map((k) => csvCell(cell(r[k]))).join(',')}\n`);
+          } else rows.push(r);
+        }
+        if (opts.format === 'table') {
+          const keys = rows.length ? Object.keys(rows[0]!) : [];
+          process.stdout.write(rows.length ? formatTable(rows.map((r) => keys.map((k) => cell(r[k]))), keys, 80) : '(no rows)\n');
+        }
+      } catch (e) {
+        say((e as Error).message);
+        process.exitCode = ExitCode.Unreadable;
+      } finally {
+        conn.closeSync();
       }
     });
 }
