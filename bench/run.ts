@@ -7,9 +7,10 @@ import { sampleSecurityEvents, sampleSysmonEvents } from '../src/evidence/evtx/s
 import { type SampleEvent, writeEvtx } from '../src/evidence/evtx/writer.js';
 import { writeLargeCorpus } from './large-corpus.js';
 import { exchangeBench } from './exchange.js';
+import { clickhouseBench } from './clickhouse.js';
 
 /**
- * `npm run bench [-- evtx|hunt|exchange|memory]`: EVTX parsing speed of `spoor dump --format jsonl`
+ * `npm run bench [-- evtx|hunt|exchange|memory|clickhouse]`: EVTX parsing speed of `spoor dump --format jsonl`
  * against libevtx's evtxexport on the same files in the same run (bench/results/evtx.json), hunting
  * speed with all SigmaHQ rules (bench/results/hunt.json), `exchange scan` over a generated 2 GB
  * server folder against ripgrep (bench/results/exchange.json), with peak memory. Absolute times on shared machines are
@@ -168,6 +169,11 @@ try {
     results.push(corpus('large-generated', [big], tmp));
     const out = join(ROOT, 'bench/results/evtx.json');
     writeFileSync(out, JSON.stringify({ ...meta, results }, null, 2) + '\n');
+    console.log(`written: ${out}`);
+  }
+  if (which === 'clickhouse') {
+    const out = join(ROOT, 'bench/results/clickhouse.json');
+    writeFileSync(out, JSON.stringify({ ...meta, ...(await clickhouseBench(tmp, SPOOR, DATA)) }, null, 2) + '\n');
     console.log(`written: ${out}`);
   }
   if (which === 'memory') {

@@ -47,6 +47,10 @@ export class HuntJobs {
     const log: string[] = [];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, CI: '' } });
     this.running.set(c.id, child);
+    child.on('error', (e) => {
+      this.running.delete(c.id);
+      this.o.store.setStatus(c.id, 'failed', `the hunt could not start: ${e.message}`);
+    });
     let pending = '';
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (chunk: string) => {

@@ -61,13 +61,35 @@ function numberOf(raw: unknown, modifier: string): number {
 
 function cidrItem(text: string): string {
   const range = cidrRange(text);
-  if (range[0].kind() !== 'ipv4') throw new NotConvertible(`cidr ${text}: IPv6 ranges are not converted (ClickHouse 18.16 has no IPv6 range test)`);
+  if (range[0].kind() === 'ipv6') return ipv6CidrItem(range[0] as ipaddr.IPv6, range[1]);
   const bytes = (range[0] as ipaddr.IPv4).octets;
   const net = ((bytes[0]! << 24) >>> 0) + (bytes[1]! << 16) + (bytes[2]! << 8) + bytes[3]!;
   const mask = range[1] === 0 ? 0 : (0xffffffff << (32 - range[1])) >>> 0;
   // Dotted quads only (what ipaddr.js reads as IPv4), IPv4-mapped IPv6 included, as the engine compares.
   const addr = `replaceRegexpOne(lv, '^::ffff:', '')`;
   return `k = ${KIND.scalar} AND match(lv, '^(::ffff:)?[0-9]{1,3}\\\\.[0-9]{1,3}\\\\.[0-9]{1,3}\\\\.[0-9]{1,3}$') AND bitAnd(IPv4StringToNum(${addr}), ${mask}) = ${(net & mask) >>> 0}`;
+}
+
+/**
+ * An IPv6 range by the hex digits of the address (ClickHouse 18.16 has no IPv6 range function):
+ * the whole digits of the prefix compared as text, a part digit by the digits its bits allow. Only
+ * values with a colon are addresses here, as for ipaddr.js; what IPv6StringToNum cannot read (all
+ * zeros) matches nothing, so the unspecified address :: never matches a range.
+ */
+function ipv6CidrItem(net: ipaddr.IPv6, bits: number): string {
+  const hex = net.toByteArray().map((b) => b.toString(16).padStart(2, '0')).join('').toUpperCase();
+  const whole = Math.floor(bits / 4);
+  const h = 'hex(IPv6StringToNum(lv))';
+  const tests = [`k = ${KIND.scalar}`, "position(lv, ':') > 0", `${h} != '${'0'.repeat(32)}'`];
+  if (whole) tests.push(`substring(${h}, 1, ${whole}) = '${hex.slice(0, whole)}'`);
+  const rest = bits % 4;
+  if (rest) {
+    const mask = (0xf << (4 - rest)) & 0xf;
+    const want = parseInt(hex[whole]!, 16) & mask;
+    const allowed = Array.from({ length: 16 }, (_, d) => d).filter((d) => (d & mask) === want).map((d) => `'${d.toString(16).toUpperCase()}'`);
+    tests.push(`substring(${h}, ${whole + 1}, 1) IN (${allowed.join(', ')})`);
+  }
+  return tests.join(' AND ');
 }
 
 /** `field|modifiers: values` as SQL (compileFieldTest's meaning). */
@@ -96,7 +118,7 @@ export function fieldSql(field: string, modifiers: readonly string[], rawValues:
     const unit = modifiers.find((m) => TIME_UNITS.includes(m));
     if (unit) throw new NotConvertible(`"${unit}" modifier: time parts of values are not converted`);
     const cmp = modifiers.find((m) => m in COMPARE);
-    if (cmp) return rawValues.map((r) => `k = ${KIND.scalar} AND toFloat64OrNull(replaceRegexpAll(v, '^\\\\s+|\\\\s+$', '')) ${COMPARE[cmp]} ${numberOf(r, cmp)}`);
+    if (cmp) return rawValues.map((r) => `k = ${KIND.scalar} AND ifNull(toFloat64OrNull(replaceRegexpAll(v, '^\\\\s+|\\\\s+$', '')) ${COMPARE[cmp]} ${numberOf(r, cmp)}, 0)`);
     if (has('cidr')) return rawValues.map((r) => cidrItem(String(r)));
     if (has('re')) {
       const flags = (has('i') ? 'i' : '') + (has('m') ? 'm' : '') + (has('s') ? 's' : '');

@@ -1,4 +1,4 @@
-import { type ClickHouseClient, createClient } from '@clickhouse/client';
+import { type ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client';
 
 /** A ClickHouse address as users give it: clickhouse://HOST:PORT/DATABASE (PORT: the HTTP port, 8123 by default). */
 export interface ClickHouseTarget {
@@ -26,7 +26,8 @@ export function parseClickHouseUrl(text: string): ClickHouseTarget {
 
 /** A client on the target's database, created if need be; and the server's version. */
 export async function connect(target: ClickHouseTarget): Promise<{ client: ClickHouseClient; version: string }> {
-  const auth = { ...(target.username ? { username: target.username } : {}), ...(target.password ? { password: target.password } : {}) };
+  // Spoor says what went wrong itself, naming the address; the client's own log would say it twice.
+  const auth = { ...(target.username ? { username: target.username } : {}), ...(target.password ? { password: target.password } : {}), log: { level: ClickHouseLogLevel.OFF } };
   const admin = createClient({ url: target.url, ...auth });
   try {
     await admin.command({ query: `CREATE DATABASE IF NOT EXISTS ${target.database}` });

@@ -15,7 +15,9 @@ import { loadRuleSet } from '../../src/sigma/ruleset.js';
 import { connect, parseClickHouseUrl } from '../../src/sql/client.js';
 import { convertRules, huntInClickHouse } from '../../src/sql/hunt.js';
 import { ingest } from '../../src/sql/ingest.js';
-import { sha256Of } from '../../src/sql/schema.js';
+import { createTables, eventRow, sha256Of } from '../../src/sql/schema.js';
+import { fieldSql } from '../../src/sql/clickhouse.js';
+import { compileFieldTest } from '../../src/sigma/modifiers.js';
 import { type TestClickHouse, startClickHouse } from '../helpers/clickhouse.js';
 import { DATA, ROOT, SPOOR, listFiles } from '../helpers/paths.js';
 
@@ -77,13 +79,18 @@ test('parity: every SigmaHQ regression sample, ingested into ClickHouse and hunt
 });
 
 test('idempotent ingest: the same folder twice leaves the row count unchanged', async () => {
-  const count = async () => Number(((await (await client.query({ query: 'SELECT count() AS n FROM events', format: 'JSONEachRow' })).json()) as { n: string }[])[0]!.n);
-  const before = await count();
+  const url = `clickhouse://127.0.0.1:${ch.httpPort}/twice`;
   const files = [...new Set(samples())].slice(0, 10);
-  const r = spawnSync(process.execPath, [SPOOR, 'ingest', ...files, '--to', `clickhouse://127.0.0.1:${ch.httpPort}/parity`], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  assert.equal(await count(), before);
-  assert.match(r.stderr, /skipped/);
+  const ingestOnce = () => spawnSync(process.execPath, [SPOOR, 'ingest', ...files, '--to', url], { encoding: 'utf8' });
+  const count = async () => Number(((await (await client.query({ query: 'SELECT count() AS n FROM twice.events', format: 'JSONEachRow' })).json()) as { n: string }[])[0]!.n);
+  const first = ingestOnce();
+  assert.equal(first.status, 0, first.stderr);
+  const rows = await count();
+  assert.ok(rows > 0);
+  const second = ingestOnce();
+  assert.equal(second.status, 0, second.stderr);
+  assert.equal(await count(), rows);
+  assert.match(second.stderr, /skipped/);
 });
 
 test('hunt --engine: the simulated Exchange server, ingested, gives the in-process hunt\'s detections in the same JSONL; spoor sql prints the queries', { timeout: 300_000 }, async () => {
@@ -111,4 +118,29 @@ test('hunt --engine: the simulated Exchange server, ingested, gives the in-proce
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('field tests: the SQL of each modifier selects exactly the events the engine\'s test accepts (nulls, absent fields, case, wildcards, ranges)', { timeout: 120_000 }, async () => {
+  const values: unknown[] = [undefined, null, '', 'Foo', 'foo', 'FOO bar', 'a%b_c\\d', 'x*y', '10.1.2.3', '192.168.1.1', '::ffff:10.9.9.9', 'fe80::1', 'FC00::5', '2001:db8::1', '::1', '12', ' 7 ', '3.5', 'abc\ndef', ['foo', 'zzz'], ['', null]];
+  const events = values.map((v, i) => ({ Event: { System: { EventRecordID: i, Channel: 'T', EventID: 1 }, EventData: v === undefined ? { Other: 'x' } : { F: v, G: i % 2 ? 'foo' : 'Foo', Other: 'x' } } }));
+  const rows = events.map((e, i) => eventRow(new EvtxEvent(e), '2021-01-01T00:00:00Z', 'cases', 'cases', i));
+  for (const sql of createTables('cases')) await client.command({ query: sql });
+  await client.insert({ table: 'cases', values: rows, format: 'JSONEachRow' });
+  const tests: [string, unknown[]][] = [
+    ['F', ['foo']], ['F', [null]], ['F', ['']], ['F', ['f*']], ['F', ['*o b*']], ['F', ['a%b_c\\\\d']], ['F', ['x\\*y']], ['F', ['?oo']],
+    ['F|cased', ['Foo']], ['F|contains', ['OO']], ['F|startswith', ['fo']], ['F|endswith', ['BAR']], ['F|contains|all', ['foo', 'bar']],
+    ['F|neq', ['foo']], ['F|exists', [true]], ['F|exists', [false]], ['F|re', ['^F.o$']], ['F|re|i', ['^foo$']], ['F|re|s', ['c.d']],
+    ['F|cidr', ['10.0.0.0/8']], ['F|cidr', ['192.168.0.0/16', 'fc00::/7']], ['F|cidr', ['fe80::/10']], ['F|cidr', ['::1/128']], ['F|cidr', ['2001:db8::/33']],
+    ['F|gt', [10]], ['F|lte', [7]], ['F|fieldref', ['G']], ['F|fieldref|cased', ['G']], ['F', ['foo', null]], ['F|windash', ['-x']],
+  ];
+  const differ: string[] = [];
+  for (const [key, vals] of tests) {
+    const [field, ...mods] = key.split('|');
+    const engine = compileFieldTest(mods, vals);
+    const want = events.map((e, i) => [i, engine(new EvtxEvent(e).get(field!), new EvtxEvent(e))] as const).filter(([, ok]) => ok).map(([i]) => i);
+    const sql = fieldSql(field!, mods, vals, {});
+    const got = ((await (await client.query({ query: `SELECT seq FROM cases WHERE ${sql} ORDER BY seq`, format: 'JSONEachRow' })).json()) as { seq: string }[]).map((r) => Number(r.seq));
+    if (JSON.stringify(got) !== JSON.stringify(want)) differ.push(`${key}: ${JSON.stringify(vals)}: engine ${JSON.stringify(want)}, SQL ${JSON.stringify(got)}`);
+  }
+  assert.deepEqual(differ, []);
 });

@@ -1,0 +1,60 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { sampleSecurityEvents, sampleSysmonEvents } from '../src/evidence/evtx/sample-events.js';
+import { type SampleEvent, writeEvtx } from '../src/evidence/evtx/writer.js';
+import { startClickHouse } from '../test/helpers/clickhouse.js';
+
+/**
+ * `npm run bench -- clickhouse`: a generated dataset (BENCH_CH_EVENTS events, 10 million by default;
+ * Sysmon and Security events in files of a million) ingested into a private ClickHouse server
+ * (Debian's 18.16) and hunted there with SigmaHQ's rules, beside the in-process engine hunting the
+ * same files with the same rules: events a second for each, and whether their detections agree.
+ */
+export async function clickhouseBench(tmp: string, spoor: string, data: string) {
+  const events = Number(process.env.BENCH_CH_EVENTS ?? 10_000_000);
+  const dir = join(tmp, 'ch-corpus');
+  mkdirSync(dir, { recursive: true });
+  const base: SampleEvent[] = [...sampleSysmonEvents(), ...sampleSecurityEvents()];
+  const perFile = 1_000_000;
+  let t = Date.now();
+  for (let start = 0, n = 0; start < events; start += perFile, n++) {
+    const count = Math.min(perFile, events - start);
+    writeEvtx(join(dir, `part-${String(n).padStart(3, '0')}.evtx`), (function* () {
+      for (let i = start; i < start + count; i++) {
+        const e = base[i % base.length]!;
+        yield { ...e, time: e.time + i * 10 };
+      }
+    })());
+  }
+  console.log(`\nclickhouse: ${events} events generated in ${((Date.now() - t) / 1000).toFixed(0)} s`);
+  const rules = ['rules', 'rules-emerging-threats', 'rules-threat-hunting'].flatMap((d) => ['--rules', `${data}/sigma/${d}`]);
+  const ch = await startClickHouse();
+  try {
+    const url = `clickhouse://127.0.0.1:${ch.httpPort}/bench`;
+    const timed = (args: string[]) => {
+      const t0 = Date.now();
+      const r = spawnSync(process.execPath, [spoor, ...args], { encoding: 'utf8', maxBuffer: 1 << 30 });
+      if (r.status !== 0) throw new Error(`spoor ${args[0]} exited ${r.status}: ${r.stderr.slice(-2000)}`);
+      return { seconds: (Date.now() - t0) / 1000, stdout: r.stdout };
+    };
+    const ingest = timed(['ingest', dir, '--to', url]);
+    const inDb = timed(['hunt', '--engine', url, ...rules, '-f', 'jsonl', '--no-progress']);
+    const local = timed(['hunt', dir, ...rules, '-f', 'jsonl', '--no-progress']);
+    const keys = (out: string) => new Set(out.split('\n').filter(Boolean).map((l) => {
+      const d = JSON.parse(l) as { rule: { id: string }; file: string; record_id: string };
+      return `${d.rule.id} ${d.file} ${d.record_id}`;
+    }));
+    const a = keys(inDb.stdout);
+    const b = keys(local.stdout);
+    const same = a.size === b.size && [...a].every((k) => b.has(k));
+    const rate = (s: number) => Math.round(events / s);
+    console.log(`  ${'spoor ingest into ClickHouse 18.16'.padEnd(46)} ${ingest.seconds.toFixed(1).padStart(8)} s  ${String(rate(ingest.seconds)).padStart(8)} events/s`);
+    console.log(`  ${'spoor hunt --engine clickhouse (SigmaHQ rules)'.padEnd(46)} ${inDb.seconds.toFixed(1).padStart(8)} s  ${String(rate(inDb.seconds)).padStart(8)} events/s  ${a.size} detections`);
+    console.log(`  ${'spoor hunt in process (same rules, same files)'.padEnd(46)} ${local.seconds.toFixed(1).padStart(8)} s  ${String(rate(local.seconds)).padStart(8)} events/s  ${b.size} detections`);
+    console.log(`  in-process / ClickHouse hunt time: ${(local.seconds / inDb.seconds).toFixed(2)}; detections ${same ? 'identical' : 'DIFFER'}`);
+    return { events, files: Math.ceil(events / perFile), ingest: { seconds: ingest.seconds, eventsPerSecond: rate(ingest.seconds) }, huntClickHouse: { seconds: inDb.seconds, eventsPerSecond: rate(inDb.seconds), detections: a.size }, huntInProcess: { seconds: local.seconds, eventsPerSecond: rate(local.seconds), detections: b.size }, detectionsIdentical: same };
+  } finally {
+    await ch.stop();
+  }
+}
