@@ -70,13 +70,12 @@ export async function ingest(client: ClickHouseClient, units: readonly HuntUnit[
     if (current.skip) continue;
     const result: UnitHunt = { matches: [], events: 0, readable: true, diagnostics: [] };
     const events = unitEvents(unit, result);
+    // A row per event; the insert waits only when a batch is full (no promise per event).
     const file = current;
-    const add = async (e: TimedEvent) => {
-      rows.push(eventRow(e.view, e.timestamp, label, file.sha, file.seq++));
-      if (rows.length >= batch) await flush();
-    };
-    if (Symbol.iterator in events) for (const e of events) await add(e);
-    else for await (const e of events) await add(e);
+    const add = (e: TimedEvent) => rows.push(eventRow(e.view, e.timestamp, label, file.sha, file.seq++)) >= batch;
+    if (Symbol.iterator in events) {
+      for (const e of events) if (add(e)) await flush();
+    } else for await (const e of events) if (add(e)) await flush();
     for (const d of result.diagnostics) say(d);
   }
   finishFile();

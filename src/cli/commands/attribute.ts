@@ -9,6 +9,7 @@ import { normaliseCountry, normaliseSector } from '../../attribution/victimology
 import { spoorHome } from '../../common/home.js';
 import { formatTable } from '../../report/detections.js';
 import { ExitCode } from '../options.js';
+import { HuntOutputError, parseHuntRecord } from '../../report/hunt-output.js';
 
 export interface AttributeCliOptions {
   attack?: string;
@@ -126,15 +127,12 @@ export function readEvidence(file: string, index: KnowledgeIndex): Evidence {
   for (const raw of trimmed.split('\n')) {
     line++;
     if (!raw.trim()) continue;
-    let rec: unknown;
     try {
-      rec = JSON.parse(raw);
+      records.push(parseHuntRecord(raw));
     } catch (e) {
-      throw new EvidenceError(`${file}:${line}: not JSON (${(e as Error).message})`);
+      if (!(e instanceof HuntOutputError)) throw e;
+      throw new EvidenceError(`${file}:${line}: ${e.message}`);
     }
-    const r = rec as DetectionRecord;
-    if (!r || typeof r !== 'object' || !r.rule || typeof r.rule.title !== 'string') throw new EvidenceError(`${file}:${line}: not a detection of spoor hunt's JSONL output (no rule.title)`);
-    records.push(r);
   }
   return evidenceFromDetections(records, index);
 }
