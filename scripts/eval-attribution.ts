@@ -17,9 +17,12 @@ import {
   bootstrap,
   bootstrapOutcomes,
   campaignCases,
+  eceUnderCalibration,
   idfSumMethod,
   jaccardMethod,
+  multiReportCases,
   openOutcome,
+  profilesFor,
   randomMethod,
   reportCases,
   runCase,
@@ -72,7 +75,17 @@ for (const evidence of ['techniques', 'techniques+software'] as Evidence[]) {
   // Every third report again with its group removed: the unknown hypothesis is fitted on these.
   const oCases = reportCases(kb, evidence, true).filter((_, i) => i % 3 === 0);
   const open = runAll(oCases, { spoor: spoorMethod }).spoor!;
-  const fitOn = (h: number | undefined) => fitCalibration([...report.spoor!.filter((_, i) => halfOf(rCases[i]!) !== h), ...open.filter((_, i) => halfOf(oCases[i]!) !== h)].map((r) => r.scored));
+  // Several reports of a group at once, the size of a campaign: for choosing parameters and fitting.
+  const mCases = multiReportCases(kb, evidence);
+  const multi = runAll(mCases, methods);
+  const fitOn = (h: number | undefined) =>
+    fitCalibration(
+      [
+        ...report.spoor!.filter((_, i) => halfOf(rCases[i]!) !== h),
+        ...multi.spoor!.filter((_, i) => halfOf(mCases[i]!) !== h),
+        ...open.filter((_, i) => halfOf(oCases[i]!) !== h),
+      ].map((r) => r.scored),
+    );
   const fits = [fitOn(0), fitOn(1)];
   const all = fitOn(undefined);
   const reportFigures = table(`Report held out (${evidence}); ECE: each half of the groups with the calibration fitted on the other`, report, () => undefined);
@@ -80,7 +93,10 @@ for (const evidence of ['techniques', 'techniques+software'] as Evidence[]) {
     const outcomes = rs.map((r, i) => (mixed ? openOutcome(r, fits[1 - halfOf(cs[i]!)]!) : { confidence: leaderRight(r.scored.scores, fits[1 - halfOf(cs[i]!)]!), correct: r.rank === 1 }));
     return expectedCalibrationError(outcomes);
   };
+  const multiFigures = table(`Two to four reports of a group held out at once (${evidence})`, multi, () => undefined);
   const listedEce = eceOf(report.spoor!, rCases, false);
+  const multiEce = eceOf(multi.spoor!, mCases, false);
+  console.log(`  spoor ECE, each half fitted on the other: ${multiEce.toFixed(3)} (several reports held out)`);
   const mixedEce = expectedCalibrationError([...report.spoor!.map((r, i) => openOutcome(r, fits[1 - halfOf(rCases[i]!)]!)), ...open.map((r, i) => openOutcome(r, fits[1 - halfOf(oCases[i]!)]!))]);
   console.log(`  spoor ECE: ${listedEce.toFixed(3)} (leading group, actor listed); ${mixedEce.toFixed(3)} (top hypothesis incl. unknown, over these and ${open.length} cases with the group removed)`);
   console.log(`  calibration fitted on all report cases: ${JSON.stringify(all)}  (shipped: ${JSON.stringify(CALIBRATION)})`);
@@ -90,6 +106,13 @@ for (const evidence of ['techniques', 'techniques+software'] as Evidence[]) {
   const campaignFigures = table(`Campaign held out (${evidence}); ECE of the leading group with the shipped calibration (fitted on reports)`, campaign, (m) => (m === 'spoor' ? CALIBRATION : undefined));
   const misses = campaign.spoor!.filter((r) => r.rank !== 1).map((r) => `${r.id}→${cCases.find((c) => c.id === r.id)!.truth.join('/')} rank ${r.rank}`);
   console.log(`  spoor misses: ${misses.join(', ')}`);
+  const unreachable = cCases.filter((c) => !c.truth.some((g) => c.observed.some((o) => profilesFor(kb, c).groups.get(g)?.items.has(o)))).map((c) => c.id);
+  console.log(`  beyond any ranking: ${unreachable.length} of ${cCases.length} campaigns (${unreachable.join(', ') || 'none'}) share nothing with what is left of their group once their reports are removed`);
+  const campaignOutcomes = campaign.spoor!.map((r) => ({ confidence: leaderRight(r.scored.scores, CALIBRATION), correct: r.rank === 1 }));
+  const chance = eceUnderCalibration(campaignOutcomes);
+  console.log(
+    `  a perfectly calibrated predictor with these confidences would show ECE ${chance.median.toFixed(3)} (median; 95th percentile ${chance.high.toFixed(3)}) on ${campaignOutcomes.length} cases by chance alone; ECE this high or higher by chance: p = ${chance.p.toFixed(2)}`,
+  );
 
   const openCampaign = runAll(campaignCases(kb, evidence, true), { spoor: spoorMethod }).spoor!;
   const openRate = unknownTopRate(openCampaign, CALIBRATION);
@@ -99,7 +122,8 @@ for (const evidence of ['techniques', 'techniques+software'] as Evidence[]) {
   console.log(`  ECE of the top hypothesis incl. unknown over both (${campaign.spoor!.length + openCampaign.length} cases): ${num(campaignMixedEce)}`);
   figures[evidence] = {
     report: { ...reportFigures, spoorEce: listedEce, spoorEceWithUnknown: mixedEce, fittedCalibration: all },
-    campaign: campaignFigures,
+    multiReport: { ...multiFigures, spoorEce: multiEce },
+    campaign: { ...campaignFigures, unreachable, eceOfCalibratedPredictor: chance },
     openSet: { campaigns: openCampaign.length, unknownFirst: openRate, unknownFirstWhenKnown: closedUnknown, eceWithUnknown: campaignMixedEce },
   };
 }

@@ -113,7 +113,7 @@ export function attribute(kb: KnowledgeBase, evidence: Evidence, options: Attrib
       kind: c.item.startsWith('S') ? 'software' : 'technique',
       value: c.item,
       name: names.get(c.item),
-      note: c.basis === 'reported' ? 'reported used by the group or its campaigns' : `${c.basis}${c.via ? ` (${c.via} ${names.get(c.via) ?? ''})`.replace(' )', ')') : ''}`,
+      note: c.basis === 'reported' ? `reported used by the group or its campaigns (${c.reports} ${c.reports === 1 ? 'report' : 'reports'})` : `${c.basis}${c.via ? ` (${c.via} ${names.get(c.via) ?? ''})`.replace(' )', ')') : ''}`,
       weight: round(c.points),
     }));
     const inconsistent: Reason[] = r.unexplained.map((id) => ({ kind: id.startsWith('S') ? 'software' : 'technique', value: id, name: names.get(id), note: 'not known to be used by the group (reports cover part of what groups do)', weight: 0 }));

@@ -57,6 +57,36 @@ export function reportCases(kb: KnowledgeBase, evidence: Evidence, open = false,
   return out;
 }
 
+/**
+ * Campaign-sized cases made from group reports alone: for each group with at least five reports, two
+ * seeded draws of two to four of them, predicted from the rest. A real campaign is usually told by a
+ * few reports at once; these cases stand in for them when choosing parameters and fitting the
+ * calibration, so that the campaigns themselves stay unseen until they are evaluated.
+ */
+export function multiReportCases(kb: KnowledgeBase, evidence: Evidence, seed = 3, minTechniques = 8): EvalCase[] {
+  const rand = seededRandom(seed);
+  const byGroup = new Map<string, Map<string, string[]>>();
+  for (const u of kb.uses) {
+    if (!u.source.startsWith('G')) continue;
+    const reports = byGroup.get(u.source) ?? byGroup.set(u.source, new Map()).get(u.source)!;
+    for (const r of u.citations) reports.get(r)?.push(u.target) ?? reports.set(r, [u.target]);
+  }
+  const out: EvalCase[] = [];
+  for (const [group, reports] of byGroup) {
+    const names = [...reports.keys()].filter((r) => reports.get(r)!.length >= 2);
+    if (names.length < 5) continue;
+    for (let draw = 0; draw < 2; draw++) {
+      const held = new Set<string>();
+      const size = 2 + Math.floor(rand() * 3);
+      while (held.size < size) held.add(names[Math.floor(rand() * names.length)]!);
+      const targets = [...new Set([...held].flatMap((r) => reports.get(r)!))];
+      if (targets.filter((t) => t.startsWith('T')).length < minTechniques) continue;
+      out.push({ id: `${group}: ${[...held].join(' + ')}`, truth: [group], observed: targets.filter(keep(evidence)), drop: allCitedBy(held), removedCampaigns: new Set(), removedGroups: new Set() });
+    }
+  }
+  return out;
+}
+
 export function profilesFor(kb: KnowledgeBase, c: EvalCase): Profiles {
   return buildProfiles(kb, { drop: c.drop, removedGroups: c.removedGroups, removedCampaigns: c.removedCampaigns });
 }
@@ -191,13 +221,15 @@ export interface Interval {
   high: number;
 }
 
-/** Seeded resamples of a list (percentile bootstrap), so that runs agree. */
+/** A seeded uniform [0, 1) generator (a linear congruential one), so that runs agree. */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 4294967296;
+}
+
+/** Seeded resamples of a list (percentile bootstrap). */
 function* resamples<T>(items: readonly T[], rounds: number, seed: number): Generator<T[]> {
-  let state = seed;
-  const rand = () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return state / 4294967296;
-  };
+  const rand = seededRandom(seed);
   for (let i = 0; i < rounds && items.length; i++) yield Array.from({ length: items.length }, () => items[Math.floor(rand() * items.length)]!);
 }
 
@@ -218,4 +250,19 @@ export function bootstrap(results: readonly CaseResult[], calibration: Calibrati
 /** Bootstrap 95% interval of the calibration error of a list of outcomes. */
 export function bootstrapOutcomes(outcomes: readonly Outcome[], rounds = 1000, seed = 7): Interval {
   return interval(expectedCalibrationError(outcomes), [...resamples(outcomes, rounds, seed)].map((o) => expectedCalibrationError(o)));
+}
+
+/**
+ * The calibration error that a perfectly calibrated predictor would show with the same confidences on
+ * the same number of cases (outcomes drawn as coin flips of each confidence): on a few dozen cases
+ * ECE is large by chance alone, so an observed ECE means something only beside this band. `p` is how
+ * often chance alone gives an ECE at least as large as the observed one.
+ */
+export function eceUnderCalibration(outcomes: readonly Outcome[], rounds = 2000, seed = 11): { median: number; high: number; p: number } {
+  const observed = expectedCalibrationError(outcomes);
+  const rand = seededRandom(seed);
+  const sims: number[] = [];
+  for (let i = 0; i < rounds; i++) sims.push(expectedCalibrationError(outcomes.map((o) => ({ confidence: o.confidence, correct: rand() < o.confidence }))));
+  sims.sort((a, b) => a - b);
+  return { median: sims[Math.floor(rounds / 2)] ?? 0, high: sims[Math.floor(0.95 * (rounds - 1))] ?? 0, p: sims.filter((e) => e >= observed).length / Math.max(1, rounds) };
 }

@@ -18,6 +18,8 @@ export type ItemBasis = 'reported' | 'parent of a reported sub-technique' | 'tec
 export interface ProfileItem {
   weight: number;
   basis: ItemBasis;
+  /** How many distinct reports (or campaigns) say the group used it: 0 for implied items. */
+  reports: number;
   /** For an implied technique, the software or sub-technique it is implied by. */
   via?: string;
 }
@@ -67,7 +69,7 @@ export function buildProfiles(kb: KnowledgeBase, options: ProfileOptions = {}): 
     const old = profile.items.get(item);
     if (!old || old.weight < entry.weight) profile.items.set(item, entry);
   };
-  const uses: { owner: string; target: string }[] = [];
+  const uses: { owner: string; target: string; citations: readonly string[] }[] = [];
   for (const u of kb.uses) {
     if (drop(u, 'uses')) continue;
     if (u.source.startsWith('S')) {
@@ -75,22 +77,32 @@ export function buildProfiles(kb: KnowledgeBase, options: ProfileOptions = {}): 
       if (list) list.push(u.target);
       else softwareTechniques.set(u.source, [u.target]);
     }
-    else if (u.source.startsWith('G')) uses.push({ owner: u.source, target: u.target });
-    else if (!removedCampaigns.has(u.source)) for (const g of campaignGroups.get(u.source) ?? []) uses.push({ owner: g, target: u.target });
+    else if (u.source.startsWith('G')) uses.push({ owner: u.source, target: u.target, citations: u.citations });
+    // A campaign is one more account of its group's behaviour, beside the reports it cites.
+    else if (!removedCampaigns.has(u.source)) for (const g of campaignGroups.get(u.source) ?? []) uses.push({ owner: g, target: u.target, citations: [...u.citations, u.source] });
   }
-  for (const d of kb.describedUses) if (!drop(d, 'described')) uses.push({ owner: d.source, target: d.target });
+  for (const d of kb.describedUses) if (!drop(d, 'described')) uses.push({ owner: d.source, target: d.target, citations: d.citations });
 
-  for (const { owner, target } of uses) {
-    add(owner, target, { weight: 1, basis: 'reported' });
+  const reportsOf = new Map<string, Set<string>>();
+  for (const { owner, target, citations } of uses) {
+    const key = `${owner} ${target}`;
+    const seen = reportsOf.get(key) ?? reportsOf.set(key, new Set()).get(key)!;
+    for (const c of citations) seen.add(c);
+    add(owner, target, { weight: 1, basis: 'reported', reports: 0 });
     const parent = parentTechnique(target);
-    if (parent) add(owner, parent, { weight: PARENT_WEIGHT, basis: 'parent of a reported sub-technique', via: target });
+    if (parent) add(owner, parent, { weight: PARENT_WEIGHT, basis: 'parent of a reported sub-technique', via: target, reports: 0 });
     if (target.startsWith('S')) {
       for (const t of softwareTechniques.get(target) ?? []) {
-        add(owner, t, { weight: SOFTWARE_TECHNIQUE_WEIGHT, basis: 'technique of its software', via: target });
+        add(owner, t, { weight: SOFTWARE_TECHNIQUE_WEIGHT, basis: 'technique of its software', via: target, reports: 0 });
         const p = parentTechnique(t);
-        if (p) add(owner, p, { weight: SOFTWARE_TECHNIQUE_WEIGHT * PARENT_WEIGHT, basis: 'technique of its software', via: target });
+        if (p) add(owner, p, { weight: SOFTWARE_TECHNIQUE_WEIGHT * PARENT_WEIGHT, basis: 'technique of its software', via: target, reports: 0 });
       }
     }
+  }
+  for (const [key, seen] of reportsOf) {
+    const [owner, target] = key.split(' ') as [string, string];
+    const entry = groups.get(owner)?.items.get(target);
+    if (entry) entry.reports = seen.size;
   }
   const groupsUsing = new Map<string, number>();
   let count = 0;

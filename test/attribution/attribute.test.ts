@@ -7,7 +7,20 @@ import { after, test } from 'node:test';
 import { attribute } from '../../src/attribution/attribute.js';
 import { CALIBRATION, expectedCalibrationError, likelihoodTerm, posterior } from '../../src/attribution/calibration.js';
 import { loadCveExploitation } from '../../src/attribution/curated.js';
-import { campaignCases, idfSumMethod, jaccardMethod, metrics, reportCases, runCase, spoorMethod, unknownTopRate, type CaseResult } from '../../src/attribution/evaluation.js';
+import {
+  campaignCases,
+  eceUnderCalibration,
+  idfSumMethod,
+  jaccardMethod,
+  metrics,
+  multiReportCases,
+  profilesFor,
+  reportCases,
+  runCase,
+  spoorMethod,
+  unknownTopRate,
+  type CaseResult,
+} from '../../src/attribution/evaluation.js';
 import { EvidenceError, evidenceFromCase, evidenceFromDetections } from '../../src/attribution/evidence.js';
 import { IpEnricher } from '../../src/attribution/infrastructure.js';
 import { KnowledgeIndex, loadKnowledge } from '../../src/attribution/knowledge.js';
@@ -63,6 +76,39 @@ test('held-out reports: Spoor ranks the right group better than IDF-sum and Jacc
   const m = Object.fromEntries(Object.entries(by).map(([k, rs]) => [k, metrics(rs, CALIBRATION)]));
   assert.ok(m.spoor!.mrr > m.idf!.mrr && m.idf!.mrr > m.jaccard!.mrr, JSON.stringify(m));
   assert.ok(m.spoor!.top1 > m.idf!.top1, JSON.stringify(m));
+});
+
+test('several reports held out: no link cited only by the held-out reports stays in the profile, and how many reports back an item counts only the rest', () => {
+  const cases = multiReportCases(kb, 'techniques+software');
+  assert.ok(cases.length > 50, `only ${cases.length} cases`);
+  for (const c of cases.slice(0, 10)) {
+    const group = c.truth[0]!;
+    const held = new Set(c.id.slice(group.length + 2).split(' + '));
+    const onlyHeld = kb.uses.filter((u) => u.source === group && u.citations.length && u.citations.every((r) => held.has(r)));
+    const otherwise = new Set(kb.uses.filter((u) => u.source === group && !u.citations.every((r) => held.has(r))).map((u) => u.target));
+    const profile = profilesFor(kb, c).groups.get(group)!;
+    for (const u of onlyHeld) {
+      const entry = profile.items.get(u.target);
+      // Still there only if another report, a campaign or a description says so.
+      if (entry?.basis === 'reported' && !otherwise.has(u.target)) {
+        const other = [...kb.attributedTo.filter((a) => a.target === group).map((a) => a.source), ...kb.describedUses.filter((d) => d.source === group && d.target === u.target).flatMap((d) => d.citations)];
+        assert.ok(other.length > 0, `${c.id}: ${u.target} kept`);
+      }
+    }
+    for (const [item, entry] of profile.items) {
+      const citing = new Set(kb.uses.filter((u) => u.source === group && u.target === item).flatMap((u) => u.citations));
+      for (const r of held) citing.delete(r);
+      if (entry.basis === 'reported') assert.ok(entry.reports >= Math.min(1, citing.size), `${c.id}: ${item} backed by ${entry.reports}`);
+    }
+  }
+});
+
+test('chance ECE: confidences that match the outcomes sit inside the band, overconfident ones far outside it', () => {
+  const matched = Array.from({ length: 40 }, (_, i) => ({ confidence: 0.75, correct: i % 4 !== 0 }));
+  assert.ok(eceUnderCalibration(matched).p > 0.5, JSON.stringify(eceUnderCalibration(matched)));
+  const over = Array.from({ length: 40 }, (_, i) => ({ confidence: 0.9, correct: i % 4 === 0 }));
+  const band = eceUnderCalibration(over);
+  assert.ok(band.p < 0.01 && band.high < expectedCalibrationError(over), JSON.stringify(band));
 });
 
 test('calibration arithmetic: ECE by hand, probabilities sum to one, ICD 203 bands', () => {
