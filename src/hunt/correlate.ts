@@ -1,5 +1,5 @@
 import type { Event } from '../evidence/event.js';
-import { type Correlation, conditionHolds } from '../sigma/correlation.js';
+import { type Correlation, NUMBER, conditionHolds } from '../sigma/correlation.js';
 import { lower, valueText } from '../sigma/modifiers.js';
 import type { SigmaRule } from '../sigma/rule.js';
 
@@ -100,7 +100,8 @@ function valueOf(c: Correlation, field: string, hit: CorrelationHit): string {
 function numberOf(c: Correlation, hit: CorrelationHit): number | undefined {
   const ref = refOf(hit, c.refs) ?? '';
   const t = valueText(hit.event.get(fieldFor(c, c.field!, hit, ref)));
-  const n = t === undefined ? NaN : Number(t);
+  if (t === undefined || !NUMBER.test(t)) return undefined;
+  const n = Number(t);
   return Number.isFinite(n) ? n : undefined;
 }
 

@@ -280,15 +280,22 @@ export function detectionsOf(unit: HuntUnit, found: UnitHunt, rules: readonly Co
     }
     for (const [i, n] of numbers.entries()) {
       const rule = rules[n]!;
-      if (correlator?.wants(rule.rule)) {
-        correlator.add({ ruleId: rule.rule.id, ruleName: rule.rule.name, timeMs: Date.parse(place.timestamp), event: new EvtxEvent(event), payload: event });
-        if (!correlator.reportsOwnDetections(rule.rule)) continue;
-      }
+      if (correlator && !countForCorrelations(correlator, rule, place.timestamp, event)) continue;
       stats.detections++;
       out.push({ rule, file: unit.name ?? unit.file, event, matched: matched[i], ...place });
     }
   }
   return out;
+}
+
+/**
+ * Gives a rule's detection to the correlations that count it; whether the detection is also reported
+ * on its own (not when every correlation referring to the rule hides it).
+ */
+export function countForCorrelations(correlator: Correlator, rule: CompiledRule, timestamp: string, event: unknown): boolean {
+  if (!correlator.wants(rule.rule)) return true;
+  correlator.add({ ruleId: rule.rule.id, ruleName: rule.rule.name, timeMs: Date.parse(timestamp), event: new EvtxEvent(event), payload: event });
+  return correlator.reportsOwnDetections(rule.rule);
 }
 
 /** The rule an indicator's hits are reported under: one per feed and kind of indicator. */

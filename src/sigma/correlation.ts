@@ -72,6 +72,13 @@ export function parseCorrelation(rule: SigmaRule): Correlation {
   return { rule, type, refs, groupBy: list(c['group-by']), timespanMs, condition, field, aliases, generate: c.generate === true || rule.correlation?.generate === true };
 }
 
+/**
+ * A number as value_sum, value_avg and value_median read a field: decimal, optionally signed and with
+ * an exponent (not JavaScript's Number(), which takes '' and ' ' as 0 and reads hex): the same
+ * test the SQL backend makes with RE2.
+ */
+export const NUMBER = /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/;
+
 export function conditionHolds(condition: readonly [Op, number][], value: number, defaultMin: number): boolean {
   if (condition.length === 0) return value >= defaultMin;
   return condition.every(([op, n]) => OPS[op](value, n));

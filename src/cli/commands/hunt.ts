@@ -5,7 +5,7 @@ import { GarbagePacer } from '../../common/memory.js';
 import { runOrdered } from '../../common/ordered-pool.js';
 import { threadsFor } from '../../common/threads.js';
 import { Correlator } from '../../hunt/correlate.js';
-import { correlationDetection, type Detection, detectionsOf, type HuntStats, type HuntUnit, huntUnit, planHuntUnits, type TimeWindow, type UnitHunt, unitSize, within } from '../../hunt/hunt.js';
+import { correlationDetection, countForCorrelations, type Detection, detectionsOf, type HuntStats, type HuntUnit, huntUnit, planHuntUnits, type TimeWindow, type UnitHunt, unitSize, within } from '../../hunt/hunt.js';
 import type { HuntWorkerData } from '../../hunt/hunt-worker.js';
 import { RuleIndex } from '../../hunt/rule-index.js';
 import { LEVELS, levelRank, listOption, type RuleSelection, selectRules } from '../../hunt/rule-selection.js';
@@ -270,6 +270,7 @@ async function huntWith(
   if (opts.engine) {
     const found = await huntInDatabase(opts.engine, rules, pipeline, say, async (d) => {
       if (window && !within(window, d.timestamp)) return;
+      if (correlator && !countForCorrelations(correlator, d.rule, d.timestamp, d.event)) return;
       stats.detections++;
       await emit(d);
     });

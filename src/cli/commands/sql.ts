@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { planHuntUnits } from '../../hunt/hunt.js';
 import { loadRuleSet } from '../../sigma/ruleset.js';
 import { ClickHouseUrlError, connect, parseClickHouseUrl } from '../../sql/client.js';
+import { convertCorrelations } from '../../sql/correlation.js';
 import { batchQuery, convertRules } from '../../sql/hunt.js';
 import { ingest } from '../../sql/ingest.js';
 import { createTables } from '../../sql/schema.js';
@@ -45,6 +46,12 @@ on bad usage (no rule loaded).`)
       if (opts.schema) process.stdout.write(createTables().map((s) => `${s};\n`).join('\n') + '\n');
       for (const c of converted) {
         process.stdout.write(`-- ${c.rule.rule.title} (${c.rule.rule.id ?? 'no id'})\n${opts.where ? c.sql : batchQuery([c])};\n\n`);
+      }
+      const correlations = convertCorrelations(set.correlations, converted);
+      for (const n of correlations.notConverted) say(`${n.correlation.rule.file}: ${n.correlation.rule.title}: correlation not convertible: ${n.reason}`);
+      if (set.correlations.length) say(`${correlations.converted.length} correlations converted, ${correlations.notConverted.length} not`);
+      for (const c of correlations.converted) {
+        process.stdout.write(`-- correlation ${c.correlation.type}: ${c.correlation.rule.title} (${c.correlation.rule.id ?? 'no id'})\n${c.sql};\n\n`);
       }
     });
 }
