@@ -200,7 +200,7 @@ export function fieldValues(view: Event, fields: readonly string[]): Record<stri
 }
 
 /** The indicators an event's values hold. */
-function eventIocs(view: Event, iocs: IocMatcher): IocHit[] {
+export function eventIocs(view: Event, iocs: IocMatcher): IocHit[] {
   const hits: IocHit[] = [];
   const seen = new Set<IocHit['indicator']>();
   const each = (v: unknown) => {

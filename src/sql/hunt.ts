@@ -1,6 +1,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { EvtxEvent } from '../evidence/event.js';
-import { type Detection, fieldValues } from '../hunt/hunt.js';
+import { type Detection, eventIocs, fieldValues, iocMatched, iocRule } from '../hunt/hunt.js';
+import type { IocMatcher } from '../hunt/ioc/matcher.js';
 import { RuleError } from '../sigma/errors.js';
 import type { Pipeline } from '../sigma/pipeline.js';
 import type { CompiledRule } from '../sigma/ruleset.js';
@@ -36,6 +37,9 @@ export function convertRules(rules: readonly CompiledRule[], pipeline: Pipeline)
   return { converted, notConverted };
 }
 
+/** Whether a row's lower-cased text holds one of some lower-cased literals. */
+const holdsOneOf = (literals: readonly string[]) => literals.map((l) => `position(ltext, ${sqlString(l)}) > 0`).join(' OR ');
+
 /** The query that finds the events a batch of rules matches, with the numbers (in the batch) of the rules that matched each. */
 export function batchQuery(batch: readonly ConvertedRule[], table = TABLE): string {
   const hits = batch.map((r, i) => `if(${r.sql}, ${i}, -1)`).join(',\n  ');
@@ -44,12 +48,12 @@ export function batchQuery(batch: readonly ConvertedRule[], table = TABLE): stri
   const prewhere = channels ? `\nPREWHERE lowerUTF8(channel) IN (${channels.map(sqlString).join(', ')})` : '';
   // And only rows holding one of the literals some rule of the batch needs, before any rule is tested.
   const literals = batch.every((r) => r.literals) ? [...new Set(batch.flatMap((r) => r.literals!))] : undefined;
-  const where = literals ? `\nWHERE ${literals.map((l) => `position(ltext, ${sqlString(l)}) > 0`).join(' OR ')}` : '';
+  const where = literals ? `\nWHERE ${holdsOneOf(literals)}` : '';
   const columns = 'time, seq, source_file, timestamp, host, channel, event_id, record_id, names, vals, lvals, kinds, raw';
   return `SELECT source_file, timestamp, host, channel, event_id, record_id, raw, arrayFilter(x -> x >= 0, [\n  ${hits}\n]) AS hits\nFROM (SELECT ${columns} FROM ${table}${prewhere}${where})\nWHERE notEmpty(hits)\nORDER BY time, source_file, seq`;
 }
 
-interface HitRow {
+interface EventRow {
   source_file: string;
   timestamp: string;
   host: string;
@@ -57,8 +61,13 @@ interface HitRow {
   event_id: string;
   record_id: string;
   raw: string;
+}
+interface HitRow extends EventRow {
   hits: number[];
 }
+
+/** Where a detection's event is, as the in-process engine says it. */
+const placeOf = (r: EventRow) => ({ timestamp: r.timestamp, file: r.source_file, recordId: r.record_id, computer: r.host, channel: r.channel, eventId: r.event_id });
 
 /**
  * Runs the rules in the database, a batch per query (one scan of the table serves many rules), and
@@ -75,7 +84,7 @@ export async function* huntInClickHouse(client: ClickHouseClient, rules: readonl
         const view = new EvtxEvent(event);
         for (const i of r.hits) {
           const rule = batch[i]!.rule;
-          yield { rule, timestamp: r.timestamp, file: r.source_file, recordId: r.record_id, computer: r.host, channel: r.channel, eventId: r.event_id, event, matched: fieldValues(view, rule.fields) };
+          yield { rule, ...placeOf(r), event, matched: fieldValues(view, rule.fields) };
         }
       }
     }
@@ -103,4 +112,50 @@ function* batches(rules: readonly ConvertedRule[]): Generator<ConvertedRule[]> {
     size += r.sql.length;
   }
   if (batch.length) yield batch;
+}
+
+/** Indicators' literals per query: each query is one scan; 18.16 has no multiSearchAny, so a row tries them one by one. */
+const IOC_LITERALS_PER_QUERY = 1000;
+
+/**
+ * The queries that fetch the events which may hold an indicator: rows holding one of the matcher's
+ * literals (lower-cased, as `ltext` is), a query per slice of them; every row when the indicators
+ * have no sound literals (IPv6 addresses, ranges wider than /8).
+ */
+export function iocQueries(matcher: IocMatcher, table = TABLE): string[] {
+  const select = `SELECT source_file, seq, timestamp, host, channel, event_id, record_id, raw FROM ${table}`;
+  const literals = matcher.lineLiterals();
+  if (!literals) return [`${select} ORDER BY time, source_file, seq`];
+  const distinct = [...new Set(literals.map((l) => l.toLowerCase()))];
+  const out: string[] = [];
+  for (let i = 0; i < distinct.length; i += IOC_LITERALS_PER_QUERY) {
+    const slice = distinct.slice(i, i + IOC_LITERALS_PER_QUERY);
+    out.push(`${select} WHERE ${holdsOneOf(slice)} ORDER BY time, source_file, seq`);
+  }
+  return out;
+}
+
+/**
+ * Indicators of compromise over the events in the database: the database keeps the rows holding an
+ * indicator's text, and Spoor's own matcher decides on each (tokens, parent domains, CIDR ranges,
+ * path ends), so hits are the in-process hunt's. A row fetched by two slices is matched once.
+ */
+export async function* iocHitsInClickHouse(client: ClickHouseClient, matcher: IocMatcher): AsyncGenerator<Detection> {
+  const done = new Set<string>();
+  const queries = iocQueries(matcher);
+  for (const query of queries) {
+    const rs = await client.query({ query, format: 'JSONEachRow', clickhouse_settings: QUERY_SETTINGS });
+    for await (const rows of rs.stream()) {
+      for (const row of rows as { json: () => EventRow & { seq: string } }[]) {
+        const r = row.json();
+        if (queries.length > 1) {
+          const key = `${r.source_file}\0${r.seq}`;
+          if (done.has(key)) continue;
+          done.add(key);
+        }
+        const event = JSON.parse(r.raw) as unknown;
+        for (const hit of eventIocs(new EvtxEvent(event), matcher)) yield { rule: iocRule(hit), ...placeOf(r), event, matched: iocMatched(hit) };
+      }
+    }
+  }
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -93,7 +93,7 @@ test('idempotent ingest: the same folder twice leaves the row count unchanged', 
   assert.match(second.stderr, /skipped/);
 });
 
-test('hunt --engine: the simulated Exchange server, ingested, gives the in-process hunt\'s detections in the same JSONL; spoor sql prints the queries', { timeout: 300_000 }, async () => {
+test('hunt --engine: the simulated Exchange server, ingested, gives the in-process hunt\'s detections and indicator hits in the same JSONL; spoor sql prints the queries', { timeout: 300_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'spoor-sql-'));
   try {
     const server = join(dir, 'server');
@@ -102,13 +102,17 @@ test('hunt --engine: the simulated Exchange server, ingested, gives the in-proce
     const run = (...args: string[]) => spawnSync(process.execPath, [SPOOR, ...args], { encoding: 'utf8', maxBuffer: 1 << 28 });
     const ing = run('ingest', server, '--to', url);
     assert.equal(ing.status, 0, ing.stderr);
-    const rules = ['--rules', `${ROOT}/rules/exchange`, '--rules', `${DATA}/sigma/rules/web`, '-f', 'jsonl', '--no-progress'];
+    // A second feed of 1,500 names that occur nowhere: the indicators' literals then take two queries.
+    const filler = join(dir, 'filler.txt');
+    writeFileSync(filler, Array.from({ length: 1500 }, (_, i) => `nowhere-${i}.example.net`).join('\n') + '\n');
+    const rules = ['--rules', `${ROOT}/rules/exchange`, '--rules', `${DATA}/sigma/rules/web`, '--ioc', `${DATA}/ioc/chirp/AA21062A.yaml`, '--ioc', filler, '-f', 'jsonl', '--no-progress'];
     const remote = run('hunt', '--engine', url, ...rules);
     const local = run('hunt', server, ...rules);
     assert.equal(remote.status, 0, remote.stderr);
     const keys = (out: string) => out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { rule: { id: string }; file: string; record_id: string; timestamp: string; matched: unknown }).map((d) => `${d.rule.id} ${d.file} ${d.record_id} ${d.timestamp} ${JSON.stringify(d.matched)}`).sort();
     const a = keys(remote.stdout);
     assert.ok(a.length >= 5, remote.stderr);
+    assert.ok(a.filter((k) => k.startsWith('spoor-ioc-')).length >= 5, 'too few indicator hits to compare');
     assert.deepEqual(a, keys(local.stdout));
     const sql = run('sql', `${ROOT}/rules/exchange`);
     assert.equal(sql.status, 0, sql.stderr);

@@ -30,7 +30,7 @@ import { join } from 'node:path';
 import type { ReportFormat } from '../../report/case.js';
 import type { CompiledRule } from '../../sigma/ruleset.js';
 import { connect, parseClickHouseUrl } from '../../sql/client.js';
-import { convertRules, huntInClickHouse } from '../../sql/hunt.js';
+import { convertRules, huntInClickHouse, iocHitsInClickHouse } from '../../sql/hunt.js';
 import { TABLE } from '../../sql/schema.js';
 import { isRuleError, loadPipelineOrExit } from './rules.js';
 
@@ -268,7 +268,7 @@ async function huntWith(
     await emit(d);
   }
   if (opts.engine) {
-    const found = await huntInDatabase(opts.engine, rules, pipeline, say, async (d) => {
+    const found = await huntInDatabase(opts.engine, rules, pipeline, iocs, say, async (d) => {
       if (window && !within(window, d.timestamp)) return;
       if (correlator && !countForCorrelations(correlator, d.rule, d.timestamp, d.event)) return;
       stats.detections++;
@@ -334,7 +334,7 @@ function colourWanted(stream: NodeJS.WritableStream): boolean {
  * The rules run as SQL in ClickHouse; each detection goes to `emit` as the in-process engine's would.
  * Returns the number of events in the table, or undefined (said why) when the database cannot be used.
  */
-async function huntInDatabase(url: string, rules: CompiledRule[], pipeline: Pipeline, say: (m: string) => void, emit: (d: Detection) => Promise<void>): Promise<number | undefined> {
+async function huntInDatabase(url: string, rules: CompiledRule[], pipeline: Pipeline, iocs: IocMatcher | undefined, say: (m: string) => void, emit: (d: Detection) => Promise<void>): Promise<number | undefined> {
   let conn;
   try {
     conn = await connect(parseClickHouseUrl(url));
@@ -348,6 +348,10 @@ async function huntInDatabase(url: string, rules: CompiledRule[], pipeline: Pipe
     say(`ClickHouse ${conn.version}: ${converted.length} rules as SQL, ${notConverted.length} not convertible`);
     const events = Number(((await (await conn.client.query({ query: `SELECT count() AS n FROM ${TABLE}`, format: 'JSONEachRow' })).json()) as { n: string }[])[0]?.n ?? 0);
     for await (const d of huntInClickHouse(conn.client, converted)) await emit(d);
+    if (iocs?.size) {
+      if (!iocs.lineLiterals()) say('the indicators include IPv6 addresses or ranges wider than /8: every row is read from ClickHouse to match them');
+      for await (const d of iocHitsInClickHouse(conn.client, iocs)) await emit(d);
+    }
     return events;
   } catch (e) {
     say(`--engine ${url}: ${(e as Error).message}`);
