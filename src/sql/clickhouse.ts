@@ -1,5 +1,5 @@
 import ipaddr from 'ipaddr.js';
-import { type Condition, ConditionError, identifiersFor, parseCondition } from '../sigma/condition.js';
+import { buildDetection } from '../sigma/detection.js';
 import { RuleError } from '../sigma/errors.js';
 import { cidrRange, expandValue } from '../sigma/modifiers.js';
 import { type Pipeline, type PipelineSource, sourcesFor } from '../sigma/pipeline.js';
@@ -32,8 +32,6 @@ function likePattern(s: SigmaString, fold: boolean): string {
   return s.pieces.map((p) => (p === STAR ? '%' : p === ONE ? '_' : (fold ? p.toLowerCase() : p).replace(/[\\%_]/g, (c) => `\\${c}`))).join('');
 }
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** `arrayExists` over the items of one field: `item` sees n (name), v, lv (lower-cased) and k (kind). */
 const anyItem = (field: string, item: string) => `arrayExists((n, v, lv, k) -> n = ${sqlString(field)} AND (${item}), names, vals, lvals, kinds)`;
@@ -155,79 +153,21 @@ function keywordSql(values: readonly unknown[], all: boolean): string {
   return all ? and(tests) : or(tests);
 }
 
-function mapSql(map: Obj, options: ConvertOptions): string {
-  const parts: string[] = [];
-  for (const [key, raw] of Object.entries(map)) {
-    const [fieldName, ...modifiers] = key.split('|');
-    const values = Array.isArray(raw) ? raw : [raw];
-    if (fieldName === '') {
-      if (modifiers.some((m) => m !== 'all')) throw new RuleError(`keyword search with modifier "${modifiers.join('|')}" is not supported`);
-      parts.push(keywordSql(values, modifiers.includes('all')));
-      continue;
-    }
-    try {
-      parts.push(fieldSql(options.fieldMap?.get(fieldName!) ?? fieldName!, modifiers, values, options));
-    } catch (e) {
-      if (e instanceof RuleError || e instanceof NotConvertible) e.message = `${key}: ${e.message}`;
-      throw e;
-    }
-  }
-  return parts.length === 0 ? '0' : and(parts);
-}
-
-function searchSql(id: string, search: unknown, options: ConvertOptions): string {
-  if (isObj(search)) return mapSql(search, options);
-  if (Array.isArray(search)) {
-    if (search.length === 0) throw new RuleError(`search "${id}" is an empty list`);
-    if (search.every(isObj)) return or(search.map((m) => mapSql(m as Obj, options)));
-    if (search.some(isObj)) throw new RuleError(`search "${id}" mixes maps and keywords`);
-    return keywordSql(search, false);
-  }
-  if (typeof search === 'string' || typeof search === 'number') return keywordSql([search], false);
-  throw new RuleError(`search "${id}" must be a map or a list`);
-}
-
-function conditionSql(c: Condition, searches: Map<string, string>, ids: string[]): string {
-  switch (c.op) {
-    case 'id': {
-      const s = searches.get(c.name);
-      if (s === undefined) throw new RuleError(`condition names "${c.name}", which the detection does not define`);
-      return s;
-    }
-    case 'not':
-      return `NOT ${conditionSql(c.arg, searches, ids)}`;
-    case 'and':
-      return and(c.args.map((a) => conditionSql(a, searches, ids)));
-    case 'or':
-      return or(c.args.map((a) => conditionSql(a, searches, ids)));
-    case 'of': {
-      const names = identifiersFor(c.pattern, ids);
-      if (names.length === 0) throw new RuleError(`"${c.pattern}" matches no search identifier`);
-      const parts = names.map((n) => searches.get(n)!);
-      if (c.count === 'all') return and(parts);
-      if (c.count === 1) return or(parts);
-      return `(${parts.map((p) => `toUInt8(${p})`).join(' + ')}) >= ${c.count}`;
-    }
-  }
-}
-
 /** A rule's detection (searches and condition) as one SQL boolean expression. */
 export function detectionSql(detection: unknown, options: ConvertOptions = {}): string {
-  if (!isObj(detection)) throw new RuleError('detection must be a map');
-  const { condition, ...rest } = detection;
-  if (condition === undefined) throw new RuleError('detection has no condition');
-  const ids = Object.keys(rest).filter((k) => k !== 'timeframe');
-  const searches = new Map(ids.map((id) => [id, searchSql(id, rest[id], options)]));
-  const conditions = (Array.isArray(condition) ? condition : [condition]).map((c) => {
-    if (typeof c !== 'string') throw new RuleError('condition must be a string');
-    try {
-      return conditionSql(parseCondition(c), searches, ids);
-    } catch (e) {
-      if (e instanceof ConditionError) throw new RuleError(`condition: ${e.message}`);
-      throw e;
-    }
-  });
-  return or(conditions);
+  return buildDetection<string>(
+    detection,
+    {
+      field: (field, modifiers, values) => fieldSql(field, modifiers, values, options),
+      keywords: keywordSql,
+      and,
+      or,
+      not: (part) => `NOT ${part}`,
+      atLeast: (parts, n) => `(${parts.map((p) => `toUInt8(${p})`).join(' + ')}) >= ${n}`,
+      never: () => '0',
+    },
+    options,
+  );
 }
 
 /** Whether an event belongs to a pipeline source: Channel and EventID on their columns, other fields in the arrays. */

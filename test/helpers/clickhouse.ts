@@ -3,6 +3,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { connect, parseClickHouseUrl } from '../../src/sql/client.js';
 
 /**
  * A private ClickHouse server for tests (Debian's clickhouse-server, which .ci/run installs): its own
@@ -70,4 +73,21 @@ export async function startClickHouse(): Promise<TestClickHouse> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A private server for one test file and a client on one of its databases: started before the
+ * file's tests, stopped after them. Read `server` and `client` inside tests (they are set by then).
+ */
+export function clickHouseForTests(database: string): { server: TestClickHouse; client: ClickHouseClient } {
+  const state = {} as { server: TestClickHouse; client: ClickHouseClient };
+  before(async () => {
+    state.server = await startClickHouse();
+    state.client = (await connect(parseClickHouseUrl(`clickhouse://127.0.0.1:${state.server.httpPort}/${database}`))).client;
+  });
+  after(async () => {
+    await state.client?.close();
+    await state.server?.stop();
+  });
+  return state;
 }

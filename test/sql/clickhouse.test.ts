@@ -3,8 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { after, before, test } from 'node:test';
-import type { ClickHouseClient } from '@clickhouse/client';
+import { test } from 'node:test';
 import { parse } from 'yaml';
 import { EvtxEvent } from '../../src/evidence/event.js';
 import { readEvtxFile } from '../../src/evidence/evtx/index.js';
@@ -12,27 +11,17 @@ import { planHuntUnits } from '../../src/hunt/hunt.js';
 import { RuleIndex } from '../../src/hunt/rule-index.js';
 import { DEFAULT_PIPELINE, loadPipeline } from '../../src/sigma/pipeline.js';
 import { loadRuleSet } from '../../src/sigma/ruleset.js';
-import { connect, parseClickHouseUrl } from '../../src/sql/client.js';
 import { convertRules, huntInClickHouse } from '../../src/sql/hunt.js';
 import { ingest } from '../../src/sql/ingest.js';
 import { createTables, eventRow, sha256Of } from '../../src/sql/schema.js';
 import { fieldSql } from '../../src/sql/clickhouse.js';
 import { compileFieldTest } from '../../src/sigma/modifiers.js';
-import { type TestClickHouse, startClickHouse } from '../helpers/clickhouse.js';
+import { clickHouseForTests } from '../helpers/clickhouse.js';
 import { DATA, ROOT, SPOOR, listFiles } from '../helpers/paths.js';
 
 const RULE_DIRS = ['rules', 'rules-emerging-threats', 'rules-threat-hunting'].map((d) => `${DATA}/sigma/${d}`);
 const pipeline = loadPipeline(DEFAULT_PIPELINE);
-let ch: TestClickHouse;
-let client: ClickHouseClient;
-before(async () => {
-  ch = await startClickHouse();
-  client = (await connect(parseClickHouseUrl(`clickhouse://127.0.0.1:${ch.httpPort}/parity`))).client;
-});
-after(async () => {
-  await client?.close();
-  await ch?.stop();
-});
+const db = clickHouseForTests('parity');
 
 const samples = () => listFiles(`${DATA}/sigma/regression_data`, 'info.yml').flatMap((f) => (parse(readFileSync(f, 'utf8')) as { regression_tests_info: { path: string }[] }).regression_tests_info.map((t) => join(DATA, 'sigma', t.path)));
 
@@ -46,7 +35,7 @@ test('parity: every SigmaHQ regression sample, ingested into ClickHouse and hunt
   const { converted, notConverted } = convertRules(ruleSet.rules, pipeline);
   const units = planHuntUnits(files.map((path) => ({ path, size: statSync(path).size })));
   let t = Date.now();
-  const report = await ingest(client, units, () => undefined);
+  const report = await ingest(db.client, units, () => undefined);
   const ingestMs = Date.now() - t;
   t = Date.now();
   assert.equal(report.files, files.length);
@@ -63,7 +52,7 @@ test('parity: every SigmaHQ regression sample, ingested into ClickHouse and hunt
   const localMs = Date.now() - t;
   t = Date.now();
   const remote = new Set<string>();
-  for await (const d of huntInClickHouse(client, converted)) remote.add(`${d.rule.rule.id}\t${relative(DATA, d.file)}\t${d.recordId}`);
+  for await (const d of huntInClickHouse(db.client, converted)) remote.add(`${d.rule.rule.id}\t${relative(DATA, d.file)}\t${d.recordId}`);
   const remoteMs = Date.now() - t;
   console.log(`parity timings: ingest ${ingestMs} ms, in-process ${localMs} ms, ClickHouse ${remoteMs} ms`);
   const missing = [...local].filter((k) => !remote.has(k));
@@ -79,10 +68,10 @@ test('parity: every SigmaHQ regression sample, ingested into ClickHouse and hunt
 });
 
 test('idempotent ingest: the same folder twice leaves the row count unchanged', async () => {
-  const url = `clickhouse://127.0.0.1:${ch.httpPort}/twice`;
+  const url = `clickhouse://127.0.0.1:${db.server.httpPort}/twice`;
   const files = [...new Set(samples())].slice(0, 10);
   const ingestOnce = () => spawnSync(process.execPath, [SPOOR, 'ingest', ...files, '--to', url], { encoding: 'utf8' });
-  const count = async () => Number(((await (await client.query({ query: 'SELECT count() AS n FROM twice.events', format: 'JSONEachRow' })).json()) as { n: string }[])[0]!.n);
+  const count = async () => Number(((await (await db.client.query({ query: 'SELECT count() AS n FROM twice.events', format: 'JSONEachRow' })).json()) as { n: string }[])[0]!.n);
   const first = ingestOnce();
   assert.equal(first.status, 0, first.stderr);
   const rows = await count();
@@ -98,7 +87,7 @@ test('hunt --engine: the simulated Exchange server, ingested, gives the in-proce
   try {
     const server = join(dir, 'server');
     assert.equal(spawnSync(process.execPath, [SPOOR, 'demo', 'generate', server, '--size', '1MB', '--intrusion', 'proxylogon', '--seed', '3']).status, 0);
-    const url = `clickhouse://127.0.0.1:${ch.httpPort}/exchange`;
+    const url = `clickhouse://127.0.0.1:${db.server.httpPort}/exchange`;
     const run = (...args: string[]) => spawnSync(process.execPath, [SPOOR, ...args], { encoding: 'utf8', maxBuffer: 1 << 28 });
     const ing = run('ingest', server, '--to', url);
     assert.equal(ing.status, 0, ing.stderr);
@@ -128,8 +117,8 @@ test('field tests: the SQL of each modifier selects exactly the events the engin
   const values: unknown[] = [undefined, null, '', 'Foo', 'foo', 'FOO bar', 'a%b_c\\d', 'x*y', '10.1.2.3', '192.168.1.1', '::ffff:10.9.9.9', 'fe80::1', 'FC00::5', '2001:db8::1', '::1', '12', ' 7 ', '3.5', 'abc\ndef', ['foo', 'zzz'], ['', null]];
   const events = values.map((v, i) => ({ Event: { System: { EventRecordID: i, Channel: 'T', EventID: 1 }, EventData: v === undefined ? { Other: 'x' } : { F: v, G: i % 2 ? 'foo' : 'Foo', Other: 'x' } } }));
   const rows = events.map((e, i) => eventRow(new EvtxEvent(e), '2021-01-01T00:00:00Z', 'cases', 'cases', i));
-  for (const sql of createTables('cases')) await client.command({ query: sql });
-  await client.insert({ table: 'cases', values: rows, format: 'JSONEachRow' });
+  for (const sql of createTables('cases')) await db.client.command({ query: sql });
+  await db.client.insert({ table: 'cases', values: rows, format: 'JSONEachRow' });
   const tests: [string, unknown[]][] = [
     ['F', ['foo']], ['F', [null]], ['F', ['']], ['F', ['f*']], ['F', ['*o b*']], ['F', ['a%b_c\\\\d']], ['F', ['x\\*y']], ['F', ['?oo']],
     ['F|cased', ['Foo']], ['F|contains', ['OO']], ['F|startswith', ['fo']], ['F|endswith', ['BAR']], ['F|contains|all', ['foo', 'bar']],
@@ -143,7 +132,7 @@ test('field tests: the SQL of each modifier selects exactly the events the engin
     const engine = compileFieldTest(mods, vals);
     const want = events.map((e, i) => [i, engine(new EvtxEvent(e).get(field!), new EvtxEvent(e))] as const).filter(([, ok]) => ok).map(([i]) => i);
     const sql = fieldSql(field!, mods, vals, {});
-    const got = ((await (await client.query({ query: `SELECT seq FROM cases WHERE ${sql} ORDER BY seq`, format: 'JSONEachRow' })).json()) as { seq: string }[]).map((r) => Number(r.seq));
+    const got = ((await (await db.client.query({ query: `SELECT seq FROM cases WHERE ${sql} ORDER BY seq`, format: 'JSONEachRow' })).json()) as { seq: string }[]).map((r) => Number(r.seq));
     if (JSON.stringify(got) !== JSON.stringify(want)) differ.push(`${key}: ${JSON.stringify(vals)}: engine ${JSON.stringify(want)}, SQL ${JSON.stringify(got)}`);
   }
   assert.deepEqual(differ, []);

@@ -3,30 +3,19 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import type { ClickHouseClient } from '@clickhouse/client';
+import { after, test } from 'node:test';
 import { planHuntUnits } from '../../src/hunt/hunt.js';
 import { DEFAULT_PIPELINE, loadPipeline } from '../../src/sigma/pipeline.js';
 import { loadRuleSet } from '../../src/sigma/ruleset.js';
-import { connect, parseClickHouseUrl } from '../../src/sql/client.js';
 import { convertCorrelations } from '../../src/sql/correlation.js';
 import { convertRules } from '../../src/sql/hunt.js';
 import { ingest } from '../../src/sql/ingest.js';
-import { type TestClickHouse, startClickHouse } from '../helpers/clickhouse.js';
+import { clickHouseForTests } from '../helpers/clickhouse.js';
 import { SPOOR } from '../helpers/paths.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'spoor-sqlcorr-'));
-let ch: TestClickHouse;
-let client: ClickHouseClient;
-before(async () => {
-  ch = await startClickHouse();
-  client = (await connect(parseClickHouseUrl(`clickhouse://127.0.0.1:${ch.httpPort}/corr`))).client;
-});
-after(async () => {
-  await client?.close();
-  await ch?.stop();
-  rmSync(tmp, { recursive: true, force: true });
-});
+const db = clickHouseForTests('corr');
+after(() => rmSync(tmp, { recursive: true, force: true }));
 
 const base = (name: string, ids: number[]) => `title: ${name}
 name: ${name}
@@ -119,10 +108,10 @@ test('correlations as SQL: for every type, ClickHouse reports the groups the in-
   assert.match(notConverted[0]!.reason, /refers to brute_force.*hunt --engine/);
   assert.equal(converted.length, 11);
 
-  await ingest(client, planHuntUnits([{ path: file, size: statSync(file).size }]), () => undefined);
+  await ingest(db.client, planHuntUnits([{ path: file, size: statSync(file).size }]), () => undefined);
   const remote = new Map<string, { time: number; events: string[] }>();
   for (const c of converted) {
-    const rows = (await client.query({ query: c.sql, format: 'JSONEachRow' }).then((rs) => rs.json()).catch((e: Error) => {
+    const rows = (await db.client.query({ query: c.sql, format: 'JSONEachRow' }).then((rs) => rs.json()).catch((e: Error) => {
       throw new Error(`${c.correlation.rule.title}: ${e.message}\n${c.sql}`);
     })) as Record<string, unknown>[];
     for (const row of rows) {
@@ -154,7 +143,7 @@ test('spoor sql prints correlation queries after the rules, and says which corre
 test('hunt --engine: correlations, chains included, over the detections ClickHouse returns equal the in-process hunt\'s', { timeout: 300_000 }, () => {
   const rules = ['--rules', join(tmp, 'rules'), '-f', 'jsonl', '--no-progress'];
   const run = (...args: string[]) => spawnSync(process.execPath, [SPOOR, 'hunt', ...args, ...rules], { encoding: 'utf8', maxBuffer: 1 << 28 });
-  const remote = run('--engine', `clickhouse://127.0.0.1:${ch.httpPort}/corr`);
+  const remote = run('--engine', `clickhouse://127.0.0.1:${db.server.httpPort}/corr`);
   assert.equal(remote.status, 0, remote.stderr);
   const local = run(join(tmp, 'events.jsonl'));
   const lines = (out: string) => out.trim().split('\n').filter(Boolean).map((l) => {
