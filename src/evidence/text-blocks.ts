@@ -69,3 +69,36 @@ export function* readTextChunks(file: string): Generator<TextBlock> {
 export function* readTextBlocks(file: string): Generator<string> {
   for (const b of readTextChunks(file)) yield b.text;
 }
+
+/** A line of a text file, or the number of characters of one left out for being too long. */
+export type BoundedLine = { lineNo: number; text: string } | { lineNo: number; tooLong: number };
+
+/**
+ * A text file's lines (without their \n or \r\n), never holding more than `maxChars` of one: a longer
+ * line is read past and reported by its length, so a hostile file of one endless line costs no memory.
+ */
+export function* readBoundedLines(file: string, maxChars: number): Generator<BoundedLine> {
+  let parts: string[] = [];
+  let size = 0;
+  let lineNo = 1;
+  const end = (): BoundedLine => {
+    const out: BoundedLine = size > maxChars ? { lineNo, tooLong: size } : { lineNo, text: parts.join('').replace(/\r$/, '') };
+    parts = [];
+    size = 0;
+    lineNo++;
+    return out;
+  };
+  for (const block of readTextBlocks(file)) {
+    let at = 0;
+    for (let nl = block.indexOf('\n'); nl >= 0; nl = block.indexOf('\n', at)) {
+      if (size + nl - at <= maxChars) parts.push(block.slice(at, nl));
+      size += nl - at;
+      yield end();
+      at = nl + 1;
+    }
+    if (size + block.length - at <= maxChars) parts.push(block.slice(at));
+    else parts = [];
+    size += block.length - at;
+  }
+  if (size > 0) yield end();
+}

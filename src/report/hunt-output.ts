@@ -1,5 +1,4 @@
-import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
+import { type BoundedLine, readBoundedLines } from '../evidence/text-blocks.js';
 
 /** A detection as `spoor hunt -f jsonl` writes it: what reports, STIX and the web UI read back. */
 export interface HuntRecord {
@@ -58,31 +57,31 @@ export function parseHuntRecord(line: string): HuntRecord {
 }
 
 /**
- * The detections of a hunt's JSONL file, one at a time (the file is streamed, never read whole).
- * A bad line is passed to `onError` with its number and skipped.
+ * The detections of a hunt's JSONL file, one at a time (the file is streamed, never read whole, and
+ * no line longer than MAX_LINE is held). A bad line is passed to `onError` with its number and skipped.
  */
 export async function* readHuntOutput(file: string, onError: (message: string) => void): AsyncGenerator<HuntRecord> {
-  const stream = createReadStream(file, { encoding: 'utf8' });
-  const failed = new Promise<never>((_, reject) => stream.once('error', (e) => reject(new HuntOutputError(`${file}: ${e.message}`))));
-  failed.catch(() => undefined);
-  const lines = createInterface({ input: stream, crlfDelay: Infinity });
-  let n = 0;
-  const iterator = lines[Symbol.asyncIterator]();
-  for (;;) {
-    const next = await Promise.race([iterator.next(), failed]);
-    if (next.done) break;
-    n++;
-    const line = next.value;
-    if (!line.trim()) continue;
-    if (line.length > MAX_LINE) {
-      onError(`${file}:${n}: line of ${line.length} characters left out (longest read: ${MAX_LINE})`);
-      continue;
+  let lines: Generator<BoundedLine>;
+  try {
+    lines = readBoundedLines(file, MAX_LINE);
+    for (;;) {
+      const next = lines.next();
+      if (next.done) return;
+      const line = next.value;
+      if ('tooLong' in line) {
+        onError(`${file}:${line.lineNo}: line of ${line.tooLong} characters left out (longest read: ${MAX_LINE})`);
+        continue;
+      }
+      if (!line.text.trim()) continue;
+      try {
+        yield parseHuntRecord(line.text);
+      } catch (e) {
+        if (!(e instanceof HuntOutputError)) throw e;
+        onError(`${file}:${line.lineNo}: ${e.message}`);
+      }
     }
-    try {
-      yield parseHuntRecord(line);
-    } catch (e) {
-      if (!(e instanceof HuntOutputError)) throw e;
-      onError(`${file}:${n}: ${e.message}`);
-    }
+  } catch (e) {
+    if (e instanceof HuntOutputError || !(e instanceof Error) || !('code' in e)) throw e;
+    throw new HuntOutputError(`${file}: ${e.message}`);
   }
 }

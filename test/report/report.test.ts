@@ -143,14 +143,17 @@ test('HTML: hostile text in a detection is shown as text, never run', async () =
 
 test('reading a hunt\'s JSONL: bad lines are named by file and line and skipped, the others read', async () => {
   const file = join(tmp, 'mixed.jsonl');
-  writeFileSync(file, ['{"rule":{"title":"a","tags":[],"techniques":[]},"timestamp":"2021-03-02T10:00:00Z"}', 'not json', '{"no":"rule"}', '', '{"rule":{"title":"b"}}'].join('\n'));
+  // A line of 20 MiB (longer than any detection is read) among good ones, CRLF ends, no final newline.
+  const huge = `{"rule":{"title":"${'x'.repeat(20 * 1024 * 1024)}"}}`;
+  writeFileSync(file, ['{"rule":{"title":"a","tags":[],"techniques":[]},"timestamp":"2021-03-02T10:00:00Z"}', 'not json', '{"no":"rule"}', '', huge, '{"rule":{"title":"é"}}\r', '{"rule":{"title":"b"}}'].join('\n'));
   const errors: string[] = [];
   const titles: string[] = [];
   for await (const d of readHuntOutput(file, (m) => errors.push(m))) titles.push(d.rule.title);
-  assert.deepEqual(titles, ['a', 'b']);
-  assert.equal(errors.length, 2);
+  assert.deepEqual(titles, ['a', 'é', 'b']);
+  assert.equal(errors.length, 3);
   assert.match(errors[0]!, /mixed\.jsonl:2: not JSON/);
   assert.match(errors[1]!, /mixed\.jsonl:3: not a detection/);
+  assert.match(errors[2]!, new RegExp(`mixed\\.jsonl:5: line of ${huge.length} characters left out`));
   const r = run('report', '-i', file, '-o', join(tmp, 'mixed'), '--no-attribute');
   assert.equal(r.status, 1);
   assert.match(r.stderr, /mixed\.jsonl:2/);

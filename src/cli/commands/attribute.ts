@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { type Attribution, attribute } from '../../attribution/attribute.js';
@@ -9,7 +9,8 @@ import { normaliseCountry, normaliseSector } from '../../attribution/victimology
 import { spoorHome } from '../../common/home.js';
 import { formatTable } from '../../report/detections.js';
 import { ExitCode } from '../options.js';
-import { HuntOutputError, parseHuntRecord } from '../../report/hunt-output.js';
+import { HuntOutputError, MAX_LINE, parseHuntRecord } from '../../report/hunt-output.js';
+import { readBoundedLines } from '../../evidence/text-blocks.js';
 
 export interface AttributeCliOptions {
   attack?: string;
@@ -108,34 +109,43 @@ export function startAttribution(opts: Partial<AttributeCliOptions>): { add: (d:
 
 /** Evidence from a JSON case file, or from a hunt's JSONL (one detection per line). */
 export function readEvidence(file: string, index: KnowledgeIndex): Evidence {
-  let text: string;
+  let size: number;
   try {
-    text = readFileSync(file, 'utf8');
+    size = statSync(file).size;
   } catch (e) {
     throw new EvidenceError(`${file}: ${(e as Error).message}`);
   }
-  const trimmed = text.trim();
-  try {
-    const whole = JSON.parse(trimmed) as unknown;
-    if (whole && typeof whole === 'object' && !Array.isArray(whole) && !('rule' in whole)) return evidenceFromCase(whole, index, file);
-  } catch (e) {
-    if (e instanceof EvidenceError) throw new EvidenceError(`${file}: ${e.message}`);
-    // not one JSON document: JSON lines
+  // A case file is one JSON document, small; a hunt's JSONL may be large and is read a line at a time.
+  if (size <= MAX_CASE_FILE) {
+    try {
+      const whole = JSON.parse(readFileSync(file, 'utf8').trim()) as unknown;
+      if (whole && typeof whole === 'object' && !Array.isArray(whole) && !('rule' in whole)) return evidenceFromCase(whole, index, file);
+    } catch (e) {
+      if (e instanceof EvidenceError) throw new EvidenceError(`${file}: ${e.message}`);
+      // not one JSON document: JSON lines
+    }
   }
   const records: DetectionRecord[] = [];
-  let line = 0;
-  for (const raw of trimmed.split('\n')) {
-    line++;
-    if (!raw.trim()) continue;
-    try {
-      records.push(parseHuntRecord(raw));
-    } catch (e) {
-      if (!(e instanceof HuntOutputError)) throw e;
-      throw new EvidenceError(`${file}:${line}: ${e.message}`);
+  try {
+    for (const line of readBoundedLines(file, MAX_LINE)) {
+      if ('tooLong' in line) throw new EvidenceError(`${file}:${line.lineNo}: line of ${line.tooLong} characters (longest read: ${MAX_LINE})`);
+      if (!line.text.trim()) continue;
+      try {
+        records.push(parseHuntRecord(line.text));
+      } catch (e) {
+        if (!(e instanceof HuntOutputError)) throw e;
+        throw new EvidenceError(`${file}:${line.lineNo}: ${e.message}`);
+      }
     }
+  } catch (e) {
+    if (e instanceof EvidenceError) throw e;
+    throw new EvidenceError(`${file}: ${(e as Error).message}`);
   }
   return evidenceFromDetections(records, index);
 }
+
+/** Largest file read as one case document. */
+const MAX_CASE_FILE = 16 * 1024 * 1024;
 
 const pct = (p: number) => (p < 0.001 ? '<0.1%' : `${(100 * p).toFixed(1)}%`);
 
