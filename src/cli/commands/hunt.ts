@@ -138,7 +138,7 @@ export function huntCommand(): Command {
     new Command('hunt')
       .description('run Sigma rules (and indicators of compromise) over evidence: EVTX, JSON/JSONL (evtx_dump, Winlogbeat/ECS or flat), XML event exports, IIS and Exchange logs, CSV, zip archives of these')
       .argument('[paths...]', 'evidence files, or directories searched recursively (none with --engine)')
-      .option('--engine <url>', 'hunt in ClickHouse instead (clickhouse://HOST:PORT/DATABASE, filled by spoor ingest): the rules run there as SQL'),
+      .option('--engine <url>', 'hunt in ClickHouse instead (clickhouse://HOST:PORT/DATABASE, filled by spoor ingest): the rules run there as SQL; correlations and --ioc feeds are applied to what the database returns'),
     "Sigma rule files or directories (may be given more than once; default: the SigmaHQ rules of spoor update, else Spoor's own)",
   )
     .addHelpText('after', `

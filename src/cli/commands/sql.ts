@@ -24,9 +24,12 @@ export function sqlCommand(): Command {
     .option('--schema', 'print the CREATE TABLE statements too')
     .option('--where', 'print each rule\'s condition alone, not the batched query')
     .addHelpText('after', `
-Each rule becomes one boolean SQL expression over the events table (see --schema); rules that cannot
-be converted are listed on stderr with the reason, and the others are printed. Exit status: 0, or 2
-on bad usage (no rule loaded).`)
+Each rule becomes one boolean SQL expression over the events table (see --schema), printed as the
+query that finds its events (--where: the expression alone). Each correlation rule becomes one query:
+the events of the rules it refers to, GROUP BY its group-by fields, every timespan-long window ending
+at one of a group's events tested against its condition; a row per group that holds, at its first
+window. Rules and correlations that cannot be converted are listed on stderr with the reason, and
+the others are printed. Exit status: 0, or 2 on bad usage (no rule loaded).`)
     .action((paths: string[], opts: { pipeline?: string; schema?: boolean; where?: boolean }) => {
       const say = (m: string) => process.stderr.write(`spoor sql: ${m}\n`);
       const pipeline = loadPipelineOrExit(opts.pipeline, 'sql');
