@@ -122,7 +122,8 @@ test('hostile feeds: random JSON, YAML, CSV and text are read or refused with a 
   const feed = fc.oneof(
     fc.json(),
     fc.jsonValue().map((v) => JSON.stringify({ type: 'bundle', objects: [{ type: 'indicator', pattern: v }, v] })),
-    fc.jsonValue().map((v) => JSON.stringify({ Event: { Attribute: [v, { type: 'ip-dst|port', value: String(v) }] } })),
+    // JSON.stringify, not String: a generated object may have a toString key that is not a function.
+    fc.jsonValue().map((v) => JSON.stringify({ Event: { Attribute: [v, { type: 'ip-dst|port', value: typeof v === 'string' ? v : JSON.stringify(v) }] } })),
     fc.string().map((t) => `---\nioc_type: network\nindicator:\n  ips: |\n    ${t}\n`),
     fc.array(fc.string(), { maxLength: 5 }).map((rows) => `Indicator,IndicatorType\n${rows.join('\n')}`),
     fc.string({ maxLength: 200 }),
