@@ -1,5 +1,6 @@
 import { type Correlation, NUMBER } from '../sigma/correlation.js';
 import { NotConvertible, sqlString } from './clickhouse.js';
+import type { ConvertedRule } from './hunt.js';
 import { TABLE } from './schema.js';
 
 /**
@@ -20,6 +21,7 @@ import { TABLE } from './schema.js';
 export type ReferredRules = ReadonlyMap<string, string>;
 
 const COMPARE = { gt: '>', gte: '>=', lt: '<', lte: '<=', eq: '=', neq: '!=' } as const;
+const NUMERIC = new Set<Correlation['type']>(['value_sum', 'value_avg', 'value_median']);
 
 const identifier = (name: string) => `\`${name.replace(/\\/g, '\\\\').replace(/`/g, '\\`')}\``;
 
@@ -89,7 +91,8 @@ export function correlationSql(c: Correlation, referred: ReferredRules, table = 
   const ms = `toUInt64(time) * 1000 + toUInt64OrZero(substring(concat(extract(timestamp, '\\\\.(\\\\d+)'), '000'), 1, 3))`;
   const refArms = c.refs.map((r, k) => `(if(${referred.get(r)}, ${sqlString(r)}, ''), ${k})`).join(',\n      ');
   const groups = c.groupBy.map((f, k) => `${perRef(c, f, 'lvals')} AS c_g${k}`);
-  const value = c.field ? perRef(c, c.field, c.type.startsWith('value_') && c.type !== 'value_count' && c.type !== 'value_percentile' ? 'vals' : 'lvals') : "''";
+  // Numbers are read from the value as written, compared texts lower-cased (as the correlator does).
+  const value = c.field ? perRef(c, c.field, NUMERIC.has(c.type) ? 'vals' : 'lvals') : "''";
   const numeric = `match(c_v, ${sqlString(NUMBER.source)})`;
   const number = `toFloat64OrZero(replaceRegexpOne(replaceRegexpAll(c_v, '^\\\\s+|\\\\s+$', ''), '^\\\\+', ''))`;
   const groupCols = c.groupBy.map((_, k) => `c_g${k}`);
@@ -122,7 +125,7 @@ export interface ConvertedCorrelation {
 }
 
 /** Each correlation as SQL over the converted base rules, or the reason it cannot be. */
-export function convertCorrelations(correlations: readonly Correlation[], rules: readonly { rule: { rule: { id?: string; name?: string } }; sql: string }[]): {
+export function convertCorrelations(correlations: readonly Correlation[], rules: readonly ConvertedRule[]): {
   converted: ConvertedCorrelation[];
   notConverted: { correlation: Correlation; reason: string }[];
 } {
