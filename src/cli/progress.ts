@@ -73,3 +73,36 @@ export class HuntProgress {
     this.bar.stop();
   }
 }
+
+/**
+ * A bar for work counted in steps of one kind (bytes read into a database, rules run there), with
+ * the steps a second. Only on a terminal, never under CI.
+ */
+export class StepProgress {
+  private readonly started = Date.now();
+
+  private constructor(private readonly bar: cliProgress.SingleBar) {}
+
+  static start(label: string, total: number, unit: string, scale = 1): StepProgress | undefined {
+    if (!process.stderr.isTTY || process.env.CI || total <= 0) return undefined;
+    const bar = new cliProgress.SingleBar(
+      { stream: process.stderr, format: `${label} [{bar}] {percentage}% | {shown}/{total_shown} ${unit} | {rate} ${unit}/s`, hideCursor: true, clearOnComplete: true, fps: 5 },
+      cliProgress.Presets.shades_classic,
+    );
+    const progress = new StepProgress(bar);
+    progress.scale = scale;
+    bar.start(total, 0, { shown: 0, total_shown: Math.round(total / scale), rate: 0 });
+    return progress;
+  }
+
+  private scale = 1;
+
+  update(done: number): void {
+    const seconds = Math.max((Date.now() - this.started) / 1000, 0.001);
+    this.bar.update(done, { shown: Math.round(done / this.scale), rate: Math.round(done / this.scale / seconds) });
+  }
+
+  stop(): void {
+    this.bar.stop();
+  }
+}

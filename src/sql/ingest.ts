@@ -22,7 +22,7 @@ async function fileSha256(file: string): Promise<string> {
  * SHA-256 of its content: one ingested before is skipped, so ingesting a folder twice inserts
  * nothing twice; rows of a file whose ingest was cut short are deleted before it is read again.
  */
-export async function ingest(client: ClickHouseClient, units: readonly HuntUnit[], say: (m: string) => void, batch = 20_000, onProgress?: (events: number) => void): Promise<IngestReport> {
+export async function ingest(client: ClickHouseClient, units: readonly HuntUnit[], say: (m: string) => void, batch = 20_000, onUnit?: (unit: HuntUnit) => void): Promise<IngestReport> {
   for (const sql of createTables()) await client.command({ query: sql });
   const column = async (query: string) => new Set(((await (await client.query({ query, format: 'JSONEachRow' })).json()) as { s: string }[]).map((r) => r.s));
   const done = await column(`SELECT source_sha256 AS s FROM ${INGESTED}`);
@@ -36,7 +36,6 @@ export async function ingest(client: ClickHouseClient, units: readonly HuntUnit[
     if (rows.length) {
       await client.insert({ table: TABLE, values: rows, format: 'JSONEachRow' });
       report.events += rows.length;
-      onProgress?.(report.events);
       rows = [];
     }
     if (finished.length) {
@@ -67,7 +66,10 @@ export async function ingest(client: ClickHouseClient, units: readonly HuntUnit[
       }
       current = { file: label, sha, skip, seq: 0 };
     }
-    if (current.skip) continue;
+    if (current.skip) {
+      onUnit?.(unit);
+      continue;
+    }
     const result: UnitHunt = { matches: [], events: 0, readable: true, diagnostics: [] };
     const events = unitEvents(unit, result);
     // A row per event; the insert waits only when a batch is full (no promise per event).
@@ -77,6 +79,7 @@ export async function ingest(client: ClickHouseClient, units: readonly HuntUnit[
       for (const e of events) if (add(e)) await flush();
     } else for await (const e of events) if (add(e)) await flush();
     for (const d of result.diagnostics) say(d);
+    onUnit?.(unit);
   }
   finishFile();
   await flush();

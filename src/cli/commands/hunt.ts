@@ -22,7 +22,7 @@ import { defaultRules } from '../default-rules.js';
 import { collectInputs, globFilter, type Inputs } from '../inputs.js';
 import { ExitCode, parseThreads } from '../options.js';
 import { StreamOutput } from '../output.js';
-import { HuntProgress } from '../progress.js';
+import { HuntProgress, StepProgress } from '../progress.js';
 import { addAttributionOptions, startAttribution } from './attribute.js';
 import { addReportOptions, makeReport } from './report.js';
 import { mkdirSync } from 'node:fs';
@@ -268,7 +268,7 @@ async function huntWith(
     await emit(d);
   }
   if (opts.engine) {
-    const found = await huntInDatabase(opts.engine, rules, pipeline, iocs, say, async (d) => {
+    const found = await huntInDatabase(opts.engine, rules, pipeline, iocs, opts.progress !== false && !opts.progressJson, say, async (d) => {
       if (window && !within(window, d.timestamp)) return;
       if (correlator && !countForCorrelations(correlator, d.rule, d.timestamp, d.event)) return;
       stats.detections++;
@@ -334,7 +334,7 @@ function colourWanted(stream: NodeJS.WritableStream): boolean {
  * The rules run as SQL in ClickHouse; each detection goes to `emit` as the in-process engine's would.
  * Returns the number of events in the table, or undefined (said why) when the database cannot be used.
  */
-async function huntInDatabase(url: string, rules: CompiledRule[], pipeline: Pipeline, iocs: IocMatcher | undefined, say: (m: string) => void, emit: (d: Detection) => Promise<void>): Promise<number | undefined> {
+async function huntInDatabase(url: string, rules: CompiledRule[], pipeline: Pipeline, iocs: IocMatcher | undefined, showProgress: boolean, say: (m: string) => void, emit: (d: Detection) => Promise<void>): Promise<number | undefined> {
   let conn;
   try {
     conn = await connect(parseClickHouseUrl(url));
@@ -347,7 +347,12 @@ async function huntInDatabase(url: string, rules: CompiledRule[], pipeline: Pipe
     for (const n of notConverted) say(`${n.rule.rule.file}: ${n.rule.rule.title}: not run in ClickHouse: ${n.reason}`);
     say(`ClickHouse ${conn.version}: ${converted.length} rules as SQL, ${notConverted.length} not convertible`);
     const events = Number(((await (await conn.client.query({ query: `SELECT count() AS n FROM ${TABLE}`, format: 'JSONEachRow' })).json()) as { n: string }[])[0]?.n ?? 0);
-    for await (const d of huntInClickHouse(conn.client, converted)) await emit(d);
+    const progress = showProgress ? StepProgress.start('hunting in ClickHouse', converted.length, 'rules') : undefined;
+    try {
+      for await (const d of huntInClickHouse(conn.client, converted, (done) => progress?.update(done))) await emit(d);
+    } finally {
+      progress?.stop();
+    }
     if (iocs?.size) {
       if (!iocs.lineLiterals()) say('the indicators include IPv6 addresses or ranges wider than /8: every row is read from ClickHouse to match them');
       for await (const d of iocHitsInClickHouse(conn.client, iocs)) await emit(d);

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { planHuntUnits } from '../../hunt/hunt.js';
+import { planHuntUnits, unitSize } from '../../hunt/hunt.js';
 import { loadRuleSet } from '../../sigma/ruleset.js';
 import { ClickHouseUrlError, connect, parseClickHouseUrl } from '../../sql/client.js';
 import { convertCorrelations } from '../../sql/correlation.js';
@@ -14,6 +14,7 @@ import { expandArchives } from '../archives.js';
 import { ExitCode } from '../options.js';
 import { defaultRules } from '../default-rules.js';
 import { loadPipelineOrExit } from './rules.js';
+import { StepProgress } from '../progress.js';
 
 export function sqlCommand(): Command {
   return new Command('sql')
@@ -68,7 +69,8 @@ export function ingestCommand(): Command {
 A file is known by the SHA-256 of its content: ingesting it again inserts nothing; an ingest cut
 short is cleaned up when the file is ingested again. Exit status: 0, 1 when ClickHouse or an input
 cannot be read, 2 on bad usage.`)
-    .action(async (paths: string[], opts: { to: string }) => {
+    .option('--no-progress', 'no progress bar (it is shown only on a terminal)')
+    .action(async (paths: string[], opts: { to: string; progress?: boolean }) => {
       const say = (m: string) => process.stderr.write(`spoor ingest: ${m}\n`);
       let target;
       try {
@@ -92,7 +94,14 @@ cannot be read, 2 on bad usage.`)
       const started = Date.now();
       try {
         say(`ClickHouse ${conn.version}, database ${target.database}`);
-        const r = await ingest(conn.client, units, say);
+        const progress = opts.progress === false ? undefined : StepProgress.start('ingesting', units.reduce((n, u) => n + unitSize(u), 0), 'MB', 1e6);
+        let read = 0;
+        let r;
+        try {
+          r = await ingest(conn.client, units, (m) => (progress ? process.stderr.write(`\r\x1b[K`) : undefined, say(m)), undefined, (u) => progress?.update((read += unitSize(u))));
+        } finally {
+          progress?.stop();
+        }
         const s = (Date.now() - started) / 1000;
         say(`${r.files} files, ${r.events} events inserted (${Math.round(r.events / Math.max(s, 0.001))} events/s); ${r.skipped} files ingested before, skipped`);
         process.exitCode = inputs.errors.length ? ExitCode.Unreadable : ExitCode.Ok;
