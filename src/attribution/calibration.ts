@@ -18,7 +18,7 @@ export interface Calibration {
   temperature: number;
 }
 
-export const CALIBRATION: Calibration = { right: [-0.8, -0.16, 2.76], unknown: [-0.43, 0.08, -1.81], temperature: 3 };
+export const CALIBRATION: Calibration = { right: [-1.01, -0.12, 3.29], unknown: [-0.5, 0.04, -1.94], temperature: 3 };
 
 export type Features = [number, number, number];
 

@@ -17,6 +17,8 @@ export interface EvalCase {
   removedCampaigns: Set<string>;
   /** Set for open-set cases: the truth's groups are left out of the knowledge entirely. */
   removedGroups: Set<string>;
+  /** The held-out reports: what survives of their links is not counted as reported by them. */
+  heldReports: Set<string>;
 }
 
 export type Evidence = 'techniques' | 'techniques+software';
@@ -32,8 +34,9 @@ export function campaignCases(kb: KnowledgeBase, evidence: Evidence, open = fals
     const links = kb.uses.filter((u) => u.source === campaign);
     const observed = [...new Set(links.map((u) => u.target).filter(keep(evidence)))];
     if (!observed.length) continue;
-    const cited = allCitedBy(new Set(links.flatMap((u) => u.citations)));
-    out.push({ id: campaign, truth, observed, drop: (l) => l.source === campaign || cited(l), removedCampaigns: new Set([campaign]), removedGroups: new Set(open ? truth : []) });
+    const sources = new Set(links.flatMap((u) => u.citations));
+    const cited = allCitedBy(sources);
+    out.push({ id: campaign, truth, observed, drop: (l) => l.source === campaign || cited(l), removedCampaigns: new Set([campaign]), removedGroups: new Set(open ? truth : []), heldReports: new Set([...sources, campaign]) });
   }
   return out;
 }
@@ -52,7 +55,7 @@ export function reportCases(kb: KnowledgeBase, evidence: Evidence, open = false,
   for (const [key, targets] of byReport) {
     if (targets.filter((t) => t.startsWith('T')).length < minTechniques) continue;
     const [group, report] = key.split('\t') as [string, string];
-    out.push({ id: `${group}: ${report}`, truth: [group], observed: [...new Set(targets.filter(keep(evidence)))], drop: allCitedBy(new Set([report])), removedCampaigns: new Set(), removedGroups: new Set(open ? [group] : []) });
+    out.push({ id: `${group}: ${report}`, truth: [group], observed: [...new Set(targets.filter(keep(evidence)))], drop: allCitedBy(new Set([report])), removedCampaigns: new Set(), removedGroups: new Set(open ? [group] : []), heldReports: new Set([report]) });
   }
   return out;
 }
@@ -81,14 +84,14 @@ export function multiReportCases(kb: KnowledgeBase, evidence: Evidence, seed = 3
       while (held.size < size) held.add(names[Math.floor(rand() * names.length)]!);
       const targets = [...new Set([...held].flatMap((r) => reports.get(r)!))];
       if (targets.filter((t) => t.startsWith('T')).length < minTechniques) continue;
-      out.push({ id: `${group}: ${[...held].join(' + ')}`, truth: [group], observed: targets.filter(keep(evidence)), drop: allCitedBy(held), removedCampaigns: new Set(), removedGroups: new Set() });
+      out.push({ id: `${group}: ${[...held].join(' + ')}`, truth: [group], observed: targets.filter(keep(evidence)), drop: allCitedBy(held), removedCampaigns: new Set(), removedGroups: new Set(), heldReports: held });
     }
   }
   return out;
 }
 
 export function profilesFor(kb: KnowledgeBase, c: EvalCase): Profiles {
-  return buildProfiles(kb, { drop: c.drop, removedGroups: c.removedGroups, removedCampaigns: c.removedCampaigns });
+  return buildProfiles(kb, { drop: c.drop, removedGroups: c.removedGroups, removedCampaigns: c.removedCampaigns, heldReports: c.heldReports });
 }
 
 /** A method's scores for every group with a profile, in the profiles' order. */

@@ -44,6 +44,8 @@ export interface ProfileOptions {
   removedGroups?: ReadonlySet<string>;
   /** Campaigns left out entirely. */
   removedCampaigns?: ReadonlySet<string>;
+  /** Reports held out: not counted among the reports behind an item (a link they share with others stays). */
+  heldReports?: ReadonlySet<string>;
 }
 
 export const parentTechnique = (id: string): string | undefined => (id.startsWith('T') && id.length > 5 ? id.slice(0, 5) : undefined);
@@ -87,7 +89,7 @@ export function buildProfiles(kb: KnowledgeBase, options: ProfileOptions = {}): 
   for (const { owner, target, citations } of uses) {
     const key = `${owner} ${target}`;
     const seen = reportsOf.get(key) ?? reportsOf.set(key, new Set()).get(key)!;
-    for (const c of citations) seen.add(c);
+    for (const c of citations) if (!options.heldReports?.has(c)) seen.add(c);
     add(owner, target, { weight: 1, basis: 'reported', reports: 0 });
     const parent = parentTechnique(target);
     if (parent) add(owner, parent, { weight: PARENT_WEIGHT, basis: 'parent of a reported sub-technique', via: target, reports: 0 });

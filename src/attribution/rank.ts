@@ -4,14 +4,14 @@ import type { ItemBasis, Profiles } from './profiles.js';
  * How strongly the techniques and software seen support each group. An item a group is known to use
  * adds its specificity (inverse group frequency: PsExec, used by 60 groups, adds little; a backdoor
  * only one group has, much), software counting double (a tool is rarer and more telling than a
- * technique), and more when many reports say the group uses it (1 + reportWeight · ln(1 + reports):
+ * technique), and more when many reports say the group uses it (1 + 0.25 · ln(1 + reports):
  * a habit seen in five intrusions says more than one mention). A group's score is damped by how much
  * it is known to do (BM25's length normalisation): a group with 300 known items matches any
  * observation somewhat, and what it is known for but was not seen counts against it only through
  * that damping, weakly, because an intrusion shows only part of what its actor does. Parameters were
  * chosen on the report-held-out and multi-report-held-out evaluations, never on the campaigns.
  */
-export const RANK_PARAMETERS = { k1: 2, b: 0.5, softwareWeight: 2, reportWeight: 0.5 };
+export const RANK_PARAMETERS = { k1: 2, b: 0.5, softwareWeight: 2, reportWeight: 0.25 };
 
 export interface ObservedItem {
   /** ATT&CK technique (T1505.003) or software (S0020) id. */
