@@ -106,7 +106,12 @@ for (const evidence of ['techniques', 'techniques+software'] as Evidence[]) {
   const campaignFigures = table(`Campaign held out (${evidence}); ECE of the leading group with the shipped calibration (fitted on reports)`, campaign, (m) => (m === 'spoor' ? CALIBRATION : undefined));
   const misses = campaign.spoor!.filter((r) => r.rank !== 1).map((r) => `${r.id}→${cCases.find((c) => c.id === r.id)!.truth.join('/')} rank ${r.rank}`);
   console.log(`  spoor misses: ${misses.join(', ')}`);
-  const unreachable = cCases.filter((c) => !c.truth.some((g) => c.observed.some((o) => profilesFor(kb, c).groups.get(g)?.items.has(o)))).map((c) => c.id);
+  const unreachable = cCases
+    .filter((c) => {
+      const profiles = profilesFor(kb, c);
+      return !c.truth.some((g) => c.observed.some((o) => profiles.groups.get(g)?.items.has(o)));
+    })
+    .map((c) => c.id);
   console.log(`  beyond any ranking: ${unreachable.length} of ${cCases.length} campaigns (${unreachable.join(', ') || 'none'}) share nothing with what is left of their group once their reports are removed`);
   const campaignOutcomes = campaign.spoor!.map((r) => ({ confidence: leaderRight(r.scored.scores, CALIBRATION), correct: r.rank === 1 }));
   const chance = eceUnderCalibration(campaignOutcomes);

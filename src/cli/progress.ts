@@ -102,6 +102,12 @@ export class StepProgress {
     this.bar.update(done, { shown: Math.round(done / this.scale), rate: Math.round(done / this.scale / seconds) });
   }
 
+  /** A message printed above the bar. */
+  log(message: string): void {
+    process.stderr.write(`\r\x1b[K${message}\n`);
+    this.bar.render();
+  }
+
   stop(): void {
     this.bar.stop();
   }

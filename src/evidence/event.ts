@@ -54,17 +54,19 @@ export function flattenEvtxEvent(event: unknown): Map<string, unknown> {
 /** An Event that can give back the evtx_dump-shaped object it stands for (what outputs print). */
 export interface RawEvent extends Event {
   toRaw(): unknown;
+  /** Every field by name, as `get` gives it (what stores that keep each field, such as SQL tables, write). */
+  fields(): ReadonlyMap<string, unknown>;
 }
 
 /** An Event over an evtx_dump-shaped object; fields are flattened on first use. */
 export class EvtxEvent implements RawEvent {
-  private fields: Map<string, unknown> | undefined;
+  private flat: Map<string, unknown> | undefined;
   private all: unknown[] | undefined;
 
   constructor(readonly raw: unknown) {}
 
   private map(): Map<string, unknown> {
-    return (this.fields ??= flattenEvtxEvent(this.raw));
+    return (this.flat ??= flattenEvtxEvent(this.raw));
   }
 
   get(field: string): unknown {
@@ -77,5 +79,9 @@ export class EvtxEvent implements RawEvent {
 
   toRaw(): unknown {
     return this.raw;
+  }
+
+  fields(): ReadonlyMap<string, unknown> {
+    return this.map();
   }
 }

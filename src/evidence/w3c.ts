@@ -387,6 +387,14 @@ export class W3cEvent implements RawEvent {
   toRaw(): unknown {
     return w3cEvent(this.h, this.vals, this.lineNo);
   }
+
+  fields(): ReadonlyMap<string, unknown> {
+    const fields = flattenEvtxEvent(this.toRaw());
+    // The request URI is a field of its own here, not of the object.
+    const uri = this.requestUri();
+    if (uri !== undefined) fields.set('RequestUri', uri);
+    return fields;
+  }
 }
 
 /** The events of a W3C-style log as views (see W3cEvent), a line at a time. */

@@ -1,6 +1,7 @@
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { type HuntUnit, type TimedEvent, type UnitHunt, unitEvents } from '../hunt/hunt.js';
-import { KIND, eventRow } from './schema.js';
+import { toJson } from '../common/json.js';
+import { KIND, commonColumns, forEachFieldItem } from './schema.js';
 
 /**
  * Evidence as a DuckDB table, for ad-hoc SQL on one machine without a server: `events` with the
@@ -23,14 +24,15 @@ export async function loadEvidence(conn: DuckDBConnection, units: readonly HuntU
     const label = unit.name ?? unit.file;
     const result: UnitHunt = { matches: [], events: 0, readable: true, diagnostics: [] };
     const add = (e: TimedEvent) => {
-      const row = eventRow(e.view, e.timestamp, label, '', n++);
+      n++;
+      const c = commonColumns(e.view, e.timestamp);
       const fields: Record<string, string | null | (string | null)[]> = {};
-      row.names.forEach((name, i) => {
-        const v = row.kinds[i] === KIND.scalar ? row.vals[i]! : null;
+      forEachFieldItem(e.view, (name, t, kind) => {
+        const v = kind === KIND.scalar ? t! : null;
         const old = fields[name];
         fields[name] = old === undefined ? v : Array.isArray(old) ? [...old, v] : [old, v];
       });
-      for (const v of [row.timestamp, row.host, row.channel, row.provider, row.event_id, row.record_id, row.source_file, JSON.stringify(fields), row.raw]) appender.appendVarchar(v);
+      for (const v of [c.timestamp, c.host, c.channel, c.provider, c.event_id, c.record_id, label, JSON.stringify(fields), toJson(e.view.toRaw())]) appender.appendVarchar(v);
       appender.endRow();
     };
     const events = unitEvents(unit, result);

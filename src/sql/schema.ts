@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { type RawEvent, flattenEvtxEvent } from '../evidence/event.js';
+import type { RawEvent } from '../evidence/event.js';
 import { valueText } from '../sigma/modifiers.js';
 import { toJson } from '../common/json.js';
 
@@ -42,14 +42,7 @@ export function createTables(table = TABLE, engine = 'MergeTree()'): string[] {
   ];
 }
 
-export interface EventRow {
-  time: string;
-  timestamp: string;
-  host: string;
-  channel: string;
-  provider: string;
-  event_id: string;
-  record_id: string;
+export interface EventRow extends CommonColumns {
   source_file: string;
   source_sha256: string;
   seq: number;
@@ -68,36 +61,49 @@ function dateTime(iso: string): string {
   return (Number.isNaN(t) ? new Date(0) : new Date(t)).toISOString().slice(0, 19).replace('T', ' ');
 }
 
-/** An event as a row: its fields as the engine sees them (multi-valued fields one item each). */
-export function eventRow(view: RawEvent, timestamp: string, file: string, sha256: string, seq: number): EventRow {
-  const raw = view.toRaw();
-  const fields = flattenEvtxEvent(raw);
-  // Fields a reader gives besides its object (the request URI of a web log line).
-  const uri = view.get('RequestUri');
-  if (uri !== undefined && !fields.has('RequestUri')) fields.set('RequestUri', uri);
-  const row: EventRow = { time: '', timestamp, host: '', channel: '', provider: '', event_id: '', record_id: '', source_file: file, source_sha256: sha256, seq, names: [], vals: [], lvals: [], kinds: [], ltext: '', raw: toJson(raw) };
-  const push = (name: string, v: unknown) => {
-    const t = valueText(v);
-    const kind = v === null ? KIND.null : t === undefined ? KIND.other : KIND.scalar;
-    row.names.push(name);
-    row.vals.push(t ?? '');
-    row.lvals.push(t === undefined ? '' : t.toLowerCase());
-    row.kinds.push(kind);
-  };
-  for (const [name, v] of fields) {
-    if (Array.isArray(v) && v.length) for (const x of v) push(name, x);
-    else push(name, v);
-  }
-  row.ltext = row.lvals.filter((_, i) => row.kinds[i] === KIND.scalar).join('\n');
+/** The columns every table of events has: when, where and what kind of event. */
+export interface CommonColumns {
+  /** DateTime text (UTC, seconds). */
+  time: string;
+  timestamp: string;
+  host: string;
+  channel: string;
+  provider: string;
+  event_id: string;
+  record_id: string;
+}
+
+export function commonColumns(view: RawEvent, timestamp: string): CommonColumns {
   const text = (f: string) => valueText(view.get(f)) ?? '';
   const time = text('TimeCreated_SystemTime') || timestamp;
-  row.timestamp = time;
-  row.time = dateTime(time);
-  row.host = text('Computer');
-  row.channel = text('Channel');
-  row.provider = text('Provider_Name');
-  row.event_id = text('EventID');
-  row.record_id = text('EventRecordID');
+  return { time: dateTime(time), timestamp: time, host: text('Computer'), channel: text('Channel'), provider: text('Provider_Name'), event_id: text('EventID'), record_id: text('EventRecordID') };
+}
+
+/** Each item of each field (a multi-valued field one item at a time), with its text and kind. */
+export function forEachFieldItem(view: RawEvent, fn: (name: string, text: string | undefined, kind: number) => void): void {
+  const each = (name: string, v: unknown) => {
+    const t = valueText(v);
+    fn(name, t, v === null ? KIND.null : t === undefined ? KIND.other : KIND.scalar);
+  };
+  for (const [name, v] of view.fields()) {
+    if (Array.isArray(v) && v.length) for (const x of v) each(name, x);
+    else each(name, v);
+  }
+}
+
+/** An event as a row: its fields as the engine sees them (multi-valued fields one item each). */
+export function eventRow(view: RawEvent, timestamp: string, file: string, sha256: string, seq: number): EventRow {
+  const row: EventRow = { ...commonColumns(view, timestamp), source_file: file, source_sha256: sha256, seq, names: [], vals: [], lvals: [], kinds: [], ltext: '', raw: toJson(view.toRaw()) };
+  const scalars: string[] = [];
+  forEachFieldItem(view, (name, t, kind) => {
+    const lowered = t === undefined ? '' : t.toLowerCase();
+    row.names.push(name);
+    row.vals.push(t ?? '');
+    row.lvals.push(lowered);
+    row.kinds.push(kind);
+    if (kind === KIND.scalar) scalars.push(lowered);
+  });
+  row.ltext = scalars.join('\n');
   return row;
 }
 

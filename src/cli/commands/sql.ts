@@ -98,7 +98,7 @@ cannot be read, 2 on bad usage.`)
         let read = 0;
         let r;
         try {
-          r = await ingest(conn.client, units, (m) => (progress ? process.stderr.write(`\r\x1b[K`) : undefined, say(m)), undefined, (u) => progress?.update((read += unitSize(u))));
+          r = await ingest(conn.client, units, (m) => (progress ? progress.log(`spoor ingest: ${m}`) : say(m)), undefined, (u) => progress?.update((read += unitSize(u))));
         } finally {
           progress?.stop();
         }
@@ -111,6 +111,9 @@ cannot be read, 2 on bad usage.`)
       }
     });
 }
+
+/** Rows a table shows (it is laid out in memory; the other formats stream). */
+const MAX_TABLE_ROWS = 10_000;
 
 export function queryCommand(): Command {
   return new Command('query')
@@ -129,7 +132,13 @@ Exit status: 0, 1 when the query fails or an input cannot be read, 2 on bad usag
         say('give evidence files or folders (or --db FILE of an earlier run)');
         return void (process.exitCode = ExitCode.Usage);
       }
-      const conn = await openDuckDb(opts.db);
+      let conn;
+      try {
+        conn = await openDuckDb(opts.db);
+      } catch (e) {
+        say(`${opts.db ?? 'in-memory database'}: ${(e as Error).message}`);
+        return void (process.exitCode = ExitCode.Unreadable);
+      }
       try {
         if (paths.length) {
           const inputs = collectInputs(paths, () => true);
@@ -144,6 +153,7 @@ Exit status: 0, 1 when the query fails or an input cannot be read, 2 on bad usag
           if (inputs.errors.length) process.exitCode = ExitCode.Unreadable;
         }
         const rows: Record<string, unknown>[] = [];
+        let more = 0;
         const cell = (v: unknown) => (v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v));
         let header: string[] | undefined;
         for await (const r of queryRows(conn, sql)) {
@@ -151,11 +161,13 @@ Exit status: 0, 1 when the query fails or an input cannot be read, 2 on bad usag
           else if (opts.format === 'csv') {
             if (!header) process.stdout.write(`${(header = Object.keys(r)).map(csvCell).join(',')}\n`);
             process.stdout.write(`${header.map((k) => csvCell(cell(r[k]))).join(',')}\n`);
-          } else rows.push(r);
+          } else if (rows.length < MAX_TABLE_ROWS) rows.push(r);
+          else more++;
         }
         if (opts.format === 'table') {
           const keys = rows.length ? Object.keys(rows[0]!) : [];
           process.stdout.write(rows.length ? formatTable(rows.map((r) => keys.map((k) => cell(r[k]))), keys, 80) : '(no rows)\n');
+          if (more) say(`${more} more rows not shown (a table is laid out in memory): use -f jsonl or -f csv, or LIMIT`);
         }
       } catch (e) {
         say((e as Error).message);
