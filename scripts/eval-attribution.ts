@@ -22,6 +22,7 @@ import {
   jaccardMethod,
   multiReportCases,
   openOutcome,
+  parameterCeiling,
   profilesFor,
   randomMethod,
   reportCases,
@@ -113,6 +114,10 @@ for (const evidence of ['techniques', 'techniques+software'] as Evidence[]) {
     })
     .map((c) => c.id);
   console.log(`  beyond any ranking: ${unreachable.length} of ${cCases.length} campaigns (${unreachable.join(', ') || 'none'}) share nothing with what is left of their group once their reports are removed`);
+  const ceiling = parameterCeiling(kb, cCases);
+  const setting = (r: { parameters: object; top1: number; top5: number }) => `top-1 ${(100 * r.top1).toFixed(1)}%, top-5 ${(100 * r.top5).toFixed(1)}% (${JSON.stringify(r.parameters)})`;
+  console.log(`  ceiling, parameters chosen on these very campaigns (${ceiling.settings} settings; a bound, not a result): best setting for top-1: ${setting(ceiling.bestTop1)}; for top-5: ${setting(ceiling.bestTop5)}`);
+  console.log(`    each campaign with the setting that suits it best: top-1 ${(100 * ceiling.perCase.top1).toFixed(1)}%, top-5 ${(100 * ceiling.perCase.top5).toFixed(1)}%`);
   const campaignOutcomes = campaign.spoor!.map((r) => ({ confidence: leaderRight(r.scored.scores, CALIBRATION), correct: r.rank === 1 }));
   const chance = eceUnderCalibration(campaignOutcomes);
   console.log(
@@ -128,7 +133,7 @@ for (const evidence of ['techniques', 'techniques+software'] as Evidence[]) {
   figures[evidence] = {
     report: { ...reportFigures, spoorEce: listedEce, spoorEceWithUnknown: mixedEce, fittedCalibration: all },
     multiReport: { ...multiFigures, spoorEce: multiEce },
-    campaign: { ...campaignFigures, unreachable, eceOfCalibratedPredictor: chance },
+    campaign: { ...campaignFigures, unreachable, eceOfCalibratedPredictor: chance, ceiling },
     openSet: { campaigns: openCampaign.length, unknownFirst: openRate, unknownFirstWhenKnown: closedUnknown, eceWithUnknown: campaignMixedEce },
   };
 }

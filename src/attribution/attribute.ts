@@ -86,6 +86,8 @@ export function attribute(kb: KnowledgeBase, evidence: Evidence, options: Attrib
   const enricher = options.enricher ?? new IpEnricher();
   const ips = evidence.of('ip');
   const infrastructure = ips.length && enricher.available ? ips.slice(0, 1000).map((i) => enricher.enrich(i.value)) : [];
+  const unkept = evidence.leftOut('ip');
+  if (infrastructure.length && (ips.length > infrastructure.length || unkept)) notes.push(`only the first ${infrastructure.length} of ${unkept ? 'more than ' : ''}${ips.length} external addresses were enriched`);
   if (ips.length && !enricher.available) notes.push('the IP address databases (@ip-location-db/asn, @ip-location-db/asn-country) are not installed: addresses were not enriched');
   const leased = infrastructure.filter((i) => i.kind === 'vps' || i.kind === 'hosting' || i.kind === 'cloud');
 

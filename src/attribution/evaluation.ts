@@ -1,7 +1,7 @@
 import { type Calibration, type Outcome, type ScoredCase, expectedCalibrationError, leaderRight, posterior } from './calibration.js';
 import type { KbLink, KnowledgeBase } from './knowledge.js';
 import { type Profiles, buildProfiles } from './profiles.js';
-import { rankGroups, specificity } from './rank.js';
+import { RANK_PARAMETERS, type RankParameters, rankGroups, specificity } from './rank.js';
 
 /**
  * Held-out evaluation of attribution on ATT&CK itself. A case is what one campaign (or one report on
@@ -97,10 +97,13 @@ export function profilesFor(kb: KnowledgeBase, c: EvalCase): Profiles {
 /** A method's scores for every group with a profile, in the profiles' order. */
 export type Method = (profiles: Profiles, observed: readonly string[]) => { ids: string[]; scores: number[] };
 
-export const spoorMethod: Method = (profiles, observed) => {
-  const ranked = rankGroups(profiles, observed.map((id) => ({ id })));
-  return { ids: ranked.map((r) => r.id), scores: ranked.map((r) => r.score) };
-};
+export const rankerWith =
+  (parameters: RankParameters): Method =>
+  (profiles, observed) => {
+    const ranked = rankGroups(profiles, observed.map((id) => ({ id })), parameters);
+    return { ids: ranked.map((r) => r.id), scores: ranked.map((r) => r.score) };
+  };
+export const spoorMethod: Method = rankerWith(RANK_PARAMETERS);
 
 const reportedItems = (profiles: Profiles, id: string) => {
   const items = profiles.groups.get(id)!.items;
@@ -268,4 +271,58 @@ export function eceUnderCalibration(outcomes: readonly Outcome[], rounds = 2000,
   for (let i = 0; i < rounds; i++) sims.push(expectedCalibrationError(outcomes.map((o) => ({ confidence: o.confidence, correct: rand() < o.confidence }))));
   sims.sort((a, b) => a - b);
   return { median: sims[Math.floor(rounds / 2)] ?? 0, high: sims[Math.floor(0.95 * (rounds - 1))] ?? 0, p: sims.filter((e) => e >= observed).length / Math.max(1, rounds) };
+}
+
+/** The ranker's parameter settings the ceiling analysis tries (the shipped setting is one of them). */
+export const PARAMETER_GRID = { k1: [0.5, 1, 2, 3, 5], b: [0, 0.2, 0.3, 0.5, 0.75, 1], softwareWeight: [1, 2, 3, 5], reportWeight: [0, 0.25, 0.5, 1, 2] };
+
+export interface SettingResult {
+  parameters: RankParameters;
+  top1: number;
+  top5: number;
+}
+
+export interface Ceiling {
+  settings: number;
+  /** The setting with the most cases right first (then in the first five), chosen on the cases themselves. */
+  bestTop1: SettingResult;
+  /** The setting with the most cases in the first five (then right first). */
+  bestTop5: SettingResult;
+  /**
+   * Each case ranked with whichever setting suits it best: no setting of the grid, nor any rule that
+   * picks one per case, ranks better than this.
+   */
+  perCase: { top1: number; top5: number; bestRank: Record<string, number> };
+}
+
+/** The share of ranks at or above `k`. */
+const share = (ranks: readonly number[], k: number) => (ranks.length ? ranks.filter((r) => r <= k).length / ranks.length : 0);
+
+/**
+ * How far the ranker could go on some cases if its parameters were chosen on those very cases: not a
+ * result (choosing on the test flatters it) but a bound, to tell a weak parameter choice from
+ * evidence that does not hold the answer.
+ */
+export function parameterCeiling(kb: KnowledgeBase, cases: readonly EvalCase[], grid = PARAMETER_GRID): Ceiling {
+  const profiles = cases.map((c) => profilesFor(kb, c));
+  const bestRank: Record<string, number> = {};
+  let bestTop1: SettingResult | undefined;
+  let bestTop5: SettingResult | undefined;
+  let settings = 0;
+  for (const k1 of grid.k1)
+    for (const b of grid.b)
+      for (const softwareWeight of grid.softwareWeight)
+        for (const reportWeight of grid.reportWeight) {
+          settings++;
+          const parameters = { k1, b, softwareWeight, reportWeight };
+          const method = { ranker: rankerWith(parameters) };
+          const ranks = cases.map((c, i) => runCase(kb, c, method, profiles[i]).ranker!.rank || Infinity);
+          ranks.forEach((rank, i) => (bestRank[cases[i]!.id] = Math.min(rank, bestRank[cases[i]!.id] ?? Infinity)));
+          const result = { parameters, top1: share(ranks, 1), top5: share(ranks, 5) };
+          if (!bestTop1 || result.top1 > bestTop1.top1 || (result.top1 === bestTop1.top1 && result.top5 > bestTop1.top5)) bestTop1 = result;
+          if (!bestTop5 || result.top5 > bestTop5.top5 || (result.top5 === bestTop5.top5 && result.top1 > bestTop5.top1)) bestTop5 = result;
+        }
+  const ranks = Object.values(bestRank);
+  const none = { parameters: RANK_PARAMETERS, top1: 0, top5: 0 };
+  return { settings, bestTop1: bestTop1 ?? none, bestTop5: bestTop5 ?? none, perCase: { top1: share(ranks, 1), top5: share(ranks, 5), bestRank } };
 }

@@ -17,14 +17,33 @@ export interface EvidenceItem {
   from: string[];
 }
 
+/** Distinct items kept of one kind: a hunt over a large log can match millions of addresses. */
+export const MAX_ITEMS_PER_KIND = 10_000;
+
 export class Evidence {
   private readonly items = new Map<string, EvidenceItem>();
+  private readonly counts = new Map<EvidenceKind, number>();
+  private readonly left = new Map<EvidenceKind, number>();
 
   add(kind: EvidenceKind, value: string, from: string): void {
     const key = `${kind}\0${value}`;
     const item = this.items.get(key);
-    if (!item) this.items.set(key, { kind, value, from: [from] });
-    else if (!item.from.includes(from) && item.from.length < 20) item.from.push(from);
+    if (item) {
+      if (!item.from.includes(from) && item.from.length < 20) item.from.push(from);
+      return;
+    }
+    const count = this.counts.get(kind) ?? 0;
+    // Past the limit, new items are counted (roughly: one seen twice counts twice), not kept.
+    if (count >= MAX_ITEMS_PER_KIND) this.left.set(kind, (this.left.get(kind) ?? 0) + 1);
+    else {
+      this.items.set(key, { kind, value, from: [from] });
+      this.counts.set(kind, count + 1);
+    }
+  }
+
+  /** Items of a kind that came past the limit and were not kept. */
+  leftOut(kind: EvidenceKind): number {
+    return this.left.get(kind) ?? 0;
   }
 
   of(kind: EvidenceKind): EvidenceItem[] {

@@ -11,7 +11,8 @@ import type { ItemBasis, Profiles } from './profiles.js';
  * that damping, weakly, because an intrusion shows only part of what its actor does. Parameters were
  * chosen on the report-held-out and multi-report-held-out evaluations, never on the campaigns.
  */
-export const RANK_PARAMETERS = { k1: 2, b: 0.5, softwareWeight: 2, reportWeight: 0.25 };
+export interface RankParameters { k1: number; b: number; softwareWeight: number; reportWeight: number }
+export const RANK_PARAMETERS: RankParameters = { k1: 2, b: 0.5, softwareWeight: 2, reportWeight: 0.25 };
 
 export interface ObservedItem {
   /** ATT&CK technique (T1505.003) or software (S0020) id. */
@@ -41,8 +42,8 @@ export function specificity(profiles: Profiles, item: string): number {
   return Math.log((profiles.count + 1) / ((profiles.groupsUsing.get(item) ?? 0) + 0.5));
 }
 
-export function rankGroups(profiles: Profiles, observed: readonly ObservedItem[]): GroupRank[] {
-  const { k1, b, softwareWeight, reportWeight } = RANK_PARAMETERS;
+export function rankGroups(profiles: Profiles, observed: readonly ObservedItem[], parameters: RankParameters = RANK_PARAMETERS): GroupRank[] {
+  const { k1, b, softwareWeight, reportWeight } = parameters;
   const out: GroupRank[] = [];
   for (const p of profiles.groups.values()) {
     if (!p.items.size) continue;

@@ -14,6 +14,7 @@ import {
   jaccardMethod,
   metrics,
   multiReportCases,
+  parameterCeiling,
   profilesFor,
   reportCases,
   runCase,
@@ -21,9 +22,9 @@ import {
   unknownTopRate,
   type CaseResult,
 } from '../../src/attribution/evaluation.js';
-import { EvidenceError, evidenceFromCase, evidenceFromDetections } from '../../src/attribution/evidence.js';
+import { Evidence, EvidenceError, MAX_ITEMS_PER_KIND, evidenceFromCase, evidenceFromDetections } from '../../src/attribution/evidence.js';
 import { IpEnricher } from '../../src/attribution/infrastructure.js';
-import { type KbLink, KnowledgeIndex, loadKnowledge } from '../../src/attribution/knowledge.js';
+import { type KbLink, type KnowledgeBase, KnowledgeIndex, loadKnowledge } from '../../src/attribution/knowledge.js';
 import { victimsIn } from '../../src/attribution/victimology.js';
 import { readEvidence } from '../../src/cli/commands/attribute.js';
 import { DATA, SPOOR } from '../helpers/paths.js';
@@ -109,6 +110,43 @@ test('held out means held out: no link cited only by the held-out reports stays 
   }
 });
 
+test('parameter ceiling: each case with the setting that suits it; no single setting gets both cases of a constructed knowledge base', () => {
+  // G0001 knows much (two items told by five reports each), G0003 the same two items once, G0002 one
+  // item once. Without length damping (b 0) G0001's many reports win; with full damping (b 1) the
+  // small profiles do: case "big" is right only at b 0, case "small" only at b 1.
+  const link = (source: string, target: string, citations: string[]): KbLink => ({ source, target, citations });
+  const five = ['r1', 'r2', 'r3', 'r4', 'r5'];
+  const toy: KnowledgeBase = {
+    version: 'toy',
+    groups: ['G0001', 'G0002', 'G0003'].map((id) => ({ id, name: id, aliases: [], description: '' })),
+    campaigns: [],
+    software: [],
+    techniques: [],
+    uses: [
+      link('G0001', 'T1001', five),
+      link('G0001', 'T1002', five),
+      ...Array.from({ length: 8 }, (_, i) => link('G0001', `T10${10 + i}`, ['r1'])),
+      link('G0002', 'T1001', ['q1']),
+      link('G0003', 'T1001', ['p1']),
+      link('G0003', 'T1002', ['p1']),
+    ],
+    attributedTo: [],
+    describedUses: [],
+  };
+  const kase = (id: string, truth: string, observed: string[]) => ({ id, truth: [truth], observed, drop: () => false, removedCampaigns: new Set<string>(), removedGroups: new Set<string>(), heldReports: new Set<string>() });
+  const cases = [kase('small', 'G0002', ['T1001']), kase('big', 'G0001', ['T1001', 'T1002'])];
+  const ceiling = parameterCeiling(toy, cases, { k1: [1], b: [0, 1], softwareWeight: [2], reportWeight: [0.5] });
+  assert.equal(ceiling.settings, 2);
+  assert.deepEqual(ceiling.perCase.bestRank, { small: 1, big: 1 });
+  assert.equal(ceiling.perCase.top1, 1);
+  assert.equal(ceiling.bestTop1.top1, 0.5);
+  // On ATT&CK the shipped setting is in the grid, so the ceiling can be no lower than what ships.
+  const campaigns = campaignCases(kb, 'techniques+software').slice(0, 8);
+  const shipped = campaigns.map((c) => runCase(kb, c, { spoor: spoorMethod }).spoor!.rank);
+  const grid = parameterCeiling(kb, campaigns, { k1: [2], b: [0.5, 1], softwareWeight: [2], reportWeight: [0.25] });
+  campaigns.forEach((c, i) => assert.ok(grid.perCase.bestRank[c.id]! <= shipped[i]!, c.id));
+});
+
 test('chance ECE: confidences that match the outcomes sit inside the band, overconfident ones far outside it', () => {
   const matched = Array.from({ length: 40 }, (_, i) => ({ confidence: 0.75, correct: i % 4 !== 0 }));
   assert.ok(eceUnderCalibration(matched).p > 0.5, JSON.stringify(eceUnderCalibration(matched)));
@@ -157,6 +195,21 @@ test('evidence: case files by id, name or alias, with errors that name the fault
   assert.deepEqual(d.of('cve').map((i) => i.value), ['CVE-2021-27065']);
   assert.deepEqual(d.of('software').map((i) => i.value), ['S0020'], 'only China Chopper: Elise\'s alias "Page" is not matched');
   assert.deepEqual(d.of('ip').map((i) => i.value), ['157.230.221.198'], 'private addresses are not evidence of infrastructure');
+});
+
+test('evidence is bounded: past 10,000 addresses new ones are counted, not kept; attribution says how many it enriched', (t) => {
+  const e = new Evidence();
+  for (let i = 0; i < MAX_ITEMS_PER_KIND + 5; i++) e.add('ip', `100.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, 'rule "scan"');
+  e.add('ip', '100.0.0.0', 'rule "other"');
+  e.add('technique', 'T1190', 'rule "scan"');
+  assert.equal(e.of('ip').length, MAX_ITEMS_PER_KIND);
+  assert.equal(e.leftOut('ip'), 5);
+  assert.deepEqual(e.of('ip')[0]!.from, ['rule "scan"', 'rule "other"'], 'a kept item still gathers its sources');
+  assert.deepEqual(e.of('technique').map((i) => i.value), ['T1190'], 'other kinds are not held back');
+  const enricher = new IpEnricher();
+  if (!enricher.available) return t.skip('@ip-location-db packages not installed');
+  const notes = attribute(kb, e, { enricher }).notes;
+  assert.ok(notes.includes(`only the first 1000 of more than ${MAX_ITEMS_PER_KIND} external addresses were enriched`), notes.join('\n'));
 });
 
 test('victims from ATT&CK descriptions: HAFNIUM targets US law firms and higher education; a Chinese group is not a victim in China', () => {

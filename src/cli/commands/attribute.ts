@@ -125,23 +125,27 @@ export function readEvidence(file: string, index: KnowledgeIndex): Evidence {
       // not one JSON document: JSON lines
     }
   }
-  const records: DetectionRecord[] = [];
+  // Each detection is turned into evidence as it is read: only the evidence, not the records, is kept.
+  const names = new NameFinder(index);
+  const evidence = new Evidence();
   try {
     for (const line of readBoundedLines(file, MAX_LINE)) {
       if ('tooLong' in line) throw new EvidenceError(`${file}:${line.lineNo}: line of ${line.tooLong} characters (longest read: ${MAX_LINE})`);
       if (!line.text.trim()) continue;
+      let record: DetectionRecord;
       try {
-        records.push(parseHuntRecord(line.text));
+        record = parseHuntRecord(line.text);
       } catch (e) {
         if (!(e instanceof HuntOutputError)) throw e;
         throw new EvidenceError(`${file}:${line.lineNo}: ${e.message}`);
       }
+      evidenceFromDetections([record], index, names, evidence);
     }
   } catch (e) {
     if (e instanceof EvidenceError) throw e;
     throw new EvidenceError(`${file}: ${(e as Error).message}`);
   }
-  return evidenceFromDetections(records, index);
+  return evidence;
 }
 
 /** Largest file read as one case document. */
