@@ -1,6 +1,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { EvtxEvent } from '../evidence/event.js';
 import { type Detection, eventIocs, fieldValues, iocMatched, iocRule } from '../hunt/hunt.js';
+import type { Indicator } from '../hunt/ioc/indicator.js';
 import type { IocMatcher } from '../hunt/ioc/matcher.js';
 import { RuleError } from '../sigma/errors.js';
 import type { Pipeline } from '../sigma/pipeline.js';
@@ -123,20 +124,36 @@ function* batches(rules: readonly ConvertedRule[]): Generator<ConvertedRule[]> {
 /** Indicators' literals per query: each query is one scan; 18.16 has no multiSearchAny, so a row tries them one by one. */
 const IOC_LITERALS_PER_QUERY = 1000;
 
+/** A query for the events that may hold some of the indicators, and which indicators' hits it reports. */
+export interface IocQuery {
+  sql: string;
+  /** Whether a hit on this indicator is this query's to report (a row fetched by two queries is not reported twice). */
+  reports: (indicator: Indicator) => boolean;
+}
+
 /**
  * The queries that fetch the events which may hold an indicator: rows holding one of the matcher's
  * literals (lower-cased, as `ltext` is), a query per slice of them; every row when the indicators
- * have no sound literals (IPv6 addresses, ranges wider than /8).
+ * have no sound literals (IPv6 addresses, ranges wider than /8). Each indicator belongs to the
+ * slice of its literal: a row holding it holds that literal, so that query fetches it.
  */
-export function iocQueries(matcher: IocMatcher, table = TABLE): string[] {
+export function iocQueries(matcher: IocMatcher, table = TABLE): IocQuery[] {
   const select = `SELECT source_file, seq, timestamp, host, channel, event_id, record_id, raw FROM ${table}`;
-  const literals = matcher.lineLiterals();
-  if (!literals) return [`${select} ORDER BY time, source_file, seq`];
-  const distinct = [...new Set(literals.map((l) => l.toLowerCase()))];
-  const out: string[] = [];
+  const literalOf = matcher.literalOfEach();
+  if (!literalOf) return [{ sql: `${select} ORDER BY time, source_file, seq`, reports: () => true }];
+  const sliceOf = new Map<string, number>();
+  for (const literal of literalOf.values()) {
+    const l = literal.toLowerCase();
+    if (!sliceOf.has(l)) sliceOf.set(l, Math.floor(sliceOf.size / IOC_LITERALS_PER_QUERY));
+  }
+  const distinct = [...sliceOf.keys()];
+  const out: IocQuery[] = [];
   for (let i = 0; i < distinct.length; i += IOC_LITERALS_PER_QUERY) {
-    const slice = distinct.slice(i, i + IOC_LITERALS_PER_QUERY);
-    out.push(`${select} WHERE ${holdsOneOf(slice)} ORDER BY time, source_file, seq`);
+    const slice = i / IOC_LITERALS_PER_QUERY;
+    out.push({
+      sql: `${select} WHERE ${holdsOneOf(distinct.slice(i, i + IOC_LITERALS_PER_QUERY))} ORDER BY time, source_file, seq`,
+      reports: (indicator) => sliceOf.get(literalOf.get(indicator)?.toLowerCase() ?? '') === slice,
+    });
   }
   return out;
 }
@@ -144,23 +161,17 @@ export function iocQueries(matcher: IocMatcher, table = TABLE): string[] {
 /**
  * Indicators of compromise over the events in the database: the database keeps the rows holding an
  * indicator's text, and Spoor's own matcher decides on each (tokens, parent domains, CIDR ranges,
- * path ends), so hits are the in-process hunt's. A row fetched by two slices is matched once.
+ * path ends), so hits are the in-process hunt's. A row fetched by several queries gives each hit in
+ * one of them, that of the indicator's literal.
  */
 export async function* iocHitsInClickHouse(client: ClickHouseClient, matcher: IocMatcher): AsyncGenerator<Detection> {
-  const done = new Set<string>();
-  const queries = iocQueries(matcher);
-  for (const query of queries) {
-    const rs = await client.query({ query, format: 'JSONEachRow', clickhouse_settings: QUERY_SETTINGS });
+  for (const { sql, reports } of iocQueries(matcher)) {
+    const rs = await client.query({ query: sql, format: 'JSONEachRow', clickhouse_settings: QUERY_SETTINGS });
     for await (const rows of rs.stream()) {
       for (const row of rows as { json: () => EventRow & { seq: string } }[]) {
         const r = row.json();
-        if (queries.length > 1) {
-          const key = `${r.source_file}\0${r.seq}`;
-          if (done.has(key)) continue;
-          done.add(key);
-        }
         const event = JSON.parse(r.raw) as unknown;
-        for (const hit of eventIocs(new EvtxEvent(event), matcher)) yield { rule: iocRule(hit), ...placeOf(r), event, matched: iocMatched(hit) };
+        for (const hit of eventIocs(new EvtxEvent(event), matcher)) if (reports(hit.indicator)) yield { rule: iocRule(hit), ...placeOf(r), event, matched: iocMatched(hit) };
       }
     }
   }

@@ -58,17 +58,23 @@ export class IocMatcher {
    * be sound (IPv6 addresses have several written forms; ranges wider than /8).
    */
   lineLiterals(): string[] | undefined {
-    const out: string[] = [];
+    const each = this.literalOfEach();
+    return each && [...each.values()];
+  }
+
+  /** Each indicator's text, that any text holding it holds (see `lineLiterals`). */
+  literalOfEach(): Map<Indicator, string> | undefined {
+    const out = new Map<Indicator, string>();
     for (const list of [...this.exact.values(), ...this.paths.values()]) {
       for (const ind of list) {
         if (ind.type === 'ip' && ind.value.includes(':')) return undefined;
-        out.push(ind.type === 'filepath' ? ind.value.slice(ind.value.lastIndexOf('/') + 1) : ind.value);
+        out.set(ind, ind.type === 'filepath' ? ind.value.slice(ind.value.lastIndexOf('/') + 1) : ind.value);
       }
     }
-    for (const { range } of this.ranges) {
+    for (const { range, indicator } of this.ranges) {
       const [addr, bits] = range;
       if (addr.kind() !== 'ipv4' || bits < 8) return undefined;
-      out.push(`${addr.toString().split('.').slice(0, bits >> 3).join('.')}.`);
+      out.set(indicator, `${addr.toString().split('.').slice(0, bits >> 3).join('.')}.`);
     }
     return out;
   }
