@@ -2,6 +2,8 @@ import { readTextBlocks } from './text-blocks.js';
 
 /** A JSON value larger than this is reported and skipped: no single event is that big. */
 export const MAX_JSON_VALUE_BYTES = 64 * 1024 * 1024;
+/** Nor this deep: what reads an event walks it by recursion, which a hostile file could overflow. */
+export const MAX_JSON_DEPTH = 100;
 
 /**
  * Reads the JSON values of a file one at a time, a block at a time: one object per line (JSONL),
@@ -18,6 +20,8 @@ export function* readJsonValues(file: string, onError: (line: number, message: s
 /** Finds where JSON values start and end in text that arrives in pieces. */
 class JsonScanner {
   private depth = 0;
+  /** The deepest nesting of the value being read. */
+  private deepest = 0;
   private inString = false;
   private escaped = false;
   /** Text of the value being read; `skipping` once it grew past the bound. */
@@ -57,6 +61,7 @@ class JsonScanner {
           start = i;
           this.startLine = this.line;
         }
+        if (this.depth > this.deepest) this.deepest = this.depth;
       } else if (c === 125 || c === 93) {
         if (this.depth === 0) {
           if (c === 93 && this.inArray) this.inArray = false;
@@ -89,9 +94,15 @@ class JsonScanner {
   private complete(last: string): unknown {
     const skipped = this.skipping;
     const text = this.parts.length ? this.parts.join('') + last : last;
+    const deepest = this.deepest;
     this.parts = [];
     this.size = 0;
     this.skipping = false;
+    this.deepest = 0;
+    if (deepest > MAX_JSON_DEPTH && !skipped) {
+      this.onError(this.startLine, `a JSON value nested ${deepest} levels deep (at most ${MAX_JSON_DEPTH} are read); skipped`);
+      return undefined;
+    }
     if (skipped || text.length > this.max) {
       if (!skipped) this.onError(this.startLine, `a JSON value larger than ${this.max} bytes; skipped`);
       return undefined;

@@ -10,6 +10,9 @@ export type Condition =
 
 export class ConditionError extends Error {}
 
+/** Parentheses and `not`s nested deeper than this are refused: every stage after parsing walks the tree by recursion. */
+export const MAX_CONDITION_DEPTH = 100;
+
 const TOKEN = /\s*(\(|\)|[^\s()]+)/y;
 
 function tokenize(text: string): string[] {
@@ -24,6 +27,10 @@ function tokenize(text: string): string[] {
 export function parseCondition(text: string): Condition {
   const tokens = tokenize(text);
   let i = 0;
+  let depth = 0;
+  const deeper = () => {
+    if (++depth > MAX_CONDITION_DEPTH) throw new ConditionError(`condition nested deeper than ${MAX_CONDITION_DEPTH} levels`);
+  };
   const peek = () => tokens[i]?.toLowerCase();
   const expect = (what: string) => {
     if (peek() !== what) throw new ConditionError(`expected "${what}" at "${tokens.slice(i).join(' ') || 'end'}" in "${text}"`);
@@ -43,7 +50,10 @@ export function parseCondition(text: string): Condition {
   const not = (): Condition => {
     if (peek() === 'not') {
       i++;
-      return { op: 'not', arg: not() };
+      deeper();
+      const arg = not();
+      depth--;
+      return { op: 'not', arg };
     }
     return primary();
   };
@@ -52,8 +62,10 @@ export function parseCondition(text: string): Condition {
     if (t === undefined) throw new ConditionError(`condition "${text}" ends too early`);
     if (t === '(') {
       i++;
+      deeper();
       const inner = or();
       expect(')');
+      depth--;
       return inner;
     }
     const lower = t.toLowerCase();

@@ -87,7 +87,14 @@ export function readRuleFile(file: string): { rules: SigmaRule[]; problems: Rule
       problems.push({ file, line: err.linePos?.[0].line ?? line, reason: `invalid YAML: ${err.message.split('\n')[0]}` });
       continue;
     }
-    const value = doc.toJS({ maxAliasCount: 100 }) as unknown;
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: 100 });
+    } catch (e) {
+      // Aliases that expand past the bound (a "billion laughs"), or nesting too deep to build.
+      problems.push({ file, line, reason: `invalid YAML: ${(e as Error).message}` });
+      continue;
+    }
     if (value === null || value === undefined) continue;
     if (!isObj(value)) {
       problems.push({ file, line, reason: 'a rule must be a YAML map' });

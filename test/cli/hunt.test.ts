@@ -57,14 +57,20 @@ test('a bad rule is reported by file and line; the other rules still run', () =>
   writeFileSync(join(dir, 'good.yml'), readFileSync(RULE));
   writeFileSync(join(dir, 'bad-modifier.yml'), 'title: Bad\nlogsource:\n  product: windows\n  category: process_creation\ndetection:\n  sel:\n    CommandLine|nosuch: x\n  condition: sel\n');
   writeFileSync(join(dir, 'bad-yaml.yml'), 'title: Broken\ndetection: [\n');
+  // Hostile rules: aliases that expand a billion-fold, a condition nested 20,000 deep.
+  const laughs = ['a: &a [x,x,x,x,x,x,x,x,x,x]', ...'bcdefghi'.split('').map((l, i) => `${l}: &${l} [${Array(10).fill(`*${'abcdefghi'[i]}`).join(',')}]`)];
+  writeFileSync(join(dir, 'laughs.yml'), `title: Laughs\nlogsource:\n  product: windows\ndetection:\n  sel:\n    x: 1\n  condition: sel\n${laughs.join('\n')}\n`);
+  writeFileSync(join(dir, 'deep.yml'), `title: Deep\nlogsource:\n  product: windows\ndetection:\n  sel:\n    x: 1\n  condition: ${'('.repeat(20_000)}sel${')'.repeat(20_000)}\n`);
   const r = spoor('hunt', SAMPLE_DIR, '--format', 'jsonl', '--rules', dir);
-  assert.equal(r.code, 0);
+  assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /bad-modifier\.yml:7: rule not loaded: CommandLine\|nosuch: unknown modifier "nosuch"/);
   assert.match(r.stderr, /bad-yaml\.yml:\d+: rule not loaded: invalid YAML/);
+  assert.match(r.stderr, /laughs\.yml:\d+: rule not loaded: invalid YAML: Excessive alias count/);
+  assert.match(r.stderr, /deep\.yml:\d+: rule not loaded: condition: condition nested deeper than 100 levels/);
   assert.equal(r.stdout.trim().split('\n').length, 2, 'the good rule still fired');
   const check = spoor('rules', 'check', dir);
   assert.equal(check.code, 1, 'rules check exits 1 when a rule is in error');
-  assert.match(check.stdout, /1 rules and 0 correlations loaded, 0 set aside, 2 in error/);
+  assert.match(check.stdout, /1 rules and 0 correlations loaded, 0 set aside, 4 in error/);
 });
 
 test('rules check over every SigmaHQ rule folder: all loaded or set aside for a correct reason, none in error', () => {

@@ -109,6 +109,14 @@ test('JSON is read a value at a time: a broken or oversized value is reported by
   assert.match(errors[0]!, /^2: invalid JSON/);
   assert.match(errors[1]!, /^3: a JSON value larger than 1000 bytes/);
   assert.match(errors[2]!, /^6: the last JSON value is not closed/);
+  // Nesting past the bound is reported and skipped (reading it would overflow the stack), the rest is read.
+  const deep = join(tmp, 'deep.jsonl');
+  writeFileSync(deep, `{"a": 1}\n${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}\n${'['.repeat(100)}${']'.repeat(100)}\n{"a": 3}\n`);
+  const deepErrors: string[] = [];
+  const deepValues = [...readJsonValues(deep, (line, m) => deepErrors.push(`${line}: ${m}`))];
+  assert.equal(deepValues.length, 3);
+  assert.deepEqual([deepValues[0], deepValues[2]], [{ a: 1 }, { a: 3 }]);
+  assert.deepEqual(deepErrors, ['2: a JSON value nested 20000 levels deep (at most 100 are read); skipped']);
   // A top-level array yields its items one by one, across blocks of the reader.
   const arr = join(tmp, 'array.json');
   const items = Array.from({ length: 30_000 }, (_, i) => ({ i, s: 'ü'.repeat(i % 50) }));

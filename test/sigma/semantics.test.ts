@@ -120,6 +120,10 @@ test('conditions: precedence or < and < not < x of < ( )', () => {
   assert.throws(() => parseCondition('a and'), /ends too early/);
   assert.throws(() => parseCondition('a b'), /unexpected "b"/);
   assert.throws(() => parseCondition('(a or b'), /expected "\)"/);
+  // Nesting is bounded (later stages walk the tree by recursion); 100 levels are read, 101 are not.
+  assert.deepEqual(parseCondition(`${'('.repeat(99)}not a${')'.repeat(99)}`), { op: 'not', arg: { op: 'id', name: 'a' } });
+  assert.throws(() => parseCondition(`${'not '.repeat(50)}${'('.repeat(51)}a${')'.repeat(51)}`), /nested deeper than 100 levels/);
+  assert.throws(() => parseCondition(`${'('.repeat(50_000)}a${')'.repeat(50_000)}`), /nested deeper than 100 levels/);
 });
 
 test('conditions: x of patterns, them, and underscore identifiers', () => {

@@ -137,7 +137,12 @@ function chirpIndicators(text: string, feed: string, skip: (why: string) => void
   const out: Indicator[] = [];
   for (const doc of parseAllDocuments(text)) {
     if (doc.errors.length) throw new FeedError(`${file}: line ${doc.errors[0]!.linePos?.[0]?.line ?? '?'}: ${doc.errors[0]!.message}`);
-    const d = doc.toJS() as unknown;
+    let d: unknown;
+    try {
+      d = doc.toJS({ maxAliasCount: 100 });
+    } catch (e) {
+      throw new FeedError(`${file}: ${(e as Error).message}`);
+    }
     if (!isObj(d) || !isObj(d.indicator)) continue;
     const name = typeof d.name === 'string' ? d.name : undefined;
     let used = false;
