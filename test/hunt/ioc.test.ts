@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { loadFeed } from '../../src/hunt/ioc/feeds.js';
 import { IocMatcher } from '../../src/hunt/ioc/matcher.js';
-import { DATA, SPOOR } from '../helpers/paths.js';
+import { DATA, ROOT, SPOOR } from '../helpers/paths.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'spoor-ioc-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -114,6 +114,19 @@ test('exchange scan matches file hashes and the file paths of feeds against the 
   ]);
   assert.ok(found.some((d) => d.rule.title === 'Unexpected page in an Exchange web folder'));
   assert.match(r.stderr, /Exchange build: not found in the logs/);
+});
+
+test('hostile STIX patterns: a million-character run before a comparison is read in one pass (it was tried from each of its positions)', () => {
+  const stix = join(tmp, 'long-run.stix.json');
+  const pattern = `[${'9'.repeat(1_000_000)} OR ipv4-addr:value = '198.51.100.7']`;
+  writeFileSync(stix, JSON.stringify({ type: 'bundle', id: 'bundle--1', objects: [{ type: 'indicator', spec_version: '2.1', id: 'indicator--00000000-0000-4000-8000-000000000000', pattern_type: 'stix', pattern, valid_from: '2021-01-01T00:00:00Z' }] }));
+  const log = join(tmp, 'u_ex210101.log');
+  writeFileSync(log, '#Software: Microsoft Internet Information Services 10.0\n#Fields: date time s-ip cs-method cs-uri-stem c-ip\n2021-01-01 00:00:00 10.0.0.5 GET /owa 198.51.100.7\n');
+  // In a child process: a regex that backtracks cannot be interrupted in this one, only killed there.
+  const r = spawnSync(process.execPath, [SPOOR, 'hunt', log, '--rules', `${ROOT}/rules/exchange`, '--ioc', stix, '-f', 'jsonl'], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 0, r.error ? String(r.error) : r.stderr);
+  assert.match(r.stderr, /stix, 1 indicators/);
+  assert.match(r.stdout, /198\.51\.100\.7/);
 });
 
 test('hostile feeds: random JSON, YAML, CSV and text are read or refused with a FeedError naming the file, never anything else', async () => {

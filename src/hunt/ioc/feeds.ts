@@ -58,6 +58,12 @@ export function loadFeed(file: string): Feed {
   return { file, format: 'text', indicators: textIndicators(text, feed, skip), skipped };
 }
 
+/**
+ * `object-path = 'value'`. A path starts only where no path character precedes it: else a long run
+ * of such characters is tried from each of its positions (quadratic in a hostile feed).
+ */
+const STIX_COMPARISON = /(?<![a-z0-9-])([a-z0-9-]+:[\w.'-]+)\s*(=|ISSUBSET)\s*'((?:\\.|[^'\\])*)'/gi;
+
 const STIX_PATHS: [RegExp, string][] = [
   [/^ipv4-addr:value$|^ipv6-addr:value$|^network-traffic:(dst|src)_ref\.value$/, 'ip'],
   [/^domain-name:value$/, 'domain'],
@@ -84,7 +90,7 @@ function stixIndicators(objects: unknown[], feed: string, skip: (why: string) =>
       continue;
     }
     const extra = { id: typeof o.id === 'string' ? o.id : undefined, name: typeof o.name === 'string' ? o.name : undefined };
-    const comparisons = [...pattern.matchAll(/([a-z0-9-]+:[\w.'-]+)\s*(=|ISSUBSET)\s*'((?:\\.|[^'\\])*)'/gi)];
+    const comparisons = [...pattern.matchAll(STIX_COMPARISON)];
     if (!comparisons.length) skip('STIX patterns without an equality');
     for (const [, path, op, raw] of comparisons) {
       const kind = STIX_PATHS.find(([re]) => re.test(path!))?.[1];
