@@ -55,12 +55,30 @@ function citations(o: Obj): string[] {
 const CITATION = /\(Citation: ([^)]+)\)/g;
 const GROUP_LINK = /\]\(https:\/\/attack\.mitre\.org\/groups\/(G\d{4})\)/g;
 
+/**
+ * A sentence ends after its period and the citation marks that follow it, before a capital or a
+ * link. Found forwards from each period: a look-behind over the citations, tried at every space,
+ * took time quadratic in a long run of citations.
+ */
+const SENTENCE_END = /\.(?:\(Citation: [^()]*\))*(?=\s+[A-Z[])/g;
+
+function sentencesOf(text: string): string[] {
+  const out: string[] = [];
+  let start = 0;
+  for (const m of text.matchAll(SENTENCE_END)) {
+    const end = m.index + m[0].length;
+    out.push(text.slice(start, end).trim());
+    start = end;
+  }
+  out.push(text.slice(start).trim());
+  return out;
+}
+
 /** The groups a description's sentences link to, each with the citations of its sentence. */
 function groupsNamedIn(description: string): { group: string; citations: string[] }[] {
   const all = [...description.matchAll(CITATION)].map((m) => m[1]!);
   const out: { group: string; citations: string[] }[] = [];
-  // A sentence ends after its period and the citation marks that follow it.
-  for (const sentence of description.split(/(?<=\.(?:\(Citation: [^)]*\))*)\s+(?=[A-Z[])/)) {
+  for (const sentence of sentencesOf(description)) {
     const groups = new Set([...sentence.matchAll(GROUP_LINK)].map((m) => m[1]!));
     if (!groups.size) continue;
     const cited = [...sentence.matchAll(CITATION)].map((m) => m[1]!);

@@ -212,6 +212,30 @@ test('evidence is bounded: past 10,000 addresses new ones are counted, not kept;
   assert.ok(notes.includes(`only the first 1000 of more than ${MAX_ITEMS_PER_KIND} external addresses were enriched`), notes.join('\n'));
 });
 
+test('a hostile ATT&CK bundle: a description with 128,000 citations in a row is read in linear time, its group link kept', () => {
+  const ref = (id: string) => [{ source_name: 'mitre-attack', external_id: id }];
+  const objects: unknown[] = [
+    ...Array.from({ length: 100 }, (_, i) => ({ type: 'attack-pattern', id: `attack-pattern--${i}`, name: `T${1000 + i}`, external_references: ref(`T${1000 + i}`) })),
+    ...Array.from({ length: 10 }, (_, i) => ({ type: 'intrusion-set', id: `intrusion-set--${i}`, name: `Group ${i}`, external_references: ref(`G000${i}`) })),
+    {
+      type: 'malware',
+      id: 'malware--1',
+      name: 'Longtail',
+      external_references: ref('S0001'),
+      description: `[Longtail](https://attack.mitre.org/software/S0001) is used by [Group 3](https://attack.mitre.org/groups/G0003).${'(Citation: a b c)'.repeat(128_000)} It is also sold.`,
+    },
+  ];
+  const bundle = join(tmp, 'hostile-attack.json');
+  writeFileSync(bundle, JSON.stringify({ type: 'bundle', id: 'bundle--1', objects }));
+  const file = join(tmp, 'longtail-case.json');
+  writeFileSync(file, JSON.stringify({ software: ['S0001'] }));
+  // In a child process, so that a quadratic pattern is killed at the time-out instead of stalling the tests.
+  const r = spawnSync(process.execPath, [SPOOR, 'attribute', '--input', file, '--attack', bundle, '--format', 'json'], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, SPOOR_HOME: tmp } });
+  assert.equal(r.status, 0, r.error ? String(r.error) : r.stderr);
+  const out = JSON.parse(r.stdout) as { candidates: { id: string }[] };
+  assert.equal(out.candidates[0]?.id, 'G0003');
+});
+
 test('victims from ATT&CK descriptions: HAFNIUM targets US law firms and higher education; a Chinese group is not a victim in China', () => {
   const v = victimsIn(kb.groups.find((g) => g.id === 'G0125')!.description);
   for (const s of ['legal', 'higher education', 'defense', 'think tanks', 'ngo']) assert.ok(v.sectors.includes(s), `${s}: ${v.sectors.join(', ')}`);
