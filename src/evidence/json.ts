@@ -124,6 +124,23 @@ class JsonScanner {
   }
 }
 
+/** How deeply the JSON text's arrays and objects nest (strings skipped): to refuse a hostile document before parsing it. */
+export function jsonDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++;
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 || c === 91) deepest = Math.max(deepest, ++depth);
+    else if (c === 125 || c === 93) depth--;
+  }
+  return deepest;
+}
+
 /** Splits text holding JSON values one after another into values (whole texts already in memory, e.g. test fixtures). */
 export function parseConcatenatedJson(text: string, onError?: (line: number, message: string) => void): unknown[] {
   const scanner = new JsonScanner(onError ?? (() => {}), MAX_JSON_VALUE_BYTES);

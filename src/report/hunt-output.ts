@@ -1,3 +1,4 @@
+import { jsonDepth } from '../evidence/json.js';
 import { type BoundedLine, readBoundedLines } from '../evidence/text-blocks.js';
 
 /** A detection as `spoor hunt -f jsonl` writes it: what reports, STIX and the web UI read back. */
@@ -23,8 +24,14 @@ const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof
 const strings = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
 const text = (v: unknown) => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '');
 
+/** Deeper than any event a reader gives (their bound is 100 levels), far from what overflows the stack. */
+const MAX_RECORD_DEPTH = 1000;
+
 /** One JSONL line as a record; throws a HuntOutputError saying what is wrong with it. */
 export function parseHuntRecord(line: string): HuntRecord {
+  const depth = jsonDepth(line);
+  // Outputs walk a record by recursion (JSON.stringify among them): a hostile depth would overflow the stack.
+  if (depth > MAX_RECORD_DEPTH) throw new HuntOutputError(`nested ${depth} levels deep (at most ${MAX_RECORD_DEPTH} are read)`);
   let doc: unknown;
   try {
     doc = JSON.parse(line);

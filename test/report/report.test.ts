@@ -145,15 +145,19 @@ test('reading a hunt\'s JSONL: bad lines are named by file and line and skipped,
   const file = join(tmp, 'mixed.jsonl');
   // A line of 20 MiB (longer than any detection is read) among good ones, CRLF ends, no final newline.
   const huge = `{"rule":{"title":"${'x'.repeat(20 * 1024 * 1024)}"}}`;
-  writeFileSync(file, ['{"rule":{"title":"a","tags":[],"techniques":[]},"timestamp":"2021-03-02T10:00:00Z"}', 'not json', '{"no":"rule"}', '', huge, '{"rule":{"title":"é"}}\r', '{"rule":{"title":"b"}}'].join('\n'));
+  // Nested past what outputs can walk (JSON.stringify overflowed the stack on it); brackets inside strings do not count.
+  const deep = `{"rule":{"title":"deep"},"event":${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}}`;
+  const bracketsInText = `{"rule":{"title":"[{\\"${'['.repeat(5000)}"},"event":{"a":[[1]]}}`;
+  writeFileSync(file, ['{"rule":{"title":"a","tags":[],"techniques":[]},"timestamp":"2021-03-02T10:00:00Z"}', 'not json', '{"no":"rule"}', '', huge, '{"rule":{"title":"é"}}\r', '{"rule":{"title":"b"}}', deep, bracketsInText].join('\n'));
   const errors: string[] = [];
   const titles: string[] = [];
   for await (const d of readHuntOutput(file, (m) => errors.push(m))) titles.push(d.rule.title);
-  assert.deepEqual(titles, ['a', 'é', 'b']);
-  assert.equal(errors.length, 3);
+  assert.deepEqual(titles, ['a', 'é', 'b', `[{"${'['.repeat(5000)}`]);
+  assert.equal(errors.length, 4);
   assert.match(errors[0]!, /mixed\.jsonl:2: not JSON/);
   assert.match(errors[1]!, /mixed\.jsonl:3: not a detection/);
   assert.match(errors[2]!, new RegExp(`mixed\\.jsonl:5: line of ${huge.length} characters left out`));
+  assert.match(errors[3]!, /mixed\.jsonl:8: nested 5001 levels deep \(at most 1000 are read\)/);
   const r = run('report', '-i', file, '-o', join(tmp, 'mixed'), '--no-attribute');
   assert.equal(r.status, 1);
   assert.match(r.stderr, /mixed\.jsonl:2/);
