@@ -78,14 +78,18 @@ function looksLikeCsv(text: string): boolean {
 }
 
 /** Where a detection's event is: its time (SystemTime, else the record's), record id, host, channel, id. */
+/** The fields that say where an event is (what `eventPlace` reads): a correlator keeps them of each hit. */
+export const PLACE_FIELDS = ['TimeCreated_SystemTime', 'EventRecordID', 'Computer', 'Channel', 'EventID'] as const;
+
 function eventPlace(view: Event, fallbackTime: string): Pick<Detection, 'timestamp' | 'recordId' | 'computer' | 'channel' | 'eventId'> {
+  const [time, recordId, computer, channel, eventId] = PLACE_FIELDS;
   const text = (f: string) => valueText(view.get(f)) ?? '';
   return {
-    timestamp: valueText(view.get('TimeCreated_SystemTime')) ?? fallbackTime,
-    recordId: text('EventRecordID'),
-    computer: text('Computer'),
-    channel: text('Channel'),
-    eventId: text('EventID'),
+    timestamp: valueText(view.get(time)) ?? fallbackTime,
+    recordId: text(recordId),
+    computer: text(computer),
+    channel: text(channel),
+    eventId: text(eventId),
   };
 }
 
@@ -334,7 +338,8 @@ export function correlationDetection(d: CorrelationDetection): Detection {
   const last = d.hits[d.hits.length - 1]!;
   const rule: CompiledRule = { rule: d.correlation.rule, techniques: techniquesOf(d.correlation.rule.tags), fields: [], alternatives: [], match: () => false };
   const flat = (p: unknown): unknown[] => (Array.isArray(p) ? p.flatMap(flat) : [p]);
-  const events = d.hits.flatMap((h) => flat(h.payload));
+  // Hits past the correlator's bound are counted without their events (payload undefined).
+  const events = d.hits.flatMap((h) => flat(h.payload)).filter((e) => e !== undefined);
   return {
     rule,
     ...eventPlace(last.event, ''),

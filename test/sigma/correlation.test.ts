@@ -161,3 +161,29 @@ test('correlator: aliases join different fields; value_sum, value_avg and value_
   assert.equal(run(metric('value_avg', { gte: 110 })), 1);
   assert.equal(run(metric('value_median', { gte: 20, lt: 21 })), 1);
 });
+
+test('correlator memory: hits are held as the fields correlations read; past the bound their events are counted, not kept', async () => {
+  const { Correlator, MAX_HELD_EVENTS } = await import('../../src/hunt/correlate.js');
+  const { correlationDetection, PLACE_FIELDS } = await import('../../src/hunt/hunt.js');
+  const { parseCorrelation } = await import('../../src/sigma/correlation.js');
+  const rule = (name: string, correlation: Record<string, unknown>) => ({ title: name, name, tags: [], references: [], falsepositives: [], fields: [], related: [], logsource: {}, detection: {}, kind: 'correlation' as const, correlation, file: 'x', line: 1, detectionLine: 1, keyLines: new Map() });
+  const n = MAX_HELD_EVENTS + 5;
+  const brute = parseCorrelation(rule('brute', { type: 'event_count', rules: ['failed'], 'group-by': ['IpAddress'], timespan: '1h', condition: { gte: n } }));
+  const users = parseCorrelation(rule('users', { type: 'value_count', rules: ['failed'], 'group-by': ['IpAddress'], timespan: '1h', condition: { field: 'TargetUserName', gte: 3 } }));
+  const k = new Correlator([brute, users], PLACE_FIELDS);
+  const read: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const fields: Record<string, unknown> = { IpAddress: '203.0.113.9', TargetUserName: `user${i % 2}`, EventRecordID: i + 1, Computer: 'DC01', CommandLine: 'x'.repeat(100) };
+    // Only the fields correlations and the caller read are taken from an event.
+    const event = { get: (f: string) => (read.push(f), fields[f]), values: () => Object.values(fields) };
+    k.add({ ruleId: undefined, ruleName: 'failed', timeMs: i, event, payload: fields });
+  }
+  assert.deepEqual([...new Set(read)].sort(), [...PLACE_FIELDS, 'IpAddress', 'TargetUserName'].sort());
+  const found = k.finish();
+  // Every hit counted, in one group, although the last five events were not kept; two users only.
+  assert.deepEqual(found.map((d) => [d.correlation.rule.name, d.hits.length, d.group]), [['brute', n, { IpAddress: '203.0.113.9' }]]);
+  assert.equal(k.eventsNotKept, 5);
+  const d = correlationDetection(found[0]!);
+  assert.equal(d.events!.length, MAX_HELD_EVENTS);
+  assert.equal(d.recordId, String(n), 'the detection is placed at its last hit, from the fields kept');
+});

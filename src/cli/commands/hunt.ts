@@ -4,8 +4,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { GarbagePacer } from '../../common/memory.js';
 import { runOrdered } from '../../common/ordered-pool.js';
 import { threadsFor } from '../../common/threads.js';
-import { Correlator } from '../../hunt/correlate.js';
-import { correlationDetection, countForCorrelations, type Detection, detectionsOf, type HuntStats, type HuntUnit, huntUnit, planHuntUnits, type TimeWindow, type UnitHunt, unitSize, within } from '../../hunt/hunt.js';
+import { Correlator, MAX_HELD_EVENTS } from '../../hunt/correlate.js';
+import { correlationDetection, countForCorrelations, type Detection, detectionsOf, type HuntStats, type HuntUnit, huntUnit, PLACE_FIELDS, planHuntUnits, type TimeWindow, type UnitHunt, unitSize, within } from '../../hunt/hunt.js';
 import type { HuntWorkerData } from '../../hunt/hunt-worker.js';
 import { RuleIndex } from '../../hunt/rule-index.js';
 import { LEVELS, levelRank, listOption, type RuleSelection, selectRules } from '../../hunt/rule-selection.js';
@@ -258,7 +258,7 @@ async function huntWith(
     else await out.write(line(d) + '\n');
   };
   const index = new RuleIndex(rules);
-  const correlator = ruleSet.correlations.length ? new Correlator(ruleSet.correlations) : undefined;
+  const correlator = ruleSet.correlations.length ? new Correlator(ruleSet.correlations, PLACE_FIELDS) : undefined;
   const window: TimeWindow | undefined = opts.from !== undefined || opts.to !== undefined ? { from: opts.from, to: opts.to } : undefined;
   // Findings of the command's own (files, YARA, exposure) meet the same level and time window as detections.
   for (const d of (await run.findings?.(iocs)) ?? []) {
@@ -302,6 +302,7 @@ async function huntWith(
     stats.detections++;
     await emit(correlationDetection(c));
   }
+  if (correlator?.eventsNotKept) say(`correlations: ${correlator.eventsNotKept} hits past the first ${MAX_HELD_EVENTS} were counted but their events not kept: detections list only the events kept`);
   if (sorter) for await (const l of sorter.sorted()) await out.write(l + '\n');
   if (opts.sort === 'time') rows.sort((a, b) => timeOrder(a.timestamp, b.timestamp));
   if (opts.format === 'table') await out.write(rows.length ? formatTable(rows.map((r) => r.row), [`time (${opts.timezone ?? 'UTC'})`, 'level', 'rule', 'computer', 'event'], 60, colourWanted(stream) ? 1 : undefined) : '');
