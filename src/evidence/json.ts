@@ -1,4 +1,5 @@
-import { readTextBlocks } from './text-blocks.js';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { type ByteRange, readTextBlocks } from './text-blocks.js';
 
 /** A JSON value larger than this is reported and skipped: no single event is that big. */
 export const MAX_JSON_VALUE_BYTES = 64 * 1024 * 1024;
@@ -11,9 +12,9 @@ export const MAX_JSON_DEPTH = 100;
  * top-level array, whose items come one by one. Memory holds one value, never the file. Problems are
  * reported by line and the reading goes on with the next value.
  */
-export function* readJsonValues(file: string, onError: (line: number, message: string) => void, maxValueBytes = MAX_JSON_VALUE_BYTES): Generator<unknown> {
+export function* readJsonValues(file: string, onError: (line: number, message: string) => void, maxValueBytes = MAX_JSON_VALUE_BYTES, range?: ByteRange): Generator<unknown> {
   const scanner = new JsonScanner(onError, maxValueBytes);
-  for (const text of readTextBlocks(file)) yield* scanner.push(text);
+  for (const text of readTextBlocks(file, range)) yield* scanner.push(text);
   scanner.finish();
 }
 
@@ -121,6 +122,35 @@ class JsonScanner {
 
   finish(): void {
     if (this.depth > 0) this.onError(this.startLine, 'the last JSON value is not closed');
+  }
+}
+
+/**
+ * Whether a JSON file holds one value per line (JSON Lines), which can be cut at any line: its first
+ * line is a whole JSON object. A pretty-printed document or an array is read whole.
+ */
+export function isJsonLines(file: string): boolean {
+  const head = Buffer.allocUnsafe(256 * 1024);
+  let n = 0;
+  try {
+    const fd = openSync(file, 'r');
+    try {
+      n = readSync(fd, head, 0, head.length, 0);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return false;
+  }
+  const nl = head.subarray(0, n).indexOf(10);
+  if (nl < 0) return false;
+  const first = head.toString('utf8', 0, nl).replace(/^\uFEFF/, '').trim();
+  if (!first.startsWith('{')) return false;
+  try {
+    JSON.parse(first);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -29,14 +29,15 @@ export interface TextBlock {
  * whole in the later one), so readers can stream files of any size through bounded memory. Blocks are
  * 64 KiB: V8 makes strings up to about that size at memory speed, larger ones some thirty times slower.
  */
-export function* readTextChunks(file: string): Generator<TextBlock> {
+export function* readTextChunks(file: string, range?: ByteRange): Generator<TextBlock> {
   const fd = openSync(file, 'r');
   const buf = spare.pop() ?? Buffer.allocUnsafe(READ_BYTES + BLOCK_BYTES);
   try {
     let kept = 0;
-    let pos = 0;
+    let pos = range?.start ?? 0;
+    const stop = range?.end ?? Infinity;
     for (;;) {
-      const n = readSync(fd, buf, kept, READ_BYTES, pos);
+      const n = pos < stop ? readSync(fd, buf, kept, Math.min(READ_BYTES, stop - pos), pos) : 0;
       if (n === 0) break;
       pos += n;
       const have = kept + n;
@@ -65,9 +66,46 @@ export function* readTextChunks(file: string): Generator<TextBlock> {
   }
 }
 
-/** The blocks of a text file as strings. */
-export function* readTextBlocks(file: string): Generator<string> {
-  for (const b of readTextChunks(file)) yield b.text;
+/** The blocks of a text file (or of a byte range of it) as strings. */
+export function* readTextBlocks(file: string, range?: ByteRange): Generator<string> {
+  for (const b of readTextChunks(file, range)) yield b.text;
+}
+
+/** Bytes [start, end) of a file. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+/**
+ * A line-based file cut into ranges of about `size` bytes, each starting at the start of a line, so
+ * that each can be read alone (by another thread) and the matches of a large file are not all held
+ * at once.
+ */
+export function lineRanges(file: string, fileSize: number, size: number): ByteRange[] {
+  const starts = [0];
+  const fd = openSync(file, 'r');
+  const buf = Buffer.allocUnsafe(BLOCK_BYTES);
+  try {
+    for (let nominal = size; nominal < fileSize; ) {
+      // The next line starts after the first newline at or after the byte before `nominal`.
+      let pos = nominal - 1;
+      let next = -1;
+      while (next < 0 && pos < fileSize) {
+        const n = readSync(fd, buf, 0, BLOCK_BYTES, pos);
+        if (n === 0) break;
+        const nl = buf.subarray(0, n).indexOf(10);
+        if (nl >= 0) next = pos + nl + 1;
+        pos += n;
+      }
+      if (next < 0 || next >= fileSize) break;
+      starts.push(next);
+      nominal = Math.max(next, nominal) + size;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return starts.map((start, i) => ({ start, end: starts[i + 1] ?? fileSize }));
 }
 
 /** A line of a text file, or the number of characters of one left out for being too long. */

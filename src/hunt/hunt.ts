@@ -1,7 +1,8 @@
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { type Event, EvtxEvent, type RawEvent } from '../evidence/event.js';
 import { type EvtxDiagnostic, readEvtxFile } from '../evidence/evtx/index.js';
-import { readJsonValues } from '../evidence/json.js';
+import { MAX_JSON_VALUE_BYTES, isJsonLines, readJsonValues } from '../evidence/json.js';
+import { type ByteRange, lineRanges } from '../evidence/text-blocks.js';
 import { eventTime, normaliseJsonEvent } from '../evidence/normalize.js';
 import { readCsvEvents } from '../evidence/csv.js';
 import { readXmlEvents } from '../evidence/xml.js';
@@ -101,6 +102,8 @@ export interface HuntUnit {
   kind: InputKind;
   firstChunk?: number;
   endChunk?: number;
+  /** The bytes of a JSON Lines file the unit reads (a large one is cut at line starts). */
+  range?: ByteRange;
   /** Index of the unit within its file; 0 counts the file. */
   part: number;
 }
@@ -124,11 +127,18 @@ export interface UnitHunt {
   diagnostics: string[];
 }
 
-/** The units of the input files: EVTX files split by chunks so that threads can share a large one. */
-export function planHuntUnits(files: readonly { path: string; size: number; name?: string }[]): HuntUnit[] {
+/** Bytes of a JSON Lines file per unit: a unit's matches are held until it is done. */
+export const TEXT_UNIT_BYTES = 8 * 1024 * 1024;
+
+/**
+ * The units of the input files: EVTX files split by chunks and large JSON Lines files by lines, so
+ * that threads can share a large file and no unit's matches grow with the file.
+ */
+export function planHuntUnits(files: readonly { path: string; size: number; name?: string }[], textUnitBytes = TEXT_UNIT_BYTES): HuntUnit[] {
   return files.flatMap((f): HuntUnit[] => {
     const kind = sniff(f.path);
     const name = f.name === undefined ? {} : { name: f.name };
+    if (kind === 'json' && f.size > textUnitBytes && isJsonLines(f.path)) return lineRanges(f.path, f.size, textUnitBytes).map((range, part) => ({ file: f.path, ...name, kind, range, part }));
     if (kind !== 'evtx') return [{ file: f.path, ...name, kind, part: 0 }];
     return planUnits(f.path, f.size).map((u) => ({ file: f.path, ...name, kind, firstChunk: u.firstChunk, endChunk: u.endChunk, part: u.part }));
   });
@@ -140,6 +150,7 @@ export type TimedEvent = { view: RawEvent; timestamp: string };
 /** About how many bytes of input a unit is (its chunks, or its file). */
 export function unitSize(u: HuntUnit): number {
   if (u.firstChunk !== undefined && u.endChunk !== undefined) return (u.endChunk - u.firstChunk) * 65536;
+  if (u.range) return u.range.end - u.range.start;
   try {
     return statSync(u.file).size;
   } catch {
@@ -173,7 +184,10 @@ export function unitEvents(unit: HuntUnit, result: UnitHunt, timeField?: string,
       })();
     case 'json':
       return (function* () {
-        for (const value of readJsonValues(unit.file, at)) yield timed(normaliseJsonEvent(value, timeField));
+        // A later part of a cut file counts its lines from its first byte, and says so.
+        const range = unit.range;
+        const where = range?.start ? (line: number, m: string) => onDiagnostic(`${label}: line ${line} of the part from byte ${range.start}: ${m}`) : at;
+        for (const value of readJsonValues(unit.file, where, MAX_JSON_VALUE_BYTES, range)) yield timed(normaliseJsonEvent(value, timeField));
       })();
     case 'xml':
       return (function* () {

@@ -6,6 +6,11 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { zipSync } from 'fflate';
 import { readJsonValues } from '../../src/evidence/json.js';
+import { lineRanges, readTextBlocks } from '../../src/evidence/text-blocks.js';
+import { huntUnit, planHuntUnits } from '../../src/hunt/hunt.js';
+import { RuleIndex } from '../../src/hunt/rule-index.js';
+import { DEFAULT_PIPELINE, loadPipeline } from '../../src/sigma/pipeline.js';
+import { loadRuleSet } from '../../src/sigma/ruleset.js';
 import { DATA, listFiles, SPOOR } from '../helpers/paths.js';
 
 function spoor(...args: string[]) {
@@ -122,6 +127,59 @@ test('JSON is read a value at a time: a broken or oversized value is reported by
   const items = Array.from({ length: 30_000 }, (_, i) => ({ i, s: 'ü'.repeat(i % 50) }));
   writeFileSync(arr, JSON.stringify(items));
   assert.deepEqual([...readJsonValues(arr, (l, m) => assert.fail(`${l}: ${m}`))], items);
+});
+
+test('a large JSON Lines file is cut at line starts into parts hunted alone: the same matches as the whole file, errors placed by part', async () => {
+  const events = dumped.flat();
+  const lines = events.map((e, i) => (i === 700 ? '{"broken": }' : JSON.stringify(e)));
+  // Multi-byte text and a long line, so that cuts land inside characters and lines.
+  lines.splice(300, 0, JSON.stringify({ Event: { System: { EventID: 1 }, EventData: { CommandLine: `é✓😀 ${'x'.repeat(70_000)}` } } }));
+  const file = join(tmp, 'cut.jsonl');
+  writeFileSync(file, lines.join('\n') + '\n');
+  const size = readFileSync(file).length;
+  const whole = readFileSync(file, 'utf8');
+  for (const part of [4096, 65_536, 1_000_000]) {
+    const ranges = lineRanges(file, size, part);
+    assert.equal(ranges[0]!.start, 0);
+    assert.equal(ranges.at(-1)!.end, size);
+    const bytes = readFileSync(file);
+    ranges.forEach((r, i) => {
+      if (i) assert.equal(r.start, ranges[i - 1]!.end);
+      if (r.start) assert.equal(bytes[r.start - 1], 10, 'a part starts at a line start');
+    });
+    assert.equal(ranges.map((r) => [...readTextBlocks(file, r)].join('')).join(''), whole);
+  }
+  const set = loadRuleSet([RULES], loadPipeline(DEFAULT_PIPELINE));
+  const index = new RuleIndex(set.rules);
+  const huntAll = async (units: ReturnType<typeof planHuntUnits>) => {
+    const matches: string[] = [];
+    const diagnostics: string[] = [];
+    let count = 0;
+    for (const u of units) {
+      const r = await huntUnit(u, index);
+      count += r.events;
+      diagnostics.push(...r.diagnostics);
+      for (const m of r.matches) matches.push(`${m.recordId} ${m.rules.join(',')}`);
+    }
+    return { matches, diagnostics, count };
+  };
+  const one = planHuntUnits([{ path: file, size }], Infinity);
+  const cut = planHuntUnits([{ path: file, size }], 65_536);
+  assert.equal(one.length, 1);
+  assert.ok(cut.length > 5, `${cut.length} parts`);
+  assert.deepEqual(cut.map((u) => u.part), cut.map((_, i) => i));
+  const a = await huntAll(one);
+  const b = await huntAll(cut);
+  assert.ok(a.matches.length > 50, `${a.matches.length} matches`);
+  assert.deepEqual(b.matches, a.matches);
+  assert.equal(b.count, a.count);
+  assert.equal(a.count, events.length);
+  assert.match(a.diagnostics.join('\n'), /cut\.jsonl:702: invalid JSON/);
+  assert.match(b.diagnostics.join('\n'), /cut\.jsonl: line \d+ of the part from byte \d+: invalid JSON/);
+  // A pretty-printed document is never cut.
+  const pretty = join(tmp, 'pretty.json');
+  writeFileSync(pretty, JSON.stringify(events.slice(0, 300), null, 2));
+  assert.equal(planHuntUnits([{ path: pretty, size: readFileSync(pretty).length }], 4096).length, 1);
 });
 
 test('an unknown file in the evidence is listed and skipped, never fatal', () => {
