@@ -1,4 +1,4 @@
-import { closeSync, openSync, readSync } from 'node:fs';
+import { readHead } from '../common/read-head.js';
 import { type ByteRange, readTextBlocks } from './text-blocks.js';
 
 /** A JSON value larger than this is reported and skipped: no single event is that big. */
@@ -130,19 +130,9 @@ class JsonScanner {
  * line is a whole JSON object. A pretty-printed document or an array is read whole.
  */
 export function isJsonLines(file: string): boolean {
-  const head = Buffer.allocUnsafe(256 * 1024);
-  let n = 0;
-  try {
-    const fd = openSync(file, 'r');
-    try {
-      n = readSync(fd, head, 0, head.length, 0);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    return false;
-  }
-  const nl = head.subarray(0, n).indexOf(10);
+  const head = readHead(file, 256 * 1024);
+  if (!head) return false;
+  const nl = head.indexOf(10);
   if (nl < 0) return false;
   const first = head.toString('utf8', 0, nl).replace(/^\uFEFF/, '').trim();
   if (!first.startsWith('{')) return false;

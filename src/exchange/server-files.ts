@@ -1,4 +1,4 @@
-import { closeSync, openSync, readSync } from 'node:fs';
+import { readHead } from '../common/read-head.js';
 
 /**
  * What in a collected Exchange server's files calls for a look, by path and first bytes: pages in
@@ -24,17 +24,7 @@ export function isWebPath(rel: string): boolean {
 }
 
 function startsWith(file: string, magic: Buffer): boolean {
-  const head = Buffer.alloc(magic.length);
-  try {
-    const fd = openSync(file, 'r');
-    try {
-      return readSync(fd, head, 0, head.length, 0) === magic.length && head.equals(magic);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    return false;
-  }
+  return readHead(file, magic.length)?.equals(magic) ?? false;
 }
 
 const MDMP = Buffer.from('MDMP', 'latin1');

@@ -1,4 +1,5 @@
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
+import { readHead } from '../common/read-head.js';
 import { type Event, EvtxEvent, type RawEvent } from '../evidence/event.js';
 import { type EvtxDiagnostic, readEvtxFile } from '../evidence/evtx/index.js';
 import { MAX_JSON_VALUE_BYTES, isJsonLines, readJsonValues } from '../evidence/json.js';
@@ -47,21 +48,11 @@ export type InputKind = 'evtx' | 'json' | 'xml' | 'w3c' | 'csv' | 'zip' | 'unkno
 
 /** Tells a file's format by its first bytes, not its name (a CSV file is one whose first line reads as a header). */
 export function sniff(file: string): InputKind {
-  const head = Buffer.alloc(4096);
-  let n = 0;
-  try {
-    const fd = openSync(file, 'r');
-    try {
-      n = readSync(fd, head, 0, head.length, 0);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    return 'unknown';
-  }
+  const head = readHead(file, 4096);
+  if (!head) return 'unknown';
   if (head.toString('latin1', 0, 8) === 'ElfFile\0') return 'evtx';
   if (head.toString('latin1', 0, 4) === 'PK\x03\x04') return 'zip';
-  const text = head.toString('utf8', 0, n).replace(/^\uFEFF/, '').trimStart();
+  const text = head.toString('utf8').replace(/^\uFEFF/, '').trimStart();
   if (text.startsWith('{') || text.startsWith('[')) return 'json';
   if (text.startsWith('<')) return 'xml';
   if (looksLikeW3c(text)) return 'w3c';
