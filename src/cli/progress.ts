@@ -81,7 +81,10 @@ export class HuntProgress {
 export class StepProgress {
   private readonly started = Date.now();
 
-  private constructor(private readonly bar: cliProgress.SingleBar) {}
+  private constructor(
+    private readonly bar: cliProgress.SingleBar,
+    private readonly scale: number,
+  ) {}
 
   static start(label: string, total: number, unit: string, scale = 1): StepProgress | undefined {
     if (!process.stderr.isTTY || process.env.CI || total <= 0) return undefined;
@@ -89,13 +92,10 @@ export class StepProgress {
       { stream: process.stderr, format: `${label} [{bar}] {percentage}% | {shown}/{total_shown} ${unit} | {rate} ${unit}/s`, hideCursor: true, clearOnComplete: true, fps: 5 },
       cliProgress.Presets.shades_classic,
     );
-    const progress = new StepProgress(bar);
-    progress.scale = scale;
+    const progress = new StepProgress(bar, scale);
     bar.start(total, 0, { shown: 0, total_shown: Math.round(total / scale), rate: 0 });
     return progress;
   }
-
-  private scale = 1;
 
   update(done: number): void {
     const seconds = Math.max((Date.now() - this.started) / 1000, 0.001);

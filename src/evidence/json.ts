@@ -35,7 +35,11 @@ class JsonScanner {
   /** Inside a top-level array: its items are the values. */
   private inArray = false;
 
-  constructor(private readonly onError: (line: number, message: string) => void, private readonly max: number) {}
+  constructor(
+    private readonly onError: (line: number, message: string) => void,
+    private readonly max: number,
+    private readonly maxDepth = MAX_JSON_DEPTH,
+  ) {}
 
   *push(text: string): Generator<unknown> {
     let start = this.depth > 0 ? 0 : -1;
@@ -100,8 +104,8 @@ class JsonScanner {
     this.size = 0;
     this.skipping = false;
     this.deepest = 0;
-    if (deepest > MAX_JSON_DEPTH && !skipped) {
-      this.onError(this.startLine, `a JSON value nested ${deepest} levels deep (at most ${MAX_JSON_DEPTH} are read); skipped`);
+    if (deepest > this.maxDepth && !skipped) {
+      this.onError(this.startLine, `a JSON value nested ${deepest} levels deep (at most ${this.maxDepth} are read); skipped`);
       return undefined;
     }
     if (skipped || text.length > this.max) {
@@ -144,26 +148,9 @@ export function isJsonLines(file: string): boolean {
   }
 }
 
-/** How deeply the JSON text's arrays and objects nest (strings skipped): to refuse a hostile document before parsing it. */
-export function jsonDepth(text: string): number {
-  let depth = 0;
-  let deepest = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 92) i++;
-      else if (c === 34) inString = false;
-    } else if (c === 34) inString = true;
-    else if (c === 123 || c === 91) deepest = Math.max(deepest, ++depth);
-    else if (c === 125 || c === 93) depth--;
-  }
-  return deepest;
-}
-
 /** Splits text holding JSON values one after another into values (whole texts already in memory, e.g. test fixtures). */
-export function parseConcatenatedJson(text: string, onError?: (line: number, message: string) => void): unknown[] {
-  const scanner = new JsonScanner(onError ?? (() => {}), MAX_JSON_VALUE_BYTES);
+export function parseConcatenatedJson(text: string, onError?: (line: number, message: string) => void, maxDepth = MAX_JSON_DEPTH): unknown[] {
+  const scanner = new JsonScanner(onError ?? (() => {}), MAX_JSON_VALUE_BYTES, maxDepth);
   const out = [...scanner.push(text)];
   scanner.finish();
   return out;

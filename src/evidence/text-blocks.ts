@@ -100,7 +100,7 @@ export function lineRanges(file: string, fileSize: number, size: number): ByteRa
       }
       if (next < 0 || next >= fileSize) break;
       starts.push(next);
-      nominal = Math.max(next, nominal) + size;
+      nominal = next + size;
     }
   } finally {
     closeSync(fd);

@@ -1,4 +1,4 @@
-import { jsonDepth } from '../evidence/json.js';
+import { parseConcatenatedJson } from '../evidence/json.js';
 import { type BoundedLine, readBoundedLines } from '../evidence/text-blocks.js';
 
 /** A detection as `spoor hunt -f jsonl` writes it: what reports, STIX and the web UI read back. */
@@ -29,15 +29,13 @@ const MAX_RECORD_DEPTH = 1000;
 
 /** One JSONL line as a record; throws a HuntOutputError saying what is wrong with it. */
 export function parseHuntRecord(line: string): HuntRecord {
-  const depth = jsonDepth(line);
-  // Outputs walk a record by recursion (JSON.stringify among them): a hostile depth would overflow the stack.
-  if (depth > MAX_RECORD_DEPTH) throw new HuntOutputError(`nested ${depth} levels deep (at most ${MAX_RECORD_DEPTH} are read)`);
-  let doc: unknown;
-  try {
-    doc = JSON.parse(line);
-  } catch (e) {
-    throw new HuntOutputError(`not JSON (${(e as Error).message})`);
-  }
+  // Read by the evidence JSON reader, which bounds the nesting: outputs walk a record by recursion
+  // (JSON.stringify among them), and a hostile depth would overflow the stack.
+  let problem: string | undefined;
+  const values = parseConcatenatedJson(line, (_, m) => (problem ??= m), MAX_RECORD_DEPTH);
+  if (problem) throw new HuntOutputError(problem);
+  if (values.length !== 1) throw new HuntOutputError(`not JSON (${values.length ? 'several values' : 'no object or array'} on the line)`);
+  const doc = values[0];
   if (!isObj(doc) || !isObj(doc.rule) || typeof doc.rule.title !== 'string') throw new HuntOutputError("not a detection of spoor hunt's JSONL output (no rule.title)");
   const r = doc.rule;
   return {
@@ -68,6 +66,11 @@ export function parseHuntRecord(line: string): HuntRecord {
  * no line longer than MAX_LINE is held). A bad line is passed to `onError` with its number and skipped.
  */
 export async function* readHuntOutput(file: string, onError: (message: string) => void): AsyncGenerator<HuntRecord> {
+  yield* huntRecords(file, onError);
+}
+
+/** `readHuntOutput` for callers that read synchronously; throws a HuntOutputError when the file cannot be read. */
+export function* huntRecords(file: string, onError: (message: string) => void): Generator<HuntRecord> {
   let lines: Generator<BoundedLine>;
   try {
     lines = readBoundedLines(file, MAX_LINE);

@@ -272,8 +272,13 @@ test('spoor attribute: a case file in, ranked JSON out with id, name, probabilit
   const total = out.candidates.reduce((s, c) => s + c.probability, 0) + out.unknown.probability;
   assert.ok(total <= 1.0001);
   const bad = join(tmp, 'bad.jsonl');
-  writeFileSync(bad, '{"rule":{"title":"x"}}\nnot json\n');
-  const b = spawnSync(process.execPath, [SPOOR, 'attribute', '--input', bad, '--attack', BUNDLE], { encoding: 'utf8' });
+  // A bad line is named and skipped; the detections around it are still attributed (China Chopper, then HAFNIUM's CVE).
+  writeFileSync(bad, '{"rule":{"title":"shell","tags":["attack.s0020"]}}\nnot json\n{"rule":{"title":"x"},"event":' + '['.repeat(2000) + ']'.repeat(2000) + '}\n{"rule":{"title":"ssrf","tags":["cve.2021-26855"]}}\n');
+  const b = spawnSync(process.execPath, [SPOOR, 'attribute', '--input', bad, '--attack', BUNDLE, '--format', 'json'], { encoding: 'utf8' });
   assert.equal(b.status, 1);
   assert.match(b.stderr, /bad\.jsonl:2: not JSON/);
+  assert.match(b.stderr, /bad\.jsonl:3: a JSON value nested 2001 levels deep/);
+  const read = (JSON.parse(b.stdout) as { evidence: { kind: string; value: string }[] }).evidence.map((e) => `${e.kind} ${e.value}`).sort();
+  assert.deepEqual(read, ['cve CVE-2021-26855', 'software S0020']);
+  assert.equal(spawnSync(process.execPath, [SPOOR, 'attribute', '--input', join(tmp, 'missing.jsonl'), '--attack', BUNDLE], { encoding: 'utf8' }).status, 1);
 });

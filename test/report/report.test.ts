@@ -157,7 +157,7 @@ test('reading a hunt\'s JSONL: bad lines are named by file and line and skipped,
   assert.match(errors[0]!, /mixed\.jsonl:2: not JSON/);
   assert.match(errors[1]!, /mixed\.jsonl:3: not a detection/);
   assert.match(errors[2]!, new RegExp(`mixed\\.jsonl:5: line of ${huge.length} characters left out`));
-  assert.match(errors[3]!, /mixed\.jsonl:8: nested 5001 levels deep \(at most 1000 are read\)/);
+  assert.match(errors[3]!, /mixed\.jsonl:8: a JSON value nested 5001 levels deep \(at most 1000 are read\)/);
   const r = run('report', '-i', file, '-o', join(tmp, 'mixed'), '--no-attribute');
   assert.equal(r.status, 1);
   assert.match(r.stderr, /mixed\.jsonl:2/);

@@ -2,15 +2,14 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { type Attribution, attribute } from '../../attribution/attribute.js';
-import { type DetectionRecord, Evidence, EvidenceError, NameFinder, evidenceFromCase, evidenceFromDetections } from '../../attribution/evidence.js';
+import { Evidence, EvidenceError, NameFinder, evidenceFromCase, evidenceFromDetections } from '../../attribution/evidence.js';
 import type { Detection } from '../../hunt/hunt.js';
 import { KnowledgeError, KnowledgeIndex, type KnowledgeBase, loadKnowledge } from '../../attribution/knowledge.js';
 import { normaliseCountry, normaliseSector } from '../../attribution/victimology.js';
 import { spoorHome } from '../../common/home.js';
 import { formatTable } from '../../report/detections.js';
 import { ExitCode } from '../options.js';
-import { HuntOutputError, MAX_LINE, parseHuntRecord } from '../../report/hunt-output.js';
-import { readBoundedLines } from '../../evidence/text-blocks.js';
+import { HuntOutputError, huntRecords } from '../../report/hunt-output.js';
 
 export interface AttributeCliOptions {
   attack?: string;
@@ -56,15 +55,22 @@ ATT&CK and CVE tags, software and groups named by YARA rules and IoC feeds, and 
 addresses of the matched events (enriched offline with their network and country).
 Probabilities are calibrated on ATT&CK's held-out reports and stated in ICD 203's terms; "unknown"
 is the hypothesis that the actor is a group ATT&CK does not describe. See the README for the method.
-Exit status: 0 on success, 1 when the input or ATT&CK cannot be read, 2 on bad usage.`)
+Exit status: 0 on success, 1 when the input or ATT&CK cannot be read or a line of the input was skipped
+(named on stderr; the rest is attributed), 2 on bad usage.`)
     .action((opts: AttributeCliOptions & { input: string; format: 'table' | 'json' }) => {
       try {
         const kb = knowledgeFor(opts.attack);
         const index = new KnowledgeIndex(kb);
-        const evidence = readEvidence(opts.input, index);
+        let bad = 0;
+        const evidence = readEvidence(opts.input, index, (m) => {
+          bad++;
+          process.stderr.write(`spoor attribute: ${m}\n`);
+        });
         addAnalystEvidence(evidence, opts);
         const result = attribute(kb, evidence, { top: Number(opts.top) || 5 });
         process.stdout.write(opts.format === 'json' ? `${JSON.stringify(result, null, 2)}\n` : formatAttribution(result));
+        // Bad lines were skipped, the attribution made from the rest; the exit status says some input was not read.
+        if (bad) process.exitCode = ExitCode.Unreadable;
       } catch (e) {
         if (e instanceof KnowledgeError || e instanceof EvidenceError) {
           process.stderr.write(`spoor attribute: ${e.message}\n`);
@@ -107,8 +113,11 @@ export function startAttribution(opts: Partial<AttributeCliOptions>): { add: (d:
   };
 }
 
-/** Evidence from a JSON case file, or from a hunt's JSONL (one detection per line). */
-export function readEvidence(file: string, index: KnowledgeIndex): Evidence {
+/**
+ * Evidence from a JSON case file, or from a hunt's JSONL (one detection per line): a bad line is
+ * passed to `onBadLine` (named by file and line) and skipped, the others read.
+ */
+export function readEvidence(file: string, index: KnowledgeIndex, onBadLine: (message: string) => void = () => {}): Evidence {
   let size: number;
   try {
     size = statSync(file).size;
@@ -129,21 +138,10 @@ export function readEvidence(file: string, index: KnowledgeIndex): Evidence {
   const names = new NameFinder(index);
   const evidence = new Evidence();
   try {
-    for (const line of readBoundedLines(file, MAX_LINE)) {
-      if ('tooLong' in line) throw new EvidenceError(`${file}:${line.lineNo}: line of ${line.tooLong} characters (longest read: ${MAX_LINE})`);
-      if (!line.text.trim()) continue;
-      let record: DetectionRecord;
-      try {
-        record = parseHuntRecord(line.text);
-      } catch (e) {
-        if (!(e instanceof HuntOutputError)) throw e;
-        throw new EvidenceError(`${file}:${line.lineNo}: ${e.message}`);
-      }
-      evidenceFromDetections([record], index, names, evidence);
-    }
+    for (const record of huntRecords(file, onBadLine)) evidenceFromDetections([record], index, names, evidence);
   } catch (e) {
-    if (e instanceof EvidenceError) throw e;
-    throw new EvidenceError(`${file}: ${(e as Error).message}`);
+    if (e instanceof HuntOutputError) throw new EvidenceError(e.message);
+    throw e;
   }
   return evidence;
 }
