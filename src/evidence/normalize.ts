@@ -47,14 +47,19 @@ function fromWinlogbeat(doc: Obj): Obj {
   };
 }
 
-/** Column or key names other tools use for the Windows system fields, tried in order. */
+/**
+ * Column or key names other tools use for the Windows system fields, tried in order: Event Viewer and
+ * PowerShell exports, NXLog and the OTRF/Mordor data sets (`Hostname`, `SourceName`), Splunk
+ * (`EventCode`, `ComputerName`), Log Analytics (`Computer`, `EventLog`, `Source`), Elastic's flattened
+ * names (`host.name`, `winlog.provider_name` as one key).
+ */
 const SYSTEM_NAMES = {
-  channel: ['Channel', 'channel', 'LogName', 'Log Name'],
-  eventId: ['EventID', 'EventId', 'Event ID', 'event_id', 'Id'],
-  computer: ['Computer', 'ComputerName', 'Hostname', 'MachineName', 'computer_name', 'host'],
-  provider: ['Provider_Name', 'ProviderName', 'Provider', 'Source', 'provider_name'],
-  recordId: ['EventRecordID', 'RecordId', 'RecordNumber', 'record_id'],
-  time: ['TimeCreated', 'SystemTime', 'TimeCreated_SystemTime', 'Date and Time', 'TimeGenerated', '@timestamp', 'timestamp', 'Timestamp', 'UtcTime', 'time', 'datetime'],
+  channel: ['Channel', 'channel', 'LogName', 'Log Name', 'log_name', 'EventLog', 'EventLogName', 'winlog.channel'],
+  eventId: ['EventID', 'EventId', 'Event ID', 'event_id', 'EventCode', 'Id', 'winlog.event_id', 'event.code'],
+  computer: ['Computer', 'ComputerName', 'Hostname', 'HostName', 'hostname', 'MachineName', 'computer_name', 'host', 'host.name', 'winlog.computer_name'],
+  provider: ['Provider_Name', 'ProviderName', 'Provider', 'SourceName', 'Source', 'provider_name', 'source_name', 'EventSourceName', 'winlog.provider_name', 'event.provider'],
+  recordId: ['EventRecordID', 'RecordId', 'RecordNumber', 'record_id', 'winlog.record_id'],
+  time: ['TimeCreated', 'SystemTime', 'TimeCreated_SystemTime', 'Date and Time', 'TimeGenerated', '@timestamp', 'timestamp', 'Timestamp', 'UtcTime', 'time', 'datetime', 'EventTime'],
 } as const;
 
 /**

@@ -79,6 +79,36 @@ test('the same events as JSONL in evtx_dump shape, as one JSON array, and as Win
   assert.deepEqual(detections(beats), fromEvtx);
 });
 
+test('the same events as flat JSON in the OTRF/Mordor shape (Hostname, SourceName, Channel, EventID, @timestamp; no record id) give the same detections, provider rules included', () => {
+  // Samples of every log the rules test the provider of (System, Application, Sysmon, Security …).
+  const files = listFiles(`${DATA}/evtx/attack-samples`, '.evtx').filter((f) => /system|service|7045|104|applica|defender|wmi|powershell|sysmon/i.test(f)).slice(0, 60);
+  const events = files.map((f) => spoor('dump', '--format', 'jsonl', f).stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)));
+  const id = (v: unknown) => (v && typeof v === 'object' ? (v as Record<string, unknown>)['#text'] : v);
+  const place = (d: D) => `${d.rule.id} ${Date.parse(d.timestamp)} ${d.computer}`;
+  const hunt = (dir: string) => {
+    const r = spoor('hunt', dir, '--format', 'jsonl', '--rules', RULES);
+    assert.equal(r.code, 0, r.stderr);
+    return r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as D & { rule: { id: string } });
+  };
+  // The oracle: the same events in evtx_dump's shape with only System and EventData (a flat record has no UserData).
+  const shaped = join(tmp, 'otrf-oracle');
+  const flat = join(tmp, 'otrf');
+  spawnSync('mkdir', ['-p', shaped, flat]);
+  events.forEach((list, i) => {
+    writeFileSync(join(shaped, `${i}.jsonl`), list.map((e) => JSON.stringify({ Event: { System: e.Event.System, EventData: e.Event.EventData } })).join('\n') + '\n');
+    // As OTRF's data sets write them: the system fields under their own names, event fields at the top level.
+    writeFileSync(join(flat, `${i}.json`), list.map((e) => {
+      const s = e.Event.System;
+      return JSON.stringify({ '@timestamp': s.TimeCreated['#attributes'].SystemTime, Hostname: s.Computer, SourceName: s.Provider['#attributes'].Name, Channel: s.Channel, EventID: id(s.EventID), ...(e.Event.EventData ?? {}) });
+    }).join('\n') + '\n');
+  });
+  const expected = hunt(shaped);
+  const providerRules = new Set(loadRuleSet([RULES], loadPipeline(DEFAULT_PIPELINE)).rules.filter((r) => JSON.stringify(r.rule.detection).includes('Provider_Name')).map((r) => r.rule.id));
+  const byProvider = expected.filter((d) => providerRules.has(d.rule.id));
+  assert.ok(byProvider.length >= 3, `${byProvider.length} detections by rules that test Provider_Name`);
+  assert.deepEqual(hunt(flat).map(place).sort(), expected.map(place).sort());
+});
+
 test('the same events as CSV exports (a column per field) give the same detections', () => {
   const dir = join(tmp, 'csv');
   spawnSync('mkdir', ['-p', dir]);
