@@ -77,28 +77,39 @@
     return el('div', null, [el('strong', { text: title }), reasons.length ? el('ul', null, reasons.slice(0, limit).map(function (r) { return el('li', { text: reason(r) }); })) : el('span', { class: 'muted', text: ' nothing' })]);
   }
 
-  /* Competing hypotheses: the ranking with probabilities, then each leader's case for and against. */
+  /* A group as people know it: its ATT&CK name, Microsoft's beside it. */
+  function groupName(c) { return c.microsoftName && c.microsoftName.toLowerCase() !== c.name.toLowerCase() ? c.name + ' (' + c.microsoftName + ')' : c.name; }
+
+  /* Competing hypotheses: the leading one in a sentence, the ranking with probabilities (the unknown
+     hypothesis in its place), then each leader's case for and against. */
   function attribution(box, a, note) {
     if (!a) { box.appendChild(el('p', { class: 'muted', text: note || 'No attribution was made.' })); return; }
+    if (a.headline) box.appendChild(el('p', { class: 'headline' + (a.unknownLeads ? ' unknown-leads' : ''), text: a.headline }));
+    var entries = a.candidates.map(function (c) { return { label: groupName(c) + ' (' + c.id + ')', p: c.probability, row: [String(c.rank), c.id, groupName(c), pct(c.probability), c.likelihood] }; });
+    entries.push({ label: 'unknown or unlisted group', p: a.unknown.probability, row: ['–', '–', 'unknown or unlisted group', pct(a.unknown.probability), a.unknown.likelihood] });
+    entries.sort(function (x, y) { return y.p - x.p; });
     var canvas = el('canvas');
-    box.appendChild(el('div', { class: 'chart', style: 'height:' + (60 + 28 * (a.candidates.length + 1)) + 'px' }, [canvas]));
-    var labels = a.candidates.map(function (c) { return c.name + ' (' + c.id + ')'; }).concat(['unknown or unlisted group']);
-    var probs = a.candidates.map(function (c) { return +(100 * c.probability).toFixed(1); }).concat([+(100 * a.unknown.probability).toFixed(1)]);
-    new Chart(canvas, { type: 'bar', data: { labels: labels, datasets: [{ label: 'probability (%)', data: probs, backgroundColor: '#1d4ed8' }] },
+    box.appendChild(el('div', { class: 'chart', style: 'height:' + (60 + 28 * entries.length) + 'px' }, [canvas]));
+    new Chart(canvas, { type: 'bar', data: { labels: entries.map(function (e) { return e.label; }), datasets: [{ label: 'probability (%)', data: entries.map(function (e) { return +(100 * e.p).toFixed(1); }), backgroundColor: '#1d4ed8' }] },
       options: { indexAxis: 'y', responsive: true, maintainAspectRatio: false, animation: false, scales: { x: { min: 0, max: 100 } }, plugins: { legend: { display: false } } } });
-    var rows = a.candidates.map(function (c) { return el('tr', null, [el('td', { text: String(c.rank) }), el('td', { text: c.id }), el('td', { text: c.name }), el('td', { text: pct(c.probability) }), el('td', { text: c.likelihood })]); });
-    rows.push(el('tr', null, [el('td', { text: '–' }), el('td', { text: '–' }), el('td', { text: 'unknown or unlisted group' }), el('td', { text: pct(a.unknown.probability) }), el('td', { text: a.unknown.likelihood })]));
+    var rows = entries.map(function (e) { return el('tr', null, e.row.map(function (t) { return el('td', { text: t }); })); });
     box.appendChild(el('table', { class: 'hypotheses' }, [el('thead', null, [el('tr', null, ['#', 'id', 'group', 'probability', 'likelihood (ICD 203)'].map(function (h) { return el('th', { text: h }); }))]), el('tbody', null, rows)]));
     a.candidates.slice(0, 3).forEach(function (c) {
-      var parts = [el('h3', { text: c.name + ' (' + c.id + '): ' + c.likelihood + ', ' + pct(c.probability) }), list('Consistent with it', c.supporting, 10), list('Inconsistent with it', c.inconsistent.filter(function (r) { return r.weight < 0 || r.kind !== 'technique'; }), 8)];
+      var parts = [el('h3', { text: groupName(c) + ' (' + c.id + '): ' + c.likelihood + ', ' + pct(c.probability) })];
+      var about = [];
+      if (c.otherNames && c.otherNames.length) about.push('also called ' + c.otherNames.join(', '));
+      if (c.origin) about.push('suspected origin ' + c.origin + (c.sponsor ? ', state sponsor ' + c.sponsor : '') + ' (MISP galaxy)');
+      if (about.length) parts.push(el('p', { class: 'muted', text: about.join('; ') }));
+      parts.push(list('Consistent with it', c.supporting, 10), list('Inconsistent with it', c.inconsistent.filter(function (r) { return r.weight < 0 || r.kind !== 'technique'; }), 8));
       if (c.alternative) {
-        parts.push(list('Against ' + c.alternative.name + ' (' + pct(c.alternative.probability) + '), favours ' + c.name, c.alternative.favours, 6));
+        parts.push(list('Against ' + groupName(c.alternative) + ' (' + pct(c.alternative.probability) + '), favours ' + c.name, c.alternative.favours, 6));
         parts.push(list('Favours ' + c.alternative.name, c.alternative.disfavours, 6));
       }
       box.appendChild(el('div', { class: 'hyp' }, parts));
     });
     (a.notes || []).forEach(function (n) { box.appendChild(el('p', { class: 'muted', text: 'Note: ' + n })); });
-    box.appendChild(el('p', { class: 'muted', text: 'ATT&CK ' + a.knowledge.attack + ', ' + a.knowledge.groups + ' groups. Probabilities are calibrated estimates, not proof.' }));
+    var sources = a.knowledge.sources && a.knowledge.sources.length ? a.knowledge.sources.join('; ') : 'ATT&CK ' + a.knowledge.attack;
+    box.appendChild(el('p', { class: 'muted', text: sources + '; ' + a.knowledge.groups + ' groups. Probabilities are calibrated estimates, not proof.' }));
   }
 
   /* A row that opens to show what matched and the whole event. */

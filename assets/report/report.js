@@ -6,7 +6,7 @@
   var main = document.querySelector('main');
   function section(id, title, children) { var s = el('section', { id: id }, [el('h2', { text: title })].concat(children || [])); main.appendChild(s); return s; }
 
-  section('summary', 'Summary', [R.cards(data.summary)]);
+  section('summary', 'Summary', [R.cards(data.summary)].concat(data.attribution && data.attribution.headline ? [el('p', { class: 'headline' + (data.attribution.unknownLeads ? ' unknown-leads' : ''), text: data.attribution.headline })] : []));
   var t = el('canvas', { id: 'timeline-chart' }), l = el('canvas', { id: 'levels-chart' });
   section('timeline', 'Timeline', [el('div', { class: 'charts' }, [el('div', { class: 'chart' }, [t]), el('div', { class: 'chart' }, [l])])]);
   R.timeline(t, data.timeline);

@@ -19,6 +19,8 @@ export interface EvalCase {
   removedGroups: Set<string>;
   /** The held-out reports: what survives of their links is not counted as reported by them. */
   heldReports: Set<string>;
+  /** How much each observed item weighs, as detections of it would (noise cases); 1 when absent. */
+  weights?: ReadonlyMap<string, number>;
 }
 
 export type Evidence = 'techniques' | 'techniques+software';
@@ -95,15 +97,17 @@ export function profilesFor(kb: KnowledgeBase, c: EvalCase): Profiles {
 }
 
 /** A method's scores for every group with a profile, in the profiles' order. */
-export type Method = (profiles: Profiles, observed: readonly string[]) => { ids: string[]; scores: number[] };
+export type Method = (profiles: Profiles, observed: readonly string[], weights?: ReadonlyMap<string, number>) => { ids: string[]; scores: number[] };
 
 export const rankerWith =
-  (parameters: RankParameters): Method =>
-  (profiles, observed) => {
-    const ranked = rankGroups(profiles, observed.map((id) => ({ id })), parameters);
+  (parameters: RankParameters, weighted = true): Method =>
+  (profiles, observed, weights) => {
+    const ranked = rankGroups(profiles, observed.map((id) => ({ id, ...(weighted && weights?.has(id) ? { weight: weights.get(id)! } : {}) })), parameters);
     return { ids: ranked.map((r) => r.id), scores: ranked.map((r) => r.score) };
   };
 export const spoorMethod: Method = rankerWith(RANK_PARAMETERS);
+/** Spoor's ranker taking every observed item at full weight, whatever detected it: what weighing by detection adds. */
+export const unweightedMethod: Method = rankerWith(RANK_PARAMETERS, false);
 
 const reportedItems = (profiles: Profiles, id: string) => {
   const items = profiles.groups.get(id)!.items;
@@ -164,7 +168,7 @@ export interface CaseResult {
 export function runCase(kb: KnowledgeBase, c: EvalCase, methods: Record<string, Method>, profiles = profilesFor(kb, c)): Record<string, CaseResult> {
   const out: Record<string, CaseResult> = {};
   for (const [name, method] of Object.entries(methods)) {
-    const { ids, scores } = method(profiles, c.observed);
+    const { ids, scores } = method(profiles, c.observed, c.weights);
     const order = scores.map((s, i) => [s, i] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
     const pos = order.findIndex(([, i]) => c.truth.includes(ids[i]!));
     const unlisted = c.removedGroups.size > 0;
@@ -325,4 +329,49 @@ export function parameterCeiling(kb: KnowledgeBase, cases: readonly EvalCase[], 
   const ranks = Object.values(bestRank);
   const none = { parameters: RANK_PARAMETERS, top1: 0, top5: 0 };
   return { settings, bestTop1: bestTop1 ?? none, bestTop5: bestTop5 ?? none, perCase: { top1: share(ranks, 1), top5: share(ranks, 5), bestRank } };
+}
+
+/**
+ * Realistic noise for held-out cases: a detection shows only part of what an intrusion did, at the
+ * strength of the rule that caught it, beside what rules raise on ordinary activity. `detectors` gives,
+ * for an ATT&CK id, the strengths of the rules tagged with it (their level and status, as attribution
+ * weighs them); `benign` the rules that fired on benign data, each with the share of benign hosts it
+ * fired on, its techniques and strength.
+ */
+export interface NoiseModel {
+  detectors: ReadonlyMap<string, readonly number[]>;
+  benign: readonly { id: string; techniques: readonly string[]; strength: number; share: number }[];
+  /** Strength of what no rule is tagged with: a YARA or IoC hit (high, stable) for software, a medium rule otherwise. */
+  fallback: { technique: number; software: number };
+}
+
+/**
+ * A case as a hunt would show it: `keep` of its observed items (at least one), drawn at random, each
+ * weighed as one of the rules tagged with it would weigh it; plus, when `noise` is on, the techniques
+ * of each benign-firing rule with the chance of its benign host share (times `noiseScale`), at that
+ * rule's strength. An item both shown and raised by noise keeps the larger weight. Seeded per case.
+ */
+export function noisyCase(c: EvalCase, model: NoiseModel, options: { keep: number; noise: boolean; noiseScale?: number; seed: number }): EvalCase {
+  const rand = seededRandom(options.seed + hashOf(c.id));
+  const shuffled = [...c.observed].map((id) => [rand(), id] as const).sort((a, b) => a[0] - b[0]).map(([, id]) => id);
+  const kept = shuffled.slice(0, Math.max(1, Math.round(options.keep * shuffled.length)));
+  const weights = new Map<string, number>();
+  for (const id of kept) {
+    const strengths = model.detectors.get(id);
+    weights.set(id, strengths?.length ? strengths[Math.floor(rand() * strengths.length)]! : id.startsWith('S') ? model.fallback.software : model.fallback.technique);
+  }
+  if (options.noise) {
+    const scale = options.noiseScale ?? 1;
+    for (const r of model.benign) {
+      if (rand() >= Math.min(1, r.share * scale)) continue;
+      for (const t of r.techniques) weights.set(t, Math.max(weights.get(t) ?? 0, r.strength));
+    }
+  }
+  return { ...c, id: c.id, observed: [...weights.keys()], weights };
+}
+
+function hashOf(text: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
+  return h >>> 0;
 }

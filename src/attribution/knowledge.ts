@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spoorHome } from '../common/home.js';
+import { type AttackText, attackFacts } from './attack-facts.js';
+import type { GroupFact } from './facts.js';
 
 /**
  * MITRE ATT&CK Enterprise as attribution needs it: groups, campaigns and software with their
@@ -17,7 +19,10 @@ export interface KbTechnique { id: string; name: string; tactics: string[] }
 export interface KbLink { source: string; target: string; citations: string[] }
 
 export interface KnowledgeBase {
+  /** The ATT&CK release (18.1), when the bundle says it; else empty, and `modified` dates the bundle. */
   version: string;
+  /** The newest modification date of the bundle's objects (YYYY-MM-DD). */
+  modified?: string;
   groups: KbGroup[];
   campaigns: KbCampaign[];
   software: KbSoftware[];
@@ -32,6 +37,19 @@ export interface KnowledgeBase {
    * `uses` for most newer software.
    */
   describedUses: KbLink[];
+  /**
+   * What sources say of groups beyond techniques and software (CVEs, victims, infrastructure, names,
+   * origin): mined from ATT&CK's texts here; the MISP galaxy's and Spoor's curated ones are added by
+   * `withFacts` (knowledge-store.ts).
+   */
+  facts: GroupFact[];
+  /** Where each part came from ("ATT&CK v18.1 (shipped with Spoor)"), once the facts are combined. */
+  provenance?: string[];
+}
+
+/** The ATT&CK release a knowledge base holds, in words ("v18.1", or the date of an unversioned bundle). */
+export function attackVersion(kb: Pick<KnowledgeBase, 'version' | 'modified'>): string {
+  return kb.version ? `v${kb.version.replace(/^v/, '')}` : kb.modified ? `bundle of ${kb.modified}` : 'bundle of unknown date';
 }
 
 export class KnowledgeError extends Error {}
@@ -91,11 +109,14 @@ function groupsNamedIn(description: string): { group: string; citations: string[
 /** The knowledge in an ATT&CK Enterprise STIX 2.1 bundle. */
 export function knowledgeFromBundle(doc: unknown): KnowledgeBase {
   if (!isObj(doc) || doc.type !== 'bundle' || !Array.isArray(doc.objects)) throw new KnowledgeError('not a STIX bundle');
-  const kb: KnowledgeBase = { version: '', groups: [], campaigns: [], software: [], techniques: [], uses: [], attributedTo: [], describedUses: [] };
+  const kb: KnowledgeBase = { version: '', groups: [], campaigns: [], software: [], techniques: [], uses: [], attributedTo: [], describedUses: [], facts: [] };
   const idOf = new Map<string, string>();
+  const texts: AttackText[] = [];
+  let modified = '';
   for (const o of doc.objects) {
     if (!isObj(o) || typeof o.id !== 'string') continue;
     if (o.type === 'x-mitre-collection') kb.version = str(o.x_mitre_version) || kb.version;
+    if (typeof o.modified === 'string' && o.modified > modified) modified = o.modified;
     if (o.revoked === true || o.x_mitre_deprecated === true) continue;
     const id = attackId(o);
     if (!id) continue;
@@ -104,8 +125,10 @@ export function knowledgeFromBundle(doc: unknown): KnowledgeBase {
     switch (o.type) {
       case 'intrusion-set':
         kb.groups.push({ id, name, aliases: strs(o.aliases), description });
+        texts.push({ owner: id, text: description, citations: citations(o) });
         break;
       case 'campaign':
+        texts.push({ owner: id, text: description, citations: citations(o) });
         kb.campaigns.push({ id, name, aliases: strs(o.aliases), description, ...(o.first_seen ? { firstSeen: str(o.first_seen) } : {}), ...(o.last_seen ? { lastSeen: str(o.last_seen) } : {}) });
         break;
       case 'malware':
@@ -129,18 +152,25 @@ export function knowledgeFromBundle(doc: unknown): KnowledgeBase {
     const target = idOf.get(str(o.target_ref));
     if (!source || !target) continue;
     const link = { source, target, citations: citations(o) };
-    if (o.relationship_type === 'uses' && /^[GCS]\d{4}$/.test(source) && /^(T\d{4}(\.\d{3})?|S\d{4})$/.test(target)) kb.uses.push(link);
+    if (o.relationship_type === 'uses' && /^[GCS]\d{4}$/.test(source) && /^(T\d{4}(\.\d{3})?|S\d{4})$/.test(target)) {
+      kb.uses.push(link);
+      if (!source.startsWith('S')) texts.push({ owner: source, target, text: str(o.description), citations: link.citations });
+    }
     else if (o.relationship_type === 'attributed-to' && /^C\d{4}$/.test(source) && /^G\d{4}$/.test(target)) kb.attributedTo.push(link);
   }
   const groupIds = new Set(kb.groups.map((g) => g.id));
   kb.describedUses = kb.describedUses.filter((l) => groupIds.has(l.source));
+  kb.modified = modified.slice(0, 10) || undefined;
+  const campaignGroups = new Map<string, string[]>();
+  for (const a of kb.attributedTo) campaignGroups.set(a.source, [...(campaignGroups.get(a.source) ?? []), a.target]);
+  kb.facts = attackFacts(texts, (c) => campaignGroups.get(c) ?? []).filter((f) => groupIds.has(f.group));
   if (kb.techniques.length < 100 || kb.groups.length < 10) throw new KnowledgeError(`only ${kb.techniques.length} techniques and ${kb.groups.length} groups: not ATT&CK Enterprise`);
   for (const list of [kb.groups, kb.campaigns, kb.software, kb.techniques]) list.sort((a, b) => a.id.localeCompare(b.id, undefined, { numeric: true }));
   return kb;
 }
 
 /** Bumped when the index's shape changes, so that caches of older shapes are not read. */
-const INDEX_VERSION = 2;
+const INDEX_VERSION = 3;
 
 /**
  * The knowledge in a bundle file, from a compact index cached in the data directory (keyed by the
@@ -188,6 +218,21 @@ export function loadKnowledge(bundleFile: string): KnowledgeBase {
   return kb;
 }
 
+/** Names other sources give groups (lower-cased) and the one group each names; names given to several groups are left out. */
+export function vendorNames(kb: Pick<KnowledgeBase, 'facts'>): Map<string, string> {
+  const groupsOf = new Map<string, Set<string>>();
+  for (const f of kb.facts) {
+    if (f.kind !== 'name' && f.kind !== 'microsoft-name') continue;
+    const k = f.value.trim().toLowerCase();
+    if (!k) continue;
+    if (!groupsOf.has(k)) groupsOf.set(k, new Set());
+    groupsOf.get(k)!.add(f.group);
+  }
+  const out = new Map<string, string>();
+  for (const [name, groups] of groupsOf) if (groups.size === 1) out.set(name, [...groups][0]!);
+  return out;
+}
+
 /** An entity found by ATT&CK id, name or alias (case aside). */
 export interface KbEntity {
   kind: 'group' | 'campaign' | 'software' | 'technique';
@@ -211,6 +256,11 @@ export class KnowledgeIndex {
     for (const c of kb.campaigns) for (const k of [c.id, c.name, ...c.aliases]) add(k, { kind: 'campaign', id: c.id, name: c.name });
     for (const s of kb.software) for (const k of [s.id, s.name, ...s.aliases]) add(k, { kind: 'software', id: s.id, name: s.name });
     for (const t of kb.techniques) for (const k of [t.id, t.name]) add(k, { kind: 'technique', id: t.id, name: t.name });
+    // Other vendors' names (MISP galaxy: MURKY PANDA, Microsoft's Silk Typhoon), where one group has them.
+    for (const [name, group] of vendorNames(kb)) {
+      const g = kb.groups.find((x) => x.id === group);
+      if (g && !this.byKey.get(name)?.some((e) => e.kind === 'group')) add(name, { kind: 'group', id: g.id, name: g.name });
+    }
   }
 
   /** Everything an id, name or alias names (an alias can be shared: "Cobalt Strike" is software, and part of group names). */

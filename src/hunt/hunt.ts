@@ -13,7 +13,7 @@ import type { Correlator, CorrelationDetection } from './correlate.js';
 import type { RuleIndex } from './rule-index.js';
 import { type TextFilter, textFilter } from './text-filter.js';
 import { valueText } from '../sigma/modifiers.js';
-import { techniquesOf } from '../sigma/ruleset.js';
+import { cvesOf, techniquesOf } from '../sigma/ruleset.js';
 import { planUnits } from '../evidence/evtx/work.js';
 import type { IocHit, IocMatcher } from './ioc/matcher.js';
 import { syntheticRule } from './synthetic-rule.js';
@@ -341,7 +341,7 @@ export function within(w: TimeWindow, timestamp: string): boolean {
 /** A correlation that held, as a detection: its rule, its last event, all its events and its group. */
 export function correlationDetection(d: CorrelationDetection): Detection {
   const last = d.hits[d.hits.length - 1]!;
-  const rule: CompiledRule = { rule: d.correlation.rule, techniques: techniquesOf(d.correlation.rule.tags), fields: [], alternatives: [], match: () => false };
+  const rule: CompiledRule = { rule: d.correlation.rule, techniques: techniquesOf(d.correlation.rule.tags), cves: cvesOf(d.correlation.rule), fields: [], alternatives: [], match: () => false };
   const flat = (p: unknown): unknown[] => (Array.isArray(p) ? p.flatMap(flat) : [p]);
   // Hits past the correlator's bound are counted without their events (payload undefined).
   const events = d.hits.flatMap((h) => flat(h.payload)).filter((e) => e !== undefined);

@@ -1,5 +1,5 @@
 import type { SigmaRule } from '../sigma/rule.js';
-import { type CompiledRule, techniquesOf } from '../sigma/ruleset.js';
+import { type CompiledRule, cvesOf, techniquesOf } from '../sigma/ruleset.js';
 
 /**
  * A rule for findings that no Sigma rule made (an indicator of compromise, a file on disk, a YARA
@@ -12,5 +12,5 @@ export function syntheticRule(r: { id: string; title: string; level: string; tag
     id: r.id, title: r.title, level: r.level, status: 'stable', description: r.description, author: 'Spoor', tags, references: [], falsepositives: [], fields: [], related: [],
     logsource: {}, detection: {}, kind: 'detection', file: r.file ?? '(spoor)', line: 0, detectionLine: 0, keyLines: new Map(),
   };
-  return { rule, techniques: techniquesOf(tags), fields: [], alternatives: [], match: () => false };
+  return { rule, techniques: techniquesOf(tags), cves: cvesOf(rule), fields: [], alternatives: [], match: () => false };
 }

@@ -1,5 +1,5 @@
 import type { Attribution } from '../attribution/attribute.js';
-import type { KnowledgeBase } from '../attribution/knowledge.js';
+import { attackVersion, type KnowledgeBase } from '../attribution/knowledge.js';
 import { LEVELS } from '../hunt/rule-selection.js';
 import type { HuntRecord } from './hunt-output.js';
 
@@ -210,7 +210,7 @@ export class CaseReportBuilder {
       cves: [...this.cves].sort(),
       ...(options.attribution ? { attribution: options.attribution } : {}),
       ...(options.attributionNote ? { attributionNote: options.attributionNote } : {}),
-      ...(options.kb ? { attack: options.kb.version } : {}),
+      ...(options.kb ? { attack: attackVersion(options.kb) } : {}),
     };
   }
 

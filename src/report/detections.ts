@@ -6,7 +6,7 @@ import type { Detection } from '../hunt/hunt.js';
 export function detectionJson(d: Detection): string {
   const r = d.rule.rule;
   return toJson({
-    rule: { id: r.id ?? null, title: r.title, level: r.level ?? null, status: r.status ?? null, tags: r.tags, techniques: d.rule.techniques, file: r.file },
+    rule: { id: r.id ?? null, title: r.title, level: r.level ?? null, status: r.status ?? null, tags: r.tags, techniques: d.rule.techniques, cves: d.rule.cves, file: r.file },
     timestamp: d.timestamp,
     file: d.file,
     record_id: d.recordId,

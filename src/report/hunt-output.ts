@@ -3,7 +3,7 @@ import { type BoundedLine, readBoundedLines } from '../evidence/text-blocks.js';
 
 /** A detection as `spoor hunt -f jsonl` writes it: what reports, STIX and the web UI read back. */
 export interface HuntRecord {
-  rule: { id: string | null; title: string; level: string | null; status?: string | null; tags: string[]; techniques: string[]; file?: string; description?: string | null };
+  rule: { id: string | null; title: string; level: string | null; status?: string | null; tags: string[]; techniques: string[]; cves?: string[]; file?: string; description?: string | null };
   timestamp: string;
   file: string;
   record_id: string | number;
@@ -46,6 +46,7 @@ export function parseHuntRecord(line: string): HuntRecord {
       status: typeof r.status === 'string' ? r.status : null,
       tags: strings(r.tags),
       techniques: strings(r.techniques),
+      cves: strings(r.cves),
       file: text(r.file),
       description: typeof r.description === 'string' ? r.description : null,
     },

@@ -1,3 +1,4 @@
+import { cvesIn, cvesOfTags } from '../common/cve.js';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Event } from '../evidence/event.js';
@@ -13,6 +14,8 @@ export interface CompiledRule {
   rule: SigmaRule;
   /** ATT&CK technique ids from the rule's tags (`attack.t1059.001` → `T1059.001`). */
   techniques: string[];
+  /** CVE ids the rule names: in `cve.*` tags, its title, description or references. */
+  cves: string[];
   /** The event fields the rule's detection tests, under the names its log sources give them. */
   fields: string[];
   /** One per pipeline source the rule's logsource stands for. */
@@ -74,6 +77,11 @@ export function techniquesOf(tags: readonly string[]): string[] {
   return tags.filter((t) => /^attack\.t\d{4}(\.\d{3})?$/i.test(t)).map((t) => t.slice(7).toUpperCase());
 }
 
+/** The CVEs a rule is about: tagged, or named in its title, description or references (SigmaHQ tags few). */
+export function cvesOf(rule: Pick<SigmaRule, 'tags' | 'title' | 'description' | 'references'>): string[] {
+  return [...new Set([...cvesOfTags(rule.tags), ...cvesIn([rule.title, rule.description ?? '', ...rule.references].join('\n'))])];
+}
+
 /**
  * Bumped whenever compiling a rule may find something else (a new modifier, other literals), so that
  * what the rule cache remembers of earlier compilations is not trusted.
@@ -94,7 +102,7 @@ export function compileRule(rule: SigmaRule, pipeline: Pipeline, known?: RuleChe
     return `unsupported logsource (${ls}): no entry in pipeline "${pipeline.name}"`;
   }
   const fields = [...new Set(sources.flatMap((source) => detectionFields(rule.detection, source.fields)))];
-  const compiled: CompiledRule = { rule, techniques: techniquesOf(rule.tags), fields, alternatives: [], match: () => false };
+  const compiled: CompiledRule = { rule, techniques: techniquesOf(rule.tags), cves: cvesOf(rule), fields, alternatives: [], match: () => false };
   sources.forEach((source, i) => {
     const channels = source.conditions.get('Channel');
     const eventIds = source.conditions.get('EventID');

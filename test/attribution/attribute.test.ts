@@ -26,11 +26,13 @@ import { Evidence, EvidenceError, MAX_ITEMS_PER_KIND, evidenceFromCase, evidence
 import { IpEnricher } from '../../src/attribution/infrastructure.js';
 import { type KbLink, type KnowledgeBase, KnowledgeIndex, loadKnowledge } from '../../src/attribution/knowledge.js';
 import { victimsIn } from '../../src/attribution/victimology.js';
+import { GALAXY_FILES, loadGalaxyFiles, withFacts } from '../../src/attribution/knowledge-store.js';
 import { readEvidence } from '../../src/cli/commands/attribute.js';
 import { DATA, SPOOR } from '../helpers/paths.js';
 
 const BUNDLE = `${DATA}/attack/enterprise-attack.json`;
-const kb = loadKnowledge(BUNDLE);
+// ATT&CK with the facts attribution weighs beside it: the MISP galaxy's and Spoor's curated ones.
+const kb = withFacts(loadKnowledge(BUNDLE), loadGalaxyFiles(GALAXY_FILES.map((f) => `${DATA}/cti/misp-galaxy/${f}`)), { attack: 'test', galaxy: 'test' });
 const index = new KnowledgeIndex(kb);
 const tmp = mkdtempSync(join(tmpdir(), 'spoor-attr-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -132,6 +134,7 @@ test('parameter ceiling: each case with the setting that suits it; no single set
     ],
     attributedTo: [],
     describedUses: [],
+    facts: [],
   };
   const kase = (id: string, truth: string, observed: string[]) => ({ id, truth: [truth], observed, drop: () => false, removedCampaigns: new Set<string>(), removedGroups: new Set<string>(), heldReports: new Set<string>() });
   const cases = [kase('small', 'G0002', ['T1001']), kase('big', 'G0001', ['T1001', 'T1002'])];

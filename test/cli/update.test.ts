@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -41,6 +41,7 @@ const exchangeBuilds = Buffer.from(buildDictionary(newer.filter((r) => r.cu !== 
 const exchangeShort = Buffer.from(buildDictionary(newer.filter((r) => r.product !== 'ExchangeSE')));
 const exchangePartial = Buffer.from(buildDictionary(newer.filter((r) => r.update !== 'Mar21SU')));
 const tampered = Buffer.from(JSON.stringify({ type: 'bundle', id: 'bundle--x', objects: [{ type: 'attack-pattern', name: 'just one' }] }));
+const galaxy = (f: string) => readFileSync(`${DATA}/cti/misp-galaxy/${f}`);
 
 let server: Server;
 let base = '';
@@ -54,6 +55,10 @@ before(async () => {
       case '/sigma.zip': return send(zip);
       case '/attack.json': return send(attack);
       case '/tampered.json': return send(tampered);
+      case '/galaxy/threat-actor.json': return send(galaxy('threat-actor.json'));
+      case '/galaxy/microsoft-activity-group.json': return send(galaxy('microsoft-activity-group.json'));
+      case '/bad-galaxy/threat-actor.json': return send(galaxy('threat-actor.json'));
+      case '/bad-galaxy/microsoft-activity-group.json': return send(galaxy('sector.json'));
       case '/builds.ps1': return send(exchangeBuilds);
       case '/short.ps1': return send(exchangeShort);
       case '/partial.ps1': return send(exchangePartial);
@@ -94,13 +99,23 @@ const installed = () => listFiles(join(home, 'sigma'), '.yml').map((f) => relati
 const digest = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 test('spoor update installs the rules and ATT&CK it downloaded; hunt then uses them by default', async () => {
-  const r = await spoor('update', '--sigma-url', `${base}/sigma.zip`, '--attack-url', `${base}/attack.json`, '--exchange-url', `${base}/builds.ps1`, '--sigma-sha256', digest(zip));
+  const r = await spoor('update', '--sigma-url', `${base}/sigma.zip`, '--attack-url', `${base}/attack.json`, '--galaxy-url', `${base}/galaxy/`, '--exchange-url', `${base}/builds.ps1`, '--sigma-sha256', digest(zip));
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(installed(), ruleFiles.map((f) => join('rules/windows/process_creation', relative(RULE_DIR, f))).sort());
   assert.ok(!readdirSync(home).some((n) => n.startsWith('.staging') || n.includes('.old-')), 'nothing left behind');
   assert.ok(!listFiles(home, '.yml').some((f) => f.endsWith('escape.yml')), 'an entry with .. is not written');
   assert.equal(digest(readFileSync(join(home, 'attack/enterprise-attack.json'))), digest(attack));
   assert.match(r.stderr, /attack: ATT&CK .*techniques, \d+ groups/);
+  assert.equal(digest(readFileSync(join(home, 'cti/threat-actor.json'))), digest(galaxy('threat-actor.json')));
+  assert.match(r.stderr, /cti: 1041 threat-actor clusters, 179 microsoft-activity-group clusters/);
+  // Attribution now says it reads the installed copies, and resolves a vendor's name through them.
+  const caseFile = join(home, 'case.json');
+  writeFileSync(caseFile, JSON.stringify({ actors: ['MURKY PANDA'] }));
+  const a = await spoor('attribute', '--input', caseFile, '--format', 'json');
+  assert.equal(a.code, 0, a.stderr);
+  const attribution = JSON.parse(a.stdout) as { candidates: { id: string }[]; knowledge: { sources: string[] } };
+  assert.equal(attribution.candidates[0]!.id, 'G0125');
+  assert.deepEqual(attribution.knowledge.sources.map((x) => /\(spoor update/.test(x)), [true, true]);
   const hunt = await spoor('hunt', `${DATA}/evtx/attack-samples`, '--format', 'jsonl');
   assert.equal(hunt.code, 0, hunt.stderr);
   assert.match(hunt.stderr, /rules: SigmaHQ rules from spoor update/);
@@ -124,6 +139,8 @@ test('a truncated, short, tampered or wrongly digested download leaves the insta
     [['--only', 'sigma', '--sigma-url', `${base}/sigma.zip`, '--sigma-sha256', '0'.repeat(64)], /SHA-256/],
     [['--only', 'sigma', '--sigma-url', `${base}/missing.zip`], /HTTP 404/],
     [['--only', 'attack', '--attack-url', `${base}/tampered.json`], /not the ATT&CK Enterprise matrix/],
+    [['--only', 'cti', '--galaxy-url', `${base}/bad-galaxy/`], /microsoft-activity-group.json: galaxy type "sector"/],
+    [['--only', 'cti', '--galaxy-url', `${base}/missing/`], /HTTP 404/],
     [['--only', 'exchange', '--exchange-url', `${base}/short.ps1`], /names no builds of ExchangeSE/],
     [['--only', 'exchange', '--exchange-url', `${base}/partial.ps1`], /lacks \d+ builds Spoor knows/],
   ] as const) {

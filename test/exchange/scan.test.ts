@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { normaliseSector } from '../../src/attribution/victimology.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -84,7 +85,7 @@ test('exchange scan of a clean server (same traffic, no intrusion) finds nothing
 });
 
 test('exchange scan --build overrides the logs; a bad --build or a missing folder is a usage error', () => {
-  const r = spoor('exchange', 'scan', clean, '--build', '15.1.2176.9', '--format', 'jsonl');
+  const r = spoor('exchange', 'scan', clean, '--build', '15.1.2176.9', '--format', 'jsonl', '--no-attribute');
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /Exchange build 15\.1\.2176\.9: Exchange Server 2016 CU19 Mar21SU/);
   assert.doesNotMatch(r.stderr, /CVE-2021-26855/);
@@ -135,4 +136,41 @@ test('demo generate: the same seed writes the same folder; a folder it wrote is 
   spawnSync('touch', [join(other, 'keep.txt')]);
   assert.equal(spoor('demo', 'generate', other).code, 2);
   assert.ok(readFileSync(join(other, 'keep.txt'), 'utf8') === '');
+});
+
+test("the README's first command, as written there, ends with a ranked attribution: HAFNIUM (Silk Typhoon) first, on its CVEs, web shell, VPS and the analyst's sector, offline", () => {
+  // The first shell block of the README: npm ci && npx spoor demo generate … && npx spoor exchange scan … --sector …
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const first = /```sh\n(.*?)\n```/s.exec(readme)![1]!.trim();
+  const steps = first.split('&&').map((x) => x.trim());
+  assert.equal(steps[0], 'npm ci');
+  const args = (step: string) => [...step.matchAll(/"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2]!).slice(2);
+  const dir = join(tmp, 'readme');
+  const generate = args(steps[1]!);
+  assert.deepEqual(generate.slice(0, 2), ['demo', 'generate']);
+  assert.equal(spoor(...generate.slice(0, 2), dir, ...generate.slice(3)).code, 0);
+  const scanArgs = args(steps[2]!);
+  assert.deepEqual(scanArgs.slice(0, 2), ['exchange', 'scan']);
+  const home = mkdtempSync(join(tmpdir(), 'spoor-home-fresh-'));
+  // A fresh install: an empty data directory, nothing downloaded.
+  const r = spawnSync(process.execPath, [SPOOR, ...scanArgs.slice(0, 2), dir, ...scanArgs.slice(3), '--no-progress'], { encoding: 'utf8', maxBuffer: 1 << 28, env: { ...process.env, SPOOR_HOME: home } });
+  rmSync(home, { recursive: true, force: true });
+  assert.equal(r.status, 0, r.stderr);
+  const sector = scanArgs[scanArgs.indexOf('--sector') + 1];
+  assert.ok(sector, 'the README gives the victim sector');
+  const tail = r.stderr.slice(r.stderr.indexOf('\nAttribution\n'));
+  assert.match(tail, /^\nAttribution\nLeading hypothesis: HAFNIUM \(Silk Typhoon\), G0125, suspected origin China, (likely|very likely|almost certain)/);
+  assert.match(tail, /\n1 +G0125 +HAFNIUM \(Silk Typhoon\) /);
+  const consistent = /\n  consistent: (.*)\n/.exec(tail)![1]!;
+  assert.match(consistent, /cve CVE-2021-\d+(, CVE-2021-\d+)*: reported exploiting them/);
+  assert.match(consistent, /Web Shell \(T1505\.003\)/);
+  assert.match(consistent, /infrastructure vps:US: \d+ address\(es\) in leased server networks in US/);
+  assert.match(consistent, new RegExp(`sector ${normaliseSector(sector!)}: the group is reported targeting this sector`));
+  assert.match(tail, /Knowledge: ATT&CK v18\.1 \(shipped with Spoor\); MISP galaxy .* \(shipped with Spoor\)/);
+});
+
+test('exchange scan --no-attribute ends at the summary', () => {
+  const r = spoor('exchange', 'scan', compromised, '--no-attribute', '--format', 'jsonl');
+  assert.equal(r.code, 0, r.stderr);
+  assert.doesNotMatch(r.stderr, /Leading hypothesis/);
 });

@@ -113,7 +113,11 @@ test('HTML: the report opens with no network, draws its charts with no console e
     assert.ok(lsass >= 1 && lsass < lines, `filter kept ${lsass} of ${lines}`);
     await page.locator('table.detections tr.row').first().click();
     assert.match(await page.locator('table.detections tr.detail:not([hidden]) pre').first().innerText(), /lsass/i);
-    assert.equal(await page.locator('table.hypotheses tbody tr').first().locator('td').nth(2).innerText(), 'HAFNIUM');
+    assert.equal(await page.locator('table.hypotheses tbody tr').first().locator('td').nth(2).innerText(), 'HAFNIUM (Silk Typhoon)');
+    // The leading hypothesis in a sentence, in the summary and beside the ranking, as the terminal says it.
+    const headline = JSON.parse(readFileSync(join(out, 'report.html'), 'utf8').match(/<script type="application\/json" id="spoor-data">(.*?)<\/script>/s)![1]!).attribution.headline as string;
+    assert.match(headline, /^Leading hypothesis: HAFNIUM \(Silk Typhoon\), G0125/);
+    assert.deepEqual(await page.locator('p.headline').allInnerTexts(), [headline, headline]);
     assert.ok(await page.locator('.matrix .cell.seen').count() >= 3);
     await page.screenshot({ path: join(ARTEFACTS, 'report.png'), fullPage: true });
     assert.deepEqual(errors, []);

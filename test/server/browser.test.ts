@@ -58,7 +58,8 @@ test('web UI in Chromium: create a case, hunt the simulated server with live pro
     await page.click('#tabs button[data-tab=attribution]');
     await page.waitForSelector('#tab-attribution table.hypotheses');
     const leader = await page.locator('#tab-attribution table.hypotheses tbody tr').first().locator('td').nth(2).innerText();
-    assert.equal(leader, 'HAFNIUM');
+    assert.equal(leader, 'HAFNIUM (Silk Typhoon)');
+    assert.match(await page.locator('#tab-attribution p.headline').innerText(), /^Leading hypothesis: HAFNIUM \(Silk Typhoon\), G0125/);
     assert.match(await page.locator('#tab-attribution').innerText(), /Against .* favours HAFNIUM/);
     await page.screenshot({ path: join(ARTEFACTS, 'ui-4-attribution.png'), fullPage: true });
 

@@ -1,11 +1,12 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
-import { type Attribution, attribute } from '../../attribution/attribute.js';
-import { Evidence, EvidenceError, NameFinder, evidenceFromCase, evidenceFromDetections } from '../../attribution/evidence.js';
+import { type Attribution, type Candidate, attribute, displayName } from '../../attribution/attribute.js';
+import { type DetectionRecord, Evidence, EvidenceError, NameFinder, evidenceFromCase, evidenceFromDetections } from '../../attribution/evidence.js';
 import type { Detection } from '../../hunt/hunt.js';
 import { KnowledgeError, KnowledgeIndex, type KnowledgeBase, loadKnowledge } from '../../attribution/knowledge.js';
-import { normaliseCountry, normaliseSector } from '../../attribution/victimology.js';
+import { GALAXY_FILES, type GalaxyPart, type KnowledgeFile, loadGalaxyFiles, readKnowledgeFile, withFacts } from '../../attribution/knowledge-store.js';
+import { countryName, normaliseCountry, normaliseSector } from '../../attribution/victimology.js';
 import { spoorHome } from '../../common/home.js';
 import { formatTable } from '../../report/detections.js';
 import { ExitCode } from '../options.js';
@@ -23,17 +24,35 @@ const collect = (v: string, prev: string[]) => [...prev, ...v.split(',').map((x)
 /** Options shared by `attribute` and `hunt --attribute`. */
 export function addAttributionOptions(c: Command): Command {
   return c
-    .option('--attack <bundle.json>', 'ATT&CK Enterprise STIX bundle (default: the copy `spoor update` installs)')
+    .option('--attack <bundle.json>', 'ATT&CK Enterprise STIX bundle (default: the copy `spoor update` installed, else the one Spoor ships)')
     .option('--sector <sector>', 'victim sector, e.g. "higher education", "law firms" (repeatable)', collect, [])
     .option('--country <country>', 'victim country, e.g. US or "United States" (repeatable)', collect, [])
     .option('--top <n>', 'candidate groups to list', '5');
 }
 
-/** The ATT&CK knowledge, from --attack or the installed copy; throws a KnowledgeError naming what to do. */
+/**
+ * The knowledge attribution uses: ATT&CK from --attack, else the copy `spoor update` installed, else
+ * the one Spoor ships; the MISP galaxy `spoor update` installed, else the shipped one; with the facts
+ * of both and Spoor's curated rows. Throws a KnowledgeError naming the file at fault.
+ */
 export function knowledgeFor(attack?: string): KnowledgeBase {
-  const file = attack ?? join(spoorHome(), 'attack', 'enterprise-attack.json');
-  if (!attack && !existsSync(file)) throw new KnowledgeError(`no ATT&CK knowledge at ${file}: run \`spoor update --only attack\` or pass --attack BUNDLE.json`);
-  return loadKnowledge(file);
+  const home = spoorHome();
+  const installedAttack = join(home, 'attack', 'enterprise-attack.json');
+  const installedGalaxy = GALAXY_FILES.map((f) => join(home, 'cti', f));
+  let shipped: KnowledgeFile | undefined;
+  const embedded = () => (shipped ??= readKnowledgeFile());
+  const [kb, attackOrigin] = attack ? [loadKnowledge(attack), attack] : existsSync(installedAttack) ? [loadKnowledge(installedAttack), `spoor update, ${installedAttack}`] : [embedded().attack, 'shipped with Spoor'];
+  let galaxy: GalaxyPart;
+  let galaxyOrigin = 'shipped with Spoor';
+  if (installedGalaxy.every((f) => existsSync(f))) {
+    try {
+      galaxy = loadGalaxyFiles(installedGalaxy);
+      galaxyOrigin = `spoor update, ${join(home, 'cti')}`;
+    } catch (e) {
+      throw new KnowledgeError((e as Error).message);
+    }
+  } else galaxy = embedded().galaxy;
+  return withFacts(kb, galaxy, { attack: attackOrigin, galaxy: galaxyOrigin });
 }
 
 export function addAnalystEvidence(e: Evidence, opts: AttributeCliOptions): void {
@@ -94,7 +113,7 @@ export function startAttribution(opts: Partial<AttributeCliOptions>): { add: (d:
     kb = knowledgeFor(opts.attack);
   } catch (e) {
     problem = (e as Error).message;
-    process.stderr.write(`spoor: --attribute: ${problem}\n`);
+    process.stderr.write(`spoor: attribution: ${problem}\n`);
   }
   const index = kb && new KnowledgeIndex(kb);
   const names = index && new NameFinder(index);
@@ -102,14 +121,27 @@ export function startAttribution(opts: Partial<AttributeCliOptions>): { add: (d:
   return {
     add: (d) => {
       if (!index) return;
-      const r = d.rule.rule;
-      evidenceFromDetections([{ rule: { title: r.title, tags: r.tags, description: r.description }, matched: d.matched, event: d.event }], index, names, evidence);
+      evidenceFromDetections([detectionRecord(d)], index, names, evidence);
     },
     report: () => {
       if (!kb) return `Attribution not made: ${problem}\n`;
       addAnalystEvidence(evidence, { sector: opts.sector ?? [], country: opts.country ?? [], top: opts.top ?? '5' });
-      return formatAttribution(attribute(kb, evidence, { top: Number(opts.top) || 5 }));
+      return formatAttributionSummary(attribute(kb, evidence, { top: Number(opts.top) || 5 }));
     },
+  };
+}
+
+/** A detection of this process as attribution reads one from a hunt's JSONL. */
+export function detectionRecord(d: Detection): DetectionRecord {
+  const r = d.rule.rule;
+  return {
+    rule: { id: r.id ?? null, title: r.title, level: r.level ?? null, status: r.status ?? null, tags: r.tags, cves: d.rule.cves, description: r.description ?? null },
+    matched: d.matched,
+    event: d.event,
+    file: d.file,
+    record_id: d.recordId,
+    timestamp: d.timestamp,
+    computer: d.computer,
   };
 }
 
@@ -151,29 +183,68 @@ const MAX_CASE_FILE = 16 * 1024 * 1024;
 
 const pct = (p: number) => (p < 0.001 ? '<0.1%' : `${(100 * p).toFixed(1)}%`);
 
-/** An attribution for people: the ranking, then each leading hypothesis's case for and against. */
+/** The ranking as a table: the groups and, in its place by probability, the unknown hypothesis. */
+function rankingTable(a: Attribution, limit: number): string {
+  const rows = a.candidates.slice(0, limit).map((c) => ({ p: c.probability, row: [String(c.rank), c.id, displayName(c), pct(c.probability), c.likelihood, c.supporting.slice(0, 3).map((s) => s.name ?? s.value).join(', ')] }));
+  rows.push({ p: a.unknown.probability, row: ['-', '-', 'unknown or unlisted group', pct(a.unknown.probability), a.unknown.likelihood, a.unknown.note] });
+  rows.sort((x, y) => y.p - x.p);
+  return formatTable(rows.map((r) => r.row), ['#', 'id', 'group', 'probability', 'likelihood', 'strongest evidence'], 70);
+}
+
+const knowledgeLine = (a: Attribution) => `Knowledge: ${a.knowledge.sources.join('; ')}; ${a.knowledge.groups} groups with known behaviour. Probabilities are calibrated estimates, not proof.`;
+
+/** An attribution for people: the headline, the ranking, then each leading hypothesis's case for and against. */
 export function formatAttribution(a: Attribution): string {
-  const lines: string[] = [];
-  const rows = a.candidates.map((c) => [String(c.rank), c.id, c.name, pct(c.probability), c.likelihood, c.supporting.slice(0, 3).map((s) => s.name ?? s.value).join(', ')]);
-  rows.push(['-', '-', 'unknown or unlisted group', pct(a.unknown.probability), a.unknown.likelihood, a.unknown.note]);
-  lines.push(formatTable(rows, ['#', 'id', 'group', 'probability', 'likelihood', 'strongest evidence'], 70));
+  const lines: string[] = [a.headline, '', rankingTable(a, a.candidates.length)];
   for (const c of a.candidates.slice(0, 3)) {
-    lines.push('', `${c.name} (${c.id}): ${c.likelihood} (${pct(c.probability)})`);
+    lines.push('', `${displayName(c)} (${c.id}): ${c.likelihood} (${pct(c.probability)})${c.otherNames?.length ? `; also called ${c.otherNames.join(', ')}` : ''}${origin(c)}`);
     lines.push(`  consistent: ${c.supporting.slice(0, 8).map(reason).join('; ') || 'nothing'}`);
-    const against = c.inconsistent.filter((r) => r.weight < 0 || r.kind !== 'technique');
-    const unexplained = c.inconsistent.filter((r) => r.kind === 'technique' && r.weight === 0).length;
-    lines.push(`  inconsistent: ${[...against.slice(0, 6).map(reason), ...(unexplained ? [`${unexplained} observed technique(s) not known for it`] : [])].join('; ') || 'nothing'}`);
+    lines.push(`  inconsistent: ${inconsistency(c)}`);
     if (c.alternative) {
       lines.push(`  against ${c.alternative.name} (${pct(c.alternative.probability)}): for ${c.name}: ${c.alternative.favours.slice(0, 5).map(reason).join('; ') || 'nothing the other lacks'}; for ${c.alternative.name}: ${c.alternative.disfavours.slice(0, 5).map(reason).join('; ') || 'nothing'}`);
     }
   }
-  if (a.infrastructure.length) {
-    const leased = a.infrastructure.filter((i) => i.kind !== 'other');
-    lines.push('', `Infrastructure: ${a.infrastructure.length} external address(es), ${leased.length} in server, cloud or VPN networks: ${leased.slice(0, 6).map((i) => `${i.ip} (AS${i.asn} ${i.operator ?? ''}, ${i.country ?? '??'}, ${i.kind})`).join(', ')}`);
-  }
+  lines.push(...infrastructureLines(a));
   for (const n of a.notes) lines.push(`note: ${n}`);
-  lines.push('', `Knowledge: ATT&CK ${a.knowledge.attack}, ${a.knowledge.groups} groups with known behaviour; probabilities are calibrated estimates, not proof.`);
+  lines.push('', knowledgeLine(a));
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * The short form a scan ends with: the headline, the first five hypotheses, and the leader's case in
+ * the terms of Analysis of Competing Hypotheses (consistent, inconsistent, what tells it from the
+ * runner-up). `spoor attribute` gives the whole.
+ */
+export function formatAttributionSummary(a: Attribution): string {
+  if (a.weakEvidence) return `Attribution\nNot made: every finding is low or informational, which ordinary activity raises too; nothing here points to an intrusion to attribute (spoor attribute -i on the JSONL ranks the groups anyway).\n`;
+  const lines: string[] = ['Attribution', a.headline, '', rankingTable(a, 5)];
+  const c = a.candidates[0];
+  if (c) {
+    lines.push('', `${displayName(c)}: ${c.likelihood} (${pct(c.probability)})${c.otherNames?.length ? `; also called ${c.otherNames.slice(0, 4).join(', ')}` : ''}${origin(c)}`);
+    // The three pillars first (what was exploited, who the victim is, where the attacker came from), then the strongest behaviour.
+    const traits = c.supporting.filter((r) => r.kind !== 'technique' && r.kind !== 'software');
+    const behaviour = c.supporting.filter((r) => r.kind === 'technique' || r.kind === 'software').slice(0, Math.max(3, 7 - traits.length));
+    lines.push(`  consistent: ${[...traits, ...behaviour].map(reason).join('; ') || 'nothing'}`);
+    lines.push(`  inconsistent: ${inconsistency(c)}`);
+    if (c.alternative) lines.push(`  against ${displayName(c.alternative)} (${pct(c.alternative.probability)}): only ${c.name} explains ${c.alternative.favours.slice(0, 4).map((r) => r.name ?? r.value).join(', ') || 'nothing the other does not'}; only ${c.alternative.name} explains ${c.alternative.disfavours.slice(0, 4).map((r) => r.name ?? r.value).join(', ') || 'nothing'}`);
+  }
+  lines.push(...infrastructureLines(a));
+  lines.push('', `${knowledgeLine(a)} The whole case for and against each: spoor attribute, or the HTML report (--report DIR).`);
+  return `${lines.join('\n')}\n`;
+}
+
+const origin = (c: Candidate) => (c.origin ? `; suspected origin ${countryName(c.origin)}${c.sponsor ? `, state sponsor ${countryName(c.sponsor)}` : ''} (MISP galaxy)` : '');
+
+function inconsistency(c: Candidate): string {
+  const against = c.inconsistent.filter((r) => r.weight < 0 || r.kind !== 'technique');
+  const unexplained = c.inconsistent.filter((r) => r.kind === 'technique' && r.weight === 0).length;
+  return [...against.slice(0, 6).map(reason), ...(unexplained ? [`${unexplained} observed technique(s) not known for it`] : [])].join('; ') || 'nothing';
+}
+
+function infrastructureLines(a: Attribution): string[] {
+  if (!a.infrastructure.length) return [];
+  const leased = a.infrastructure.filter((i) => i.kind !== 'other');
+  return ['', `Infrastructure: ${a.infrastructure.length} external address(es), ${leased.length} in server, cloud or VPN networks: ${leased.slice(0, 6).map((i) => `${i.ip} (AS${i.asn} ${i.operator ?? ''}, ${i.country ?? '??'}, ${i.kind})`).join(', ')}`];
 }
 
 function reason(r: { kind: string; value: string; name?: string; note: string }): string {

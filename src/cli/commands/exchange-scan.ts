@@ -31,13 +31,16 @@ export function exchangeScanCommand(): Command {
       .description("check evidence collected from an Exchange server: its logs (Test-ProxyLogon's checks, ProxyShell, ProxyNotShell, SigmaHQ's web and Exchange rules), its web folders (unexpected pages, YARA), dumps and staged archives, indicators of compromise, and its build's exposure")
       .argument('<dir>', "the server's collected files (its C: drive or parts of it: inetpub, Program Files\\Microsoft\\Exchange Server, Windows\\System32\\winevt\\Logs, ProgramData)"),
     "more Sigma rules (Spoor's Exchange rules always run, with SigmaHQ's when spoor update has fetched them)",
+    true,
   )
     .option('--yara <path>', "more YARA rules (a file, or a folder of .yar/.yara files) for the web folders and suspicious files, besides Spoor's own (repeatable)", (v: string, p: string[] = []) => [...p, v])
     .option('--build <build>', 'the server\'s Exchange build, when its logs do not tell it (e.g. 15.1.2176.2)')
     .addHelpText('after', `
 Findings are detections like hunt's, in the same formats: Sigma rules over the logs and event logs,
 plus checks of files (by path, first bytes, YARA rules and indicator hashes) and the exposure of the
-build read from the Exchange logs' headers (or --build) to known-exploited CVEs.
+build read from the Exchange logs' headers (or --build) to known-exploited CVEs. After the summary,
+the threat groups the findings point to are ranked (with the knowledge Spoor ships, or what spoor
+update installed; --sector and --country add what you know of the victim; --no-attribute skips it).
 Exit status: as for hunt (0 clean run, 1 with --fail-on reached or an unreadable input, 2 usage).`)
     .action(async (dir: string, opts: ScanOptions) => {
       process.exitCode = await scan(dir, opts);

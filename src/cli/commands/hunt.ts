@@ -108,8 +108,11 @@ function parseTimeZone(value: string): string {
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 /** The options hunt and exchange scan share: what to read, which rules and indicators, what to write. */
-export function addHuntOptions(command: Command, rulesHelp: string): Command {
-  return addReportOptions(addAttributionOptions(command.option('--report <dir>', 'also write the detections (detections.jsonl), an HTML report, a STIX 2.1 bundle and an ATT&CK Navigator layer into this folder').option('--attribute', 'after the summary, rank the threat groups the detections point to (needs ATT&CK: spoor update, or --attack)'))
+export function addHuntOptions(command: Command, rulesHelp: string, attributeByDefault = false): Command {
+  const attribution = attributeByDefault
+    ? command.option('--no-attribute', 'no attribution after the summary (by default the threat groups the findings point to are ranked there)')
+    : command.option('--attribute', 'after the summary, rank the threat groups the detections point to');
+  return addReportOptions(addAttributionOptions(attribution.option('--report <dir>', 'also write the detections (detections.jsonl), an HTML report, a STIX 2.1 bundle and an ATT&CK Navigator layer into this folder'))
     .option('--include <glob>', 'in directories, hunt only files matching this glob (repeatable; a glob without / matches names: *.evtx)', collect)
     .option('--exclude <glob>', 'in directories, leave out files matching this glob (repeatable)', collect)
     .option('-r, --rules <paths...>', rulesHelp)

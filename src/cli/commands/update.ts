@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { spoorHome } from '../../common/home.js';
 import { checkAttackBundle } from '../../update/attack.js';
+import { clustersFromGalaxy } from '../../attribution/galaxy.js';
+import { GALAXY_FILES } from '../../attribution/knowledge-store.js';
 import { download } from '../../update/download.js';
 import { extractSigmaArchive } from '../../update/sigma-archive.js';
 import { buildTableCsv, EXCHANGE_BUILDS_URL, parseBuildDictionary } from '../../update/exchange-builds.js';
@@ -11,11 +13,14 @@ import { ExitCode } from '../options.js';
 
 export const SIGMA_URL = 'https://github.com/SigmaHQ/sigma/releases/latest/download/sigma_all_rules.zip';
 export const ATTACK_URL = 'https://raw.githubusercontent.com/mitre-attack/attack-stix-data/master/enterprise-attack/enterprise-attack.json';
+/** The MISP galaxy's cluster files (CC0 / BSD-2-Clause): threat actors with every vendor's names, Microsoft's activity groups. */
+export const GALAXY_URL = 'https://raw.githubusercontent.com/MISP/misp-galaxy/main/clusters/';
 
 interface UpdateOptions {
-  only?: 'sigma' | 'attack' | 'exchange';
+  only?: 'sigma' | 'attack' | 'cti' | 'exchange';
   sigmaUrl: string;
   attackUrl: string;
+  galaxyUrl: string;
   exchangeUrl: string;
   sigmaSha256?: string;
   attackSha256?: string;
@@ -23,16 +28,18 @@ interface UpdateOptions {
 
 export function updateCommand(): Command {
   return new Command('update')
-    .description('download the latest SigmaHQ rules, MITRE ATT&CK Enterprise and Exchange build list into the data directory')
-    .addOption(new Option('--only <what>', 'update just one of them').choices(['sigma', 'attack', 'exchange']))
+    .description('download the latest SigmaHQ rules, MITRE ATT&CK Enterprise, the MISP galaxy\'s threat actors and the Exchange build list into the data directory')
+    .addOption(new Option('--only <what>', 'update just one of them').choices(['sigma', 'attack', 'cti', 'exchange']))
     .option('--sigma-url <url>', 'where the SigmaHQ release archive is', SIGMA_URL)
     .option('--attack-url <url>', 'where the ATT&CK Enterprise STIX bundle is', ATTACK_URL)
+    .option('--galaxy-url <url>', "where the MISP galaxy's cluster files are (a folder URL ending in /)", GALAXY_URL)
     .option('--exchange-url <url>', "where CSS-Exchange's Get-ExchangeBuildVersionInformation.ps1 is", EXCHANGE_BUILDS_URL)
     .option('--sigma-sha256 <hex>', 'refuse the rule archive unless it has this SHA-256')
     .option('--attack-sha256 <hex>', 'refuse the ATT&CK bundle unless it has this SHA-256')
     .addHelpText('after', `
 The data directory is $SPOOR_HOME, else $XDG_DATA_HOME/spoor or ~/.local/share/spoor; commands use
-its rules (sigma/), ATT&CK (attack/) and Exchange build list (exchange/) unless told otherwise. What is downloaded is checked before
+its rules (sigma/), ATT&CK (attack/), the MISP galaxy (cti/) and Exchange build list (exchange/)
+unless told otherwise; without them, the knowledge and rules Spoor ships. What is downloaded is checked before
 it replaces anything: a transfer cut short, a digest that does not match, an archive that is not a
 SigmaHQ rule set or a bundle that is not ATT&CK Enterprise leaves the installed copy as it was.
 Exit status: 0 when everything asked for was installed, 1 when something was refused.`)
@@ -75,6 +82,25 @@ async function update(opts: UpdateOptions): Promise<number> {
       mkdirSync(join(staging, 'attack'));
       writeFileSync(join(staging, 'attack', 'enterprise-attack.json'), body);
       return `ATT&CK ${found.version || '(version unknown)'}: ${found.techniques} techniques, ${found.groups} groups in ${join(home, 'attack')}`;
+    });
+  }
+  if (wanted('cti')) {
+    await step('cti', async (staging) => {
+      mkdirSync(join(staging, 'cti'));
+      const said: string[] = [];
+      for (const file of GALAXY_FILES) {
+        const body = await download(new URL(file, opts.galaxyUrl).toString(), { maxBytes: 64 * 1024 * 1024 });
+        let clusters;
+        try {
+          clusters = clustersFromGalaxy(JSON.parse(body.toString('utf8')));
+        } catch (e) {
+          throw new Error(`${file}: ${(e as Error).message}`);
+        }
+        if (clusters.length < 20) throw new Error(`${file}: ${clusters.length} clusters: not the MISP galaxy's file`);
+        writeFileSync(join(staging, 'cti', file), body);
+        said.push(`${clusters.length} ${file.replace('.json', '')} clusters`);
+      }
+      return `${said.join(', ')} in ${join(home, 'cti')}`;
     });
   }
   if (wanted('exchange')) {
