@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { infrastructureIn } from '../../src/attribution/attack-facts.js';
-import { evidenceFromCase } from '../../src/attribution/evidence.js';
+import { evidenceFromCase, evidenceFromDetections } from '../../src/attribution/evidence.js';
 import { factsByGroup } from '../../src/attribution/facts.js';
 import { clustersFromGalaxy, galaxyFacts, matchClusters } from '../../src/attribution/galaxy.js';
 import { compactAttack, GALAXY_FILES, loadGalaxyFiles, readKnowledgeFile, withFacts } from '../../src/attribution/knowledge-store.js';
@@ -101,4 +101,12 @@ test('one vocabulary for victims: MISP and CFR sector names, UN-style country na
   for (const [name, code] of countries) assert.equal(countryCode(name), code, name);
   assert.equal(normaliseCountry('us'), 'US');
   assert.equal(normaliseCountry('United Kingdom'), 'GB');
+});
+
+test('IoC feeds and YARA descriptions that name a group by another vendor\'s name give evidence of that group', () => {
+  const index = new KnowledgeIndex(kb);
+  const e = evidenceFromDetections([
+    { rule: { title: 'Indicator of compromise: ip from feed.csv', level: 'high', tags: ['detection.ioc'] }, matched: { feed: 'feed.csv', indicator: '203.0.113.9', description: 'C2 of MURKY PANDA (Silk Typhoon)' } },
+  ], index);
+  assert.deepEqual(e.of('actor').map((i) => i.value), ['G0125']);
 });
