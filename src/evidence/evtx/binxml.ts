@@ -51,12 +51,14 @@ export class BinXmlParser {
         case Token.FragmentHeader:
           c.skip(4);
           break;
+        // A document has one root: what follows it (the RenderingInfo Windows appends to some events'
+        // data as a second template instance) is rendered by neither evtx_dump, libevtx nor python-evtx.
         case Token.TemplateInstance:
           nodes.push(this.templateInstance(c, depth));
-          break;
+          return nodes;
         case Token.OpenStartElement:
           nodes.push(this.element(c, depth));
-          break;
+          return nodes;
         case Token.PITarget:
           nodes.push(this.pi(c));
           break;

@@ -72,25 +72,33 @@ export function parseChunk(buf: Buffer, chunk: number, fileOffset: number, file:
 
   const parser = new BinXmlParser(buf);
   let pos = CHUNK_HEADER_SIZE;
+  const read = (at: number, size: number): boolean => {
+    const recordId = readU64(buf, at + 8);
+    try {
+      const nodes = parser.parseDocument(at + RECORD_HEADER_SIZE, at + size - 4);
+      const record: EvtxRecord = { recordId, timestamp: filetime(buf, at + 16, 6), chunk, offset: fileOffset + at };
+      renderRecord(parser, nodes, buf, mode, record, out);
+      records.push(record);
+      return true;
+    } catch (e) {
+      if (!(e instanceof EvtxFormatError) && !(e instanceof RangeError)) throw e;
+      report(at, 'error', `record ${recordId}: ${e.message}; record skipped`);
+      return false;
+    }
+  };
   while (pos + RECORD_HEADER_SIZE <= freeSpace) {
     const problem = recordProblem(buf, pos);
     if (problem) {
       if (isZero(buf, pos, freeSpace)) break;
-      report(pos, 'error', `${problem}; scanning for the next record`);
+      // A record cut short when the log was not closed (its size's copy not yet written): read as it
+      // stands when its XML parses, as evtx_dump and python-evtx do, then look for the next record.
+      const torn = problem.endsWith('does not match its copy') && read(pos, buf.readUInt32LE(pos + 4));
+      report(pos, torn ? 'warning' : 'error', torn ? `record ${readU64(buf, pos + 8)}: ${problem}; read as it stands, then scanning for the next record` : `${problem}; scanning for the next record`);
       pos = nextRecord(buf, pos + 1, freeSpace);
       continue;
     }
     const size = buf.readUInt32LE(pos + 4);
-    const recordId = readU64(buf, pos + 8);
-    try {
-      const nodes = parser.parseDocument(pos + RECORD_HEADER_SIZE, pos + size - 4);
-      const record: EvtxRecord = { recordId, timestamp: filetime(buf, pos + 16, 6), chunk, offset: fileOffset + pos };
-      renderRecord(parser, nodes, buf, mode, record, out);
-      records.push(record);
-    } catch (e) {
-      if (!(e instanceof EvtxFormatError) && !(e instanceof RangeError)) throw e;
-      report(pos, 'error', `record ${recordId}: ${e.message}; record skipped`);
-    }
+    read(pos, size);
     pos += size;
   }
   return { records, diagnostics, used: true };

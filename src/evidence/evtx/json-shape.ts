@@ -1,8 +1,9 @@
 import { type BinXmlNode, type BinXmlParser, NodeKind, type Template, type TemplateNode } from './binxml.js';
-import { JsonTextSink, NeedsTree, NotAShape, SLOT_MARK } from './json-text-sink.js';
+import { JsonTextSink, NeedsTree, NotAShape, NULL_IF_EMPTY, SLOT_MARK } from './json-text-sink.js';
 import type { ByteBuffer } from './byte-buffer.js';
 import { ValueType } from './constants.js';
 import { writeJsonValue } from './json-bytes.js';
+import { isEmptyValue } from './values.js';
 import { newBudget, type RecordInstances, SLOT_INSTANCE_SHIFT, walk } from './walk.js';
 
 /**
@@ -16,6 +17,8 @@ export interface JsonShape {
   /** The same as UTF-8 bytes. */
   segmentBytes: Buffer[];
   slots: number[];
+  /** Per slot: the value is a plain element's whole content, written null when it is empty text. */
+  nullIfEmpty: boolean[];
 }
 
 /** Shapes by record signature: a shape, 'tree' when such records need the object model, null when none serves. */
@@ -86,22 +89,30 @@ function recordShape(parser: BinXmlParser, record: ExpandedRecord, buf: Buffer):
   const parts = sink.toString().split(SLOT_MARK);
   const segments: string[] = [];
   const slots: number[] = [];
+  const nullIfEmpty: boolean[] = [];
   for (let i = 0; i < parts.length; i++) {
     if (i % 2 === 0) segments.push(parts[i]!);
-    else slots.push(Number(parts[i]));
+    else {
+      const nullable = parts[i]!.startsWith(NULL_IF_EMPTY);
+      slots.push(Number(nullable ? parts[i]!.slice(NULL_IF_EMPTY.length) : parts[i]));
+      nullIfEmpty.push(nullable);
+    }
   }
-  return { segments, segmentBytes: segments.map((t) => Buffer.from(t, 'utf8')), slots };
+  return { segments, segmentBytes: segments.map((t) => Buffer.from(t, 'utf8')), slots, nullIfEmpty };
 }
 
 /** Writes a record of this shape as UTF-8 into `out`: the shape's text with the record's values. */
 export function fillShapeInto(shape: JsonShape, buf: Buffer, record: RecordInstances, out: ByteBuffer): void {
-  const { segmentBytes, slots } = shape;
+  const { segmentBytes, slots, nullIfEmpty } = shape;
   out.bytes(segmentBytes[0]!);
   for (let k = 0; k < slots.length; k++) {
     const slot = slots[k]!;
     const v = record.values[slot >>> SLOT_INSTANCE_SHIFT]!;
     const i = slot & 0xffff;
-    writeJsonValue(out, buf, v.types[i]!, v.offsets[i]!, v.sizes[i]!);
+    if (nullIfEmpty[k] && isEmptyValue(buf, v.types[i]!, v.offsets[i]!, v.sizes[i]!)) out.bytes(NULL);
+    else writeJsonValue(out, buf, v.types[i]!, v.offsets[i]!, v.sizes[i]!);
     out.bytes(segmentBytes[k + 1]!);
   }
 }
+
+const NULL = Buffer.from('null');

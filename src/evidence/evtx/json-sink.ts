@@ -12,6 +12,8 @@ interface Frame {
   unnamed: EventValue[] | undefined;
   /** Whether this unnamed <Data> already added a value (further text joins it). */
   added: boolean;
+  /** An element other than <Data>: an empty string is no value (it stays null), as evtx_dump has it. */
+  plain: boolean;
 }
 
 const ATTRIBUTES = '#attributes';
@@ -19,14 +21,20 @@ const TEXT = '#text';
 
 /**
  * Builds the evtx_dump (Rust evtx crate) JSON model of a record:
- * - an element without attributes is its value (`"EventID": 4624`), or null when empty;
+ * - an element without attributes is its value (`"EventID": 4624`), or null when empty (an empty
+ *   string included);
  * - an element with attributes is `{"#attributes": {...}, "#text": value}`;
- * - `<Data Name="X">v</Data>` becomes `"X": v`; `<Data>` without a name collects into `"Data": {"#text": [...]}`;
- * - a repeated name keeps the last element under the name and moves earlier ones to `name_1`, `name_2`, …;
- * - values keep their types (numbers, booleans, strings; hex integers as "0x…" strings).
+ * - `<Data Name="X">v</Data>` becomes `"X": v` ("" stays ""; a name given twice keeps its first place
+ *   and its last value); each `<Data>` without a name is one item of `"Data": {"#text": [...]}` ("" when
+ *   empty), or `"Data": {"#text": item}` when it is the only one;
+ * - a repeated element name keeps the first under the name and gives later ones `name_1`, `name_2`, …;
+ * - values keep their types (numbers, booleans, strings; hex integers as "0x…" strings);
+ * - an element whose content is an optional substitution with no value is kept (empty), as evtx_dump
+ *   and python-evtx keep it; the XML renderer leaves it out, as Event Viewer and libevtx do.
  */
 export class JsonSink implements BinXmlSink {
   readonly root: EventObject = {};
+  readonly keepsEmptyOptional = true;
   private readonly stack: Frame[] = [];
 
   constructor(private readonly buf: Buffer) {}
@@ -36,12 +44,15 @@ export class JsonSink implements BinXmlSink {
     if (name === 'Data') {
       const nameAttr = attrs.find((a) => a.name === 'Name');
       if (nameAttr) {
-        this.insert(container, valueToText(this.attrValue(nameAttr)), null);
+        // A name given twice (4648's two LogonGuid) is one key: its first place, its last value.
+        const key = valueToText(this.attrValue(nameAttr));
+        container[key] = null;
+        this.stack.push({ container, key, unnamed: undefined, added: false, plain: false });
         return;
       }
       const list = unnamedDataList(container);
       if (list) {
-        this.stack.push({ container, key: 'Data', unnamed: list, added: false });
+        this.stack.push({ container, key: 'Data', unnamed: list, added: false, plain: false });
         return;
       }
     }
@@ -55,7 +66,11 @@ export class JsonSink implements BinXmlSink {
   }
 
   close(): void {
-    this.stack.pop();
+    const f = this.stack.pop()!;
+    // Each unnamed <Data> is one item, an empty one too.
+    if (f.unnamed && !f.added) f.unnamed.push('');
+    const node = f.unnamed ? undefined : f.container[f.key];
+    if (node !== null && typeof node === 'object' && !Array.isArray(node)) singleDataItem(node as EventObject);
   }
 
   value(type: number, off: number, size: number): void {
@@ -104,20 +119,18 @@ export class JsonSink implements BinXmlSink {
   }
 
   private insert(container: EventObject, key: string, value: EventNode): void {
-    const old = container[key];
-    if (old !== undefined && !isPlaceholder(old)) {
-      let n = 1;
-      while (container[`${key}_${n}`] !== undefined) n++;
-      container[`${key}_${n}`] = old;
-    }
-    container[key] = value;
-    this.stack.push({ container, key, unnamed: undefined, added: false });
+    // A repeated name: the first keeps it, later ones are name_1, name_2, … in document order.
+    let name = key;
+    for (let n = 1; container[name] !== undefined; n++) name = `${key}_${n}`;
+    container[name] = value;
+    this.stack.push({ container, key: name, unnamed: undefined, added: false, plain: true });
   }
 
   private add(v: EventValue): void {
     if (v === null) return;
     const top = this.stack[this.stack.length - 1];
     if (!top) return;
+    if (v === '' && top.plain) return;
     const list = top.unnamed;
     if (list) {
       // An array substitution stands for one <Data> per item.
@@ -151,9 +164,12 @@ function unnamedDataList(container: EventObject): EventValue[] | undefined {
   return undefined;
 }
 
-function isPlaceholder(v: EventNode): boolean {
-  if (v === null) return true;
-  return typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 0;
+/** The items of an element's unnamed <Data>, once it is complete: one item is the text itself, not a list. */
+function singleDataItem(node: EventObject): void {
+  const data = node.Data;
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) return;
+  const items = (data as EventObject)[TEXT];
+  if (Array.isArray(items) && items.length === 1 && Object.keys(data).length === 1) (data as EventObject)[TEXT] = items[0]!;
 }
 
 /** Several text parts of one element join as text, as evtx_dump does. */

@@ -1,4 +1,4 @@
-import { decodeValue, type EventValue, valueToText } from './values.js';
+import { decodeValue, type EventValue, mayBeEmpty, valueToText } from './values.js';
 import { type BinXmlSink, entityText, type ResolvedAttribute } from './walk.js';
 
 /** Thrown when a record needs the full object model (repeated names, mixed content). */
@@ -11,6 +11,8 @@ const NOT_A_SHAPE = new NotAShape('output depends on value contents');
 
 /** Marks where a value goes in a recorded shape; JSON text never holds a raw U+0001. */
 export const SLOT_MARK = '\u0001';
+/** Before a slot number: the value is an element's whole content, written null when it is empty text. */
+export const NULL_IF_EMPTY = 'n';
 
 const enum State { Deferred, Object, Scalar }
 
@@ -22,16 +24,20 @@ interface Frame {
   pending: EventValue | undefined;
   /** Slot of the pending text: a value's index, -1 for fixed text, -2 when joined from values. */
   pendingSlot: number;
+  /** Type of the pending value when it is one substitution value. */
+  pendingType: number;
   /** Keys written in this object, to spot repeats. */
   keys: Set<string> | undefined;
   needsComma: boolean;
-  /** An unnamed-<Data> group `"Data":{"#text":[` is open in this object. */
+  /** This object's unnamed-<Data> items are being gathered (written as one `"Data"` key when complete). */
   groupOpen: boolean;
-  /** Items written to that group so far. */
-  groupItems: number;
+  /** The JSON text of each item so far. */
+  groupItems: string[];
   /** This frame is an unnamed <Data> adding to its parent's group. */
   unnamed: boolean;
   added: boolean;
+  /** An element other than <Data>: an empty string is no value, as evtx_dump has it. */
+  plain: boolean;
 }
 
 /** JSON text for a value, as evtx_dump prints it (64-bit integers exact). */
@@ -66,6 +72,7 @@ function concat(a: EventValue, b: EventValue): EventValue {
  * caller renders that record through JsonSink, whose output is the reference.
  */
 export class JsonTextSink implements BinXmlSink {
+  readonly keepsEmptyOptional = true;
   private out = '{';
   private readonly stack: Frame[] = [frame('', State.Object)];
 
@@ -75,15 +82,16 @@ export class JsonTextSink implements BinXmlSink {
    */
   constructor(private readonly buf: Buffer, private readonly recording = false) {}
 
-  private emit(v: EventValue, slot: number): string {
-    if (!this.recording || slot === -1) return jsonValue(v);
+  private emit(v: EventValue, slot: number, nullIfEmpty = false): string {
+    if (!this.recording || slot === -1) return nullIfEmpty && v === '' ? 'null' : jsonValue(v);
     if (slot < 0) throw NOT_A_SHAPE;
-    return SLOT_MARK + slot + SLOT_MARK;
+    return SLOT_MARK + (nullIfEmpty ? NULL_IF_EMPTY : '') + slot + SLOT_MARK;
   }
 
   toString(): string {
     const root = this.stack[0]!;
-    return this.out + (root.groupOpen ? ']}' : '') + '}';
+    this.closeGroup(root);
+    return this.out + '}';
   }
 
   open(name: string, attrs: readonly ResolvedAttribute[]): void {
@@ -93,12 +101,10 @@ export class JsonTextSink implements BinXmlSink {
       if (!nameAttr) {
         if (!parent.groupOpen) {
           this.claim(parent, 'Data');
-          this.out += (parent.needsComma ? ',' : '') + '"Data":{"#text":[';
-          parent.needsComma = true;
           parent.groupOpen = true;
-          parent.groupItems = 0;
+          parent.groupItems = [];
         }
-        const f = frame('', State.Deferred);
+        const f = frame('', State.Deferred, false);
         f.unnamed = true;
         this.stack.push(f);
         return;
@@ -107,7 +113,7 @@ export class JsonTextSink implements BinXmlSink {
       if (this.recording && nameAttr.slot !== -1) throw NOT_A_SHAPE;
       const key = valueToText(this.attrValue(nameAttr));
       this.claim(parent, key);
-      this.stack.push(frame(JSON.stringify(key) + ':', State.Deferred));
+      this.stack.push(frame(JSON.stringify(key) + ':', State.Deferred, false));
       return;
     }
     this.closeGroup(parent);
@@ -120,32 +126,51 @@ export class JsonTextSink implements BinXmlSink {
     }
     const key = JSON.stringify(name) + ':';
     if (!attributes) {
-      this.stack.push(frame(key, State.Deferred));
+      this.stack.push(frame(key, State.Deferred, true));
       return;
     }
     this.out += (parent.needsComma ? ',' : '') + key + '{"#attributes":{' + attributes + '}';
     parent.needsComma = true;
-    const f = frame(key, State.Object);
+    const f = frame(key, State.Object, true);
     f.needsComma = true;
     this.stack.push(f);
   }
 
   close(): void {
     const f = this.stack.pop()!;
-    if (f.unnamed) return;
+    if (f.unnamed) {
+      // Each unnamed <Data> is one item, an empty one too.
+      if (!f.added) this.stack[this.stack.length - 1]!.groupItems.push('""');
+      return;
+    }
     const parent = this.stack[this.stack.length - 1]!;
     if (f.state === State.Object) {
-      if (f.groupOpen) this.out += ']}';
-      if (f.pending !== undefined) this.out += ',"#text":' + this.emit(f.pending, f.pendingSlot);
+      this.closeGroup(f);
+      if (f.pending !== undefined && !this.emptyText(f)) this.out += ',"#text":' + this.emit(f.pending, f.pendingSlot);
       this.out += '}';
       return;
     }
-    this.out += (parent.needsComma ? ',' : '') + f.key + (f.pending === undefined ? 'null' : this.emit(f.pending, f.pendingSlot));
+    const empty = f.pending === undefined || this.emptyText(f);
+    this.out += (parent.needsComma ? ',' : '') + f.key + (empty ? 'null' : this.emit(f.pending!, f.pendingSlot, f.plain && f.pendingSlot >= 0 && mayBeEmpty(f.pendingType)));
     parent.needsComma = true;
   }
 
+  /**
+   * Whether a plain element's text is empty, so written as no text. While recording a shape, a value
+   * of the record's own that could be empty in another record is a NULL_IF_EMPTY slot where the
+   * element is a scalar, and not a shape at all where it would be an optional `#text` key.
+   */
+  private emptyText(f: Frame): boolean {
+    if (!f.plain) return false;
+    if (this.recording && f.pendingSlot >= 0 && mayBeEmpty(f.pendingType)) {
+      if (f.state === State.Object) throw NOT_A_SHAPE;
+      return false;
+    }
+    return f.pending === '';
+  }
+
   value(type: number, off: number, size: number, slot: number): void {
-    this.add(decodeValue(this.buf, type, off, size, 'json'), slot);
+    this.add(decodeValue(this.buf, type, off, size, 'json'), slot, type);
   }
 
   valueText(type: number, off: number, size: number): string {
@@ -195,13 +220,17 @@ export class JsonTextSink implements BinXmlSink {
     keys.add(key);
   }
 
+  /** Writes an object's gathered unnamed-<Data> items: one item as itself, several as a list. */
   private closeGroup(parent: Frame): void {
     if (!parent.groupOpen) return;
-    this.out += ']}';
+    const items = parent.groupItems;
+    this.out += (parent.needsComma ? ',' : '') + '"Data":{"#text":' + (items.length === 1 ? items[0]! : '[' + items.join(',') + ']') + '}';
+    parent.needsComma = true;
     parent.groupOpen = false;
+    parent.groupItems = [];
   }
 
-  private add(v: EventValue, slot: number): void {
+  private add(v: EventValue, slot: number, type = -1): void {
     if (v === null) return;
     const f = this.stack[this.stack.length - 1]!;
     if (f.unnamed) {
@@ -210,8 +239,8 @@ export class JsonTextSink implements BinXmlSink {
       const group = this.stack[this.stack.length - 2]!;
       if (Array.isArray(v)) {
         if (this.recording && slot !== -1) throw NOT_A_SHAPE; // how many items is not in the shape
-        for (const item of v) this.out += (group.groupItems++ > 0 ? ',' : '') + jsonValue(item);
-      } else this.out += (group.groupItems++ > 0 ? ',' : '') + this.emit(v, slot);
+        for (const item of v) group.groupItems.push(jsonValue(item));
+      } else group.groupItems.push(this.emit(v, slot));
       f.added = true;
       return;
     }
@@ -219,13 +248,15 @@ export class JsonTextSink implements BinXmlSink {
     if (f.pending === undefined) {
       f.pending = v;
       f.pendingSlot = slot;
+      f.pendingType = type;
     } else {
       f.pending = concat(f.pending, v);
       f.pendingSlot = f.pendingSlot === -1 && slot === -1 ? -1 : -2;
+      f.pendingType = -1;
     }
   }
 }
 
-function frame(key: string, state: State): Frame {
-  return { key, state, pending: undefined, pendingSlot: -1, keys: undefined, needsComma: false, groupOpen: false, groupItems: 0, unnamed: false, added: false };
+function frame(key: string, state: State, plain = true): Frame {
+  return { key, state, pending: undefined, pendingSlot: -1, pendingType: -1, keys: undefined, needsComma: false, groupOpen: false, groupItems: [], unnamed: false, added: false, plain };
 }

@@ -237,6 +237,29 @@ export function decodeValue(buf: Buffer, type: number, off: number, size: number
   return scalar(buf, type, off, size, style);
 }
 
+/** Whether a value reads as empty text: a string of no characters (end-of-string characters aside), no bytes of binary. */
+export function isEmptyValue(buf: Buffer, type: number, off: number, size: number): boolean {
+  switch (type) {
+    case V.String: {
+      let end = off + (size & ~1);
+      while (end > off && buf[end - 1] === 0 && buf[end - 2] === 0) end -= 2;
+      return end === off;
+    }
+    case V.AnsiString: {
+      let end = off + size;
+      while (end > off && buf[end - 1] === 0) end--;
+      return end === off;
+    }
+    case V.Binary: return size === 0;
+    default: return false;
+  }
+}
+
+/** Types whose value can be empty text (so that a plain element holding it may be null). */
+export function mayBeEmpty(type: number): boolean {
+  return type === V.String || type === V.AnsiString || type === V.Binary;
+}
+
 /** A value as it reads inside text, for concatenation (attributes with several parts). */
 export function valueToText(v: EventValue): string {
   if (v === null) return '';

@@ -7,6 +7,11 @@ import { EvtxFormatError } from './errors.js';
  * buffer. The JSON and XML renderers are sinks; the walk is shared.
  */
 export interface BinXmlSink {
+  /**
+   * Whether an element whose content is an optional substitution with no value is still opened
+   * (empty): evtx_dump and python-evtx keep it; Event Viewer and libevtx leave it out (the default).
+   */
+  readonly keepsEmptyOptional?: boolean;
   open(name: string, attrs: readonly ResolvedAttribute[]): void;
   close(): void;
   /**
@@ -95,7 +100,7 @@ class Walker {
     for (const node of nodes) {
       switch (node.kind) {
         case NodeKind.Element: {
-          if (isElidedOptional(node.children, values)) break;
+          if (!sink.keepsEmptyOptional && isElidedOptional(node.children, values)) break;
           const attrs: ResolvedAttribute[] = [];
           for (const a of node.attrs) {
             const r = resolveAttribute(a.name, a.value, values, sink, (i) => this.slot(values, i));
@@ -131,7 +136,7 @@ class Walker {
 
 /**
  * An element whose whole content is an optional substitution with a NULL value is not created
- * (MS-EVEN6; Event Viewer and evtxexport drop it, e.g. an empty <Binary>).
+ * (MS-EVEN6; Event Viewer and evtxexport drop it, e.g. an empty <Binary>); sinks that keep it say so.
  */
 function isElidedOptional(children: readonly BinXmlNode[], values: TemplateValues): boolean {
   if (children.length !== 1) return false;
