@@ -10,7 +10,7 @@ const MAX_RECORD_CHARS = 16 * 1024 * 1024;
  * an event whose fields are its columns, with the usual column names (or `timeField`) taken for the
  * Windows system fields. A malformed row is reported with its line and skipped.
  */
-export async function* readCsvEvents(file: string, onError: (line: number, message: string) => void, timeField?: string): AsyncGenerator<unknown> {
+export async function* readCsvEvents(file: string, onError: (line: number, message: string) => void, timeField?: string): AsyncGenerator<{ event: unknown; line: number }> {
   const parser = createReadStream(file).pipe(
     parse({
       columns: (header: string[]) => header.map((h) => h.trim()),
@@ -24,7 +24,7 @@ export async function* readCsvEvents(file: string, onError: (line: number, messa
     }),
   );
   parser.on('skip', (e: Error & { lines?: number }) => onError(e.lines ?? 0, e.message));
-  for await (const { record } of parser as AsyncIterable<{ record: Record<string, string> }>) {
-    yield fromFlatRecord(record, timeField);
+  for await (const { record, info } of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>) {
+    yield { event: fromFlatRecord(record, timeField), line: info.lines };
   }
 }

@@ -13,9 +13,21 @@ export const MAX_JSON_DEPTH = 100;
  * reported by line and the reading goes on with the next value.
  */
 export function* readJsonValues(file: string, onError: (line: number, message: string) => void, maxValueBytes = MAX_JSON_VALUE_BYTES, range?: ByteRange): Generator<unknown> {
+  for (const entry of readJsonEntries(file, onError, maxValueBytes, range)) yield entry.value;
+}
+
+/** A JSON value and the line it starts on (counted from the first line read: the range's, when there is one). */
+export interface JsonEntry {
+  value: unknown;
+  line: number;
+}
+
+/** `readJsonValues` with each value's line, and, once done, how many lines were read. */
+export function* readJsonEntries(file: string, onError: (line: number, message: string) => void, maxValueBytes = MAX_JSON_VALUE_BYTES, range?: ByteRange): Generator<JsonEntry, number> {
   const scanner = new JsonScanner(onError, maxValueBytes);
-  for (const text of readTextBlocks(file, range)) yield* scanner.push(text);
+  for (const text of readTextBlocks(file, range)) for (const value of scanner.push(text)) yield { value, line: scanner.valueLine };
   scanner.finish();
+  return scanner.linesRead;
 }
 
 /** Finds where JSON values start and end in text that arrives in pieces. */
@@ -31,6 +43,8 @@ class JsonScanner {
   private skipping = false;
   private line = 1;
   private startLine = 1;
+  /** The line the value last given starts on. */
+  valueLine = 1;
   private first = true;
   /** Inside a top-level array: its items are the values. */
   private inArray = false;
@@ -77,6 +91,7 @@ class JsonScanner {
           const piece = text.slice(start, i + 1);
           const value = this.complete(piece);
           start = -1;
+          this.valueLine = this.startLine;
           if (value !== undefined) yield value;
         }
       }
@@ -126,6 +141,11 @@ class JsonScanner {
 
   finish(): void {
     if (this.depth > 0) this.onError(this.startLine, 'the last JSON value is not closed');
+  }
+
+  /** Whole lines read so far (line ends seen): where the next part of a cut file starts counting. */
+  get linesRead(): number {
+    return this.line - 1;
   }
 }
 

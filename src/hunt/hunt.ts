@@ -2,7 +2,7 @@ import { statSync } from 'node:fs';
 import { readHead } from '../common/read-head.js';
 import { type Event, EvtxEvent, type RawEvent } from '../evidence/event.js';
 import { type EvtxDiagnostic, readEvtxFile } from '../evidence/evtx/index.js';
-import { MAX_JSON_VALUE_BYTES, isJsonLines, readJsonValues } from '../evidence/json.js';
+import { MAX_JSON_VALUE_BYTES, isJsonLines, readJsonEntries } from '../evidence/json.js';
 import { type ByteRange, lineRanges } from '../evidence/text-blocks.js';
 import { eventTime, normaliseJsonEvent } from '../evidence/normalize.js';
 import { readCsvEvents } from '../evidence/csv.js';
@@ -32,6 +32,8 @@ export interface Detection {
   event: unknown;
   /** The values of the fields the rule tests, as the event has them. */
   matched?: Record<string, unknown>;
+  /** The line the event starts on in its file, for formats whose events have no record number of their own (JSON, CSV). */
+  line?: number;
   /** For a correlation: the events it counted, and the values of its group-by fields. */
   events?: unknown[];
   group?: Record<string, string>;
@@ -42,6 +44,8 @@ export interface HuntStats {
   events: number;
   detections: number;
   unreadable: string[];
+  /** Lines of each cut file read in its units so far: a later unit's lines count on from them. */
+  linesBefore?: Map<string, number>;
 }
 
 export type InputKind = 'evtx' | 'json' | 'xml' | 'w3c' | 'csv' | 'zip' | 'unknown';
@@ -107,12 +111,16 @@ export interface EventMatch extends Pick<Detection, 'timestamp' | 'recordId' | '
   /** Indicators of compromise the event holds. */
   iocs?: IocHit[];
   event: unknown;
+  /** The line the event starts on in its unit (JSON, CSV). */
+  line?: number;
 }
 
 /** What hunting one unit found: plain data, so that it can come back from a worker thread. */
 export interface UnitHunt {
   matches: EventMatch[];
   events: number;
+  /** Lines read in the unit, for a text file cut into units. */
+  lines?: number;
   /** False when the file could not be read at all. */
   readable: boolean;
   diagnostics: string[];
@@ -136,7 +144,8 @@ export function planHuntUnits(files: readonly { path: string; size: number; name
 }
 
 /** An event, as rules see it, and the time its reader gives it (the record's, for EVTX). */
-export type TimedEvent = { view: RawEvent; timestamp: string };
+/** An event read, its time, and for text formats without record numbers (JSON, CSV) the line it starts on in its unit. */
+export type TimedEvent = { view: RawEvent; timestamp: string; line?: number };
 
 /** About how many bytes of input a unit is (its chunks, or its file). */
 export function unitSize(u: HuntUnit): number {
@@ -178,7 +187,15 @@ export function unitEvents(unit: HuntUnit, result: UnitHunt, timeField?: string,
         // A later part of a cut file counts its lines from its first byte, and says so.
         const range = unit.range;
         const where = range?.start ? (line: number, m: string) => onDiagnostic(`${label}: line ${line} of the part from byte ${range.start}: ${m}`) : at;
-        for (const value of readJsonValues(unit.file, where, MAX_JSON_VALUE_BYTES, range)) yield timed(normaliseJsonEvent(value, timeField));
+        const entries = readJsonEntries(unit.file, where, MAX_JSON_VALUE_BYTES, range);
+        for (;;) {
+          const next = entries.next();
+          if (next.done) {
+            result.lines = next.value;
+            return;
+          }
+          yield { ...timed(normaliseJsonEvent(next.value.value, timeField)), line: next.value.line };
+        }
       })();
     case 'xml':
       return (function* () {
@@ -191,12 +208,29 @@ export function unitEvents(unit: HuntUnit, result: UnitHunt, timeField?: string,
       })();
     case 'csv':
       return (async function* () {
-        for await (const event of readCsvEvents(unit.file, at, timeField)) yield timed(event);
+        for await (const { event, line } of readCsvEvents(unit.file, at, timeField)) yield { ...timed(event), line };
       })();
     default:
       onDiagnostic(`${label}: not a format spoor reads (EVTX, JSON, JSONL, XML, IIS/Exchange logs, CSV, zip); skipped`);
       return [];
   }
+}
+
+/** What a detection shows as matched: the values of the fields its rule tests, and for keyword rules the values holding a keyword. */
+export function matchedValues(view: Event, rule: CompiledRule): Record<string, unknown> {
+  const out = fieldValues(view, rule.fields);
+  if (rule.keywords) {
+    const words = rule.keywords.map((k) => k.toLowerCase());
+    const holding: string[] = [];
+    for (const v of view.values()) {
+      for (const item of Array.isArray(v) ? v : [v]) {
+        const t = valueText(item);
+        if (t !== undefined && holding.length < 20 && !holding.includes(t) && words.some((w) => t.toLowerCase().includes(w))) holding.push(t);
+      }
+    }
+    if (holding.length) out.keywords = holding;
+  }
+  return out;
 }
 
 export function fieldValues(view: Event, fields: readonly string[]): Record<string, unknown> {
@@ -261,7 +295,7 @@ export async function huntUnit(unit: HuntUnit, rules: RuleIndex, timeField?: str
     const hits = iocs?.size ? eventIocs(view, iocs) : undefined;
     if (matched.length || hits?.length) {
       const event = view.toRaw();
-      result.matches.push({ rules: matched, matched: matched.map((n) => fieldValues(view, rules.rule(n).fields)), ...(hits?.length ? { iocs: hits } : {}), event, ...eventPlace(view, e.timestamp) });
+      result.matches.push({ rules: matched, matched: matched.map((n) => matchedValues(view, rules.rule(n))), ...(hits?.length ? { iocs: hits } : {}), event, ...eventPlace(view, e.timestamp), ...(e.line ? { line: e.line } : {}) });
     }
   };
   // EVTX, JSON and XML are read synchronously: no promise per event on the hot path.
@@ -280,18 +314,23 @@ export function detectionsOf(unit: HuntUnit, found: UnitHunt, rules: readonly Co
   if (!found.readable && unit.part === 0) stats.unreadable.push(unit.name ?? unit.file);
   stats.events += found.events;
   const out: Detection[] = [];
+  // Units of one file come in order: a later part's lines count on from the earlier parts'.
+  const file = unit.name ?? unit.file;
+  const linesBefore = unit.part > 0 ? (stats.linesBefore?.get(file) ?? 0) : 0;
+  if (found.lines !== undefined && unit.range) (stats.linesBefore ??= new Map()).set(file, linesBefore + found.lines);
   for (const m of found.matches) {
-    const { rules: numbers, matched, iocs, event, ...place } = m;
+    const { rules: numbers, matched, iocs, event, line, ...place } = m;
     if (window && !within(window, place.timestamp)) continue;
+    const at = line ? { line: linesBefore + line } : {};
     for (const hit of iocs ?? []) {
       stats.detections++;
-      out.push({ rule: iocRule(hit), file: unit.name ?? unit.file, event, matched: iocMatched(hit), ...place });
+      out.push({ rule: iocRule(hit), file, event, matched: iocMatched(hit), ...place, ...at });
     }
     for (const [i, n] of numbers.entries()) {
       const rule = rules[n]!;
       if (correlator && !countForCorrelations(correlator, rule, place.timestamp, event)) continue;
       stats.detections++;
-      out.push({ rule, file: unit.name ?? unit.file, event, matched: matched[i], ...place });
+      out.push({ rule, file, event, matched: matched[i], ...place, ...at });
     }
   }
   return out;

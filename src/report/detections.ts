@@ -10,6 +10,7 @@ export function detectionJson(d: Detection): string {
     timestamp: d.timestamp,
     file: d.file,
     record_id: d.recordId,
+    ...(d.line ? { line: d.line } : {}),
     computer: d.computer,
     channel: d.channel,
     event_id: d.eventId,
@@ -50,6 +51,7 @@ export function detectionTimesketch(d: Detection): string {
     channel: d.channel,
     event_id: d.eventId,
     record_id: d.recordId,
+    ...(d.line ? { line: d.line } : {}),
     source_file: d.file,
     ...Object.fromEntries(Object.entries(d.matched ?? {}).map(([k, v]) => [`field_${k}`, v])),
   });
@@ -68,7 +70,7 @@ export function timeFormatter(timeZone = 'UTC'): (iso: string) => string {
 /** A row of the terminal table: time, level, rule, computer, event. */
 export function detectionRow(d: Detection, time: (iso: string) => string = timeFormatter()): string[] {
   // Findings about files (not events) name the file instead.
-  const where = d.channel === 'File' && typeof d.matched?.path === 'string' ? `File ${d.matched.path}` : `${d.channel} ${d.eventId}`;
+  const where = d.channel === 'File' && typeof d.matched?.path === 'string' ? `File ${d.matched.path}` : d.line && !d.channel ? `line ${d.line}` : `${d.channel} ${d.eventId}`;
   return [time(d.timestamp), d.rule.rule.level ?? '', d.rule.rule.title, d.computer, where];
 }
 

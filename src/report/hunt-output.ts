@@ -7,6 +7,8 @@ export interface HuntRecord {
   timestamp: string;
   file: string;
   record_id: string | number;
+  /** The line the event starts on, for JSON and CSV evidence. */
+  line?: number;
   computer: string;
   channel: string;
   event_id: string | number;
@@ -53,6 +55,7 @@ export function parseHuntRecord(line: string): HuntRecord {
     timestamp: text(doc.timestamp),
     file: text(doc.file),
     record_id: text(doc.record_id),
+    ...(typeof doc.line === 'number' && Number.isSafeInteger(doc.line) && doc.line > 0 ? { line: doc.line } : {}),
     computer: text(doc.computer),
     channel: text(doc.channel),
     event_id: text(doc.event_id),

@@ -94,6 +94,28 @@ export function detectionLiterals(detection: unknown, options: CompileOptions = 
 }
 
 /** The event fields a detection tests (named as the event names them), for showing what a detection matched on. */
+/**
+ * The keywords a detection searches every value for (list searches and `'|all'` maps without a
+ * field), as text, wildcards aside: what a detection of a keyword rule shows as matched.
+ */
+export function detectionKeywords(detection: unknown): string[] {
+  if (!isObj(detection)) return [];
+  const words = new Set<string>();
+  const add = (v: unknown) => {
+    if (typeof v !== 'string' && typeof v !== 'number') return;
+    // The longest run without wildcards is what a matching value surely holds.
+    const text = String(v).split(/(?<!\\)[*?]/).sort((a, b) => b.length - a.length)[0]!.replace(/\\([*?\\])/g, '$1');
+    if (text) words.add(text);
+  };
+  for (const [id, search] of Object.entries(detection)) {
+    if (id === 'condition' || id === 'timeframe') continue;
+    if (Array.isArray(search) && !search.some(isObj)) search.forEach(add);
+    else if (typeof search === 'string' || typeof search === 'number') add(search);
+    else if (isObj(search)) for (const [key, v] of Object.entries(search)) if (key.startsWith('|')) (Array.isArray(v) ? v : [v]).forEach(add);
+  }
+  return [...words];
+}
+
 export function detectionFields(detection: unknown, fieldMap?: ReadonlyMap<string, string>): string[] {
   if (!isObj(detection)) return [];
   const fields = new Set<string>();

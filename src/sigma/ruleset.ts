@@ -1,8 +1,8 @@
 import { cvesIn, cvesOfTags } from '../common/cve.js';
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Event } from '../evidence/event.js';
-import { compileDetection, detectionFields, detectionLiterals, type Predicate } from './compile.js';
+import { compileDetection, detectionFields, detectionKeywords, detectionLiterals, type Predicate } from './compile.js';
 import { type Correlation, parseCorrelation } from './correlation.js';
 import { RuleError } from './errors.js';
 import { type Pipeline, sourcePredicate, sourcesFor } from './pipeline.js';
@@ -18,6 +18,8 @@ export interface CompiledRule {
   cves: string[];
   /** The event fields the rule's detection tests, under the names its log sources give them. */
   fields: string[];
+  /** The keywords it searches every value for (keyword rules), for showing what matched. */
+  keywords?: string[];
   /** One per pipeline source the rule's logsource stands for. */
   alternatives: RuleAlternative[];
   /** Whether the rule matches an event (any alternative). */
@@ -49,14 +51,30 @@ export interface RuleSet {
   files: number;
 }
 
+/**
+ * The rule files under the paths, each once however often it is reached (`--rules rules rules`, a
+ * folder and a file inside it, a link to it): a rule file given twice would report every detection twice.
+ */
 export function ruleFiles(paths: readonly string[]): { files: string[]; problems: RuleProblem[] } {
   const files: string[] = [];
   const problems: RuleProblem[] = [];
+  const seen = new Set<string>();
+  const add = (p: string) => {
+    let real = p;
+    try {
+      real = realpathSync(p);
+    } catch {
+      // an unreadable file is reported when it is read
+    }
+    if (seen.has(real)) return;
+    seen.add(real);
+    files.push(p);
+  };
   const walk = (dir: string) => {
     for (const d of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const p = join(dir, d.name);
       if (d.isDirectory()) walk(p);
-      else if (d.isFile() && /\.ya?ml$/i.test(d.name)) files.push(p);
+      else if (d.isFile() && /\.ya?ml$/i.test(d.name)) add(p);
     }
   };
   for (const p of paths) {
@@ -68,7 +86,7 @@ export function ruleFiles(paths: readonly string[]): { files: string[]; problems
       continue;
     }
     if (st.isDirectory()) walk(p);
-    else files.push(p);
+    else add(p);
   }
   return { files, problems };
 }
@@ -102,7 +120,8 @@ export function compileRule(rule: SigmaRule, pipeline: Pipeline, known?: RuleChe
     return `unsupported logsource (${ls}): no entry in pipeline "${pipeline.name}"`;
   }
   const fields = [...new Set(sources.flatMap((source) => detectionFields(rule.detection, source.fields)))];
-  const compiled: CompiledRule = { rule, techniques: techniquesOf(rule.tags), cves: cvesOf(rule), fields, alternatives: [], match: () => false };
+  const keywords = detectionKeywords(rule.detection);
+  const compiled: CompiledRule = { rule, techniques: techniquesOf(rule.tags), cves: cvesOf(rule), fields, ...(keywords.length ? { keywords } : {}), alternatives: [], match: () => false };
   sources.forEach((source, i) => {
     const channels = source.conditions.get('Channel');
     const eventIds = source.conditions.get('EventID');
@@ -158,6 +177,7 @@ export function loadRuleSet(paths: readonly string[], pipeline: Pipeline, option
   const checkKey = `${COMPILER_VERSION}:${pipeline.fingerprint}`;
   const correlations: Correlation[] = [];
   const filters: SigmaRule[] = [];
+  const loadedIds = new Map<string, string>();
   for (const file of files) {
     const read: ReturnType<RuleFileCache["read"]> = cache ? cache.read(file, checkKey) : readRuleFile(file);
     const known = options.eager ? undefined : read.checks;
@@ -175,6 +195,9 @@ export function loadRuleSet(paths: readonly string[], pipeline: Pipeline, option
         }
         return;
       }
+      // The same rule in two files (a copy of a rule set beside the original): loaded once.
+      const first = rule.id ? loadedIds.get(rule.id) : undefined;
+      if (first) return void problems.push({ file, line: rule.line, id: rule.id, title: rule.title, reason: `duplicate of the rule with the same id at ${first}: loaded once` });
       const check = known?.[i] ?? undefined;
       if (check?.error) return void problems.push({ file, line: check.error.line, id: rule.id, title: rule.title, reason: check.error.reason });
       try {
@@ -182,6 +205,7 @@ export function loadRuleSet(paths: readonly string[], pipeline: Pipeline, option
         if (typeof compiled === 'string') problems.push({ file, line: rule.line, id: rule.id, title: rule.title, reason: compiled });
         else {
           rules.push(compiled);
+          if (rule.id) loadedIds.set(rule.id, `${file}:${rule.line}`);
           checks[i] = { literals: compiled.alternatives.map((a) => a.literals ?? null) };
         }
       } catch (e) {

@@ -164,3 +164,48 @@ test('a directory link back up the tree is walked once: no file twice, no endles
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, / 1 files, 1 events/);
 });
+
+test('a rule given twice is loaded once: the same folder twice, a file inside it, a copy of a rule under another name', () => {
+  const rules = `${DATA}/sigma/rules/windows/process_creation`;
+  const once = jsonl(spoor('hunt', EVIDENCE, '--format', 'jsonl', '--rules', rules).stdout);
+  assert.ok(once.length > 50);
+  const file = `${rules}/proc_creation_win_whoami_all_execution.yml`;
+  const copies = join(tmp, 'copies');
+  mkdirSync(copies, { recursive: true });
+  writeFileSync(join(copies, 'my_copy_of_whoami.yml'), readFileSync(file));
+  const twice = spoor('hunt', EVIDENCE, '--format', 'jsonl', '--rules', rules, rules, file, copies, '--verbose');
+  assert.equal(twice.code, 0, twice.stderr);
+  const key = (d: { rule: { id: string }; file: string; record_id: string }) => `${d.rule.id} ${d.file} ${d.record_id}`;
+  assert.deepEqual(jsonl(twice.stdout).map(key).sort(), once.map(key).sort());
+  assert.match(twice.stderr, /my_copy_of_whoami\.yml:\d+: rule not loaded: duplicate of the rule with the same id at .*proc_creation_win_whoami_all_execution\.yml:1: loaded once/);
+});
+
+test('detections in JSON lines and CSV name the line of their event, counted across the parts of a file cut for threads', () => {
+  // A JSON Lines file of 120,000 events (about 20 MB, cut into 8 MiB parts), a few of them matching.
+  const file = join(tmp, 'events.jsonl');
+  const lines: string[] = [];
+  for (let i = 0; i < 120_000; i++) {
+    const whoami = i % 29_989 === 7;
+    lines.push(JSON.stringify({ '@timestamp': new Date(Date.UTC(2021, 2, 14) + i * 1000).toISOString(), Hostname: 'h1', Channel: 'Microsoft-Windows-Sysmon/Operational', EventID: 1, Image: whoami ? 'C:\\Windows\\System32\\whoami.exe' : 'C:\\Windows\\System32\\svchost.exe', CommandLine: whoami ? `whoami /all ${i}` : `svchost -k netsvcs ${i}`, OriginalFileName: whoami ? 'whoami.exe' : 'svchost.exe', padding: 'x'.repeat(100) }));
+  }
+  writeFileSync(file, lines.join('\n') + '\n');
+  const r = spoor('hunt', file, '--format', 'jsonl', '--threads', '2', '--rules', `${DATA}/sigma/rules/windows/process_creation/proc_creation_win_whoami_all_execution.yml`);
+  assert.equal(r.code, 0, r.stderr);
+  const found = jsonl(r.stdout) as { line: number; event: { Event: { EventData: { CommandLine: string } } } }[];
+  assert.equal(found.length, 5);
+  // The line each event is on, read off the file itself.
+  for (const d of found) assert.equal(lines[d.line - 1], lines.find((l) => l.includes(`"whoami /all ${d.event.Event.EventData.CommandLine.split(' ').pop()}"`)));
+  assert.ok(found.some((d) => d.line > 60_000), 'a match in a later part');
+  // CSV: the line of the row.
+  const csv = join(tmp, 'events.csv');
+  writeFileSync(csv, 'TimeCreated,Channel,EventID,Image,CommandLine,OriginalFileName\r\n2021-03-14T00:00:00Z,Microsoft-Windows-Sysmon/Operational,1,C:\\svchost.exe,svchost,svchost.exe\r\n2021-03-14T00:00:01Z,Microsoft-Windows-Sysmon/Operational,1,C:\\Windows\\System32\\whoami.exe,whoami /all,whoami.exe\r\n');
+  const c = jsonl(spoor('hunt', csv, '--format', 'jsonl', '--rules', `${DATA}/sigma/rules/windows/process_creation/proc_creation_win_whoami_all_execution.yml`).stdout) as { line: number }[];
+  assert.deepEqual(c.map((d) => d.line), [3]);
+});
+
+test('keyword rules show the text they matched', () => {
+  writeFileSync(join(tmp, 'kw.yml'), 'title: Forwarding set\nid: 4f4d0e11-7a6e-4c4b-9a53-0c7c2f1e9a01\nlogsource: {product: windows, service: msexchange-management}\ndetection:\n  keywords:\n    - \'ForwardingSmtpAddress\'\n  condition: keywords\nlevel: medium\n');
+  const found = jsonl(spoor('hunt', `${DATA}/evtx/edge-cases/samples/MSExchange_Management_wec.evtx`, '--format', 'jsonl', '--rules', join(tmp, 'kw.yml')).stdout) as { matched: { keywords: string[] } }[];
+  assert.equal(found.length, 1);
+  assert.deepEqual(found[0]!.matched.keywords, ['-Identity "Administrateur" -DeliverToMailboxAndForward "False" -ForwardingSmtpAddress "smtp:test2@example.com"']);
+});

@@ -5,7 +5,7 @@ import { loadRuleSet } from '../../sigma/ruleset.js';
 import { ExitCode } from '../options.js';
 
 /** Reasons a rule is set aside that say nothing is wrong with it. */
-const SET_ASIDE = /^(deprecated|unsupported logsource|correlation refers to rules that are not loaded|filter refers to rules that are not loaded)|placeholder %/;
+const SET_ASIDE = /^(deprecated|unsupported logsource|correlation refers to rules that are not loaded|filter refers to rules that are not loaded|duplicate of the rule with the same id)|placeholder %/;
 
 export function isRuleError(p: RuleProblem): boolean {
   return !SET_ASIDE.test(p.reason);
