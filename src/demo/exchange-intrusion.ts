@@ -104,7 +104,7 @@ export function intrusionSteps(kind: Intrusion, s: Server, shellName: string): S
             emit.event('Application', {
               provider: 'MSExchange Unified Messaging', providerGuid: '00000000-0000-0000-0000-000000000000', eventId: 1050, level: 2, task: 0, keywords: 0x80000000000000n,
               time: t, processId: 4412, threadId: 5520, channel: 'Application', computer: s.fqdn,
-              data: [['Data', 'Unhandled exception in UMWorkerProcess: System.InvalidCastException: Unable to cast object of type \'System.Security.Claims.ClaimsIdentity\' to type \'Microsoft.Exchange.UM.Rpc.UMPartnerMessageRequest\'.']],
+              data: [['', 'Unhandled exception in UMWorkerProcess: System.InvalidCastException: Unable to cast object of type \'System.Security.Claims.ClaimsIdentity\' to type \'Microsoft.Exchange.UM.Rpc.UMPartnerMessageRequest\'.']],
             }),
           ],
         },
@@ -176,6 +176,6 @@ export function mgmtEvent(s: Server, time: number, cmdlet: string, parameters: s
   return {
     provider: 'MSExchange CmdletLogs', providerGuid: '00000000-0000-0000-0000-000000000000', eventId: 1, level: 4, task: 1, keywords: 0x80000000000000n,
     time, processId: 5524, threadId: 88, channel: 'MSExchange Management', computer: s.fqdn,
-    data: [['Data', cmdlet], ['Data', `{${parameters}}`], ['Data', 'corp.example/Users/Administrator'], ['Data', 'S-1-5-21-1004336348-1177238915-682003330-500'], ['Data', 'S-1-5-21-1004336348-1177238915-682003330-500'], ['Data', 'Remote-PowerShell-Unknown'], ['Data', '5524 w3wp#MSExchangePowerShellAppPool'], ['Data', ''], ['Data', '00:00:00.1406250']],
+    data: [['', cmdlet], ['', `{${parameters}}`], ['', 'corp.example/Users/Administrator'], ['', 'S-1-5-21-1004336348-1177238915-682003330-500'], ['', 'S-1-5-21-1004336348-1177238915-682003330-500'], ['', 'Remote-PowerShell-Unknown'], ['', '5524 w3wp#MSExchangePowerShellAppPool'], ['', ''], ['', '00:00:00.1406250']],
   };
 }

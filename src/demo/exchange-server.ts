@@ -188,7 +188,7 @@ function dailyBackground(emit: Emit, rng: Random, t: number, events: Record<Even
       e: {
         provider: 'MSExchange ADAccess', providerGuid: '00000000-0000-0000-0000-000000000000', eventId: 2080, level: 4, task: 6, keywords: 0x80000000000000n,
         time: at.time + 500, processId: 3120, threadId: 41, channel: 'Application', computer: s.fqdn,
-        data: [['Data', 'Process MSExchangeHMHost.exe (PID=3120). Exchange Active Directory Provider has discovered the following servers with the following characteristics: DC01.corp.example CDG 1 7 7 1 0 1 1 7 1']],
+        data: [['', 'Process MSExchangeHMHost.exe (PID=3120). Exchange Active Directory Provider has discovered the following servers with the following characteristics: DC01.corp.example CDG 1 7 7 1 0 1 1 7 1']],
       },
     });
   }
