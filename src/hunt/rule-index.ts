@@ -19,6 +19,12 @@ interface Bucket {
  * which rules' required literals occur in it; a rule none of whose literals occur is not evaluated.
  * An event costs the pass plus the rules its literals (or their lack of any) point at, not a walk
  * over every rule of its channel.
+ *
+ * A rule usually has several sets of literals one of which must occur (one per part of an AND:
+ * `C:\Windows\` of its image and ` -enc ` of its command line). Which set fires least depends on the
+ * data: the index counts how often each literal occurs and, as events come, moves each rule to the
+ * set that fires least (after 256 events, then at each doubling), so that a common literal does not
+ * bring a rule to every event. Any set is sound, so the matches are the same whichever is used.
  */
 export class RuleIndex {
   /** Alternatives are referred to by number: lists hold numbers, per-event marks live in typed arrays. */
@@ -34,8 +40,15 @@ export class RuleIndex {
   /** The buckets each alternative is in. */
   private readonly bucketsOfAlt: number[][] = [];
   private readonly automaton: AhoCorasick;
-  /** For each literal, the alternatives that require it (one of their literals). */
+  /** For each literal, the alternatives whose chosen set holds it. */
   private readonly byLiteral: number[][] = [];
+  /** Each alternative's literal sets (as literal ids) and the one it is indexed by. */
+  private readonly optionsOfAlt: number[][][] = [];
+  private readonly chosen: number[] = [];
+  /** Events seen, and in how many of them each literal occurred: what choosing a set is based on. */
+  private events = 0;
+  private nextReplan = 256;
+  private readonly literalEvents: Float64Array;
   /** Per event (a stamp): literals found, alternatives tested, rules matched, buckets the event is in. */
   private stamp = 0;
   private readonly literalSeen: Int32Array;
@@ -48,26 +61,34 @@ export class RuleIndex {
 
   constructor(rules: readonly CompiledRule[]) {
     const literalIds = new Map<string, number>();
+    const idOf = (lit: string) => {
+      // A literal's prefix occurs wherever the literal does: prefixes keep the automaton small.
+      const key = lit.slice(0, MAX_LITERAL);
+      let id = literalIds.get(key);
+      if (id === undefined) {
+        literalIds.set(key, (id = this.byLiteral.length));
+        this.byLiteral.push([]);
+      }
+      return id;
+    };
     for (const rule of rules) {
       const r = this.rules.push(rule) - 1;
       for (const alt of rule.alternatives) {
         const n = this.alts.push(alt) - 1;
         this.ruleOfAlt.push(r);
-        // A literal's prefix occurs wherever the literal does: prefixes keep the automaton small.
-        for (const lit of new Set((alt.literals ?? []).map((l) => l.slice(0, MAX_LITERAL)))) {
-          let id = literalIds.get(lit);
-          if (id === undefined) {
-            literalIds.set(lit, (id = this.byLiteral.length));
-            this.byLiteral.push([]);
-          }
-          this.byLiteral[id]!.push(n);
-        }
+        // The set the heuristic prefers first (the prefilter's own), then the others the detection offers.
+        const sets = [...(alt.literals ? [alt.literals] : []), ...(alt.literalOptions ?? [])].map((set) => [...new Set(set.map(idOf))]);
+        const options = sets.filter((o, i) => o.length && sets.findIndex((x) => x.length === o.length && x.every((id) => o.includes(id))) === i);
+        this.optionsOfAlt.push(options);
+        this.chosen.push(0);
+        if (options.length) for (const id of options[0]!) this.byLiteral[id]!.push(n);
         const buckets = alt.channels ? [...alt.channels].flatMap((ch) => (alt.eventIds ? [...alt.eventIds] : ['']).map((id) => this.bucket(ch, id))) : [this.anyChannel];
         this.bucketsOfAlt.push(buckets.map((b) => b.id));
-        if (!alt.literals) for (const b of buckets) b.always.push(n);
+        if (!options.length) for (const b of buckets) b.always.push(n);
       }
     }
     this.literalSeen = new Int32Array(this.byLiteral.length);
+    this.literalEvents = new Float64Array(this.byLiteral.length);
     this.tested = new Int32Array(this.alts.length);
     this.ruleMatched = new Int32Array(this.rules.length);
     this.bucketOpen = new Int32Array(this.buckets);
@@ -75,8 +96,35 @@ export class RuleIndex {
     this.onLiteral = (id) => {
       if (this.literalSeen[id] === this.stamp) return;
       this.literalSeen[id] = this.stamp;
+      this.literalEvents[id]!++;
       for (const n of this.byLiteral[id]!) this.test(n, this.event.current!);
     };
+  }
+
+  /** Moves each alternative to the literal set that occurred in the fewest events so far. */
+  private replan(): void {
+    const rate = this.literalEvents;
+    for (let n = 0; n < this.optionsOfAlt.length; n++) {
+      const options = this.optionsOfAlt[n]!;
+      if (options.length < 2) continue;
+      let best = this.chosen[n]!;
+      let bestCost = Infinity;
+      options.forEach((o, i) => {
+        let cost = 0;
+        for (const id of o) cost += rate[id]!;
+        if (cost < bestCost || (cost === bestCost && i === this.chosen[n])) {
+          bestCost = cost;
+          best = i;
+        }
+      });
+      if (best === this.chosen[n]) continue;
+      for (const id of options[this.chosen[n]!]!) {
+        const list = this.byLiteral[id]!;
+        list.splice(list.indexOf(n), 1);
+      }
+      for (const id of options[best]!) this.byLiteral[id]!.push(n);
+      this.chosen[n] = best;
+    }
   }
 
   private bucket(channel: string, eventId: string): Bucket {
@@ -119,6 +167,10 @@ export class RuleIndex {
 
   /** The numbers (places in the list given) of the rules that match an event, ascending. */
   matchNumbers(event: Event): number[] {
+    if (++this.events === this.nextReplan) {
+      this.replan();
+      this.nextReplan *= 2;
+    }
     const stamp = ++this.stamp;
     this.event.current = event;
     this.matchedRules.length = 0;

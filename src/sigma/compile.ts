@@ -2,7 +2,7 @@ import type { Event } from '../evidence/event.js';
 import { buildDetection, isObj } from './detection.js';
 import { RuleError } from './errors.js';
 import { compileFieldTest, type FieldTest, fieldLiterals, loweredValues } from './modifiers.js';
-import { type Literals, longestLiteral, stronger, union } from './literals.js';
+import { bestOptions, type LiteralOptions, type Literals, longestLiteral, orOptions, stronger, union } from './literals.js';
 import { globMatch, type Piece, SigmaString, STAR } from './value.js';
 
 /** A compiled test of one event. */
@@ -90,6 +90,52 @@ export function detectionLiterals(detection: unknown, options: CompileOptions = 
   } catch {
     // A detection the engine cannot compile has no prefilter; the rule is refused elsewhere.
     return undefined;
+  }
+}
+
+/**
+ * The necessary literal sets of a detection, to choose among (see LiteralOptions): the same values and
+ * modifiers as `detectionLiterals`, kept apart where that picks one by a length heuristic.
+ */
+export function detectionLiteralOptions(detection: unknown, options: CompileOptions = {}): LiteralOptions {
+  const keyword = (v: unknown): string[] | undefined => {
+    if (typeof v !== 'string' && typeof v !== 'number') return undefined;
+    const lit = longestLiteral(SigmaString.parse(String(v)));
+    return lit ? [lit] : undefined;
+  };
+  const defined = (sets: Literals[]): string[][] => sets.filter((x): x is string[] => !!x);
+  try {
+    return buildDetection<LiteralOptions>(
+      detection,
+      {
+        field(_field, modifiers, values) {
+          let f: ReturnType<typeof fieldLiterals>;
+          try {
+            f = fieldLiterals(modifiers, values, options.placeholders);
+          } catch {
+            return [];
+          }
+          if (!f) return [];
+          if (f.all) return bestOptions(defined(f.perValue));
+          const u = union(f.perValue);
+          return u ? [u] : [];
+        },
+        keywords: (values, every) => {
+          const sets = values.map(keyword);
+          if (every) return bestOptions(defined(sets));
+          const u = union(sets);
+          return u ? [u] : [];
+        },
+        and: (parts) => bestOptions(parts.flat()),
+        or: orOptions,
+        not: () => [],
+        atLeast: orOptions,
+        never: () => [],
+      },
+      options,
+    );
+  } catch {
+    return [];
   }
 }
 

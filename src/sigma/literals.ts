@@ -28,6 +28,33 @@ export function stronger(a: Literals, b: Literals): Literals {
   return min(b) > min(a) || (min(b) === min(a) && b.length < a.length) ? b : a;
 }
 
+/**
+ * Several necessary literal sets of one detection (each a disjunction that every matching event
+ * holds), for a prefilter that picks, on the data at hand, the set that fires least: an AND gives one
+ * per part, an OR the unions of one set of each branch. At most MAX_OPTIONS, most selective first.
+ */
+export type LiteralOptions = string[][];
+export const MAX_OPTIONS = 12;
+
+const optionScore = (o: readonly string[]) => Math.min(...o.map(selectivity)) * 64 - o.length;
+
+export function bestOptions(options: Iterable<string[]>): LiteralOptions {
+  const seen = new Map<string, string[]>();
+  for (const o of options) {
+    const sorted = [...new Set(o)].sort();
+    if (sorted.length) seen.set(sorted.join('\0'), sorted);
+  }
+  return [...seen.values()].sort((a, b) => optionScore(b) - optionScore(a)).slice(0, MAX_OPTIONS);
+}
+
+/** Options of an OR: each the union of one option of every branch (none if a branch has none). */
+export function orOptions(parts: readonly LiteralOptions[]): LiteralOptions {
+  if (parts.length === 0 || parts.some((p) => p.length === 0)) return [];
+  let combos: string[][] = [[]];
+  for (const part of parts) combos = bestOptions(combos.flatMap((c) => part.slice(0, 4).map((o) => [...c, ...o])));
+  return combos;
+}
+
 /** Literals for an OR: one of each branch's; none if a branch has none. */
 export function union(sets: readonly Literals[]): Literals {
   if (sets.length === 0 || sets.some((s) => !s)) return undefined;

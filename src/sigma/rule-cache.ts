@@ -25,6 +25,7 @@ interface Entry {
 export interface RuleCheck {
   error?: { line: number; reason: string };
   literals?: (string[] | null)[];
+  literalOptions?: string[][][];
 }
 
 /** Bumped whenever the parsed rule model changes, so that old entries are not read back. */

@@ -2,7 +2,7 @@ import { cvesIn, cvesOfTags } from '../common/cve.js';
 import { readdirSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Event } from '../evidence/event.js';
-import { compileDetection, detectionFields, detectionKeywords, detectionLiterals, type Predicate } from './compile.js';
+import { compileDetection, detectionFields, detectionKeywords, detectionLiteralOptions, detectionLiterals, type Predicate } from './compile.js';
 import { type Correlation, parseCorrelation } from './correlation.js';
 import { RuleError } from './errors.js';
 import { type Pipeline, sourcePredicate, sourcesFor } from './pipeline.js';
@@ -40,6 +40,8 @@ export interface RuleAlternative {
   fieldMap: ReadonlyMap<string, string>;
   /** Lower-cased literals one of which occurs in every event the rule matches (undefined: no such set). */
   literals: string[] | undefined;
+  /** Several such sets (each necessary), for a prefilter that chooses the one that fires least on the data. */
+  literalOptions: string[][];
 }
 
 export interface RuleSet {
@@ -62,7 +64,7 @@ export function ruleFiles(paths: readonly string[]): { files: string[]; problems
   const add = (p: string) => {
     let real = p;
     try {
-      real = realpathSync(p);
+      real = realpathSync.native(p);
     } catch {
       // an unreadable file is reported when it is read
     }
@@ -104,7 +106,7 @@ export function cvesOf(rule: Pick<SigmaRule, 'tags' | 'title' | 'description' | 
  * Bumped whenever compiling a rule may find something else (a new modifier, other literals), so that
  * what the rule cache remembers of earlier compilations is not trusted.
  */
-const COMPILER_VERSION = 2;
+const COMPILER_VERSION = 3;
 
 /**
  * Compiles one rule against a pipeline; a string is the reason it cannot be used. With `known`
@@ -127,6 +129,7 @@ export function compileRule(rule: SigmaRule, pipeline: Pipeline, known?: RuleChe
     const eventIds = source.conditions.get('EventID');
     const options = { fieldMap: source.fields, placeholders: pipeline.placeholders };
     const literals = known?.literals && i < known.literals.length ? (known.literals[i] ?? undefined) : detectionLiterals(rule.detection, options);
+    const literalOptions = known?.literalOptions && i < known.literalOptions.length ? known.literalOptions[i]! : detectionLiteralOptions(rule.detection, options);
     compiled.alternatives.push({
       rule: compiled,
       channels: channels ? new Set(channels) : undefined,
@@ -135,6 +138,7 @@ export function compileRule(rule: SigmaRule, pipeline: Pipeline, known?: RuleChe
       belongsBesidesIndex: sourcePredicate(source, ['Channel', 'EventID']),
       matches: known ? lateDetection(rule, () => compileDetection(rule.detection, options), onLateProblem) : compileDetection(rule.detection, options),
       literals,
+      literalOptions,
       fieldMap: source.fields,
     });
   });
@@ -206,7 +210,7 @@ export function loadRuleSet(paths: readonly string[], pipeline: Pipeline, option
         else {
           rules.push(compiled);
           if (rule.id) loadedIds.set(rule.id, `${file}:${rule.line}`);
-          checks[i] = { literals: compiled.alternatives.map((a) => a.literals ?? null) };
+          checks[i] = { literals: compiled.alternatives.map((a) => a.literals ?? null), literalOptions: compiled.alternatives.map((a) => a.literalOptions) };
         }
       } catch (e) {
         if (!(e instanceof RuleError)) throw e;

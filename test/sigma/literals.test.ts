@@ -1,8 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { EvtxEvent } from '../../src/evidence/event.js';
+import { readEvtxFile } from '../../src/evidence/evtx/index.js';
+import { detectionLiteralOptions } from '../../src/sigma/compile.js';
 import { regexLiterals } from '../../src/sigma/literals.js';
+import { loweredValues } from '../../src/sigma/modifiers.js';
+import { DEFAULT_PIPELINE, loadPipeline } from '../../src/sigma/pipeline.js';
+import { loadRuleSet } from '../../src/sigma/ruleset.js';
 import { SafeRegex } from '../../src/sigma/regex.js';
+import { DATA, listFiles } from '../helpers/paths.js';
 
 /** A regular expression and a text it matches, built together so the text is an independent witness. */
 type Sample = { re: string; text: string };
@@ -58,4 +65,43 @@ test('regular expressions yield the literals they require', () => {
     ['(^0oa.*|[a-z]+@[a-z]+)', undefined], // a branch without a literal
   ];
   for (const [re, expected] of cases) assert.deepEqual(regexLiterals(re), expected, re);
+});
+
+test('every literal set a rule offers its prefilter holds a literal of every event the rule matches (SigmaHQ regression samples, attack samples)', { timeout: 300_000 }, () => {
+  const dirs = ['rules', 'rules-emerging-threats', 'rules-threat-hunting', 'rules-dfir'].map((d) => `${DATA}/sigma/${d}`);
+  const rules = loadRuleSet(dirs, loadPipeline(DEFAULT_PIPELINE)).rules;
+  // SigmaHQ's samples are labelled matches of their rules; the attack samples add matches of others.
+  const files = [...listFiles(`${DATA}/sigma/regression_data`, '.evtx'), ...listFiles(`${DATA}/evtx/attack-samples`, '.evtx').filter((_, i) => i % 3 === 0)];
+  let checked = 0;
+  let withOptions = 0;
+  for (const file of files) {
+    for (const r of readEvtxFile(file, { render: 'event' })) {
+      const event = new EvtxEvent(r.event);
+      const texts = loweredValues(event);
+      for (const rule of rules) {
+        for (const alt of rule.alternatives) {
+          if (!alt.belongs(event) || !alt.matches(event)) continue;
+          checked++;
+          if (alt.literalOptions.length > 1) withOptions++;
+          for (const set of [...alt.literalOptions, ...(alt.literals ? [alt.literals] : [])]) {
+            assert.ok(set.some((lit) => texts.some((t) => t.includes(lit))), `${file} record ${r.recordId}: ${rule.rule.title} matches, but holds none of ${JSON.stringify(set)}`);
+          }
+        }
+      }
+    }
+  }
+  console.log(`${checked} matches checked, ${withOptions} of rules offering several sets`);
+  assert.ok(checked > 300 && withOptions > 100, `${checked} matches, ${withOptions} with several sets: too few to show anything`);
+});
+
+test('a detection offers one literal set per part of an AND and the unions of one per branch of an OR', () => {
+  const detection = {
+    image: { 'Image|endswith': ['\\powershell.exe', '\\pwsh.exe'] },
+    cmd: { 'CommandLine|contains': ' -encodedcommand ' },
+    parent: { 'ParentImage|endswith': '\\w3wp.exe' },
+    condition: 'image and (cmd or parent)',
+  };
+  const sets = detectionLiteralOptions(detection).map((s) => [...s].sort());
+  assert.deepEqual(new Set(sets.map((s) => JSON.stringify(s))), new Set([JSON.stringify(['\\powershell.exe', '\\pwsh.exe']), JSON.stringify([' -encodedcommand ', '\\w3wp.exe'])]));
+  assert.deepEqual(detectionLiteralOptions({ a: { Image: '*' }, condition: 'not a' }), []);
 });
