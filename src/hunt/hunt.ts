@@ -233,7 +233,7 @@ export function matchedValues(view: Event, rule: CompiledRule): Record<string, u
   return out;
 }
 
-export function fieldValues(view: Event, fields: readonly string[]): Record<string, unknown> {
+function fieldValues(view: Event, fields: readonly string[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const f of fields) {
     const v = view.get(f);

@@ -1,6 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { EvtxEvent } from '../evidence/event.js';
-import { type Detection, eventIocs, fieldValues, iocMatched, iocRule } from '../hunt/hunt.js';
+import { type Detection, eventIocs, matchedValues, iocMatched, iocRule } from '../hunt/hunt.js';
 import type { Indicator } from '../hunt/ioc/indicator.js';
 import type { IocMatcher } from '../hunt/ioc/matcher.js';
 import { RuleError } from '../sigma/errors.js';
@@ -91,7 +91,7 @@ export async function* huntInClickHouse(client: ClickHouseClient, rules: readonl
         const view = new EvtxEvent(event);
         for (const i of r.hits) {
           const rule = batch[i]!.rule;
-          yield { rule, ...placeOf(r), event, matched: fieldValues(view, rule.fields) };
+          yield { rule, ...placeOf(r), event, matched: matchedValues(view, rule) };
         }
       }
     }
