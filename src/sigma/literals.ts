@@ -75,20 +75,33 @@ export function longestLiteral(s: SigmaString): string | undefined {
  * be weaker than possible, never wrong. Case does not matter: the prefilter compares lower-cased.
  */
 export function regexLiterals(pattern: string): Literals {
+  return regexFacts(pattern).literals;
+}
+
+/** What every match of a regular expression must have: literals (as `regexLiterals`), and a length in characters. */
+export interface RegexFacts {
+  literals: Literals;
+  /** No match is shorter than this many characters (a lower bound; 0 when unknown). */
+  minLength: number;
+}
+
+export function regexFacts(pattern: string): RegexFacts {
   const p = new RegexScanner(pattern);
   try {
-    const lits = p.alternation();
-    return p.done() ? lits : undefined;
+    const facts = p.alternation();
+    return p.done() ? facts : { literals: undefined, minLength: 0 };
   } catch {
-    return undefined;
+    return { literals: undefined, minLength: 0 };
   }
 }
 
 const CLASS_ESCAPES = new Set([...'dDwWsShHvVbBAzZGRXKNCpPkg123456789']);
+/** Escapes that match a place, or an earlier group's text (a back-reference may be empty), not a character. */
+const ZERO_WIDTH_ESCAPES = new Set([...'bBAzZGKkg123456789']);
 const CONTROL: Record<string, string> = { n: '\n', t: '\t', r: '\r', f: '\f', v: '\v', a: '\x07', e: '\x1b', '0': '\0' };
 
-/** One atom: a character, a group's literals, or something that matches no fixed text. */
-type Atom = { char: string } | { group: Literals } | 'other';
+/** One atom: a character, a group's literals, or something that matches no fixed text; each with the fewest characters it matches. */
+type Atom = { char: string } | { group: Literals; minLength: number } | { other: true; minLength: number };
 
 class RegexScanner {
   private i = 0;
@@ -98,18 +111,19 @@ class RegexScanner {
     return this.i === this.s.length;
   }
 
-  alternation(): Literals {
-    const branches: Literals[] = [this.sequence()];
+  alternation(): RegexFacts {
+    const branches: RegexFacts[] = [this.sequence()];
     while (this.s[this.i] === '|') {
       this.i++;
       branches.push(this.sequence());
     }
-    return union(branches);
+    return { literals: union(branches.map((b) => b.literals)), minLength: Math.min(...branches.map((b) => b.minLength)) };
   }
 
-  private sequence(): Literals {
+  private sequence(): RegexFacts {
     let best: Literals;
     let run = '';
+    let minLength = 0;
     const endRun = () => {
       const lit = usefulLiteral(run);
       if (lit) best = stronger(best, [lit]);
@@ -118,7 +132,8 @@ class RegexScanner {
     while (this.i < this.s.length && this.s[this.i] !== '|' && this.s[this.i] !== ')') {
       const atom = this.atom();
       const min = this.quantifier();
-      if (min === 0 || atom === 'other') {
+      minLength += ('char' in atom ? 1 : atom.minLength) * (min ?? 1);
+      if (min === 0 || 'other' in atom) {
         endRun();
         continue;
       }
@@ -131,15 +146,16 @@ class RegexScanner {
       if (min !== undefined) endRun();
     }
     endRun();
-    return best;
+    return { literals: best, minLength };
   }
 
   private atom(): Atom {
     const c = this.s[this.i++]!;
     switch (c) {
       case '(': return this.group();
-      case '[': this.skipClass(); return 'other';
-      case '.': case '^': case '$': return 'other';
+      case '[': this.skipClass(); return { other: true, minLength: 1 };
+      case '.': return { other: true, minLength: 1 };
+      case '^': case '$': return { other: true, minLength: 0 };
       case '\\': return this.escape();
       case '*': case '+': case '?': case '{': throw new Error('quantifier without an atom');
       default: return { char: c };
@@ -153,7 +169,7 @@ class RegexScanner {
       const flags = /^[a-zA-Z-]*\)/.exec(rest);
       if (flags) {
         this.i += 1 + flags[0].length; // (?i): an inline flag, no group
-        return 'other';
+        return { other: true, minLength: 0 };
       }
       const head = /^(:|P?<\w+>|'\w+'|[a-zA-Z-]+:|=|!|<=|<!)/.exec(rest);
       if (!head) throw new Error('unknown group');
@@ -162,7 +178,7 @@ class RegexScanner {
     }
     const inner = this.alternation();
     if (this.s[this.i++] !== ')') throw new Error('unclosed group');
-    return lookaround ? 'other' : { group: inner };
+    return lookaround ? { other: true, minLength: 0 } : { group: inner.literals, minLength: inner.minLength };
   }
 
   private skipClass(): void {
@@ -184,7 +200,7 @@ class RegexScanner {
     if (c === undefined) throw new Error('trailing backslash');
     if (c === 'x' || c === 'u') {
       const m = /^\{([0-9a-fA-F]+)\}|^([0-9a-fA-F]{2,4})/.exec(this.s.slice(this.i));
-      if (!m) return 'other';
+      if (!m) return { other: true, minLength: 0 };
       const hex = m[1] ?? m[2]!.slice(0, c === 'x' ? 2 : 4);
       this.i += m[1] !== undefined ? m[0].length : hex.length;
       return { char: String.fromCodePoint(parseInt(hex, 16)) };
@@ -193,16 +209,16 @@ class RegexScanner {
     if (c === 'p' || c === 'P') {
       if (this.s[this.i] === '{') this.i = this.s.indexOf('}', this.i) + 1 || this.s.length;
       else this.i++;
-      return 'other';
+      return { other: true, minLength: 1 };
     }
     if (c === 'Q') {
       const end = this.s.indexOf('\\E', this.i);
       const text = this.s.slice(this.i, end < 0 ? undefined : end);
       this.i = end < 0 ? this.s.length : end + 2;
       // Quoted text is one atom; a following quantifier would apply to its last character only.
-      return text.length ? { group: usefulLiteral(text.slice(0, -1)) ? [text.slice(0, -1).toLowerCase()] : undefined } : 'other';
+      return text.length ? { group: usefulLiteral(text.slice(0, -1)) ? [text.slice(0, -1).toLowerCase()] : undefined, minLength: text.length } : { other: true, minLength: 0 };
     }
-    if (CLASS_ESCAPES.has(c) || /[a-zA-Z]/.test(c)) return 'other';
+    if (CLASS_ESCAPES.has(c) || /[a-zA-Z]/.test(c)) return { other: true, minLength: CLASS_ESCAPES.has(c) && !ZERO_WIDTH_ESCAPES.has(c) && c !== 'C' ? 1 : 0 };
     return { char: c };
   }
 

@@ -2,7 +2,7 @@ import ipaddr from 'ipaddr.js';
 import type { Event } from '../evidence/event.js';
 import { RuleError } from './errors.js';
 import { SafeRegex } from './regex.js';
-import { longestLiteral, regexLiterals } from './literals.js';
+import { longestLiteral, regexFacts, regexLiterals } from './literals.js';
 import { globMatch, type Piece, SigmaString, STAR } from './value.js';
 
 
@@ -149,6 +149,9 @@ export function someValueText(values: readonly unknown[], visit: (lowered: strin
   }
   return false;
 }
+
+/** A regular expression's literals are checked before it runs only when they are this few. */
+const MAX_GUARD_LITERALS = 16;
 
 /** A test of a value's text, already case-folded as the pattern is. */
 type TextTest = (folded: string) => boolean;
@@ -302,9 +305,20 @@ export function compileFieldTest(
     const tests = rawValues.map((r): ValueTest => {
       if (typeof r !== 'string') throw new RuleError('"re" needs a string');
       const re = SafeRegex.compile(r, flags);
+      // A text too short for any match, or without the literals every match holds, is not handed to
+      // RE2: a call into it costs more than these checks (`.{1000,}` on every command line).
+      // Only ASCII literals: lower-casing keeps them in place. A case-blind match of `s` may be `ſ`,
+      // which lower-casing leaves as it is: a text holding one goes to RE2.
+      const { literals, minLength } = regexFacts(r);
+      const needed = literals && literals.length <= MAX_GUARD_LITERALS && literals.every((x) => /^[\x00-\x7f]+$/.test(x)) ? literals : undefined;
       return (v) => {
         const t = valueText(v);
-        return t !== undefined && re.test(t);
+        if (t === undefined || t.length < minLength) return false;
+        if (needed) {
+          const l = lower(t);
+          if (!needed.some((x) => l.includes(x)) && !t.includes('\u017f')) return false;
+        }
+        return re.test(t);
       };
     });
     return lift(negateIf(combine(tests), has('neq')));

@@ -4,8 +4,8 @@ import fc from 'fast-check';
 import { EvtxEvent } from '../../src/evidence/event.js';
 import { readEvtxFile } from '../../src/evidence/evtx/index.js';
 import { detectionLiteralOptions } from '../../src/sigma/compile.js';
-import { regexLiterals } from '../../src/sigma/literals.js';
-import { loweredValues } from '../../src/sigma/modifiers.js';
+import { regexFacts, regexLiterals } from '../../src/sigma/literals.js';
+import { compileFieldTest, loweredValues } from '../../src/sigma/modifiers.js';
 import { DEFAULT_PIPELINE, loadPipeline } from '../../src/sigma/pipeline.js';
 import { loadRuleSet } from '../../src/sigma/ruleset.js';
 import { SafeRegex } from '../../src/sigma/regex.js';
@@ -14,7 +14,7 @@ import { DATA, listFiles } from '../helpers/paths.js';
 /** A regular expression and a text it matches, built together so the text is an independent witness. */
 type Sample = { re: string; text: string };
 
-const literalChar = fc.constantFrom(...'abcdeXYZ019 -_/'.split('')).map((c): Sample => ({ re: c, text: c }));
+const literalChar = fc.constantFrom(...'abcdesXYZ019 -_/'.split('')).map((c): Sample => ({ re: c, text: c }));
 const escaped = fc.constantFrom('.', '\\', '(', '$', '|', '+').map((c): Sample => ({ re: '\\' + c, text: c }));
 const hexEscape = fc.constantFrom('a', 'Z', '-').map((c): Sample => ({ re: '\\x' + c.charCodeAt(0).toString(16).padStart(2, '0'), text: c }));
 const classAtom = fc.constantFrom(...'abq9'.split('')).map((c): Sample => ({ re: `[${c}x-z]`, text: c }));
@@ -44,9 +44,31 @@ test('literals of a regular expression occur in every text it matches (random ex
   fc.assert(fc.property(regexSample(3), fc.constantFrom('', 'i'), ({ re, text }, flags) => {
     // RE2: nested random quantifiers would make a backtracking engine take exponential time.
     assert.ok(SafeRegex.compile(re, flags).test(text), `the generator's witness: /${re}/ on ${JSON.stringify(text)}`);
-    const lits = regexLiterals(flags ? `(?i)${re}` : re);
+    const { literals: lits, minLength } = regexFacts(flags ? `(?i)${re}` : re);
     if (lits) assert.ok(lits.some((l) => text.toLowerCase().includes(l)), `/${re}/ matches ${JSON.stringify(text)}, which has none of ${JSON.stringify(lits)}`);
+    assert.ok(text.length >= minLength, `/${re}/ matches ${JSON.stringify(text)}, shorter than ${minLength}`);
   }), { numRuns: 5000 });
+});
+
+test('a |re test skips RE2 only where RE2 would not match (random expressions, their witnesses and other texts, ſ for s)', () => {
+  const noEvent = { get: () => undefined, values: () => [] };
+  const text = fc.array(fc.constantFrom(...'abcXYZ01 -_/.\\'.split(''), 'ſ', 'K', 'İ'), { maxLength: 30 }).map((a) => a.join(''));
+  fc.assert(fc.property(regexSample(3), fc.constantFrom('', 'i'), text, ({ re, text: witness }, flags, other) => {
+    const field = compileFieldTest(flags ? ['re', 'i'] : ['re'], [re]);
+    const plain = SafeRegex.compile(re, flags);
+    for (const t of [witness, other, witness.replace(/s/g, 'ſ'), other + witness.toUpperCase()]) assert.equal(field(t, noEvent), plain.test(t), `/${re}/${flags} on ${JSON.stringify(t)}`);
+  }), { numRuns: 3000 });
+});
+
+test('regular expressions yield the fewest characters a match has', () => {
+  const cases: [string, number][] = [
+    ['.{1000,}', 1000],
+    ['^ab(c|de)+\\d{2,}$', 5],
+    ['(?i)\\bfoo\\b|x?', 0],
+    ['a(?=bcd)\\1[xyz]{3}\\Qlit\\E', 7],
+    ['\\p{L}+\\s\\x41', 3],
+  ];
+  for (const [re, expected] of cases) assert.equal(regexFacts(re).minLength, expected, re);
 });
 
 test('regular expressions yield the literals they require', () => {
