@@ -1,7 +1,7 @@
-import { closeSync, createReadStream, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { type BoundedLine, readBoundedLines } from '../evidence/text-blocks.js';
 
 /**
  * Sorts output lines by time without holding them all: lines collect in memory up to a bound, then
@@ -61,21 +61,51 @@ export class TimelineSorter {
         return;
       }
       if (this.pending.length) this.spill();
-      const readers = this.runs.map((path) => createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Infinity })[Symbol.asyncIterator]());
-      const heads = await Promise.all(readers.map((r) => r.next()));
-      for (;;) {
-        let best = -1;
-        for (let i = 0; i < heads.length; i++) {
-          if (heads[i]!.done) continue;
-          if (best < 0 || (heads[i]!.value as string) < (heads[best]!.value as string)) best = i;
+      // Each run read is a buffer held: past MAX_FAN_IN runs, groups are merged into longer runs first.
+      for (let merged = 0; this.runs.length > MAX_FAN_IN; merged++) {
+        const group = this.runs.splice(0, MAX_FAN_IN);
+        const path = join(this.dir!, `merged-${merged}.txt`);
+        const fd = openSync(path, 'w');
+        try {
+          let batch: string[] = [];
+          for (const text of mergeRuns(group)) {
+            batch.push(text);
+            if (batch.length === 4096) {
+              writeSync(fd, batch.join('\n') + '\n');
+              batch = [];
+            }
+          }
+          if (batch.length) writeSync(fd, batch.join('\n') + '\n');
+        } finally {
+          closeSync(fd);
         }
-        if (best < 0) return;
-        const text = heads[best]!.value as string;
-        yield text.slice(text.indexOf('\t') + 1);
-        heads[best] = await readers[best]!.next();
+        for (const done of group) rmSync(done, { force: true });
+        this.runs.push(path);
       }
+      for (const text of mergeRuns(this.runs)) yield text.slice(text.indexOf('\t') + 1);
     } finally {
       if (this.dir) rmSync(this.dir, { recursive: true, force: true });
     }
+  }
+}
+
+/** Runs merged at once: each is read through its own buffer (about a megabyte). */
+const MAX_FAN_IN = 16;
+
+/** The lines (key, tab, line) of sorted runs, merged into one sorted sequence. */
+function* mergeRuns(paths: readonly string[]): Generator<string> {
+  // Lines are the sorter's own (a detection each): no bound on their length is needed.
+  const readers = paths.map((path) => readBoundedLines(path, Number.MAX_SAFE_INTEGER));
+  const next = (r: Generator<BoundedLine>): string | undefined => {
+    const l = r.next();
+    return l.done ? undefined : 'text' in l.value ? l.value.text : '';
+  };
+  const heads = readers.map(next);
+  for (;;) {
+    let best = -1;
+    for (let i = 0; i < heads.length; i++) if (heads[i] !== undefined && (best < 0 || heads[i]! < heads[best]!)) best = i;
+    if (best < 0) return;
+    yield heads[best]!;
+    heads[best] = next(readers[best]!);
   }
 }
