@@ -67,18 +67,21 @@ const SYSTEM_NAMES = {
  * and the first of the usual names for each system field (or `timeField`) its system part.
  */
 export function fromFlatRecord(record: Obj, timeField?: string): Obj {
+  return { Event: { System: flatSystem((n) => record[n], timeField), EventData: record } };
+}
+
+/** The System element of a flat record whose fields `field` gives: the first of the usual names for each system field (or `timeField`). */
+export function flatSystem(field: (name: string) => unknown, timeField?: string): Obj {
   const pick = (names: readonly string[]) => {
-    for (const n of names) if (record[n] !== undefined && record[n] !== '') return record[n];
+    for (const n of names) {
+      const v = field(n);
+      if (v !== undefined && v !== '') return v;
+    }
     return undefined;
   };
-  const time = timeField ? record[timeField] : pick(SYSTEM_NAMES.time);
+  const time = timeField ? field(timeField) : pick(SYSTEM_NAMES.time);
   const parsed = time === undefined ? undefined : normaliseTime(String(time));
-  return {
-    Event: {
-      System: system({ channel: pick(SYSTEM_NAMES.channel), eventId: pick(SYSTEM_NAMES.eventId), computer: pick(SYSTEM_NAMES.computer), provider: pick(SYSTEM_NAMES.provider), recordId: pick(SYSTEM_NAMES.recordId), time: parsed }),
-      EventData: record,
-    },
-  };
+  return system({ channel: pick(SYSTEM_NAMES.channel), eventId: pick(SYSTEM_NAMES.eventId), computer: pick(SYSTEM_NAMES.computer), provider: pick(SYSTEM_NAMES.provider), recordId: pick(SYSTEM_NAMES.recordId), time: parsed });
 }
 
 /** A time as ISO-8601 UTC when it can be read as one (times without a zone are taken as UTC), else as given. */

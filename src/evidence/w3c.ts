@@ -1,4 +1,4 @@
-import { flattenEvtxEvent, type RawEvent } from './event.js';
+import { ColumnEvent } from './column-event.js';
 import { normaliseTime } from './normalize.js';
 import { readTextChunks } from './text-blocks.js';
 
@@ -317,83 +317,28 @@ export function w3cEvent(h: W3cHeader, values: readonly string[], lineNo: number
   return { Event: { System: w3cSystem(h, (f) => data[f], lineNo), EventData: data } };
 }
 
-/** Field positions by name, per header (a name Sigma writes without its spaces too; the last of a repeated name wins, as in an object). */
-const positions = new WeakMap<W3cHeader, Map<string, number>>();
-function positionsOf(h: W3cHeader): Map<string, number> {
-  let p = positions.get(h);
-  if (!p) {
-    p = new Map();
-    h.fields.forEach((f, i) => {
-      p!.set(f, i);
-      if (f.includes(' ')) p!.set(f.replace(/ /g, ''), i);
-    });
-    positions.set(h, p);
-  }
-  return p;
-}
+/** A log line as the Event rules see, read straight from its values (see ColumnEvent), with `RequestUri` for web requests. */
+export class W3cEvent extends ColumnEvent {
+  private uri: { name: string; value: string } | undefined | null = null;
 
-/**
- * A line as the Event rules see, read straight from its values: what `new EvtxEvent(w3cEvent(…))`
- * gives, without building the object. Most lines match no rule; `toRaw` builds it for those that do.
- */
-export class W3cEvent implements RawEvent {
-  private system: Map<string, unknown> | undefined;
-  private all: unknown[] | undefined;
-  private uri: string | undefined | null = null;
-
-  constructor(private readonly h: W3cHeader, private readonly vals: readonly string[], private readonly lineNo: number) {}
-
-  private data(name: string): string | undefined {
-    const i = positionsOf(this.h).get(name);
-    return i !== undefined && i < this.vals.length ? this.vals[i] : undefined;
+  constructor(private readonly h: W3cHeader, vals: readonly string[], private readonly lineNo: number) {
+    super(h.fields, vals);
   }
 
-  private requestUri(): string | undefined {
-    if (this.uri === null) this.uri = requestUri(this.data('cs-uri-stem') ?? this.data('UrlStem'), this.data('cs-uri-query') ?? this.data('UrlQuery'));
+  protected override extra(): { name: string; value: string } | undefined {
+    if (this.uri === null) {
+      const value = requestUri(this.data('cs-uri-stem') ?? this.data('UrlStem'), this.data('cs-uri-query') ?? this.data('UrlQuery'));
+      this.uri = value === undefined ? undefined : { name: 'RequestUri', value };
+    }
     return this.uri;
   }
 
-  private systemFields(): Map<string, unknown> {
-    return (this.system ??= flattenEvtxEvent({ Event: { System: w3cSystem(this.h, (f) => this.data(f), this.lineNo) } }));
-  }
-
-  get(field: string): unknown {
-    if (field === 'RequestUri') {
-      const uri = this.requestUri();
-      if (uri !== undefined) return uri;
-    }
-    const v = this.data(field);
-    return v !== undefined ? v : this.systemFields().get(field);
-  }
-
-  values(): readonly unknown[] {
-    if (!this.all) {
-      const at = positionsOf(this.h);
-      const all: unknown[] = [];
-      // As in the object: a field of the log's named like a system one stands instead of it.
-      for (const [name, v] of this.systemFields()) if (!at.has(name)) all.push(v);
-      const uri = this.requestUri();
-      const n = Math.min(this.vals.length, this.h.fields.length);
-      for (let i = 0; i < n; i++) {
-        const name = this.h.fields[i]!;
-        if (at.get(name) === i && !(name === 'RequestUri' && uri !== undefined)) all.push(this.vals[i]);
-      }
-      if (uri !== undefined) all.push(uri);
-      this.all = all;
-    }
-    return this.all;
+  protected systemElement(): Record<string, unknown> {
+    return w3cSystem(this.h, (f) => this.data(f), this.lineNo);
   }
 
   toRaw(): unknown {
     return w3cEvent(this.h, this.vals, this.lineNo);
-  }
-
-  fields(): ReadonlyMap<string, unknown> {
-    const fields = flattenEvtxEvent(this.toRaw());
-    // The request URI is a field of its own here, not of the object.
-    const uri = this.requestUri();
-    if (uri !== undefined) fields.set('RequestUri', uri);
-    return fields;
   }
 }
 

@@ -5,7 +5,7 @@ import { type EvtxDiagnostic, readEvtxFile } from '../evidence/evtx/index.js';
 import { MAX_JSON_VALUE_BYTES, isJsonLines, readJsonEntries } from '../evidence/json.js';
 import { type ByteRange, lineRanges } from '../evidence/text-blocks.js';
 import { eventTime, normaliseJsonEvent } from '../evidence/normalize.js';
-import { readCsvEvents } from '../evidence/csv.js';
+import { csvRanges, readCsvEvents } from '../evidence/csv.js';
 import { readXmlEvents } from '../evidence/xml.js';
 import { type LineSelection, looksLikeW3c, readW3cViews } from '../evidence/w3c.js';
 import type { CompiledRule } from '../sigma/ruleset.js';
@@ -126,18 +126,20 @@ export interface UnitHunt {
   diagnostics: string[];
 }
 
-/** Bytes of a JSON Lines file per unit: a unit's matches are held until it is done. */
+/** Bytes of a JSON Lines or CSV file per unit: a unit's matches are held until it is done. */
 export const TEXT_UNIT_BYTES = 8 * 1024 * 1024;
 
 /**
- * The units of the input files: EVTX files split by chunks and large JSON Lines files by lines, so
+ * The units of the input files: EVTX files split by chunks, large JSON Lines and CSV files by records, so
  * that threads can share a large file and no unit's matches grow with the file.
  */
 export function planHuntUnits(files: readonly { path: string; size: number; name?: string }[], textUnitBytes = TEXT_UNIT_BYTES): HuntUnit[] {
   return files.flatMap((f): HuntUnit[] => {
     const kind = sniff(f.path);
     const name = f.name === undefined ? {} : { name: f.name };
-    if (kind === 'json' && f.size > textUnitBytes && isJsonLines(f.path)) return lineRanges(f.path, f.size, textUnitBytes).map((range, part) => ({ file: f.path, ...name, kind, range, part }));
+    const parts = (ranges: ByteRange[]) => ranges.map((range, part) => ({ file: f.path, ...name, kind, range, part }));
+    if (kind === 'json' && f.size > textUnitBytes && isJsonLines(f.path)) return parts(lineRanges(f.path, f.size, textUnitBytes));
+    if (kind === 'csv' && f.size > textUnitBytes) return parts(csvRanges(f.path, f.size, textUnitBytes));
     if (kind !== 'evtx') return [{ file: f.path, ...name, kind, part: 0 }];
     return planUnits(f.path, f.size).map((u) => ({ file: f.path, ...name, kind, firstChunk: u.firstChunk, endChunk: u.endChunk, part: u.part }));
   });
@@ -158,7 +160,7 @@ export function unitSize(u: HuntUnit): number {
   }
 }
 
-/** The events of a unit, with the time their reader gives them (the record's, for EVTX). CSV comes asynchronously. */
+/** The events of a unit, with the time their reader gives them (the record's, for EVTX). */
 export function unitEvents(unit: HuntUnit, result: UnitHunt, timeField?: string, lines?: LineSelection): Iterable<TimedEvent> | AsyncIterable<TimedEvent> {
   const onDiagnostic = (m: string) => result.diagnostics.push(m);
   const label = unit.name ?? unit.file;
@@ -207,8 +209,13 @@ export function unitEvents(unit: HuntUnit, result: UnitHunt, timeField?: string,
         for (const view of readW3cViews(unit.file, at, lines)) yield { view, timestamp: '' };
       })();
     case 'csv':
-      return (async function* () {
-        for await (const { event, line } of readCsvEvents(unit.file, at, timeField)) yield { ...timed(event), line };
+      return (function* () {
+        const range = unit.range;
+        const where = range?.start ? (line: number, m: string) => onDiagnostic(`${label}: line ${line} of the part from byte ${range.start}: ${m}`) : at;
+        const counted: { lines?: number } = {};
+        // As for W3C: a row's time is read from it only if it matches (eventPlace asks the view).
+        for (const { view, line } of readCsvEvents(unit.file, where, timeField, range, counted)) yield { view, timestamp: '', line };
+        if (range) result.lines = counted.lines;
       })();
     default:
       onDiagnostic(`${label}: not a format spoor reads (EVTX, JSON, JSONL, XML, IIS/Exchange logs, CSV, zip); skipped`);

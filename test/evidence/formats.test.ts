@@ -4,7 +4,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { parse as parseCsv } from 'csv-parse/sync';
 import { zipSync } from 'fflate';
+import { csvRanges, readCsvEvents } from '../../src/evidence/csv.js';
 import { readJsonValues } from '../../src/evidence/json.js';
 import { lineRanges, readTextBlocks } from '../../src/evidence/text-blocks.js';
 import { huntUnit, planHuntUnits } from '../../src/hunt/hunt.js';
@@ -210,6 +212,93 @@ test('a large JSON Lines file is cut at line starts into parts hunted alone: the
   const pretty = join(tmp, 'pretty.json');
   writeFileSync(pretty, JSON.stringify(events.slice(0, 300), null, 2));
   assert.equal(planHuntUnits([{ path: pretty, size: readFileSync(pretty).length }], 4096).length, 1);
+});
+
+test('a large CSV file is cut between records, never inside a quoted field, into parts hunted alone: the same rows, matches and lines as the whole file', async () => {
+  const cell = (v: unknown) => {
+    const t = v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+    return /[",\r\n]/.test(t) ? `"${t.replace(/"/g, '""')}"` : t;
+  };
+  const rows = dumped.flat().map((e, i) => {
+    const s = e.Event.System;
+    const data = { ...(e.Event.EventData ?? {}) } as Record<string, unknown>;
+    // Quoted fields holding line breaks, commas and quotes, a quote inside an unquoted field.
+    if (i % 7 === 0) data.Note = `line one\nline "two", and\r\nthree ${i}`;
+    if (i % 11 === 0) data.Raw = `ab"cd ${i}`;
+    return { Seq: i, TimeCreated: s.TimeCreated['#attributes'].SystemTime, Channel: s.Channel, EventID: typeof s.EventID === 'object' ? s.EventID['#text'] : s.EventID, Computer: s.Computer, ...data } as Record<string, unknown>;
+  });
+  const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+  const file = join(tmp, 'cut.csv');
+  const texts = [columns.map(cell).join(','), ...rows.map((r) => columns.map((c) => (c === 'Raw' && r[c] !== undefined ? String(r[c]) : cell(r[c]))).join(','))];
+  // The line each row starts on, as the file is written.
+  const startLine: number[] = [];
+  let lineNo = 1;
+  for (const t of texts) {
+    startLine.push(lineNo);
+    lineNo += t.split('\n').length;
+  }
+  writeFileSync(file, '\uFEFF' + texts.join('\n') + '\n');
+  const bytes = readFileSync(file);
+  // The oracle: csv-parse reading each part alone gives, part after part, the rows it reads from the whole file.
+  const options = { relax_column_count: true, relax_quotes: true, skip_empty_lines: true } as const;
+  const all = parseCsv(bytes, { ...options, bom: true }) as string[][];
+  assert.equal(all.length, rows.length + 1);
+  for (const size of [1000, 65_536, 1_000_000]) {
+    const ranges = csvRanges(file, bytes.length, size);
+    assert.ok(size > bytes.length || ranges.length > 1);
+    const parts = ranges.flatMap((r) => parseCsv(bytes.subarray(r.start, r.end), { ...options, bom: r.start === 0 }) as string[][]);
+    assert.deepEqual(parts, all, `parts of ${size} bytes`);
+  }
+  const set = loadRuleSet([RULES], loadPipeline(DEFAULT_PIPELINE));
+  const index = new RuleIndex(set.rules);
+  const huntAll = async (units: ReturnType<typeof planHuntUnits>) => {
+    const matches: string[] = [];
+    let count = 0;
+    let linesBefore = 0;
+    for (const u of units) {
+      const r = await huntUnit(u, index);
+      count += r.events;
+      for (const m of r.matches) {
+        const seq = Number((m.event as { Event: { EventData: { Seq: string } } }).Event.EventData.Seq);
+        assert.equal(linesBefore + m.line!, startLine[seq + 1], `row ${seq}: the line it starts on`);
+        matches.push(`line ${linesBefore + m.line!}: ${m.rules.join(',')}`);
+      }
+      linesBefore += r.lines ?? 0;
+    }
+    return { matches, count };
+  };
+  const one = planHuntUnits([{ path: file, size: bytes.length }], Infinity);
+  const cut = planHuntUnits([{ path: file, size: bytes.length }], 65_536);
+  assert.equal(one.length, 1);
+  assert.ok(cut.length > 5, `${cut.length} parts`);
+  const a = await huntAll(one);
+  const b = await huntAll(cut);
+  assert.ok(a.matches.length > 50, `${a.matches.length} matches`);
+  assert.deepEqual(b.matches, a.matches);
+  assert.equal(a.count, rows.length);
+  assert.equal(b.count, rows.length);
+});
+
+test('a CSV row with malformed quotes, or longer than 16 MiB, is reported by its line and skipped; the rows after it are read, on their lines', () => {
+  const file = join(tmp, 'bad.csv');
+  writeFileSync(file, [
+    'TimeCreated,Channel,EventID,CommandLine',
+    '2021-01-01T00:00:00Z,Security,1,"ok one"',
+    '2021-01-01T00:00:01Z,Security,1,"bad"tail,x',
+    '2021-01-01T00:00:02Z,Security,1,"ok, two"',
+    `2021-01-01T00:00:03Z,Security,1,"${'y'.repeat(17 * 1024 * 1024)}"`,
+    '2021-01-01T00:00:04Z,Security,1,"multi',
+    'line"',
+    '2021-01-01T00:00:05Z,Security,1,last',
+  ].join('\n') + '\n');
+  const errors: string[] = [];
+  const counted: { lines?: number } = {};
+  const rows = [...readCsvEvents(file, (line, m) => errors.push(`${line}: ${m}`), undefined, undefined, counted)].map((r) => `${r.line} ${r.view.get('CommandLine')}`);
+  assert.deepEqual(rows, ['2 ok one', '4 ok, two', '6 multi\nline', '8 last']);
+  assert.equal(errors.length, 2);
+  assert.match(errors[0]!, /^3: malformed quotes; row skipped/);
+  assert.match(errors[1]!, /^5: a record longer than 16 MiB at byte \d+; skipped/);
+  assert.equal(counted.lines, 8);
 });
 
 test('an unknown file in the evidence is listed and skipped, never fatal', () => {
