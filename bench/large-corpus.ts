@@ -1,4 +1,4 @@
-import { mkdirSync, statSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { readEvtxFile } from '../src/evidence/evtx/index.js';
 import { type SampleEvent, type SampleValue, writeEvtx } from '../src/evidence/evtx/writer.js';
@@ -41,34 +41,91 @@ function asSample(event: unknown): SampleEvent | undefined {
   };
 }
 
+/** The attack samples' events as the writer's input (those with flat EventData). */
+function baseEvents(samples: readonly string[]): SampleEvent[] {
+  const base: SampleEvent[] = [];
+  for (const f of samples) for (const r of readEvtxFile(f, { render: 'event' })) {
+    const s = asSample(r.event);
+    if (s) base.push(s);
+  }
+  return base;
+}
+
+/** The events over and over, each pass shifted a day later. */
+function* passes(base: readonly SampleEvent[]): Generator<SampleEvent> {
+  for (let pass = 0; ; pass++) for (const e of base) yield { ...e, time: e.time + pass * 86_400_000 };
+}
+
 /**
  * A large hunting corpus made from the attack samples by repetition: files of `fileBytes` each until
  * `totalBytes`, every pass over the samples shifted in time (one day per pass); the writer numbers
  * records afresh. Returns the files written.
  */
 export function writeLargeCorpus(samples: readonly string[], dir: string, totalBytes: number, fileBytes = 512 * 1024 * 1024): string[] {
-  const base: SampleEvent[] = [];
-  for (const f of samples) for (const r of readEvtxFile(f, { render: 'event' })) {
-    const s = asSample(r.event);
-    if (s) base.push(s);
-  }
+  const base = baseEvents(samples);
   mkdirSync(dir, { recursive: true });
   const files: string[] = [];
+  const events = passes(base);
   let written = 0;
-  let pass = 0;
-  const passes = function* (): Generator<SampleEvent> {
-    for (;;) {
-      for (const e of base) yield { ...e, time: e.time + pass * 86_400_000 };
-      pass++;
-    }
-  };
   while (written < totalBytes) {
     const path = join(dir, `large-${files.length}.evtx`);
-    writeEvtx(path, limitBySize(passes(), path, fileBytes, base.length));
+    writeEvtx(path, limitBySize(events, path, fileBytes, base.length));
     files.push(path);
     written += statSync(path).size;
   }
   return files;
+}
+
+/**
+ * The same events as CSV files (a SIEM export's shape: one column per field, the system fields by
+ * their usual names, empty where an event has no such field), `fileBytes` each until `totalBytes`.
+ */
+export function writeLargeCsv(samples: readonly string[], dir: string, totalBytes: number, fileBytes = 256 * 1024 * 1024): string[] {
+  const base = baseEvents(samples);
+  const dataNames = [...new Set(base.flatMap((e) => e.data.map(([k]) => k)))].sort();
+  const header = ['TimeCreated', 'EventID', 'Channel', 'Provider_Name', 'Computer', ...dataNames];
+  const column = new Map(dataNames.map((n, i) => [n, i + 5]));
+  mkdirSync(dir, { recursive: true });
+  const files: string[] = [];
+  const events = passes(base);
+  let written = 0;
+  while (written < totalBytes) {
+    const path = join(dir, `large-${files.length}.csv`);
+    const fd = openSync(path, 'w');
+    let size = 0;
+    const write = (text: string) => {
+      const b = Buffer.from(text, 'utf8');
+      writeSync(fd, b);
+      size += b.length;
+    };
+    write(header.map(csvField).join(',') + '\n');
+    let lines: string[] = [];
+    while (size < fileBytes) {
+      const e = events.next().value!;
+      const row: string[] = new Array(header.length).fill('');
+      row[0] = new Date(e.time).toISOString();
+      row[1] = String(e.eventId);
+      row[2] = e.channel;
+      row[3] = e.provider;
+      row[4] = e.computer;
+      for (const [k, v] of e.data) row[column.get(k)!] = String(v);
+      lines.push(row.map(csvField).join(','));
+      if (lines.length === 1000) {
+        write(lines.join('\n') + '\n');
+        lines = [];
+      }
+    }
+    if (lines.length) write(lines.join('\n') + '\n');
+    closeSync(fd);
+    files.push(path);
+    written += size;
+  }
+  return files;
+}
+
+/** A CSV field, quoted when it holds a comma, a quote or a line break. */
+function csvField(v: string): string {
+  return /[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
 }
 
 /** Stops a stream of events once the file being written reaches its size (checked every pass). */

@@ -5,16 +5,18 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sampleSecurityEvents, sampleSysmonEvents } from '../src/evidence/evtx/sample-events.js';
 import { type SampleEvent, writeEvtx } from '../src/evidence/evtx/writer.js';
-import { writeLargeCorpus } from './large-corpus.js';
 import { exchangeBench } from './exchange.js';
 import { clickhouseBench } from './clickhouse.js';
+import { PEER_HUNTS } from './peers.js';
+import { scaleBench } from './scale.js';
 
 /**
- * `npm run bench [-- evtx|hunt|exchange|memory|clickhouse]`: EVTX parsing speed of `spoor dump --format jsonl`
+ * `npm run bench [-- evtx|hunt|exchange|scale|clickhouse]`: EVTX parsing speed of `spoor dump --format jsonl`
  * against libevtx's evtxexport on the same files in the same run (bench/results/evtx.json), hunting
  * speed with all SigmaHQ rules (bench/results/hunt.json), `exchange scan` over a generated 2 GB
- * server folder against ripgrep (bench/results/exchange.json), with peak memory. Absolute times on shared machines are
- * noise; the ratios are the result.
+ * server folder against ripgrep (bench/results/exchange.json), with peak memory; `scale` (not in `all`:
+ * it makes and reads gigabytes) hunts at least 1 GiB of each input format on one and two threads
+ * (bench/results/scale.json). Absolute times on shared machines are noise; the ratios are the result.
  */
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -25,8 +27,8 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 
 interface Run { code: number; wall: number; maxRssKiB: number }
 
-function measure(cmd: string[]): Run {
-  const out = execFileSync('python3', [MEASURE, ...cmd], { encoding: 'utf8', maxBuffer: 1 << 20 });
+function measure(cmd: string[], stderr?: string): Run {
+  const out = execFileSync('python3', [MEASURE, ...(stderr ? [`--stderr=${stderr}`] : []), ...cmd], { encoding: 'utf8', maxBuffer: 1 << 20 });
   return JSON.parse(out) as Run;
 }
 
@@ -119,41 +121,13 @@ function huntBench(tmp: string) {
   const f = bench('spoor hunt, all loaded SigmaHQ rules, 1 thread', hunt(1), bytes, events);
   const f2 = bench('spoor hunt, all loaded SigmaHQ rules, 2 threads', hunt(2), bytes, events);
   // Peers that cannot be installed here: their figures on this machine kind, from ../shared/peers/README.md.
-  const peers = [['Chainsaw 2.16.4 (rules/windows)', 13.4, 222], ['Hayabusa 3.10 (4,648 rules)', 13.8, 556], ['Zircolite 3.7 (2,171 rules)', 7.3, 93]] as const;
+  const peers = PEER_HUNTS.filter((p) => p.corpus.startsWith('attack samples')).map((p) => [p.tool, p.wallSeconds, p.peakRssMiB] as const);
   const best = Math.min(f.wallSeconds, f2.wallSeconds);
   console.log(`\nhunt: ${paths.length} files, ${events} events, ${loaded} rules loaded, ${detections} detections (median of ${RUNS} runs)`);
   console.log(`  ${'spoor hunt, first run (parses the rules)'.padEnd(52)} ${first.wall.toFixed(3).padStart(7)} s  ${String(Math.round(events / first.wall)).padStart(8)} events/s  ${(first.maxRssKiB / 1024).toFixed(0).padStart(4)} MiB`);
   for (const x of [f, f2]) console.log(`  ${(x.tool + ', rules cached').padEnd(52)} ${x.wallSeconds.toFixed(3).padStart(7)} s  ${String(x.recordsPerSecond).padStart(8)} events/s  ${x.peakRssMiB.toFixed(0).padStart(4)} MiB`);
   for (const [name, wall, rss] of peers) console.log(`  ${(name + ' (published)').padEnd(52)} ${wall.toFixed(3).padStart(7)} s  ${String(Math.round(events / wall)).padStart(8)} events/s  ${String(rss).padStart(4)} MiB  spoor is ${(wall / best).toFixed(1)}x`);
   return { corpus: 'attack-samples', files: paths.length, events, rulesLoaded: Number(loaded), detections, firstRunSeconds: round(first.wall), spoor: f, spoorTwoThreads: f2, publishedPeers: peers.map(([tool, wallSeconds, peakRssMiB]) => ({ tool, wallSeconds, peakRssMiB })) };
-}
-
-/**
- * `npm run bench -- memory`: a hunt over at least 5 GB made from the attack samples (repeated, shifted
- * a day per pass, records numbered afresh), all SigmaHQ rules, CSV output in time order (sorted on
- * disk past 32 MB): peak RSS must stay under 300 MB whatever the input size.
- */
-function memoryBench(tmp: string) {
-  const totalBytes = Number(process.env.BENCH_MEMORY_GB ?? 5) * 1024 ** 3;
-  const dir = join(tmp, 'large');
-  const t0 = Date.now();
-  // BENCH_MEMORY_DIR reuses a corpus an earlier run generated (it takes minutes to write).
-  const reuse = process.env.BENCH_MEMORY_DIR;
-  const files = reuse ? listEvtx(reuse) : writeLargeCorpus(listEvtx(`${DATA}/evtx/attack-samples`), dir, totalBytes);
-  const bytes = files.reduce((n, f) => n + statSync(f).size, 0);
-  console.log(`memory: generated ${files.length} files, ${(bytes / 1e9).toFixed(2)} GB in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-  const ruleDirs = ['rules', 'rules-emerging-threats', 'rules-threat-hunting', 'rules-compliance', 'rules-dfir'].map((d) => `${DATA}/sigma/${d}`);
-  process.env.SPOOR_HOME = join(tmp, 'home');
-  const out = join(tmp, 'detections.csv');
-  const runs = [1, 2].map((threads) => {
-    const r = measure([process.execPath, SPOOR, 'hunt', reuse ?? dir, '--format', 'csv', '--output', out, '--threads', String(threads), '--rules', ...ruleDirs]);
-    if (r.code !== 0) throw new Error(`spoor hunt exited ${r.code}`);
-    const detections = Math.max(0, execFileSync('wc', ['-l', out], { encoding: 'utf8' }).trim().split(' ').map(Number)[0]! - 1);
-    const figure = { threads, wallSeconds: round(r.wall), mbPerSecond: round(bytes / 1e6 / r.wall), peakRssMiB: round(r.maxRssKiB / 1024), detections, withinLimit: r.maxRssKiB / 1024 < 300 };
-    console.log(`  spoor hunt, ${threads} thread(s): ${figure.wallSeconds} s, ${figure.mbPerSecond} MB/s, ${detections} detections, peak RSS ${figure.peakRssMiB} MiB (limit 300 MiB; Hayabusa needs 16 GiB on 6.1 GB)`);
-    return figure;
-  });
-  return { corpus: 'attack samples repeated', files: files.length, bytes, runs, limitMiB: 300 };
 }
 
 const which = process.argv[2] ?? 'all';
@@ -176,9 +150,9 @@ try {
     writeFileSync(out, JSON.stringify({ ...meta, ...(await clickhouseBench(tmp, SPOOR, DATA)) }, null, 2) + '\n');
     console.log(`written: ${out}`);
   }
-  if (which === 'memory') {
-    const out = join(ROOT, 'bench/results/memory.json');
-    writeFileSync(out, JSON.stringify({ ...meta, ...memoryBench(tmp) }, null, 2) + '\n');
+  if (which === 'scale' || which === 'memory') {
+    const out = join(ROOT, 'bench/results/scale.json');
+    writeFileSync(out, JSON.stringify({ ...meta, ...scaleBench(tmp, ROOT, DATA, listEvtx(`${DATA}/evtx/attack-samples`), measure) }, null, 2) + '\n');
     console.log(`written: ${out}`);
   }
   if (which === 'all' || which === 'exchange') {
