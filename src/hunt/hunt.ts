@@ -170,7 +170,7 @@ export function unitEvents(unit: HuntUnit, result: UnitHunt, timeField?: string,
     case 'evtx':
       return (function* () {
         const it = readEvtxFile(unit.file, {
-          render: 'event',
+          render: 'view',
           firstChunk: unit.firstChunk,
           endChunk: unit.endChunk,
           onDiagnostic: (d: EvtxDiagnostic) => d.severity === 'error' && onDiagnostic(`${label}: chunk ${d.chunk}, offset 0x${d.offset.toString(16)}: ${d.message}`),
@@ -181,7 +181,7 @@ export function unitEvents(unit: HuntUnit, result: UnitHunt, timeField?: string,
             result.readable = n.value.readable;
             return;
           }
-          yield { view: new EvtxEvent(n.value.event), timestamp: n.value.timestamp };
+          yield { view: n.value.view!, timestamp: n.value.timestamp };
         }
       })();
     case 'json':

@@ -3,15 +3,17 @@ import { BinXmlParser } from './binxml.js';
 import type { ByteBuffer } from './byte-buffer.js';
 import { CHUNK_HEADER_SIZE, CHUNK_MAGIC, CHUNK_SIZE, RECORD_HEADER_SIZE, RECORD_MAGIC } from './constants.js';
 import { type EvtxDiagnostic, EvtxFormatError } from './errors.js';
+import type { RawEvent } from '../event.js';
 import type { EventObject } from './json-sink.js';
 import { renderRecord } from './render.js';
 import { filetime, readU64 } from './values.js';
 
 /**
- * What a record is rendered to: `event`, the evtx_dump-shaped object (what rules match on);
- * `json`, evtx_dump's JSON text; `xml`, Event Viewer's XML text.
+ * What a record is rendered to: `event`, the evtx_dump-shaped object; `view`, the Event rules see,
+ * read from the record's values without that object (valid only until the next record is read: it
+ * points into the read buffer); `json`, evtx_dump's JSON text; `xml`, Event Viewer's XML text.
  */
-export type RenderMode = 'event' | 'json' | 'xml';
+export type RenderMode = 'event' | 'view' | 'json' | 'xml';
 
 export interface EvtxRecord {
   recordId: number | bigint;
@@ -23,6 +25,8 @@ export interface EvtxRecord {
   offset: number;
   /** The event in evtx_dump's JSON shape (`{"Event": {...}}`), in `event` mode. */
   event?: EventObject;
+  /** The event as rules see it, in `view` mode. */
+  view?: RawEvent;
   /** The event as JSON text (`json` mode) or XML (`xml` mode). */
   text?: string;
 }

@@ -1,6 +1,13 @@
 import { decodeValue, type EventValue, valueToText } from './values.js';
 import { type BinXmlSink, entityText, type ResolvedAttribute } from './walk.js';
 
+/**
+ * Where a value goes, which decides what an empty one becomes: the whole content of a plain element
+ * (`plain`: '' leaves it null), text of an element that is an object (`text`: '' adds no `#text`),
+ * a named Data (`data`) or an item of unnamed Data (`item`), both keeping '', or an attribute.
+ */
+export type ValuePlace = 'plain' | 'text' | 'data' | 'item' | 'attribute';
+
 /** A JSON object in evtx_dump's shape. */
 export interface EventObject { [key: string]: EventNode }
 export type EventNode = EventValue | EventObject;
@@ -73,12 +80,20 @@ export class JsonSink implements BinXmlSink {
     if (node !== null && typeof node === 'object' && !Array.isArray(node)) singleDataItem(node as EventObject);
   }
 
-  value(type: number, off: number, size: number): void {
-    this.add(decodeValue(this.buf, type, off, size, 'json'));
+  value(type: number, off: number, size: number, slot: number): void {
+    const top = this.stack[this.stack.length - 1];
+    const current = top && !top.unnamed ? top.container[top.key] : undefined;
+    const within: ValuePlace = !top || top.unnamed ? 'item' : !top.plain ? 'data' : current !== null && current !== undefined ? 'text' : 'plain';
+    this.add(this.decode(type, off, size, slot, within));
   }
 
   valueText(type: number, off: number, size: number): string {
     return valueToText(decodeValue(this.buf, type, off, size, 'json'));
+  }
+
+  /** A substitution value as the model holds it; `within` says where it goes (a subclass may stand in something else, see field-shape.ts). */
+  protected decode(type: number, off: number, size: number, _slot: number, _within: ValuePlace): EventValue {
+    return decodeValue(this.buf, type, off, size, 'json');
   }
 
   text(text: string): void {
@@ -102,7 +117,7 @@ export class JsonSink implements BinXmlSink {
   }
 
   private attrValue(a: ResolvedAttribute): EventValue {
-    return a.text !== undefined ? a.text : decodeValue(this.buf, a.type, a.off, a.size, 'json');
+    return a.text !== undefined ? a.text : this.decode(a.type, a.off, a.size, a.slot, 'attribute');
   }
 
   private currentContainer(): EventObject {

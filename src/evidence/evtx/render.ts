@@ -1,4 +1,7 @@
 import { toJson } from '../../common/json.js';
+import { EvtxEvent, type RawEvent } from '../event.js';
+import { fieldShapeOf } from './field-shape.js';
+import { EvtxRecordView } from './record-view.js';
 import type { BinXmlNode, BinXmlParser } from './binxml.js';
 import { ByteBuffer } from './byte-buffer.js';
 import type { EvtxRecord, RenderMode } from './chunk.js';
@@ -9,8 +12,8 @@ import { newBudget, walk } from './walk.js';
 import { XmlSink } from './xml-sink.js';
 
 /**
- * Renders a record: into `record.event` (event mode), into `record.text` (xml, and json without
- * `out`), or, for json with `out`, as a UTF-8 JSON line straight into `out`.
+ * Renders a record: into `record.event` (event mode), `record.view` (view mode), `record.text` (xml,
+ * and json without `out`), or, for json with `out`, as a UTF-8 JSON line straight into `out`.
  */
 export function renderRecord(parser: BinXmlParser, nodes: BinXmlNode[], buf: Buffer, mode: RenderMode, record: EvtxRecord, out: ByteBuffer | undefined): void {
   if (mode === 'xml') {
@@ -27,11 +30,25 @@ export function renderRecord(parser: BinXmlParser, nodes: BinXmlNode[], buf: Buf
       writeJson(parser, nodes, buf, own);
       record.text = own.toString();
     }
+  } else if (mode === 'view') {
+    record.view = recordView(parser, nodes, buf);
   } else {
     const sink = new JsonSink(buf);
     walk(parser, nodes, sink, newBudget());
     record.event = sink.root;
   }
+}
+
+/** The Event rules see of a record: read by its kind's field shape where there is one, else over the object model. */
+function recordView(parser: BinXmlParser, nodes: BinXmlNode[], buf: Buffer): RawEvent {
+  const expanded = expandRecord(parser, nodes);
+  const tree = () => {
+    const sink = new JsonSink(buf);
+    walk(parser, nodes, sink, newBudget(), undefined, expanded);
+    return sink.root;
+  };
+  const shape = expanded && fieldShapeOf(parser, expanded, buf);
+  return shape ? new EvtxRecordView(shape, buf, expanded, tree) : new EvtxEvent(tree());
 }
 
 /**
