@@ -1,6 +1,7 @@
 import type { Event } from '../evidence/event.js';
 import { type Correlation, NUMBER, conditionHolds } from '../sigma/correlation.js';
-import { lower, valueText } from '../sigma/modifiers.js';
+import { lower } from '../sigma/fold.js';
+import { valueText } from '../sigma/modifiers.js';
 import type { SigmaRule } from '../sigma/rule.js';
 
 /** A matched event a correlation counts: a detection of a rule it refers to, or of a correlation below it. */

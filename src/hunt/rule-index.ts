@@ -1,7 +1,8 @@
 import type { Event } from '../evidence/event.js';
-import { lower, valueText } from '../sigma/modifiers.js';
+import { lower } from '../sigma/fold.js';
+import { valueText } from '../sigma/modifiers.js';
 import type { CompiledRule, RuleAlternative } from '../sigma/ruleset.js';
-import { AhoCorasick } from './aho-corasick.js';
+import { AhoCorasick } from '../sigma/aho-corasick.js';
 
 /** Literals are cut to this length for the automaton (about 15,000 SigmaHQ literals, some very long). */
 const MAX_LITERAL = 10;

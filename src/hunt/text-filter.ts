@@ -1,5 +1,5 @@
-import { lower } from '../sigma/modifiers.js';
-import { AhoCorasick } from './aho-corasick.js';
+import { lower } from '../sigma/fold.js';
+import { AhoCorasick } from '../sigma/aho-corasick.js';
 
 /**
  * Finds where any of a set of literals occurs in a block of text, case-insensitively, so that a

@@ -1,6 +1,8 @@
 import ipaddr from 'ipaddr.js';
 import type { Event } from '../evidence/event.js';
+import { AhoCorasick } from './aho-corasick.js';
 import { RuleError } from './errors.js';
+import { lower } from './fold.js';
 import { SafeRegex } from './regex.js';
 import { longestLiteral, regexFacts, regexLiterals } from './literals.js';
 import { globMatch, type Piece, SigmaString, STAR } from './value.js';
@@ -86,29 +88,6 @@ function fail(modifier: string): never {
 const starBefore = (s: SigmaString) => (s.startsWithStar() ? s : s.prepend(STAR));
 const starAfter = (s: SigmaString) => (s.endsWithStar() ? s : s.append(STAR));
 
-/**
- * Lower-cased text, memoised: an event's values are tested by hundreds of rules, and a Map lookup of
- * the same string (its hash is cached in it) is much cheaper than lower-casing it again each time.
- * The memo is emptied once it holds about a million characters, so long values cannot pile up.
- */
-const lowered = new Map<string, string>();
-let loweredChars = 0;
-const MAX_LOWERED_CHARS = 1 << 20;
-
-export function lower(t: string): string {
-  let l = lowered.get(t);
-  if (l === undefined) {
-    if (loweredChars >= MAX_LOWERED_CHARS || lowered.size >= 8192) {
-      lowered.clear();
-      loweredChars = 0;
-    }
-    l = t.toLowerCase();
-    lowered.set(t, l);
-    loweredChars += t.length;
-  }
-  return l;
-}
-
 /** Text of a field value as rules compare it; undefined for no value. */
 export function valueText(v: unknown): string | undefined {
   if (v === null || v === undefined) return undefined;
@@ -180,7 +159,11 @@ function textTest(pattern: SigmaString): TextTest {
  */
 function stringsTest(patterns: readonly SigmaString[], cased: boolean): ValueTest {
   const fold = cased ? (x: string) => x : lower;
-  const tests = patterns.map((s) => textTest(cased ? s : s.mapText((t) => t.toLowerCase())));
+  const folded = patterns.map((s) => (cased ? s : s.mapText((t) => t.toLowerCase())));
+  // Cased values are left to plain searches: the automaton folds case as lower-casing a whole text does.
+  const contained = cased ? undefined : containedLiterals(folded);
+  const tests = (contained ? folded.filter((s) => containedLiteral(s) === undefined) : folded).map(textTest);
+  if (contained) tests.push(containsAnyTest(contained));
   const matchesNull = patterns.some((s) => s.plain === '');
   return (v) => {
     if (v === null) return matchesNull;
@@ -190,6 +173,33 @@ function stringsTest(patterns: readonly SigmaString[], cased: boolean): ValueTes
     for (let i = 0; i < tests.length; i++) if (tests[i]!(f)) return true;
     return false;
   };
+}
+
+/** A list of `contains` values is searched in one pass from this many values on, up to this many characters (an automaton's table grows with them). */
+const CONTAINS_AUTOMATON_MIN = 8;
+const CONTAINS_AUTOMATON_MAX_CHARS = 32_768;
+
+/** The literal of a `*x*` pattern. */
+function containedLiteral(s: SigmaString): string | undefined {
+  const p = s.pieces;
+  return p.length === 3 && p[0] === STAR && p[2] === STAR && typeof p[1] === 'string' && p[1] !== '' ? p[1] : undefined;
+}
+
+/** The `contains` literals of a list long enough to search in one pass, or undefined. */
+function containedLiterals(patterns: readonly SigmaString[]): string[] | undefined {
+  const lits = patterns.map(containedLiteral).filter((l): l is string => l !== undefined);
+  const chars = lits.reduce((n, l) => n + l.length, 0);
+  return lits.length >= CONTAINS_AUTOMATON_MIN && chars <= CONTAINS_AUTOMATON_MAX_CHARS ? lits : undefined;
+}
+
+/**
+ * Whether a text holds any of many literals: one pass of an automaton instead of a search per literal
+ * (SigmaHQ's emoji rules list 1,000 values). The automaton ignores case and lets rare characters share
+ * a class, so what it finds is confirmed by an exact search for that literal.
+ */
+function containsAnyTest(literals: readonly string[]): (t: string) => boolean {
+  const automaton = new AhoCorasick(literals.map(lower));
+  return (t) => automaton.holdsExactly(t, literals);
 }
 
 function numberOf(v: unknown): number | undefined {

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import type { Event } from '../evidence/event.js';
-import { lower, valueText } from './modifiers.js';
+import { lower } from './fold.js';
+import { valueText } from './modifiers.js';
 import type { LogSource } from './rule.js';
 
 /**

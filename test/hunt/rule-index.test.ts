@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { test } from 'node:test';
 import { EvtxEvent } from '../../src/evidence/event.js';
 import { readEvtxFile } from '../../src/evidence/evtx/index.js';
-import { AhoCorasick } from '../../src/hunt/aho-corasick.js';
+import { AhoCorasick } from '../../src/sigma/aho-corasick.js';
 import { RuleIndex } from '../../src/hunt/rule-index.js';
 import { DEFAULT_PIPELINE, loadPipeline } from '../../src/sigma/pipeline.js';
 import { loadRuleSet } from '../../src/sigma/ruleset.js';
@@ -12,7 +12,9 @@ import { DATA, listFiles } from '../helpers/paths.js';
 test('Aho-Corasick finds every occurrence of every literal, overlapping ones too', () => {
   const literals = ['he', 'she', 'his', 'hers', 'e'];
   const found = new Map<string, number>();
-  new AhoCorasick(literals).search('ushers and his', (id) => found.set(literals[id]!, (found.get(literals[id]!) ?? 0) + 1));
+  new AhoCorasick(literals).search('ushers and his', (id) => {
+    found.set(literals[id]!, (found.get(literals[id]!) ?? 0) + 1);
+  });
   // Brute force as the oracle.
   const expected = new Map<string, number>();
   for (const l of literals) for (let i = 0; i + l.length <= 'ushers and his'.length; i++) if ('ushers and his'.startsWith(l, i)) expected.set(l, (expected.get(l) ?? 0) + 1);
@@ -45,7 +47,9 @@ test('the Aho-Corasick automaton agrees with a brute-force case-insensitive sear
   const word = fc.array(char, { minLength: 1, maxLength: 5 }).map((a) => a.join('').toLowerCase());
   fc.assert(fc.property(fc.uniqueArray(word, { minLength: 1, maxLength: 20 }), fc.array(char, { maxLength: 40 }).map((a) => a.join('')), (literals, text) => {
     const found = new Set<number>();
-    new AhoCorasick(literals).search(text, (id) => found.add(id));
+    new AhoCorasick(literals).search(text, (id) => {
+      found.add(id);
+    });
     const folded = text.toLowerCase();
     literals.forEach((lit, id) => {
       // Must find every literal the rules would (lower-cased containment); may report more (shared classes, ſ as s).

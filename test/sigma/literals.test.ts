@@ -127,3 +127,16 @@ test('a detection offers one literal set per part of an AND and the unions of on
   assert.deepEqual(new Set(sets.map((s) => JSON.stringify(s))), new Set([JSON.stringify(['\\powershell.exe', '\\pwsh.exe']), JSON.stringify([' -encodedcommand ', '\\w3wp.exe'])]));
   assert.deepEqual(detectionLiteralOptions({ a: { Image: '*' }, condition: 'not a' }), []);
 });
+
+test('a long list of contains values (searched in one pass) matches exactly where a search per value does (case, ſ, Kelvin, İ, Σ, emoji)', () => {
+  const noEvent = { get: () => undefined, values: () => [] };
+  const char = fc.constantFrom(...'abAB. -'.split(''), 'é', 'ſ', 's', '\u212a', 'k', 'İ', 'i', 'Σ', 'σ', 'ς', '®', '\u{1F986}', '\u{1F985}');
+  const value = fc.array(char, { minLength: 1, maxLength: 4 }).map((a) => a.join(''));
+  fc.assert(fc.property(fc.uniqueArray(value, { minLength: 8, maxLength: 30 }), fc.array(fc.array(char, { maxLength: 30 }).map((a) => a.join('')), { minLength: 1, maxLength: 5 }), (values, texts) => {
+    const field = compileFieldTest(['contains'], values);
+    for (const t of texts) {
+      const expected = values.some((v) => t.toLowerCase().includes(v.toLowerCase()));
+      assert.equal(field(t, noEvent), expected, `${JSON.stringify(values)} on ${JSON.stringify(t)}`);
+    }
+  }), { numRuns: 3000 });
+});

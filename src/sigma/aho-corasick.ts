@@ -1,4 +1,4 @@
-import { lower } from '../sigma/modifiers.js';
+import { lower } from './fold.js';
 
 /**
  * Aho-Corasick: finds which of many literals occur in a text in one pass over it. The hunt engine's
@@ -81,11 +81,33 @@ export class AhoCorasick {
     let s = 0;
     for (let i = 0; i < text.length; i++) {
       const c = text.charCodeAt(i);
-      if (c >= 128) return this.searchFolded(lower(text), found);
+      if (c >= 128) {
+        this.searchFolded(lower(text), found);
+        return;
+      }
       s = delta[s * classes + asciiClass[c]!]!;
       const end = outStart[s + 1]!;
       for (let k = outStart[s]!; k < end; k++) found(outIds[k]!);
     }
+  }
+
+  /**
+   * Whether text holds one of `literals` (the automaton's own, as given) exactly, as `includes` finds
+   * it: the automaton proposes, `includes` confirms (it ignores case and lets rare
+   * characters share a class). Its own loop: a call site shared with the rule index's callback
+   * would stop V8 from inlining either.
+   */
+  holdsExactly(text: string, literals: readonly string[]): boolean {
+    const { asciiClass, delta, outStart, outIds, classes } = this;
+    let s = 0;
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c >= 128) return this.searchFolded(lower(text), (id) => text.includes(literals[id]!));
+      s = delta[s * classes + asciiClass[c]!]!;
+      const end = outStart[s + 1]!;
+      for (let k = outStart[s]!; k < end; k++) if (text.includes(literals[outIds[k]!]!)) return true;
+    }
+    return false;
   }
 
   /** Calls `found` with the position of the last character of each occurrence in ASCII text from `from` on (case-insensitively). */
@@ -104,11 +126,7 @@ export class AhoCorasick {
     let s = 0;
     for (let i = 0; i < text.length; i++) {
       const c = text.charCodeAt(i);
-      if (c >= 128) {
-        let found = false;
-        this.searchFolded(lower(text), () => (found = true));
-        return found;
-      }
+      if (c >= 128) return this.searchFolded(lower(text), () => true);
       s = delta[s * classes + asciiClass[c]!]!;
       if (outStart[s + 1]! > outStart[s]!) return true;
     }
@@ -121,23 +139,24 @@ export class AhoCorasick {
    * onto k) are searched both ways: case-insensitive regular expressions take them for that letter,
    * and the prefilter must not be stricter than the rules.
    */
-  private searchFolded(text: string, found: (id: number) => void): void {
-    this.searchClasses(text, found);
+  private searchFolded(text: string, found: (id: number) => boolean | void): boolean {
+    if (this.searchClasses(text, found)) return true;
     const asAscii = text.replace(/[^\x00-\x7f]/g, (c) => {
       const f = c.toUpperCase().toLowerCase();
       return f.length === 1 && f.charCodeAt(0) < 128 ? f : c;
     });
-    if (asAscii !== text) this.searchClasses(asAscii, found);
+    return asAscii !== text && this.searchClasses(asAscii, found);
   }
 
-  private searchClasses(text: string, found: (id: number) => void): void {
+  private searchClasses(text: string, found: (id: number) => boolean | void): boolean {
     const { delta, outStart, outIds, classes } = this;
     let s = 0;
     for (let i = 0; i < text.length; i++) {
       s = delta[s * classes + this.classOf(text.charCodeAt(i))]!;
       const end = outStart[s + 1]!;
-      for (let k = outStart[s]!; k < end; k++) found(outIds[k]!);
+      for (let k = outStart[s]!; k < end; k++) if (found(outIds[k]!) === true) return true;
     }
+    return false;
   }
 }
 /** The trie's size: the root and one state per distinct prefix (sorted, each literal adds what it does not share with the one before). */

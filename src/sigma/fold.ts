@@ -1,0 +1,22 @@
+/**
+ * Lower-cased text, memoised: an event's values are tested by hundreds of rules, and a Map lookup of
+ * the same string (its hash is cached in it) is much cheaper than lower-casing it again each time.
+ * The memo is emptied once it holds about a million characters, so long values cannot pile up.
+ */
+const lowered = new Map<string, string>();
+let loweredChars = 0;
+const MAX_LOWERED_CHARS = 1 << 20;
+
+export function lower(t: string): string {
+  let l = lowered.get(t);
+  if (l === undefined) {
+    if (loweredChars >= MAX_LOWERED_CHARS || lowered.size >= 8192) {
+      lowered.clear();
+      loweredChars = 0;
+    }
+    l = t.toLowerCase();
+    lowered.set(t, l);
+    loweredChars += t.length;
+  }
+  return l;
+}
