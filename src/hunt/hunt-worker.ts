@@ -4,6 +4,7 @@ import { loadRuleSet } from '../sigma/ruleset.js';
 import { GarbagePacer } from '../common/memory.js';
 import { huntUnit, type HuntUnit, unitSize } from './hunt.js';
 import { RuleIndex } from './rule-index.js';
+import type { AutomatonTables } from '../sigma/aho-corasick.js';
 import { loadFeed } from './ioc/feeds.js';
 import { IocMatcher } from './ioc/matcher.js';
 import { type RuleSelection, selectRules } from './rule-selection.js';
@@ -27,13 +28,19 @@ export interface HuntWorkerData {
 const data = workerData as HuntWorkerData;
 const set = loadRuleSet(data.rules, loadPipeline(data.pipeline ?? DEFAULT_PIPELINE));
 const rules = selectRules(set.rules, data.selection).rules;
-const index = new RuleIndex(rules);
 const iocs = data.iocs?.length ? new IocMatcher(data.iocs.flatMap((f) => loadFeed(f).indicators)) : undefined;
+let index: RuleIndex | undefined;
 
 const pacer = new GarbagePacer();
 
-parentPort!.postMessage({ ready: true });
-parentPort!.on('message', async (msg: { id: number; task: HuntUnit; expectedRules: number }) => {
+// The main thread sends its index's automaton (shared memory) once it has built it: the worker is
+// ready with that, one copy of the largest table for every thread.
+parentPort!.on('message', async (msg: { automaton: AutomatonTables } | { id: number; task: HuntUnit; expectedRules: number }) => {
+  if ('automaton' in msg) {
+    index = new RuleIndex(rules, msg.automaton);
+    return parentPort!.postMessage({ ready: true });
+  }
+  if (!index) return parentPort!.postMessage({ id: msg.id, error: 'a task came before the rule index was shared' });
   if (rules.length !== msg.expectedRules) {
     return parentPort!.postMessage({ id: msg.id, error: `a worker thread selected ${rules.length} rules, the main thread ${msg.expectedRules} (did the rule files change during the run?)` });
   }

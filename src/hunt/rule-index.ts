@@ -2,7 +2,7 @@ import type { Event } from '../evidence/event.js';
 import { lower } from '../sigma/fold.js';
 import { valueText } from '../sigma/modifiers.js';
 import type { CompiledRule, RuleAlternative } from '../sigma/ruleset.js';
-import { AhoCorasick } from '../sigma/aho-corasick.js';
+import { AhoCorasick, type AutomatonTables } from '../sigma/aho-corasick.js';
 
 /** Literals are cut to this length for the automaton (about 15,000 SigmaHQ literals, some very long). */
 const MAX_LITERAL = 10;
@@ -60,7 +60,8 @@ export class RuleIndex {
   private readonly event: { current: Event | undefined } = { current: undefined };
   private readonly onLiteral: (id: number) => void;
 
-  constructor(rules: readonly CompiledRule[]) {
+  /** `automaton`: the tables of another thread's index over the same rules, to share instead of building (used only if they match). */
+  constructor(rules: readonly CompiledRule[], automaton?: AutomatonTables) {
     const literalIds = new Map<string, number>();
     const idOf = (lit: string) => {
       // A literal's prefix occurs wherever the literal does: prefixes keep the automaton small.
@@ -93,13 +94,18 @@ export class RuleIndex {
     this.tested = new Int32Array(this.alts.length);
     this.ruleMatched = new Int32Array(this.rules.length);
     this.bucketOpen = new Int32Array(this.buckets);
-    this.automaton = new AhoCorasick([...literalIds.keys()]);
+    this.automaton = new AhoCorasick([...literalIds.keys()], automaton);
     this.onLiteral = (id) => {
       if (this.literalSeen[id] === this.stamp) return;
       this.literalSeen[id] = this.stamp;
       this.literalEvents[id]!++;
       for (const n of this.byLiteral[id]!) this.test(n, this.event.current!);
     };
+  }
+
+  /** The automaton's tables, for hunting threads' indexes over the same rules. */
+  automatonTables(): AutomatonTables {
+    return this.automaton.tables();
   }
 
   /** Moves each alternative to the literal set that occurred in the fewest events so far. */

@@ -11,9 +11,25 @@ import { lower } from './fold.js';
 /** Non-ASCII characters share this many classes, by code: a DFA row per character of every script would not fit. */
 const NON_ASCII_CLASSES = 16;
 
+/**
+ * An automaton's tables, to hand to another thread: the large one is in shared memory, so threads
+ * hunting with the same rules hold one copy. `literals` and `chars` tell whether it was built from
+ * the same literals.
+ */
+export interface AutomatonTables {
+  literals: number;
+  chars: number;
+  asciiClass: Uint8Array;
+  firstOther: number;
+  classes: number;
+  delta: Uint16Array | Int32Array;
+  outStart: Int32Array;
+  outIds: Int32Array;
+}
+
 export class AhoCorasick {
   /** Character class of each ASCII code unit (upper case folded onto lower); 0: in no literal. */
-  private readonly asciiClass = new Uint8Array(128);
+  private readonly asciiClass: Uint8Array = new Uint8Array(128);
   /** The first of the classes non-ASCII characters share (two that share one may be taken for each other: the prefilter then passes a few more events, never fewer). */
   private readonly firstOther: number;
   private readonly classes: number;
@@ -22,7 +38,12 @@ export class AhoCorasick {
   private readonly outStart: Int32Array;
   private readonly outIds: Int32Array;
 
-  constructor(literals: readonly string[]) {
+  /** Built from the literals, or taken from tables another thread built from the same literals (undefined when they are not). */
+  constructor(private readonly literals: readonly string[], tables?: AutomatonTables) {
+    if (tables && tables.literals === literals.length && tables.chars === charCount(literals)) {
+      ({ asciiClass: this.asciiClass, firstOther: this.firstOther, classes: this.classes, delta: this.delta, outStart: this.outStart, outIds: this.outIds } = tables);
+      return;
+    }
     let classes = 1;
     for (const lit of literals) {
       for (let i = 0; i < lit.length; i++) {
@@ -35,7 +56,8 @@ export class AhoCorasick {
     this.classes = classes + NON_ASCII_CLASSES;
     const states = countStates(literals);
     const K = this.classes;
-    const delta = (this.delta = states < 65536 ? new Uint16Array(states * K) : new Int32Array(states * K));
+    const cells = new SharedArrayBuffer(states * K * (states < 65536 ? 2 : 4));
+    const delta = (this.delta = states < 65536 ? new Uint16Array(cells) : new Int32Array(cells));
     const ends: number[][] = Array.from({ length: states }, () => []);
     let next = 1;
     literals.forEach((lit, id) => {
@@ -68,6 +90,12 @@ export class AhoCorasick {
     this.outStart = new Int32Array(states + 1);
     for (let s = 0; s < states; s++) this.outStart[s + 1] = this.outStart[s]! + ends[s]!.length;
     this.outIds = Int32Array.from(ends.flat());
+  }
+
+  /** The tables, for another thread's automaton over the same literals. */
+  tables(): AutomatonTables {
+    const { asciiClass, firstOther, classes, delta, outStart, outIds } = this;
+    return { literals: this.literals.length, chars: charCount(this.literals), asciiClass, firstOther, classes, delta, outStart, outIds };
   }
 
   /** The class of a character of a (lower-case) literal. */
@@ -171,4 +199,10 @@ function countStates(literals: readonly string[]): number {
     prev = lit;
   }
   return states;
+}
+
+function charCount(literals: readonly string[]): number {
+  let n = 0;
+  for (const l of literals) n += l.length;
+  return n;
 }

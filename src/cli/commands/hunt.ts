@@ -261,6 +261,8 @@ async function huntWith(
     else await out.write(line(d) + '\n');
   };
   const index = new RuleIndex(rules);
+  // Workers wait for this: they share its automaton rather than build their own.
+  for (const w of workers) w.postMessage({ automaton: index.automatonTables() });
   const correlator = ruleSet.correlations.length ? new Correlator(ruleSet.correlations, PLACE_FIELDS) : undefined;
   const window: TimeWindow | undefined = opts.from !== undefined || opts.to !== undefined ? { from: opts.from, to: opts.to } : undefined;
   // Findings of the command's own (files, YARA, exposure) meet the same level and time window as detections.
