@@ -5,13 +5,11 @@ import { Evidence, NameFinder, evidenceFromDetections } from '../attribution/evi
 import { KnowledgeIndex, type KnowledgeBase } from '../attribution/knowledge.js';
 import { type CaseReport, CaseReportBuilder } from './case-report.js';
 import type { HuntRecord } from './hunt-output.js';
+import { REPORT_FILES, type ReportFormat } from './formats.js';
 import { caseToHtml } from './html.js';
 import { caseToNavigator } from './navigator.js';
 import { caseToStix } from './stix.js';
 
-export const REPORT_FORMATS = ['html', 'stix', 'navigator'] as const;
-export type ReportFormat = (typeof REPORT_FORMATS)[number];
-export const REPORT_FILES: Record<ReportFormat, string> = { html: 'report.html', stix: 'stix-bundle.json', navigator: 'navigator-layer.json' };
 
 export interface CaseOptions {
   title: string;

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KnowledgeError, type KnowledgeBase } from '../attribution/knowledge.js';
 import { normaliseSector } from '../attribution/victimology.js';
-import { REPORT_FORMATS, buildCase, writeCase } from '../report/case.js';
+import { buildCase, writeCase } from '../report/case.js';
+import { REPORT_FORMATS } from '../report/formats.js';
 import { readHuntOutput } from '../report/hunt-output.js';
 import type { CaseRow, CaseStore } from './store.js';
 

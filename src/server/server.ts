@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { KnowledgeBase } from '../attribution/knowledge.js';
 import { CHART_JS, REPORT_ASSETS } from '../report/html.js';
-import { REPORT_FILES } from '../report/case.js';
+import { REPORT_FILES } from '../report/formats.js';
 import { HuntJobs } from './jobs.js';
 import { Refused, evidenceFolder, uploadName } from './paths.js';
 import { type CaseKind, CaseStore } from './store.js';

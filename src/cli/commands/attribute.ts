@@ -10,25 +10,8 @@ import { countryName, normaliseCountry, normaliseSector } from '../../attributio
 import { spoorHome } from '../../common/home.js';
 import { formatTable } from '../../report/detections.js';
 import { ExitCode } from '../options.js';
+import { type AttributeCliOptions, addAttributionOptions } from './case-options.js';
 import { HuntOutputError, huntRecords } from '../../report/hunt-output.js';
-
-export interface AttributeCliOptions {
-  attack?: string;
-  sector: string[];
-  country: string[];
-  top: string;
-}
-
-const collect = (v: string, prev: string[]) => [...prev, ...v.split(',').map((x) => x.trim()).filter(Boolean)];
-
-/** Options shared by `attribute` and `hunt --attribute`. */
-export function addAttributionOptions(c: Command): Command {
-  return c
-    .option('--attack <bundle.json>', 'ATT&CK Enterprise STIX bundle (default: the copy `spoor update` installed, else the one Spoor ships)')
-    .option('--sector <sector>', 'victim sector, e.g. "higher education", "law firms" (repeatable)', collect, [])
-    .option('--country <country>', 'victim country, e.g. US or "United States" (repeatable)', collect, [])
-    .option('--top <n>', 'candidate groups to list', '5');
-}
 
 /**
  * The knowledge attribution uses: ATT&CK from --attack, else the copy `spoor update` installed, else

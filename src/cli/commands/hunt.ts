@@ -23,15 +23,11 @@ import { collectInputs, globFilter, type Inputs } from '../inputs.js';
 import { ExitCode, parseThreads } from '../options.js';
 import { StreamOutput } from '../output.js';
 import { HuntProgress, StepProgress } from '../progress.js';
-import { addAttributionOptions, startAttribution } from './attribute.js';
-import { addReportOptions, makeReport } from './report.js';
+import { addAttributionOptions, addReportOptions } from './case-options.js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ReportFormat } from '../../report/case.js';
+import type { ReportFormat } from '../../report/formats.js';
 import type { CompiledRule } from '../../sigma/ruleset.js';
-import { connect, parseClickHouseUrl } from '../../sql/client.js';
-import { convertRules, huntInClickHouse, iocHitsInClickHouse } from '../../sql/hunt.js';
-import { TABLE } from '../../sql/schema.js';
 import { isRuleError, loadPipelineOrExit } from './rules.js';
 
 type Format = 'table' | 'jsonl' | 'csv' | 'timesketch';
@@ -247,7 +243,8 @@ async function huntWith(
   if (opts.format === 'csv') await out.write(CSV_HEADER.join(',') + '\n');
   const sorter = opts.sort === 'time' && opts.format !== 'table' ? new TimelineSorter() : undefined;
   const line = (d: Detection) => (opts.format === 'jsonl' ? detectionJson(d) : opts.format === 'timesketch' ? detectionTimesketch(d) : detectionCsv(d));
-  const attribution = opts.attribute ? startAttribution(opts) : undefined;
+  // Attribution and the report writers are loaded only for a hunt that asks for them.
+  const attribution = opts.attribute ? (await import('./attribute.js')).startAttribution(opts) : undefined;
   const reportFile = opts.report ? join(opts.report, 'detections.jsonl') : undefined;
   if (opts.report) mkdirSync(opts.report, { recursive: true });
   const reportOut = reportFile ? new StreamOutput(createWriteStream(reportFile)) : undefined;
@@ -317,6 +314,7 @@ async function huntWith(
   if (attribution) process.stderr.write(`\n${attribution.report()}`);
   if (reportOut && reportFile && opts.report) {
     await reportOut.end();
+    const { makeReport } = await import('./report.js');
     const made = await makeReport(reportFile, opts.report, { ...opts, format: opts.reportFormat ?? ['html', 'stix', 'navigator'], title: opts.title ?? `spoor ${run.command}` }, say);
     if (made !== ExitCode.Ok) return made;
   }
@@ -341,6 +339,8 @@ function colourWanted(stream: NodeJS.WritableStream): boolean {
  * Returns the number of events in the table, or undefined (said why) when the database cannot be used.
  */
 async function huntInDatabase(url: string, rules: CompiledRule[], pipeline: Pipeline, iocs: IocMatcher | undefined, showProgress: boolean, say: (m: string) => void, emit: (d: Detection) => Promise<void>): Promise<number | undefined> {
+  // ClickHouse's client and the SQL conversion are loaded only for --engine.
+  const [{ connect, parseClickHouseUrl }, { convertRules, huntInClickHouse, iocHitsInClickHouse }, { TABLE }] = await Promise.all([import('../../sql/client.js'), import('../../sql/hunt.js'), import('../../sql/schema.js')]);
   let conn;
   try {
     conn = await connect(parseClickHouseUrl(url));

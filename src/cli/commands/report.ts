@@ -1,31 +1,13 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { KnowledgeError, type KnowledgeBase } from '../../attribution/knowledge.js';
-import { REPORT_FILES, REPORT_FORMATS, type ReportFormat, buildCase, writeCase } from '../../report/case.js';
+import { buildCase, writeCase } from '../../report/case.js';
+import { REPORT_FILES, REPORT_FORMATS, type ReportFormat } from '../../report/formats.js';
 import { HuntOutputError, readHuntOutput } from '../../report/hunt-output.js';
 import { ExitCode } from '../options.js';
-import { type AttributeCliOptions, addAnalystEvidence, addAttributionOptions, knowledgeFor } from './attribute.js';
-
-export interface ReportCliOptions extends AttributeCliOptions {
-  output: string;
-  format: ReportFormat[];
-  title?: string;
-  attribute: boolean;
-}
-
-function parseFormats(value: string): ReportFormat[] {
-  const list = value.split(',').map((v) => v.trim()).filter(Boolean);
-  for (const f of list) if (!(REPORT_FORMATS as readonly string[]).includes(f)) throw new InvalidArgumentError(`expected some of ${REPORT_FORMATS.join(', ')}`);
-  return list as ReportFormat[];
-}
-
-/** Options `report` and `hunt --report` share. */
-export function addReportOptions(c: Command): Command {
-  return c
-    .option('--report-format <formats>', `with --report: which files (${REPORT_FORMATS.join(', ')}; comma-separated)`, parseFormats, [...REPORT_FORMATS])
-    .option('--title <title>', 'the report\'s title (default: the input\'s name)');
-}
+import { addAnalystEvidence, knowledgeFor } from './attribute.js';
+import { type ReportCliOptions, addAttributionOptions, parseFormats } from './case-options.js';
 
 /** ATT&CK when it can be had; otherwise undefined and the reason (a report is made without attribution). */
 export function optionalKnowledge(attack: string | undefined, say: (m: string) => void): { kb?: KnowledgeBase; note?: string } {
