@@ -70,8 +70,10 @@ export function writeLargeCorpus(samples: readonly string[], dir: string, totalB
   while (written < totalBytes) {
     const path = join(dir, `large-${files.length}.evtx`);
     writeEvtx(path, limitBySize(events, path, fileBytes, base.length));
+    const size = statSync(path).size;
+    if (size <= 4096) throw new Error(`${path}: no events written`); // a header alone: never loop on empty files
     files.push(path);
-    written += statSync(path).size;
+    written += size;
   }
   return files;
 }
@@ -128,11 +130,15 @@ function csvField(v: string): string {
   return /[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
 }
 
-/** Stops a stream of events once the file being written reaches its size (checked every pass). */
-function* limitBySize(events: Iterable<SampleEvent>, path: string, bytes: number, every: number): Generator<SampleEvent> {
-  let n = 0;
-  for (const e of events) {
-    yield e;
-    if (++n % every === 0 && (statSync(path, { throwIfNoEntry: false })?.size ?? 0) >= bytes) return;
+/**
+ * Events from a stream until the file being written reaches its size (checked every pass). Read by
+ * `next()`, not `for … of`: leaving a `for … of` early would close the stream the next file goes on with.
+ */
+function* limitBySize(events: Iterator<SampleEvent>, path: string, bytes: number, every: number): Generator<SampleEvent> {
+  for (let n = 1; ; n++) {
+    const e = events.next();
+    if (e.done) return;
+    yield e.value;
+    if (n % every === 0 && (statSync(path, { throwIfNoEntry: false })?.size ?? 0) >= bytes) return;
   }
 }
