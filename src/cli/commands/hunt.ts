@@ -241,7 +241,8 @@ async function huntWith(
   const rows: { timestamp: string; row: string[] }[] = [];
   let worst = -1;
   if (opts.format === 'csv') await out.write(CSV_HEADER.join(',') + '\n');
-  const sorter = opts.sort === 'time' && opts.format !== 'table' ? new TimelineSorter() : undefined;
+  const pacer = new GarbagePacer();
+  const sorter = opts.sort === 'time' && opts.format !== 'table' ? new TimelineSorter(undefined, (chars) => pacer.add(chars)) : undefined;
   const line = (d: Detection) => (opts.format === 'jsonl' ? detectionJson(d) : opts.format === 'timesketch' ? detectionTimesketch(d) : detectionCsv(d));
   // Attribution and the report writers are loaded only for a hunt that asks for them.
   const attribution = opts.attribute ? (await import('./attribute.js')).startAttribution(opts) : undefined;
@@ -279,7 +280,6 @@ async function huntWith(
     if (found === undefined) return ExitCode.Unreadable;
     stats.events = found;
   }
-  const pacer = new GarbagePacer();
   const totalBytes = inputs.files.reduce((n, f) => n + f.size, 0);
   const progress = opts.progressJson ? HuntProgress.json(totalBytes, inputs.files.length) : opts.progress === false ? undefined : HuntProgress.start(totalBytes, inputs.files.length);
   try {
