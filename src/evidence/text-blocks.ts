@@ -29,15 +29,16 @@ export interface TextBlock {
  * whole in the later one), so readers can stream files of any size through bounded memory. Blocks are
  * 64 KiB: V8 makes strings up to about that size at memory speed, larger ones some thirty times slower.
  */
-export function* readTextChunks(file: string, range?: ByteRange): Generator<TextBlock> {
+export function* readTextChunks(file: string, range?: ByteRange, readBytes = READ_BYTES): Generator<TextBlock> {
   const fd = openSync(file, 'r');
-  const buf = spare.pop() ?? Buffer.allocUnsafe(READ_BYTES + BLOCK_BYTES);
+  const pooled = readBytes === READ_BYTES;
+  const buf = (pooled && spare.pop()) || Buffer.allocUnsafe(readBytes + BLOCK_BYTES);
   try {
     let kept = 0;
     let pos = range?.start ?? 0;
     const stop = range?.end ?? Infinity;
     for (;;) {
-      const n = pos < stop ? readSync(fd, buf, kept, Math.min(READ_BYTES, stop - pos), pos) : 0;
+      const n = pos < stop ? readSync(fd, buf, kept, Math.min(readBytes, stop - pos), pos) : 0;
       if (n === 0) break;
       pos += n;
       const have = kept + n;
@@ -62,13 +63,13 @@ export function* readTextChunks(file: string, range?: ByteRange): Generator<Text
     }
   } finally {
     closeSync(fd);
-    if (spare.length < 4) spare.push(buf);
+    if (pooled && spare.length < 4) spare.push(buf);
   }
 }
 
 /** The blocks of a text file (or of a byte range of it) as strings. */
-export function* readTextBlocks(file: string, range?: ByteRange): Generator<string> {
-  for (const b of readTextChunks(file, range)) yield b.text;
+export function* readTextBlocks(file: string, range?: ByteRange, readBytes?: number): Generator<string> {
+  for (const b of readTextChunks(file, range, readBytes)) yield b.text;
 }
 
 /** Bytes [start, end) of a file. */
@@ -115,7 +116,7 @@ export type BoundedLine = { lineNo: number; text: string } | { lineNo: number; t
  * A text file's lines (without their \n or \r\n), never holding more than `maxChars` of one: a longer
  * line is read past and reported by its length, so a hostile file of one endless line costs no memory.
  */
-export function* readBoundedLines(file: string, maxChars: number): Generator<BoundedLine> {
+export function* readBoundedLines(file: string, maxChars: number, readBytes?: number): Generator<BoundedLine> {
   let parts: string[] = [];
   let size = 0;
   let lineNo = 1;
@@ -126,7 +127,7 @@ export function* readBoundedLines(file: string, maxChars: number): Generator<Bou
     lineNo++;
     return out;
   };
-  for (const block of readTextBlocks(file)) {
+  for (const block of readTextBlocks(file, undefined, readBytes)) {
     let at = 0;
     for (let nl = block.indexOf('\n'); nl >= 0; nl = block.indexOf('\n', at)) {
       if (size + nl - at <= maxChars) parts.push(block.slice(at, nl));

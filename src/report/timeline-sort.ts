@@ -98,13 +98,15 @@ export class TimelineSorter {
   }
 }
 
-/** Runs merged at once: each is read through its own buffer (about a megabyte). */
+/** Runs merged at once: each is read through its own buffer. */
 const MAX_FAN_IN = 16;
+const MERGE_READ_BYTES = 64 * 1024;
 
 /** The lines (key, tab, line) of sorted runs, merged into one sorted sequence. */
 function* mergeRuns(paths: readonly string[]): Generator<string> {
-  // Lines are the sorter's own (a detection each): no bound on their length is needed.
-  const readers = paths.map((path) => readBoundedLines(path, Number.MAX_SAFE_INTEGER));
+  // Lines are the sorter's own (a detection each): no bound on their length is needed. Each run is
+  // read a block at a time, not a megabyte: sixteen megabyte buffers would be most of the merge's memory.
+  const readers = paths.map((path) => readBoundedLines(path, Number.MAX_SAFE_INTEGER, MERGE_READ_BYTES));
   const next = (r: Generator<BoundedLine>): string | undefined => {
     const l = r.next();
     return l.done ? undefined : 'text' in l.value ? l.value.text : '';

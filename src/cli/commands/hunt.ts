@@ -1,7 +1,7 @@
 import { createWriteStream, existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { GarbagePacer } from '../../common/memory.js';
+import { collectGarbage, GarbagePacer } from '../../common/memory.js';
 import { runOrdered } from '../../common/ordered-pool.js';
 import { threadsFor } from '../../common/threads.js';
 import { Correlator, MAX_HELD_EVENTS } from '../../hunt/correlate.js';
@@ -258,7 +258,7 @@ async function huntWith(
     else if (sorter) sorter.add(d.timestamp, line(d));
     else await out.write(line(d) + '\n');
   };
-  const index = new RuleIndex(rules);
+  let index: RuleIndex | undefined = new RuleIndex(rules);
   // Workers wait for this: they share its automaton rather than build their own.
   for (const w of workers) w.postMessage({ automaton: index.automatonTables() });
   const correlator = ruleSet.correlations.length ? new Correlator(ruleSet.correlations, PLACE_FIELDS) : undefined;
@@ -286,7 +286,7 @@ async function huntWith(
     await runOrdered({
       tasks: units,
       workers,
-      runHere: (u) => huntUnit(u, index, opts.timeField, iocs),
+      runHere: (u) => huntUnit(u, index!, opts.timeField, iocs),
       window: threads * 16,
       waitReady: true,
       message: { expectedRules: rules.length },
@@ -300,6 +300,9 @@ async function huntWith(
   } finally {
     progress?.stop(stats);
   }
+  // The index (its automaton alone is 24 MB) is done with: let it go before the output is merged.
+  index = undefined;
+  collectGarbage();
   for (const c of correlator?.finish() ?? []) {
     stats.detections++;
     await emit(correlationDetection(c));
