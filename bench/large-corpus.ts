@@ -63,19 +63,13 @@ function* passes(base: readonly SampleEvent[]): Generator<SampleEvent> {
  */
 export function writeLargeCorpus(samples: readonly string[], dir: string, totalBytes: number, fileBytes = 512 * 1024 * 1024): string[] {
   const base = baseEvents(samples);
-  mkdirSync(dir, { recursive: true });
-  const files: string[] = [];
   const events = passes(base);
-  let written = 0;
-  while (written < totalBytes) {
-    const path = join(dir, `large-${files.length}.evtx`);
+  return writeFilesUntil(dir, 'evtx', totalBytes, (path) => {
     writeEvtx(path, limitBySize(events, path, fileBytes, base.length));
     const size = statSync(path).size;
     if (size <= 4096) throw new Error(`${path}: no events written`); // a header alone: never loop on empty files
-    files.push(path);
-    written += size;
-  }
-  return files;
+    return size;
+  });
 }
 
 /**
@@ -87,12 +81,8 @@ export function writeLargeCsv(samples: readonly string[], dir: string, totalByte
   const dataNames = [...new Set(base.flatMap((e) => e.data.map(([k]) => k)))].sort();
   const header = ['TimeCreated', 'EventID', 'Channel', 'Provider_Name', 'Computer', ...dataNames];
   const column = new Map(dataNames.map((n, i) => [n, i + 5]));
-  mkdirSync(dir, { recursive: true });
-  const files: string[] = [];
   const events = passes(base);
-  let written = 0;
-  while (written < totalBytes) {
-    const path = join(dir, `large-${files.length}.csv`);
+  return writeFilesUntil(dir, 'csv', totalBytes, (path) => {
     const fd = openSync(path, 'w');
     let size = 0;
     const write = (text: string) => {
@@ -119,8 +109,18 @@ export function writeLargeCsv(samples: readonly string[], dir: string, totalByte
     }
     if (lines.length) write(lines.join('\n') + '\n');
     closeSync(fd);
+    return size;
+  });
+}
+
+/** Files `large-N.EXT` in `dir`, each written by `writeOne` (which returns its size), until `totalBytes`. */
+function writeFilesUntil(dir: string, ext: string, totalBytes: number, writeOne: (path: string) => number): string[] {
+  mkdirSync(dir, { recursive: true });
+  const files: string[] = [];
+  for (let written = 0; written < totalBytes; ) {
+    const path = join(dir, `large-${files.length}.${ext}`);
+    written += writeOne(path);
     files.push(path);
-    written += size;
   }
   return files;
 }

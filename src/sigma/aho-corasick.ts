@@ -120,13 +120,12 @@ export class AhoCorasick {
   }
 
   /**
-   * Whether text holds one of `literals` (the automaton's own, as given) exactly, as `includes` finds
-   * it: the automaton proposes, `includes` confirms (it ignores case and lets rare
-   * characters share a class). Its own loop: a call site shared with the rule index's callback
-   * would stop V8 from inlining either.
+   * Whether text holds one of the literals exactly, as `includes` finds it: the automaton proposes,
+   * `includes` confirms (the automaton ignores case and lets rare characters share a class). Its own
+   * loop: a call site shared with the rule index's callback would stop V8 from inlining either.
    */
-  holdsExactly(text: string, literals: readonly string[]): boolean {
-    const { asciiClass, delta, outStart, outIds, classes } = this;
+  holdsExactly(text: string): boolean {
+    const { asciiClass, delta, outStart, outIds, classes, literals } = this;
     let s = 0;
     for (let i = 0; i < text.length; i++) {
       const c = text.charCodeAt(i);

@@ -198,8 +198,9 @@ function containedLiterals(patterns: readonly SigmaString[]): string[] | undefin
  * a class, so what it finds is confirmed by an exact search for that literal.
  */
 function containsAnyTest(literals: readonly string[]): (t: string) => boolean {
-  const automaton = new AhoCorasick(literals.map(lower));
-  return (t) => automaton.holdsExactly(t, literals);
+  // The literals are lower-cased already (`stringsTest` folds uncased values), as the automaton wants.
+  const automaton = new AhoCorasick(literals);
+  return (t) => automaton.holdsExactly(t);
 }
 
 function numberOf(v: unknown): number | undefined {
@@ -316,7 +317,7 @@ export function compileFieldTest(
       if (typeof r !== 'string') throw new RuleError('"re" needs a string');
       const re = SafeRegex.compile(r, flags);
       // A text too short for any match, or without the literals every match holds, is not handed to
-      // RE2: a call into it costs more than these checks (`.{1000,}` on every command line).
+      // RE2: a call into it costs more than these checks.
       // Only ASCII literals: lower-casing keeps them in place. A case-blind match of `s` may be `ſ`,
       // which lower-casing leaves as it is: a text holding one goes to RE2.
       const { literals, minLength } = regexFacts(r);
