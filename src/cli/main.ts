@@ -2,6 +2,15 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { ExitCode } from './options.js';
 
+// A reader that goes away (`spoor help hunt | head`) ends the output, not the process with a stack
+// trace; a command that writes through its own StreamOutput has a listener of its own and goes on.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    if (stream.listenerCount('error') === 1) process.exit(process.exitCode ?? 0);
+  });
+}
+
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 const program = new Command('spoor')
