@@ -8,6 +8,10 @@ import { runInNewContext } from 'node:vm';
  * time, where a hard heap limit would turn a large but legitimate need into a crash.
  */
 setFlagsFromString('--expose-gc');
+// V8 lets the old generation grow up to several times what survived the last full collection before
+// it collects again; a hunt's live set is ~100 MB, so that factor alone would cross the memory bound.
+// A heap that grows by a fifth at a time costs a few per cent more collection.
+setFlagsFromString(`--heap-growing-percent=${process.env.SPOOR_HEAP_GROWING ?? 20}`);
 const gc = runInNewContext('gc') as (() => void) | undefined;
 
 export function collectGarbage(): void {

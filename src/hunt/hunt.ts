@@ -17,6 +17,7 @@ import { cvesOf, techniquesOf } from '../sigma/ruleset.js';
 import { planUnits } from '../evidence/evtx/work.js';
 import type { IocHit, IocMatcher } from './ioc/matcher.js';
 import { syntheticRule } from './synthetic-rule.js';
+import { detached } from '../common/detached.js';
 
 /** A rule that matched an event, with where the event came from. */
 export interface Detection {
@@ -301,8 +302,9 @@ export async function huntUnit(unit: HuntUnit, rules: RuleIndex, timeField?: str
     const matched = rules.matchNumbers(view);
     const hits = iocs?.size ? eventIocs(view, iocs) : undefined;
     if (matched.length || hits?.length) {
+      // A match is held until its unit is done: its values must not keep the text they were read from.
       const event = view.toRaw();
-      result.matches.push({ rules: matched, matched: matched.map((n) => matchedValues(view, rules.rule(n))), ...(hits?.length ? { iocs: hits } : {}), event, ...eventPlace(view, e.timestamp), ...(e.line ? { line: e.line } : {}) });
+      result.matches.push(detached({ rules: matched, matched: matched.map((n) => matchedValues(view, rules.rule(n))), ...(hits?.length ? { iocs: hits } : {}), event, ...eventPlace(view, e.timestamp), ...(e.line ? { line: e.line } : {}) }));
     }
   };
   // EVTX, JSON and XML are read synchronously: no promise per event on the hot path.

@@ -3,13 +3,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BoundedLine, readBoundedLines } from '../evidence/text-blocks.js';
 
+/** Bytes of line text per block the sorter writes lines into. */
+const BLOCK_BYTES = 1024 * 1024;
+
 /**
  * Sorts output lines by time without holding them all: lines collect in memory up to a bound, then
  * go to a temporary file as a sorted run; the sorted output is a merge of the runs. Lines of equal
  * time keep the order they came in. A line must not contain a newline (JSONL and CSV rows do not).
+ *
+ * Lines are held as UTF-8 in large blocks, not as strings: a line built by concatenation is a tree
+ * of string pieces several times its length, and tens of thousands of them live long enough to fill
+ * the heap's old generation; in blocks, the bound is the memory held.
  */
 export class TimelineSorter {
-  private pending: { key: string; line: string }[] = [];
+  private blocks: Buffer[] = [];
+  private used = 0;
+  /** Per pending line: its time key, and where its bytes are (block, offset, length). */
+  private times: number[] = [];
+  private places: number[] = [];
   private pendingBytes = 0;
   private seq = 0;
   private readonly runs: string[] = [];
@@ -20,15 +31,23 @@ export class TimelineSorter {
    * merge reads runs through buffers that live long enough to reach the old generation, which V8
    * would otherwise let grow by hundreds of megabytes before collecting it).
    */
-  constructor(private readonly limitBytes = 32 * 1024 * 1024, private readonly onMerged?: (chars: number) => void) {}
+  constructor(private readonly limitBytes = 24 * 1024 * 1024, private readonly onMerged?: (chars: number) => void) {}
 
   /** Adds a line with its event time (ISO-8601; lines without a readable time sort last). */
   add(timestamp: string, line: string): void {
     const t = Date.parse(timestamp);
-    // Fixed-width keys sort as strings: time in ms (shifted to stay positive), then arrival.
-    const time = Number.isNaN(t) ? '~' : String(t + 1e14).padStart(16, '0');
-    this.pending.push({ key: `${time}:${String(this.seq++).padStart(12, '0')}`, line });
-    this.pendingBytes += line.length * 2 + 64;
+    const size = Buffer.byteLength(line);
+    let block = this.blocks[this.blocks.length - 1];
+    if (!block || this.used + size > block.length) {
+      block = Buffer.allocUnsafe(Math.max(BLOCK_BYTES, size));
+      this.blocks.push(block);
+      this.used = 0;
+    }
+    block.write(line, this.used);
+    this.times.push(Number.isNaN(t) ? Infinity : t);
+    this.places.push(this.blocks.length - 1, this.used, size);
+    this.used += size;
+    this.pendingBytes += size + 48;
     if (this.pendingBytes >= this.limitBytes) this.spill();
   }
 
@@ -40,32 +59,59 @@ export class TimelineSorter {
   private spill(): void {
     this.dir ??= mkdtempSync(join(tmpdir(), 'spoor-sort-'));
     const path = join(this.dir, `run-${this.runs.length}.txt`);
-    const sorted = this.sortPending();
-    // Written a slice at a time: one string of the whole run would double the memory the bound allows.
     const fd = openSync(path, 'w');
     try {
-      for (let i = 0; i < sorted.length; i += 4096) writeSync(fd, sorted.slice(i, i + 4096).map((p) => `${p.key}\t${p.line}\n`).join(''));
+      // Written a batch at a time: a buffer of the whole run would double the memory the bound allows.
+      const batch = Buffer.allocUnsafe(BLOCK_BYTES);
+      let n = 0;
+      for (const { key, bytes } of this.takePending()) {
+        if (n + key.length + bytes.length + 2 > batch.length) {
+          writeSync(fd, batch, 0, n);
+          n = 0;
+        }
+        if (key.length + bytes.length + 2 > batch.length) {
+          writeSync(fd, Buffer.concat([Buffer.from(`${key}\t`), bytes, Buffer.from('\n')]));
+          continue;
+        }
+        n += batch.write(key, n, 'latin1');
+        batch[n++] = 0x09;
+        n += bytes.copy(batch, n);
+        batch[n++] = 0x0a;
+      }
+      writeSync(fd, batch, 0, n);
     } finally {
       closeSync(fd);
     }
     this.runs.push(path);
   }
 
-  private sortPending(): { key: string; line: string }[] {
-    const sorted = this.pending.sort((a, b) => (a.key < b.key ? -1 : 1));
-    this.pending = [];
+  /** The pending lines in order (time, then arrival), each with its run key; the pending set is emptied. */
+  private *takePending(): Generator<{ key: string; bytes: Buffer }> {
+    const { times, places, blocks } = this;
+    const order = Array.from({ length: times.length }, (_, i) => i).sort((a, b) => times[a]! - times[b]! || a - b);
+    this.blocks = [];
+    this.used = 0;
+    this.times = [];
+    this.places = [];
     this.pendingBytes = 0;
-    return sorted;
+    for (const i of order) {
+      const t = times[i]!;
+      // Fixed-width keys sort as strings: time in ms (shifted to stay positive), then arrival.
+      const time = t === Infinity ? '~' : String(t + 1e14).padStart(16, '0');
+      const at = i * 3;
+      const block = blocks[places[at]!]!;
+      yield { key: `${time}:${String(this.seq++).padStart(12, '0')}`, bytes: block.subarray(places[at + 1]!, places[at + 1]! + places[at + 2]!) };
+    }
   }
 
   /** The lines in time order; temporary files are removed when the iteration ends. */
   async *sorted(): AsyncGenerator<string> {
     try {
       if (this.runs.length === 0) {
-        for (const p of this.sortPending()) yield p.line;
+        for (const { bytes } of this.takePending()) yield bytes.toString();
         return;
       }
-      if (this.pending.length) this.spill();
+      if (this.times.length) this.spill();
       // Each run read is a buffer held: past MAX_FAN_IN runs, groups are merged into longer runs first.
       for (let merged = 0; this.runs.length > MAX_FAN_IN; merged++) {
         const group = this.runs.splice(0, MAX_FAN_IN);

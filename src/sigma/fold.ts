@@ -1,3 +1,5 @@
+import { detached } from '../common/detached.js';
+
 /**
  * Lower-cased text, memoised: an event's values are tested by hundreds of rules, and a Map lookup of
  * the same string (its hash is cached in it) is much cheaper than lower-casing it again each time.
@@ -14,8 +16,10 @@ export function lower(t: string): string {
       lowered.clear();
       loweredChars = 0;
     }
-    l = t.toLowerCase();
-    lowered.set(t, l);
+    // The memo outlives the event: a key that is a view into a text block would keep the block.
+    const own = detached(t);
+    l = own.toLowerCase();
+    lowered.set(own, l);
     loweredChars += t.length;
   }
   return l;
