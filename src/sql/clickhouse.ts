@@ -122,8 +122,12 @@ export function fieldSql(field: string, modifiers: readonly string[], rawValues:
       const flags = (has('i') ? 'i' : '') + (has('m') ? 'm' : '') + (has('s') ? 's' : '');
       return rawValues.map((r) => {
         if (typeof r !== 'string') throw new RuleError('"re" needs a string');
-        // Flags as a group: ClickHouse 18.16 ignores a leading (?i) before a pattern it takes for a literal.
-        return `k = ${KIND.scalar} AND match(v, ${sqlString(flags ? `(?${flags}:${r})` : r)})`;
+        // Flags as a group: ClickHouse 18.16 ignores a leading (?i) before a pattern it takes for a
+        // literal, the modifiers' and the rule's own alike (SigmaHQ writes `(?i)` in 20 rules).
+        const own = /^\(\?([imsU]+)\)/.exec(r);
+        const all = [...new Set(flags + (own?.[1] ?? ''))].join('');
+        const body = own ? r.slice(own[0].length) : r;
+        return `k = ${KIND.scalar} AND match(v, ${sqlString(all ? `(?${all}:${body})` : body)})`;
       });
     }
     return rawValues.map((r) => {

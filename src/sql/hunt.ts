@@ -7,7 +7,7 @@ import { RuleError } from '../sigma/errors.js';
 import type { Pipeline } from '../sigma/pipeline.js';
 import type { CompiledRule } from '../sigma/ruleset.js';
 import { NotConvertible, ruleChannels, ruleSql, sqlString } from './clickhouse.js';
-import { TABLE } from './schema.js';
+import { INGESTED, TABLE } from './schema.js';
 
 export interface ConvertedRule {
   rule: CompiledRule;
@@ -50,12 +50,13 @@ export function batchQuery(batch: readonly ConvertedRule[], table = TABLE): stri
   // And only rows holding one of the literals some rule of the batch needs, before any rule is tested.
   const literals = batch.every((r) => r.literals) ? [...new Set(batch.flatMap((r) => r.literals!))] : undefined;
   const where = literals ? `\nWHERE ${holdsOneOf(literals)}` : '';
-  const columns = 'time, seq, source_file, timestamp, host, channel, event_id, record_id, names, vals, lvals, kinds, raw';
-  return `SELECT source_file, timestamp, host, channel, event_id, record_id, raw, arrayFilter(x -> x >= 0, [\n  ${hits}\n]) AS hits\nFROM (SELECT ${columns} FROM ${table}${prewhere}${where})\nWHERE notEmpty(hits)\nORDER BY time, source_file, seq`;
+  const columns = 'time, seq, source_file, source_sha256, timestamp, host, channel, event_id, record_id, names, vals, lvals, kinds, raw';
+  return `SELECT source_file, source_sha256, timestamp, host, channel, event_id, record_id, raw, arrayFilter(x -> x >= 0, [\n  ${hits}\n]) AS hits\nFROM (SELECT ${columns} FROM ${table}${prewhere}${where})\nWHERE notEmpty(hits)\nORDER BY time, source_file, seq`;
 }
 
 interface EventRow {
   source_file: string;
+  source_sha256: string;
   timestamp: string;
   host: string;
   channel: string;
@@ -68,7 +69,25 @@ interface HitRow extends EventRow {
 }
 
 /** Where a detection's event is, as the in-process engine says it. */
-const placeOf = (r: EventRow) => ({ timestamp: r.timestamp, file: r.source_file, recordId: r.record_id, computer: r.host, channel: r.channel, eventId: r.event_id });
+const placeOf = (r: EventRow, file = r.source_file) => ({ timestamp: r.timestamp, file, recordId: r.record_id, computer: r.host, channel: r.channel, eventId: r.event_id });
+
+/**
+ * The other paths of each content ingested under more than one (a file's rows are stored once, under
+ * the path it was first ingested from): a row's detections are reported under each, as a hunt of
+ * the files themselves reports them.
+ */
+async function copiesOf(client: ClickHouseClient): Promise<(r: EventRow) => string[]> {
+  const paths = new Map<string, Set<string>>();
+  for (const r of (await (await client.query({ query: `SELECT DISTINCT source_sha256 AS s, source_file AS f FROM ${INGESTED}`, format: 'JSONEachRow' })).json()) as { s: string; f: string }[]) {
+    const known = paths.get(r.s) ?? new Set<string>();
+    paths.set(r.s, known);
+    known.add(r.f);
+  }
+  return (r) => {
+    const all = paths.get(r.source_sha256);
+    return all && all.size > 1 ? [...all].filter((f) => f !== r.source_file) : [];
+  };
+}
 
 /**
  * Runs the rules in the database, a batch per query (one scan of the table serves many rules), and
@@ -82,6 +101,7 @@ export async function* huntInClickHouse(client: ClickHouseClient, rules: readonl
   const wanted = rules.filter((r) => !r.channels || r.channels.some((c) => present.has(c)));
   done -= wanted.length;
   if (done) onBatch?.(done);
+  const copies = await copiesOf(client);
   for (const batch of batches(wanted)) {
     const rs = await client.query({ query: batchQuery(batch), format: 'JSONEachRow', clickhouse_settings: QUERY_SETTINGS });
     for await (const rows of rs.stream()) {
@@ -89,9 +109,11 @@ export async function* huntInClickHouse(client: ClickHouseClient, rules: readonl
         const r = row.json();
         const event = JSON.parse(r.raw) as unknown;
         const view = new EvtxEvent(event);
-        for (const i of r.hits) {
-          const rule = batch[i]!.rule;
-          yield { rule, ...placeOf(r), event, matched: matchedValues(view, rule) };
+        for (const file of [r.source_file, ...copies(r)]) {
+          for (const i of r.hits) {
+            const rule = batch[i]!.rule;
+            yield { rule, ...placeOf(r, file), event, matched: matchedValues(view, rule) };
+          }
         }
       }
     }
@@ -138,7 +160,7 @@ export interface IocQuery {
  * slice of its literal: a row holding it holds that literal, so that query fetches it.
  */
 export function iocQueries(matcher: IocMatcher, table = TABLE): IocQuery[] {
-  const select = `SELECT source_file, seq, timestamp, host, channel, event_id, record_id, raw FROM ${table}`;
+  const select = `SELECT source_file, source_sha256, seq, timestamp, host, channel, event_id, record_id, raw FROM ${table}`;
   const literalOf = matcher.literalOfEach();
   if (!literalOf) return [{ sql: `${select} ORDER BY time, source_file, seq`, reports: () => true }];
   const sliceOf = new Map<string, number>();
@@ -165,13 +187,15 @@ export function iocQueries(matcher: IocMatcher, table = TABLE): IocQuery[] {
  * one of them, that of the indicator's literal.
  */
 export async function* iocHitsInClickHouse(client: ClickHouseClient, matcher: IocMatcher): AsyncGenerator<Detection> {
+  const copies = await copiesOf(client);
   for (const { sql, reports } of iocQueries(matcher)) {
     const rs = await client.query({ query: sql, format: 'JSONEachRow', clickhouse_settings: QUERY_SETTINGS });
     for await (const rows of rs.stream()) {
       for (const row of rows as { json: () => EventRow & { seq: string } }[]) {
         const r = row.json();
         const event = JSON.parse(r.raw) as unknown;
-        for (const hit of eventIocs(new EvtxEvent(event), matcher)) if (reports(hit.indicator)) yield { rule: iocRule(hit), ...placeOf(r), event, matched: iocMatched(hit) };
+        const hits = eventIocs(new EvtxEvent(event), matcher).filter((hit) => reports(hit.indicator));
+        for (const file of hits.length ? [r.source_file, ...copies(r)] : []) for (const hit of hits) yield { rule: iocRule(hit), ...placeOf(r, file), event, matched: iocMatched(hit) };
       }
     }
   }

@@ -17,6 +17,26 @@ async function fileSha256(file: string): Promise<string> {
   return h.digest('hex');
 }
 
+/** How long a delete may take before ingest gives up on it (a mutation can be stuck on the server). */
+const DELETE_WAIT_MS = 10 * 60_000;
+
+/**
+ * Deletes rows and waits until they are gone. A delete is a mutation that runs in the background;
+ * `mutations_sync` waits for it on current servers but is no setting on 18.16 (the server refuses
+ * the query), so the wait is done here, on system.mutations, which both have.
+ */
+async function deleteRows(client: ClickHouseClient, table: string, where: string): Promise<void> {
+  await client.command({ query: `ALTER TABLE ${table} DELETE WHERE ${where}` });
+  const pending = `SELECT count() AS n FROM system.mutations WHERE database = currentDatabase() AND table = ${sqlString(table)} AND is_done = 0`;
+  const deadline = Date.now() + DELETE_WAIT_MS;
+  for (let wait = 50; ; wait = Math.min(wait * 2, 1000)) {
+    const [row] = (await (await client.query({ query: pending, format: 'JSONEachRow' })).json()) as { n: string }[];
+    if (Number(row?.n ?? 0) === 0) return;
+    if (Date.now() > deadline) throw new Error(`${table}: a delete (${where}) has not finished after ${DELETE_WAIT_MS / 60_000} minutes; see system.mutations on the server`);
+    await new Promise((r) => setTimeout(r, wait));
+  }
+}
+
 /**
  * Reads evidence with Spoor's readers and inserts its events, in batches. A file is known by the
  * SHA-256 of its content: one ingested before is skipped, so ingesting a folder twice inserts
@@ -25,7 +45,13 @@ async function fileSha256(file: string): Promise<string> {
 export async function ingest(client: ClickHouseClient, units: readonly HuntUnit[], say: (m: string) => void, batch = 20_000, onUnit?: (unit: HuntUnit) => void): Promise<IngestReport> {
   for (const sql of createTables()) await client.command({ query: sql });
   const column = async (query: string) => new Set(((await (await client.query({ query, format: 'JSONEachRow' })).json()) as { s: string }[]).map((r) => r.s));
-  const done = await column(`SELECT source_sha256 AS s FROM ${INGESTED}`);
+  // Each content ingested, with the paths it was given under and its events.
+  const done = new Map<string, { files: Set<string>; events: number }>();
+  for (const r of (await (await client.query({ query: `SELECT source_sha256 AS s, source_file AS f, events AS n FROM ${INGESTED}`, format: 'JSONEachRow' })).json()) as { s: string; f: string; n: string }[]) {
+    const known = done.get(r.s) ?? { files: new Set<string>(), events: Number(r.n) };
+    done.set(r.s, known);
+    known.files.add(r.f);
+  }
   // Files whose rows are in but whose ingest never finished (a run cut short).
   const partial = await column(`SELECT source_sha256 AS s FROM ${TABLE} WHERE source_sha256 NOT IN (SELECT source_sha256 FROM ${INGESTED}) GROUP BY source_sha256`);
   const report: IngestReport = { files: 0, skipped: 0, events: 0 };
@@ -44,10 +70,15 @@ export async function ingest(client: ClickHouseClient, units: readonly HuntUnit[
     }
   };
   let current: { file: string; sha: string; skip: boolean; seq: number } | undefined;
+  const mark = (sha: string, file: string, events: number) => {
+    finished.push({ source_sha256: sha, source_file: file, events, ingested: new Date().toISOString().slice(0, 19).replace('T', ' ') });
+    const known = done.get(sha) ?? { files: new Set<string>(), events };
+    done.set(sha, known);
+    known.files.add(file);
+  };
   const finishFile = () => {
     if (!current || current.skip) return;
-    finished.push({ source_sha256: current.sha, source_file: current.file, events: current.seq, ingested: new Date().toISOString().slice(0, 19).replace('T', ' ') });
-    done.add(current.sha);
+    mark(current.sha, current.file, current.seq);
     report.files++;
   };
   for (const unit of units) {
@@ -55,13 +86,19 @@ export async function ingest(client: ClickHouseClient, units: readonly HuntUnit[
     if (current?.file !== label) {
       finishFile();
       const sha = await fileSha256(unit.file);
-      const skip = done.has(sha);
-      if (skip) {
+      const known = done.get(sha);
+      const skip = known !== undefined;
+      if (known) {
         report.skipped++;
-        say(`${label}: ingested before (same content); skipped`);
+        if (known.files.has(label)) say(`${label}: ingested before (same content); skipped`);
+        else {
+          // Its rows are stored once, under the first path; hunts report them under this one too.
+          say(`${label}: same content as ${[...known.files][0]}, ingested before; recorded as a copy of it`);
+          mark(sha, label, known.events);
+        }
       } else if (partial.has(sha)) {
         say(`${label}: removing the rows of an ingest cut short`);
-        await client.command({ query: `ALTER TABLE ${TABLE} DELETE WHERE source_sha256 = ${sqlString(sha)}`, clickhouse_settings: { mutations_sync: '1' } as Record<string, string> });
+        await deleteRows(client, TABLE, `source_sha256 = ${sqlString(sha)}`);
         partial.delete(sha);
       }
       current = { file: label, sha, skip, seq: 0 };

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { test } from 'node:test';
@@ -82,6 +82,63 @@ test('idempotent ingest: the same folder twice leaves the row count unchanged', 
   assert.match(second.stderr, /skipped/);
 });
 
+test('an ingest cut short is cleaned up by the next one (on 18.16 too, which has no mutations_sync), to the same rows as one ingest', async () => {
+  // Attack samples of tens of events each: the rows left behind are part of one file.
+  const files = listFiles(`${DATA}/evtx/attack-samples/Execution`, '.evtx').slice(0, 3);
+  const ingestInto = (database: string) => spawnSync(process.execPath, [SPOOR, 'ingest', ...files, '--to', `clickhouse://127.0.0.1:${db.server.httpPort}/${database}`, '--no-progress'], { encoding: 'utf8' });
+  const rows = async (database: string) => ((await (await db.client.query({ query: `SELECT source_sha256, seq FROM ${database}.events ORDER BY source_sha256, seq`, format: 'JSONEachRow' })).json()) as unknown[]);
+  const whole = ingestInto('whole');
+  assert.equal(whole.status, 0, whole.stderr);
+  const want = await rows('whole');
+  assert.ok(want.length > 7, `${want.length} rows`);
+  // What a run killed mid-file leaves: some of a file's rows, and no marker that the file is done.
+  await db.client.command({ query: 'CREATE DATABASE IF NOT EXISTS cut' });
+  for (const sql of createTables()) await db.client.command({ query: sql.replace(/TABLE IF NOT EXISTS (\w+)/, 'TABLE IF NOT EXISTS cut.$1') });
+  await db.client.command({ query: 'INSERT INTO cut.events SELECT * FROM whole.events ORDER BY source_sha256, seq LIMIT 7' });
+  const again = ingestInto('cut');
+  assert.equal(again.status, 0, again.stderr);
+  assert.match(again.stderr, /removing the rows of an ingest cut short/);
+  assert.deepEqual(await rows('cut'), want);
+});
+
+test('a file ingested under two paths (same content) is stored once and hunted under both, as the in-process hunt reports it', { timeout: 300_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'spoor-copies-'));
+  try {
+    const sample = samples()[0]!;
+    mkdirSync(join(dir, 'a'));
+    mkdirSync(join(dir, 'b'));
+    copyFileSync(sample, join(dir, 'a', 'first.evtx'));
+    copyFileSync(sample, join(dir, 'b', 'second.evtx'));
+    const url = `clickhouse://127.0.0.1:${db.server.httpPort}/copies`;
+    const run = (...args: string[]) => spawnSync(process.execPath, [SPOOR, ...args], { encoding: 'utf8', maxBuffer: 1 << 26 });
+    const ing = run('ingest', dir, '--to', url, '--no-progress');
+    assert.equal(ing.status, 0, ing.stderr);
+    assert.match(ing.stderr, /second\.evtx: same content as .*first\.evtx, ingested before; recorded as a copy of it/);
+    const [{ n }] = (await (await db.client.query({ query: 'SELECT count() AS n FROM copies.events', format: 'JSONEachRow' })).json()) as { n: string }[];
+    assert.equal(Number(n), [...readEvtxFile(sample, { render: 'event' })].length);
+    const rules = ['--rules', ...RULE_DIRS, '-f', 'jsonl', '--no-progress'];
+    const keys = (out: string) => out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { rule: { id: string }; file: string; record_id: string }).map((d) => `${d.rule.id} ${relative(dir, d.file)} ${d.record_id}`).sort();
+    const remote = run('hunt', '--engine', url, ...rules);
+    assert.equal(remote.status, 0, remote.stderr);
+    const local = run('hunt', dir, ...rules);
+    const got = keys(remote.stdout);
+    assert.ok(got.some((k) => k.includes('first.evtx')) && got.some((k) => k.includes('second.evtx')), remote.stdout.slice(0, 500));
+    assert.deepEqual(got, keys(local.stdout));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('ingest: a server that refuses a query is named with its message, exit 1, no stack trace', async () => {
+  await db.client.command({ query: 'CREATE DATABASE IF NOT EXISTS wrong' });
+  await db.client.command({ query: 'CREATE TABLE IF NOT EXISTS wrong.events (x UInt8) ENGINE = Memory' });
+  const url = `clickhouse://127.0.0.1:${db.server.httpPort}/wrong`;
+  const r = spawnSync(process.execPath, [SPOOR, 'ingest', samples()[0]!, '--to', url, '--no-progress'], { encoding: 'utf8' });
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, new RegExp(`spoor ingest: ${url}: ingest stopped: .*source_sha256`));
+  assert.doesNotMatch(r.stderr, /\n\s+at /);
+});
+
 test('hunt --engine: the simulated Exchange server, ingested, gives the in-process hunt\'s detections and indicator hits in the same JSONL; spoor sql prints the queries', { timeout: 300_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'spoor-sql-'));
   try {
@@ -122,7 +179,7 @@ test('field tests: the SQL of each modifier selects exactly the events the engin
   const tests: [string, unknown[]][] = [
     ['F', ['foo']], ['F', [null]], ['F', ['']], ['F', ['f*']], ['F', ['*o b*']], ['F', ['a%b_c\\\\d']], ['F', ['x\\*y']], ['F', ['?oo']],
     ['F|cased', ['Foo']], ['F|contains', ['OO']], ['F|startswith', ['fo']], ['F|endswith', ['BAR']], ['F|contains|all', ['foo', 'bar']],
-    ['F|neq', ['foo']], ['F|exists', [true]], ['F|exists', [false]], ['F|re', ['^F.o$']], ['F|re|i', ['^foo$']], ['F|re|s', ['c.d']],
+    ['F|neq', ['foo']], ['F|exists', [true]], ['F|exists', [false]], ['F|re', ['^F.o$']], ['F|re|i', ['^foo$']], ['F|re|s', ['c.d']], ['F|re', ['(?i)foo']], ['F|re', ['(?i)^foo$']], ['F|re|s', ['(?i)C.D']], ['F|re|i', ['(?s)C.D']],
     ['F|cidr', ['10.0.0.0/8']], ['F|cidr', ['192.168.0.0/16', 'fc00::/7']], ['F|cidr', ['fe80::/10']], ['F|cidr', ['::1/128']], ['F|cidr', ['2001:db8::/33']],
     ['F|gt', [10]], ['F|lte', [7]], ['F|fieldref', ['G']], ['F|fieldref|cased', ['G']], ['F', ['foo', null]], ['F|windash', ['-x']],
   ];

@@ -105,6 +105,10 @@ cannot be read, 2 on bad usage.`)
         const s = (Date.now() - started) / 1000;
         say(`${r.files} files, ${r.events} events inserted (${Math.round(r.events / Math.max(s, 0.001))} events/s); ${r.skipped} files ingested before, skipped`);
         process.exitCode = inputs.errors.length ? ExitCode.Unreadable : ExitCode.Ok;
+      } catch (e) {
+        // The server refused a query or went away: say so, with what was done; the next ingest cleans up a file cut short.
+        say(`${opts.to}: ingest stopped: ${(e as Error).message}`);
+        process.exitCode = ExitCode.Unreadable;
       } finally {
         await conn.client.close();
         archives.cleanup();
