@@ -53,14 +53,16 @@ export async function ingest(client: ClickHouseClient, units: readonly HuntUnit[
     known.files.add(r.f);
   }
   // Files whose rows are in but whose ingest never finished (a run cut short).
-  const partial = await column(`SELECT source_sha256 AS s FROM ${TABLE} WHERE source_sha256 NOT IN (SELECT source_sha256 FROM ${INGESTED}) GROUP BY source_sha256`);
+  // GLOBAL: on a cluster's Distributed table the list is made here and sent to the shards, which need not hold spoor_ingested.
+  const partial = await column(`SELECT source_sha256 AS s FROM ${TABLE} WHERE source_sha256 GLOBAL NOT IN (SELECT source_sha256 FROM ${INGESTED}) GROUP BY source_sha256`);
   const report: IngestReport = { files: 0, skipped: 0, events: 0 };
   let rows: EventRow[] = [];
   // A file is marked ingested only once all its rows are in: markers wait for the flush after its last row.
   let finished: { source_sha256: string; source_file: string; events: number; ingested: string }[] = [];
   const flush = async () => {
     if (rows.length) {
-      await client.insert({ table: TABLE, values: rows, format: 'JSONEachRow' });
+      // On a Distributed table, an insert returns once the shards hold the rows (not when queued): a hunt right after ingest sees them all.
+      await client.insert({ table: TABLE, values: rows, format: 'JSONEachRow', clickhouse_settings: { insert_distributed_sync: 1 } });
       report.events += rows.length;
       rows = [];
     }

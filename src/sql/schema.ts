@@ -42,6 +42,26 @@ export function createTables(table = TABLE, engine = 'MergeTree()'): string[] {
   ];
 }
 
+/**
+ * The tables for a cluster: on each shard the events as `events_local`, a `Distributed` table
+ * `events` over them (rows to the shard of their host, so a host's events stay together), and
+ * `spoor_ingested`; ingest and hunts go through `events` on any node. Replicated: with `ON CLUSTER`
+ * and ReplicatedMergeTree (the servers need ZooKeeper), run once on any node; not replicated: one
+ * copy of each shard, and the statements are run on every node.
+ */
+export function clusterTables(cluster: string, database: string, replicated: boolean): string[] {
+  for (const [what, name] of [['cluster', cluster], ['database', database]]) if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name!)) throw new Error(`${what} name "${name}" must be letters, digits and _`);
+  const on = replicated ? ` ON CLUSTER ${cluster}` : '';
+  const engine = (path: string) => (replicated ? `ReplicatedMergeTree('/clickhouse/tables/${path}', '{replica}')` : 'MergeTree()');
+  const [events, ingested] = createTables(`${database}.${TABLE}_local`, engine(`{shard}/${database}/${TABLE}`));
+  return [
+    `CREATE DATABASE IF NOT EXISTS ${database}${on}`,
+    events!.replace(`${database}.${TABLE}_local (`, `${database}.${TABLE}_local${on} (`),
+    `CREATE TABLE IF NOT EXISTS ${database}.${TABLE}${on} AS ${database}.${TABLE}_local ENGINE = Distributed(${cluster}, ${database}, ${TABLE}_local, cityHash64(host))`,
+    ingested!.replace(`IF NOT EXISTS ${INGESTED} (`, `IF NOT EXISTS ${database}.${INGESTED}${on} (`).replace('ENGINE = MergeTree()', `ENGINE = ${engine(`${database}/${INGESTED}`)}`),
+  ];
+}
+
 export interface EventRow extends CommonColumns {
   source_file: string;
   source_sha256: string;

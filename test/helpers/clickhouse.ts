@@ -25,10 +25,22 @@ const freePort = () =>
     });
   });
 
-export async function startClickHouse(): Promise<TestClickHouse> {
+/** Ports a test server listens on, chosen before it starts (a cluster's servers must know each other's). */
+export interface ClickHousePorts {
+  http: number;
+  tcp: number;
+}
+
+export const freePorts = async (): Promise<ClickHousePorts> => ({ http: await freePort(), tcp: await freePort() });
+
+/**
+ * Starts a server; given `cluster`, its configuration names a cluster of that name whose shards are
+ * the servers listening on `shards` (TCP ports on loopback, one replica each).
+ */
+export async function startClickHouse(ports?: ClickHousePorts, cluster?: { name: string; shards: number[] }): Promise<TestClickHouse> {
   const dir = mkdtempSync(join(tmpdir(), 'spoor-clickhouse-'));
   for (const d of ['data', 'tmp', 'user_files', 'format_schemas', 'log']) mkdirSync(join(dir, d));
-  const [http, tcp] = [await freePort(), await freePort()];
+  const { http, tcp } = ports ?? (await freePorts());
   let config = readFileSync('/etc/clickhouse-server/config.xml', 'utf8')
     .replace(/<log>[^<]*<\/log>/, `<log>${dir}/log/server.log</log>`)
     .replace(/<errorlog>[^<]*<\/errorlog>/, `<errorlog>${dir}/log/server.err.log</errorlog>`)
@@ -43,6 +55,10 @@ export async function startClickHouse(): Promise<TestClickHouse> {
     .replace(/<user_files_path>[^<]*<\/user_files_path>/, `<user_files_path>${dir}/user_files/</user_files_path>`)
     .replace(/<format_schema_path>[^<]*<\/format_schema_path>/, `<format_schema_path>${dir}/format_schemas/</format_schema_path>`);
   config = config.replace('<users_config>users.xml</users_config>', `<users_config>${dir}/users.xml</users_config>`);
+  if (cluster) {
+    const shards = cluster.shards.map((port) => `<shard><replica><host>127.0.0.1</host><port>${port}</port></replica></shard>`).join('');
+    config = config.replace(/<remote_servers[^>]*>[\s\S]*?<\/remote_servers>/, `<remote_servers><${cluster.name}>${shards}</${cluster.name}></remote_servers>`);
+  }
   writeFileSync(join(dir, 'config.xml'), config);
   writeFileSync(join(dir, 'users.xml'), readFileSync('/etc/clickhouse-server/users.xml', 'utf8'));
   const child: ChildProcess = spawn('clickhouse-server', [`--config-file=${dir}/config.xml`], { stdio: 'ignore', cwd: dir });

@@ -8,30 +8,26 @@ import { parse } from 'yaml';
 import { EvtxEvent } from '../../src/evidence/event.js';
 import { readEvtxFile } from '../../src/evidence/evtx/index.js';
 import { planHuntUnits } from '../../src/hunt/hunt.js';
-import { RuleIndex } from '../../src/hunt/rule-index.js';
 import { DEFAULT_PIPELINE, loadPipeline } from '../../src/sigma/pipeline.js';
 import { loadRuleSet } from '../../src/sigma/ruleset.js';
 import { convertRules, huntInClickHouse } from '../../src/sql/hunt.js';
 import { ingest } from '../../src/sql/ingest.js';
-import { createTables, eventRow, sha256Of } from '../../src/sql/schema.js';
+import { createTables, eventRow } from '../../src/sql/schema.js';
 import { fieldSql } from '../../src/sql/clickhouse.js';
 import { compileFieldTest } from '../../src/sigma/modifiers.js';
 import { clickHouseForTests } from '../helpers/clickhouse.js';
+import { PARITY_RULE_DIRS, detectionKey, distinctRegressionSamples, inProcessKeys, keyDifferences, regressionSamples } from '../helpers/sql-parity.js';
 import { DATA, ROOT, SPOOR, listFiles } from '../helpers/paths.js';
 
-const RULE_DIRS = ['rules', 'rules-emerging-threats', 'rules-threat-hunting'].map((d) => `${DATA}/sigma/${d}`);
 const pipeline = loadPipeline(DEFAULT_PIPELINE);
 const db = clickHouseForTests('parity');
 
-const samples = () => listFiles(`${DATA}/sigma/regression_data`, 'info.yml').flatMap((f) => (parse(readFileSync(f, 'utf8')) as { regression_tests_info: { path: string }[] }).regression_tests_info.map((t) => join(DATA, 'sigma', t.path)));
+const samples = regressionSamples;
 
 test('parity: every SigmaHQ regression sample, ingested into ClickHouse and hunted there with SigmaHQ\'s rules, gives the in-process engine\'s detections (rule id, file, record id)', { timeout: 900_000 }, async () => {
-  // Two samples with the same content are one file to ingest (it is known by its content).
-  const bySha = new Map<string, string>();
-  for (const f of new Set(samples())) if (!bySha.has(sha256Of(readFileSync(f)))) bySha.set(sha256Of(readFileSync(f)), f);
-  const files = [...bySha.values()];
+  const files = distinctRegressionSamples();
   assert.ok(files.length >= 150);
-  const ruleSet = loadRuleSet(RULE_DIRS, pipeline);
+  const ruleSet = loadRuleSet(PARITY_RULE_DIRS, pipeline);
   const { converted, notConverted } = convertRules(ruleSet.rules, pipeline);
   const units = planHuntUnits(files.map((path) => ({ path, size: statSync(path).size })));
   let t = Date.now();
@@ -39,28 +35,17 @@ test('parity: every SigmaHQ regression sample, ingested into ClickHouse and hunt
   const ingestMs = Date.now() - t;
   t = Date.now();
   assert.equal(report.files, files.length);
-
   // The in-process engine, on the same events, with the same rules.
-  const local = new Set<string>();
-  const index = new RuleIndex(converted.map((c) => c.rule));
-  for (const file of files) {
-    for (const r of readEvtxFile(file, { render: 'event' })) {
-      const view = new EvtxEvent(r.event);
-      for (const n of index.matchNumbers(view)) local.add(`${index.rule(n).rule.id}\t${relative(DATA, file)}\t${view.get('EventRecordID')}`);
-    }
-  }
+  const local = inProcessKeys(files, converted.map((c) => c.rule));
   const localMs = Date.now() - t;
   t = Date.now();
   const remote = new Set<string>();
-  for await (const d of huntInClickHouse(db.client, converted)) remote.add(`${d.rule.rule.id}\t${relative(DATA, d.file)}\t${d.recordId}`);
+  for await (const d of huntInClickHouse(db.client, converted)) remote.add(detectionKey(d));
   const remoteMs = Date.now() - t;
   console.log(`parity timings: ingest ${ingestMs} ms, in-process ${localMs} ms, ClickHouse ${remoteMs} ms`);
-  const missing = [...local].filter((k) => !remote.has(k));
-  const extra = [...remote].filter((k) => !local.has(k));
   console.log(`parity: ${converted.length} rules converted, ${notConverted.length} not (${[...new Set(notConverted.map((n) => n.reason.replace(/^[^:]*: /, '').slice(0, 60)))].slice(0, 8).join('; ')}); ${local.size} detections in-process, ${remote.size} in ClickHouse`);
-  for (const k of [...missing, ...extra].slice(0, 20)) console.log(`  DIFFERS ${missing.includes(k) ? 'only in-process' : 'only in ClickHouse'}: ${k}`);
   assert.ok(local.size > 150, `only ${local.size} detections in-process`);
-  assert.deepEqual({ missing: missing.slice(0, 10), extra: extra.slice(0, 10) }, { missing: [], extra: [] });
+  assert.deepEqual(keyDifferences(local, remote), { missing: [], extra: [] });
   // Every rule a regression sample names was converted.
   const named = listFiles(`${DATA}/sigma/regression_data`, 'info.yml').flatMap((f) => (parse(readFileSync(f, 'utf8')) as { rule_metadata: { id: string }[] }).rule_metadata.map((m) => m.id));
   const reasons = named.map((id) => notConverted.find((n) => n.rule.rule.id === id)).filter((n) => n).map((n) => `${n!.rule.rule.title}: ${n!.reason}`);
@@ -116,7 +101,7 @@ test('a file ingested under two paths (same content) is stored once and hunted u
     assert.match(ing.stderr, /second\.evtx: same content as .*first\.evtx, ingested before; recorded as a copy of it/);
     const [{ n }] = (await (await db.client.query({ query: 'SELECT count() AS n FROM copies.events', format: 'JSONEachRow' })).json()) as { n: string }[];
     assert.equal(Number(n), [...readEvtxFile(sample, { render: 'event' })].length);
-    const rules = ['--rules', ...RULE_DIRS, '-f', 'jsonl', '--no-progress'];
+    const rules = ['--rules', ...PARITY_RULE_DIRS, '-f', 'jsonl', '--no-progress'];
     const keys = (out: string) => out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { rule: { id: string }; file: string; record_id: string }).map((d) => `${d.rule.id} ${relative(dir, d.file)} ${d.record_id}`).sort();
     const remote = run('hunt', '--engine', url, ...rules);
     assert.equal(remote.status, 0, remote.stderr);

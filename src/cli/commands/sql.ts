@@ -6,7 +6,7 @@ import { ClickHouseUrlError, connect, parseClickHouseUrl } from '../../sql/clien
 import { convertCorrelations } from '../../sql/correlation.js';
 import { batchQuery, convertRules } from '../../sql/hunt.js';
 import { ingest } from '../../sql/ingest.js';
-import { createTables } from '../../sql/schema.js';
+import { clusterTables, createTables } from '../../sql/schema.js';
 import { loadEvidence, openDuckDb, queryRows } from '../../sql/duckdb.js';
 import { csvCell, formatTable } from '../../report/detections.js';
 import { collectInputs } from '../inputs.js';
@@ -24,15 +24,29 @@ export function sqlCommand(): Command {
     .option('-p, --pipeline <file>', 'processing pipeline instead of the built-in Windows one')
     .option('--schema', 'print the CREATE TABLE statements too')
     .option('--where', 'print each rule\'s condition alone, not the batched query')
+    .option('--cluster <name>', 'print only the tables for the cluster of this name (remote_servers): events_local on each shard, a Distributed events table over them, spoor_ingested')
+    .option('--no-replicated', 'with --cluster: shards of one server each, no ZooKeeper (MergeTree; run the statements on every node) instead of ON CLUSTER with ReplicatedMergeTree')
+    .option('--database <name>', 'with --cluster: the database', 'spoor')
     .addHelpText('after', `
 Each rule becomes one boolean SQL expression over the events table (see --schema), printed as the
 query that finds its events (--where: the expression alone). Each correlation rule becomes one query:
 the events of the rules it refers to, GROUP BY its group-by fields, every timespan-long window ending
 at one of a group's events tested against its condition; a row per group that holds, at its first
 window. Rules and correlations that cannot be converted are listed on stderr with the reason, and
-the others are printed. Exit status: 0, or 2 on bad usage (no rule loaded).`)
-    .action((paths: string[], opts: { pipeline?: string; schema?: boolean; where?: boolean }) => {
+the others are printed. --cluster prints the tables of a sharded (and replicated) cluster instead;
+ingest and hunt through its Distributed table on any node. Exit status: 0, or 2 on bad usage (no
+rule loaded, a bad cluster or database name).`)
+    .action((paths: string[], opts: { pipeline?: string; schema?: boolean; where?: boolean; cluster?: string; replicated: boolean; database: string }) => {
       const say = (m: string) => process.stderr.write(`spoor sql: ${m}\n`);
+      if (opts.cluster !== undefined) {
+        try {
+          process.stdout.write(clusterTables(opts.cluster, opts.database, opts.replicated).map((q) => `${q};\n`).join('\n'));
+        } catch (e) {
+          say((e as Error).message);
+          process.exitCode = ExitCode.Usage;
+        }
+        return;
+      }
       const pipeline = loadPipelineOrExit(opts.pipeline, 'sql');
       if (!pipeline) return void (process.exitCode = ExitCode.Usage);
       const rules = paths.length ? paths : defaultRules().paths;
