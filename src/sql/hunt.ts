@@ -1,6 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { EvtxEvent } from '../evidence/event.js';
-import { type Detection, eventIocs, matchedValues, iocMatched, iocRule } from '../hunt/hunt.js';
+import { type Detection, type TimeWindow, eventIocs, matchedValues, iocMatched, iocRule } from '../hunt/hunt.js';
 import type { Indicator } from '../hunt/ioc/indicator.js';
 import type { IocMatcher } from '../hunt/ioc/matcher.js';
 import { RuleError } from '../sigma/errors.js';
@@ -41,15 +41,38 @@ export function convertRules(rules: readonly CompiledRule[], pipeline: Pipeline)
 /** Whether a row's lower-cased text holds one of some lower-cased literals. */
 const holdsOneOf = (literals: readonly string[]) => literals.map((l) => `position(ltext, ${sqlString(l)}) > 0`).join(' OR ');
 
+/** Hours a server's time zone can shift `time` by: ingest writes UTC text, which the server reads in its own zone. */
+const ZONE_SLACK_S = 14 * 3600;
+/** The seconds DateTime holds (1970 to 2105). */
+const DATE_TIME_S = [0, 2 ** 32 - 1];
+
+/**
+ * A time window as a condition the table's sort key and partitions serve: rows whose `time` cannot
+ * be in it are left out, with a margin for the server's time zone; rows whose time DateTime cannot
+ * hold (before 1970, after 2105, not a time) are kept. Detections are still tested against the
+ * window exactly (`within`), so this only narrows what is read.
+ */
+export function windowSql(window: TimeWindow | undefined): string | undefined {
+  if (!window) return undefined;
+  const unheld = `NOT (timestamp >= '1970' AND timestamp < '2106')`;
+  const parts: string[] = [];
+  const from = window.from === undefined ? undefined : Math.floor(window.from / 1000) - ZONE_SLACK_S;
+  const to = window.to === undefined ? undefined : Math.ceil(window.to / 1000) + ZONE_SLACK_S;
+  if (from !== undefined && from > DATE_TIME_S[0]!) parts.push(`(time >= toDateTime(${Math.min(from, DATE_TIME_S[1]!)}) OR ${unheld})`);
+  if (to !== undefined && to < DATE_TIME_S[1]!) parts.push(`(time <= toDateTime(${Math.max(to, DATE_TIME_S[0]!)}) OR ${unheld})`);
+  return parts.length ? parts.join(' AND ') : undefined;
+}
+
 /** The query that finds the events a batch of rules matches, with the numbers (in the batch) of the rules that matched each. */
-export function batchQuery(batch: readonly ConvertedRule[], table = TABLE): string {
+export function batchQuery(batch: readonly ConvertedRule[], table = TABLE, window?: TimeWindow): string {
   const hits = batch.map((r, i) => `if(${r.sql}, ${i}, -1)`).join(',\n  ');
   // Only the rows of the batch's channels are tested (ClickHouse reads PREWHERE's columns first).
   const channels = batch.every((r) => r.channels) ? [...new Set(batch.flatMap((r) => r.channels!))] : undefined;
   const prewhere = channels ? `\nPREWHERE lowerUTF8(channel) IN (${channels.map(sqlString).join(', ')})` : '';
   // And only rows holding one of the literals some rule of the batch needs, before any rule is tested.
   const literals = batch.every((r) => r.literals) ? [...new Set(batch.flatMap((r) => r.literals!))] : undefined;
-  const where = literals ? `\nWHERE ${holdsOneOf(literals)}` : '';
+  const conditions = [windowSql(window), literals ? `(${holdsOneOf(literals)})` : undefined].filter((c) => c !== undefined);
+  const where = conditions.length ? `\nWHERE ${conditions.join(' AND ')}` : '';
   const columns = 'time, seq, source_file, source_sha256, timestamp, host, channel, event_id, record_id, names, vals, lvals, kinds, raw';
   return `SELECT source_file, source_sha256, timestamp, host, channel, event_id, record_id, raw, arrayFilter(x -> x >= 0, [\n  ${hits}\n]) AS hits\nFROM (SELECT ${columns} FROM ${table}${prewhere}${where})\nWHERE notEmpty(hits)\nORDER BY time, source_file, seq`;
 }
@@ -93,7 +116,7 @@ async function copiesOf(client: ClickHouseClient): Promise<(r: EventRow) => stri
  * Runs the rules in the database, a batch per query (one scan of the table serves many rules), and
  * gives back detections as the in-process engine makes them.
  */
-export async function* huntInClickHouse(client: ClickHouseClient, rules: readonly ConvertedRule[], onBatch?: (done: number) => void): AsyncGenerator<Detection> {
+export async function* huntInClickHouse(client: ClickHouseClient, rules: readonly ConvertedRule[], onBatch?: (done: number) => void, window?: TimeWindow): AsyncGenerator<Detection> {
   // A rule whose channels hold no row cannot match: it is not sent (ClickHouse 18.16 takes up to
   // seconds to analyse one batch, rows or none).
   const present = new Set(((await (await client.query({ query: `SELECT DISTINCT lowerUTF8(channel) AS c FROM ${TABLE}`, format: 'JSONEachRow' })).json()) as { c: string }[]).map((r) => r.c));
@@ -103,7 +126,7 @@ export async function* huntInClickHouse(client: ClickHouseClient, rules: readonl
   if (done) onBatch?.(done);
   const copies = await copiesOf(client);
   for (const batch of batches(wanted)) {
-    const rs = await client.query({ query: batchQuery(batch), format: 'JSONEachRow', clickhouse_settings: QUERY_SETTINGS });
+    const rs = await client.query({ query: batchQuery(batch, TABLE, window), format: 'JSONEachRow', clickhouse_settings: QUERY_SETTINGS });
     for await (const rows of rs.stream()) {
       for (const row of rows as { json: () => HitRow }[]) {
         const r = row.json();
@@ -159,8 +182,10 @@ export interface IocQuery {
  * have no sound literals (IPv6 addresses, ranges wider than /8). Each indicator belongs to the
  * slice of its literal: a row holding it holds that literal, so that query fetches it.
  */
-export function iocQueries(matcher: IocMatcher, table = TABLE): IocQuery[] {
-  const select = `SELECT source_file, source_sha256, seq, timestamp, host, channel, event_id, record_id, raw FROM ${table}`;
+export function iocQueries(matcher: IocMatcher, table = TABLE, window?: TimeWindow): IocQuery[] {
+  const inWindow = windowSql(window);
+  const select = `SELECT source_file, source_sha256, seq, timestamp, host, channel, event_id, record_id, raw FROM ${table}${inWindow ? ` WHERE ${inWindow}` : ''}`;
+  const also = inWindow ? 'AND' : 'WHERE';
   const literalOf = matcher.literalOfEach();
   if (!literalOf) return [{ sql: `${select} ORDER BY time, source_file, seq`, reports: () => true }];
   const sliceOf = new Map<string, number>();
@@ -173,7 +198,7 @@ export function iocQueries(matcher: IocMatcher, table = TABLE): IocQuery[] {
   for (let i = 0; i < distinct.length; i += IOC_LITERALS_PER_QUERY) {
     const slice = i / IOC_LITERALS_PER_QUERY;
     out.push({
-      sql: `${select} WHERE ${holdsOneOf(distinct.slice(i, i + IOC_LITERALS_PER_QUERY))} ORDER BY time, source_file, seq`,
+      sql: `${select} ${also} (${holdsOneOf(distinct.slice(i, i + IOC_LITERALS_PER_QUERY))}) ORDER BY time, source_file, seq`,
       reports: (indicator) => sliceOf.get(literalOf.get(indicator)?.toLowerCase() ?? '') === slice,
     });
   }
@@ -186,9 +211,9 @@ export function iocQueries(matcher: IocMatcher, table = TABLE): IocQuery[] {
  * path ends), so hits are the in-process hunt's. A row fetched by several queries gives each hit in
  * one of them, that of the indicator's literal.
  */
-export async function* iocHitsInClickHouse(client: ClickHouseClient, matcher: IocMatcher): AsyncGenerator<Detection> {
+export async function* iocHitsInClickHouse(client: ClickHouseClient, matcher: IocMatcher, window?: TimeWindow): AsyncGenerator<Detection> {
   const copies = await copiesOf(client);
-  for (const { sql, reports } of iocQueries(matcher)) {
+  for (const { sql, reports } of iocQueries(matcher, TABLE, window)) {
     const rs = await client.query({ query: sql, format: 'JSONEachRow', clickhouse_settings: QUERY_SETTINGS });
     for await (const rows of rs.stream()) {
       for (const row of rows as { json: () => EventRow & { seq: string } }[]) {

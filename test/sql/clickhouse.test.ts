@@ -7,10 +7,10 @@ import { test } from 'node:test';
 import { parse } from 'yaml';
 import { EvtxEvent } from '../../src/evidence/event.js';
 import { readEvtxFile } from '../../src/evidence/evtx/index.js';
-import { planHuntUnits } from '../../src/hunt/hunt.js';
+import { type TimeWindow, planHuntUnits, within } from '../../src/hunt/hunt.js';
 import { DEFAULT_PIPELINE, loadPipeline } from '../../src/sigma/pipeline.js';
 import { loadRuleSet } from '../../src/sigma/ruleset.js';
-import { convertRules, huntInClickHouse } from '../../src/sql/hunt.js';
+import { convertRules, huntInClickHouse, windowSql } from '../../src/sql/hunt.js';
 import { ingest } from '../../src/sql/ingest.js';
 import { createTables, eventRow } from '../../src/sql/schema.js';
 import { fieldSql } from '../../src/sql/clickhouse.js';
@@ -145,6 +145,12 @@ test('hunt --engine: the simulated Exchange server, ingested, gives the in-proce
     assert.ok(a.length >= 5, remote.stderr);
     assert.ok(a.filter((k) => k.startsWith('spoor-ioc-')).length >= 5, 'too few indicator hits to compare');
     assert.deepEqual(a, keys(local.stdout));
+    // --from/--to, which the queries narrow their reading by, give the in-process hunt's detections too.
+    const times = remote.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { timestamp: string }).timestamp).sort();
+    const window = ['--from', times[Math.floor(times.length / 3)]!, '--to', times[Math.floor((2 * times.length) / 3)]!];
+    const remoteWindow = keys(run('hunt', '--engine', url, ...rules, ...window).stdout);
+    assert.ok(remoteWindow.length > 0 && remoteWindow.length < a.length, `${remoteWindow.length} of ${a.length} in ${window}`);
+    assert.deepEqual(remoteWindow, keys(run('hunt', server, ...rules, ...window).stdout));
     const sql = run('sql', `${ROOT}/rules/exchange`);
     assert.equal(sql.status, 0, sql.stderr);
     assert.match(sql.stdout, /arrayExists\(\(n, v, lv, k\) -> n = 'cs-uri-stem'/i);
@@ -152,6 +158,22 @@ test('hunt --engine: the simulated Exchange server, ingested, gives the in-proce
     assert.equal(run('hunt', ...rules).status, 2);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a time window as SQL keeps every row the exact test keeps (times DateTime cannot hold, non-times, any window) and leaves out rows far outside it', async () => {
+  const stamps = ['2021-03-02T23:59:59.999Z', '2021-03-03T00:00:00Z', '2021-03-03T12:00:00.5Z', '2021-03-04T00:00:00.001Z', '2021-06-01T00:00:00Z', '2019-01-01T00:00:00Z', '1601-01-01T00:00:00Z', '1969-12-31T23:59:59Z', '2200-01-01T00:00:00Z', 'not a time', ''];
+  const rows = stamps.map((t, i) => eventRow(new EvtxEvent({ Event: { System: { EventRecordID: i, Channel: 'T', EventID: 1, TimeCreated: { '#attributes': { SystemTime: t } } } } }), t, 'times', 'times', i));
+  for (const sql of createTables('times')) await db.client.command({ query: sql });
+  await db.client.insert({ table: 'times', values: rows, format: 'JSONEachRow' });
+  const at = (t: string) => Date.parse(t);
+  const windows: TimeWindow[] = [{ from: at('2021-03-03T00:00:00Z'), to: at('2021-03-04T00:00:00Z') }, { from: at('2021-03-03T12:00:00.5Z') }, { to: at('2021-03-03T00:00:00Z') }, { from: at('1500-01-01T00:00:00Z') }, { to: at('2300-01-01T00:00:00Z') }, { from: at('2199-01-01T00:00:00Z') }];
+  for (const w of windows) {
+    const where = windowSql(w);
+    const got = where === undefined ? stamps.map((_, i) => i) : ((await (await db.client.query({ query: `SELECT seq FROM times WHERE ${where} ORDER BY seq`, format: 'JSONEachRow' })).json()) as { seq: string }[]).map((r) => Number(r.seq));
+    const kept = stamps.map((t, i) => [t, i] as const).filter(([t]) => within(w, t)).map(([, i]) => i);
+    assert.deepEqual(kept.filter((i) => !got.includes(i)), [], `window ${JSON.stringify(w)}: SQL ${where} leaves out rows the exact test keeps`);
+    if (w.from === at('2021-03-03T00:00:00Z')) assert.ok(!got.includes(4) && !got.includes(5), `window ${JSON.stringify(w)} reads rows months away: ${got}`);
   }
 });
 

@@ -271,7 +271,7 @@ async function huntWith(
     await emit(d);
   }
   if (opts.engine) {
-    const found = await huntInDatabase(opts.engine, rules, pipeline, iocs, opts.progress !== false && !opts.progressJson, say, async (d) => {
+    const found = await huntInDatabase(opts.engine, rules, pipeline, iocs, window, opts.progress !== false && !opts.progressJson, say, async (d) => {
       if (window && !within(window, d.timestamp)) return;
       if (correlator && !countForCorrelations(correlator, d.rule, d.timestamp, d.event)) return;
       stats.detections++;
@@ -341,7 +341,7 @@ function colourWanted(stream: NodeJS.WritableStream): boolean {
  * The rules run as SQL in ClickHouse; each detection goes to `emit` as the in-process engine's would.
  * Returns the number of events in the table, or undefined (said why) when the database cannot be used.
  */
-async function huntInDatabase(url: string, rules: CompiledRule[], pipeline: Pipeline, iocs: IocMatcher | undefined, showProgress: boolean, say: (m: string) => void, emit: (d: Detection) => Promise<void>): Promise<number | undefined> {
+async function huntInDatabase(url: string, rules: CompiledRule[], pipeline: Pipeline, iocs: IocMatcher | undefined, window: TimeWindow | undefined, showProgress: boolean, say: (m: string) => void, emit: (d: Detection) => Promise<void>): Promise<number | undefined> {
   // ClickHouse's client and the SQL conversion are loaded only for --engine.
   const [{ connect, parseClickHouseUrl }, { convertRules, huntInClickHouse, iocHitsInClickHouse }, { TABLE }] = await Promise.all([import('../../sql/client.js'), import('../../sql/hunt.js'), import('../../sql/schema.js')]);
   let conn;
@@ -358,13 +358,14 @@ async function huntInDatabase(url: string, rules: CompiledRule[], pipeline: Pipe
     const events = Number(((await (await conn.client.query({ query: `SELECT count() AS n FROM ${TABLE}`, format: 'JSONEachRow' })).json()) as { n: string }[])[0]?.n ?? 0);
     const progress = showProgress ? StepProgress.start('hunting in ClickHouse', converted.length, 'rules') : undefined;
     try {
-      for await (const d of huntInClickHouse(conn.client, converted, (done) => progress?.update(done))) await emit(d);
+      // The window narrows what the queries read; emit still tests each detection against it exactly.
+      for await (const d of huntInClickHouse(conn.client, converted, (done) => progress?.update(done), window)) await emit(d);
     } finally {
       progress?.stop();
     }
     if (iocs?.size) {
       if (!iocs.lineLiterals()) say('the indicators include IPv6 addresses or ranges wider than /8: every row is read from ClickHouse to match them');
-      for await (const d of iocHitsInClickHouse(conn.client, iocs)) await emit(d);
+      for await (const d of iocHitsInClickHouse(conn.client, iocs, window)) await emit(d);
     }
     return events;
   } catch (e) {
