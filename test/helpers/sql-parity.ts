@@ -1,3 +1,5 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parse } from 'yaml';
@@ -7,7 +9,7 @@ import { RuleIndex } from '../../src/hunt/rule-index.js';
 import type { Detection } from '../../src/hunt/hunt.js';
 import { sha256Of } from '../../src/sql/schema.js';
 import type { CompiledRule } from '../../src/sigma/ruleset.js';
-import { DATA, listFiles } from './paths.js';
+import { DATA, SPOOR, listFiles } from './paths.js';
 
 /** SigmaHQ's rule folders the SQL parity tests convert. */
 export const PARITY_RULE_DIRS = ['rules', 'rules-emerging-threats', 'rules-threat-hunting'].map((d) => `${DATA}/sigma/${d}`);
@@ -40,4 +42,16 @@ export const detectionKey = (d: Pick<Detection, 'rule' | 'file' | 'recordId'>) =
 /** What one set has that the other has not (the first ten each), for an assertion that says which. */
 export function keyDifferences(local: ReadonlySet<string>, remote: ReadonlySet<string>): { missing: string[]; extra: string[] } {
   return { missing: [...local].filter((k) => !remote.has(k)).slice(0, 10), extra: [...remote].filter((k) => !local.has(k)).slice(0, 10) };
+}
+
+/**
+ * `spoor hunt --engine URL` and `spoor hunt EVIDENCE` with SigmaHQ's rules, each as sorted "rule id,
+ * file (relative to EVIDENCE), record id" keys; the engine's run must succeed.
+ */
+export function engineAndInProcess(url: string, evidence: string): { remote: string[]; local: string[]; remoteErr: string } {
+  const run = (...args: string[]) => spawnSync(process.execPath, [SPOOR, ...args, '--rules', ...PARITY_RULE_DIRS, '-f', 'jsonl', '--no-progress'], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  const keys = (out: string) => out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { rule: { id: string }; file: string; record_id: string }).map((d) => `${d.rule.id} ${relative(evidence, d.file)} ${d.record_id}`).sort();
+  const remote = run('hunt', '--engine', url);
+  assert.equal(remote.status, 0, remote.stderr);
+  return { remote: keys(remote.stdout), local: keys(run('hunt', evidence).stdout), remoteErr: remote.stderr };
 }

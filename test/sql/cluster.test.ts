@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { relative } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type TestClickHouse, freePorts, startClickHouse } from '../helpers/clickhouse.js';
 import { DATA, ROOT, SPOOR } from '../helpers/paths.js';
-import { PARITY_RULE_DIRS } from '../helpers/sql-parity.js';
+import { engineAndInProcess } from '../helpers/sql-parity.js';
 
 const EVIDENCE = `${DATA}/sigma/regression_data`;
 
@@ -50,14 +49,9 @@ test('a two-shard cluster made from spoor sql --cluster: ingest through the Dist
   assert.equal(again.status, 0, again.stderr);
   assert.equal(Number(await query(nodes[1]!, 'SELECT count() FROM spoor.events')), inserted);
 
-  const rules = ['--rules', ...PARITY_RULE_DIRS, '-f', 'jsonl', '--no-progress'];
-  const keys = (out: string) => out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { rule: { id: string }; file: string; record_id: string }).map((d) => `${d.rule.id} ${relative(EVIDENCE, d.file)} ${d.record_id}`).sort();
-  const remote = run('hunt', '--engine', url, ...rules);
-  assert.equal(remote.status, 0, remote.stderr);
-  const inProcess = run('hunt', EVIDENCE, ...rules);
-  const got = keys(remote.stdout);
-  assert.ok(got.length > 150, remote.stderr);
-  assert.deepEqual(got, keys(inProcess.stdout));
+  const { remote, local: inProcess, remoteErr } = engineAndInProcess(url, EVIDENCE);
+  assert.ok(remote.length > 150, remoteErr);
+  assert.deepEqual(remote, inProcess);
 });
 
 test('the README\'s cluster tables are what spoor sql --cluster logs prints', () => {
