@@ -32,9 +32,30 @@ function likePattern(s: SigmaString, fold: boolean): string {
   return s.pieces.map((p) => (p === STAR ? '%' : p === ONE ? '_' : (fold ? p.toLowerCase() : p).replace(/[\\%_]/g, (c) => `\\${c}`))).join('');
 }
 
+/** Text matched by itself in an RE2 pattern: its metacharacters escaped, control characters as code points. */
+export function regexLiteral(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\\^$.|?*+()[\]{}]|[\x00-\x1f\x7f]/g, (c) => (c < ' ' || c === '\x7f' ? `\\x{${c.charCodeAt(0).toString(16)}}` : `\\${c}`));
+}
 
-/** `arrayExists` over the items of one field: `item` sees n (name), v, lv (lower-cased) and k (kind). */
-const anyItem = (field: string, item: string) => `arrayExists((n, v, lv, k) -> n = ${sqlString(field)} AND (${item}), names, vals, lvals, kinds)`;
+/** Patterns in a list from which it is tested by one regular expression (one pass) rather than pattern by pattern. */
+const REGEX_FROM = 4;
+
+/** Whether some text holds one of some literals: one pass of RE2 over it for more than a few, one search each for fewer. */
+export function holdsOneOf(column: string, literals: readonly string[]): string {
+  if (literals.length >= REGEX_FROM) return `match(${column}, ${sqlString(literals.map(regexLiteral).join('|'))})`;
+  return or(literals.map((l) => `position(${column}, ${sqlString(l)}) > 0`));
+}
+
+/**
+ * A field's items, one array per column (`arrayFilter` by name): the same text wherever a batch's
+ * rules test the field, which ClickHouse computes once per query, and the items tested are then only
+ * the field's (ClickHouse 18.16 evaluates both sides of AND, so a test over every item of the event
+ * costs every rule every field).
+ */
+const itemsOf = (field: string, column: string) => `arrayFilter((x, n) -> n = ${sqlString(field)}, ${column}, names)`;
+/** `arrayExists` over the items of one field: `item` sees v, lv (lower-cased) and k (kind). */
+const anyItem = (field: string, item: string) => `arrayExists((v, lv, k) -> ${item}, ${itemsOf(field, 'vals')}, ${itemsOf(field, 'lvals')}, ${itemsOf(field, 'kinds')})`;
 const hasField = (field: string) => `has(names, ${sqlString(field)})`;
 const or = (parts: string[]) => (parts.length === 0 ? '0' : parts.length === 1 ? parts[0]! : `(${parts.join(' OR ')})`);
 const and = (parts: string[]) => (parts.length === 0 ? '1' : parts.length === 1 ? parts[0]! : `(${parts.join(' AND ')})`);
@@ -42,13 +63,33 @@ const and = (parts: string[]) => (parts.length === 0 ? '1' : parts.length === 1 
 const COMPARE: Record<string, string> = { gt: '>', gte: '>=', lt: '<', lte: '<=' };
 const TIME_UNITS = ['minute', 'hour', 'day', 'week', 'month', 'year'];
 
-/** One item's test for a string pattern (the engine's stringsTest): scalars and nulls (as ''), never other values. */
-function patternItem(s: SigmaString, cased: boolean): string {
+/** A pattern of literals and `*` only as an RE2 pattern matching the whole text. */
+function wholeRegex(s: SigmaString, fold: boolean): string {
+  const body = s.pieces.map((p) => (p === STAR ? '.*' : regexLiteral(fold ? (p as string).toLowerCase() : (p as string)))).join('');
+  return `^${body}$`.replace(/^\^\.\*/, '').replace(/\.\*\$$/, '');
+}
+
+/**
+ * One item's test for any of some string patterns (the engine's stringsTest): scalars and nulls (as
+ * ''), never other values. Plain texts are one set (IN); more than a few patterns of literals and `*`
+ * are one regular expression; the rest are LIKE each.
+ */
+function patternsItem(patterns: readonly SigmaString[], cased: boolean): string {
   const column = cased ? 'v' : 'lv';
-  const plain = s.plain;
-  const test = plain !== undefined ? `${column} = ${sqlString(cased ? plain : plain.toLowerCase())}` : `${column} LIKE ${sqlString(likePattern(s, !cased))}`;
+  const text = (p: string) => (cased ? p : p.toLowerCase());
+  const tests: string[] = [];
   // A null (stored as '') matches only the empty pattern, as in the engine.
-  return `${plain === '' ? `k != ${KIND.other}` : `k = ${KIND.scalar}`} AND ${test}`;
+  if (patterns.some((s) => s.plain === '')) tests.push(`(k != ${KIND.other} AND ${column} = '')`);
+  const plain = [...new Set(patterns.filter((s) => s.plain !== undefined && s.plain !== '').map((s) => text(s.plain!)))];
+  const starred = patterns.filter((s) => s.plain === undefined && !s.pieces.includes(ONE));
+  const like = patterns.filter((s) => s.plain === undefined && s.pieces.includes(ONE));
+  const scalar: string[] = [];
+  if (plain.length) scalar.push(plain.length === 1 ? `${column} = ${sqlString(plain[0]!)}` : `${column} IN (${plain.map(sqlString).join(', ')})`);
+  if (starred.length >= REGEX_FROM) scalar.push(`match(${column}, ${sqlString(`(?s)${starred.map((s) => wholeRegex(s, !cased)).join('|')}`)})`);
+  else like.unshift(...starred);
+  for (const s of like) scalar.push(`${column} LIKE ${sqlString(likePattern(s, !cased))}`);
+  if (scalar.length) tests.push(`(k = ${KIND.scalar} AND ${or(scalar)})`);
+  return or(tests);
 }
 
 function numberOf(raw: unknown, modifier: string): number {
@@ -130,10 +171,12 @@ export function fieldSql(field: string, modifiers: readonly string[], rawValues:
         return `k = ${KIND.scalar} AND match(v, ${sqlString(all ? `(?${all}:${body})` : body)})`;
       });
     }
-    return rawValues.map((r) => {
-      if (r === null) return `k = ${KIND.null}`;
-      return or(expandValue(modifiers, r, options.placeholders).map((s) => patternItem(s, has('cased'))));
-    });
+    const patterns = (r: unknown) => (r === null ? `k = ${KIND.null}` : patternsItem(expandValue(modifiers, r, options.placeholders), has('cased')));
+    // With `all` each value is tested alone; else the values are one list, tested at once.
+    if (all) return rawValues.map(patterns);
+    const strings = rawValues.filter((r) => r !== null);
+    const tests = strings.length ? [patternsItem(strings.flatMap((r) => expandValue(modifiers, r, options.placeholders)), has('cased'))] : [];
+    return [or([...(strings.length < rawValues.length ? [`k = ${KIND.null}`] : []), ...tests])];
   };
   const items = itemTests();
   const nullWanted = !negate && rawValues.includes(null);
@@ -142,7 +185,7 @@ export function fieldSql(field: string, modifiers: readonly string[], rawValues:
     // The field has an item that is not null and matches none of the values.
     return anyItem(field, `k != ${KIND.null} AND NOT ${or(items.map((i) => `(${i})`))}`);
   }
-  if (all && items.length > 1) return and(rawValues.map((r, i) => (r === null ? `(NOT ${hasField(field)} OR ${anyItem(field, items[i]!)})` : anyItem(field, items[i]!))));
+  if (all && rawValues.length > 1) return and(rawValues.map((r, i) => (r === null ? `(NOT ${hasField(field)} OR ${anyItem(field, items[i]!)})` : anyItem(field, items[i]!))));
   return absentOrNull(anyItem(field, or(items.map((i) => `(${i})`))));
 }
 
@@ -201,4 +244,20 @@ export function ruleChannels(rule: SigmaRule, pipeline: Pipeline): string[] | un
     for (const c of channels) out.add(c);
   }
   return [...out].sort();
+}
+
+/**
+ * The (channel, event id) pairs (lower-cased) a rule's events can have, as [channel, id]; undefined
+ * when a log source it stands for does not name both. Both are columns, so a query reads them alone
+ * first and tests the rule only on the rows of its pairs.
+ */
+export function ruleSlots(rule: SigmaRule, pipeline: Pipeline): [string, string][] | undefined {
+  const out = new Map<string, [string, string]>();
+  for (const s of sourcesFor(pipeline, rule.logsource)) {
+    const channels = s.conditions.get('Channel');
+    const ids = s.conditions.get('EventID');
+    if (!channels || !ids) return undefined;
+    for (const c of channels) for (const id of ids) out.set(`${c}\n${id}`, [c, id]);
+  }
+  return [...out.keys()].sort().map((k) => out.get(k)!);
 }

@@ -13,7 +13,7 @@ import { loadRuleSet } from '../../src/sigma/ruleset.js';
 import { convertRules, huntInClickHouse, windowSql } from '../../src/sql/hunt.js';
 import { ingest } from '../../src/sql/ingest.js';
 import { createTables, eventRow } from '../../src/sql/schema.js';
-import { fieldSql } from '../../src/sql/clickhouse.js';
+import { fieldSql, holdsOneOf } from '../../src/sql/clickhouse.js';
 import { compileFieldTest } from '../../src/sigma/modifiers.js';
 import { clickHouseForTests } from '../helpers/clickhouse.js';
 import { PARITY_RULE_DIRS, detectionKey, engineAndInProcess, distinctRegressionSamples, inProcessKeys, keyDifferences, regressionSamples } from '../helpers/sql-parity.js';
@@ -148,7 +148,7 @@ test('hunt --engine: the simulated Exchange server, ingested, gives the in-proce
     assert.deepEqual(remoteWindow, keys(run('hunt', server, ...rules, ...window).stdout));
     const sql = run('sql', `${ROOT}/rules/exchange`);
     assert.equal(sql.status, 0, sql.stderr);
-    assert.match(sql.stdout, /arrayExists\(\(n, v, lv, k\) -> n = 'cs-uri-stem'/i);
+    assert.match(sql.stdout, /arrayFilter\(\(x, n\) -> n = 'cs-uri-stem', lvals, names\)/i);
     assert.equal(run('hunt', '--engine', 'clickhouse://127.0.0.1:1/x', ...rules).status, 1);
     assert.equal(run('hunt', ...rules).status, 2);
   } finally {
@@ -173,7 +173,7 @@ test('a time window as SQL keeps every row the exact test keeps (times DateTime 
 });
 
 test('field tests: the SQL of each modifier selects exactly the events the engine\'s test accepts (nulls, absent fields, case, wildcards, ranges)', { timeout: 120_000 }, async () => {
-  const values: unknown[] = [undefined, null, '', 'Foo', 'foo', 'FOO bar', 'a%b_c\\d', 'x*y', '10.1.2.3', '192.168.1.1', '::ffff:10.9.9.9', 'fe80::1', 'FC00::5', '2001:db8::1', '::1', '12', ' 7 ', '3.5', 'abc\ndef', ['foo', 'zzz'], ['', null]];
+  const values: unknown[] = [undefined, null, '', 'Foo', 'foo', 'FOO bar', 'a%b_c\\d', 'x*y', '10.1.2.3', '192.168.1.1', '::ffff:10.9.9.9', 'fe80::1', 'FC00::5', '2001:db8::1', '::1', '12', ' 7 ', '3.5', 'abc\ndef', ['foo', 'zzz'], ['', null], 'a.b(x)|y$', 'C:\\Win\\x', '^start', 'tab\there'];
   const events = values.map((v, i) => ({ Event: { System: { EventRecordID: i, Channel: 'T', EventID: 1 }, EventData: v === undefined ? { Other: 'x' } : { F: v, G: i % 2 ? 'foo' : 'Foo', Other: 'x' } } }));
   const rows = events.map((e, i) => eventRow(new EvtxEvent(e), '2021-01-01T00:00:00Z', 'cases', 'cases', i));
   for (const sql of createTables('cases')) await db.client.command({ query: sql });
@@ -184,6 +184,10 @@ test('field tests: the SQL of each modifier selects exactly the events the engin
     ['F|neq', ['foo']], ['F|exists', [true]], ['F|exists', [false]], ['F|re', ['^F.o$']], ['F|re|i', ['^foo$']], ['F|re|s', ['c.d']], ['F|re', ['(?i)foo']], ['F|re', ['(?i)^foo$']], ['F|re|s', ['(?i)C.D']], ['F|re|i', ['(?s)C.D']],
     ['F|cidr', ['10.0.0.0/8']], ['F|cidr', ['192.168.0.0/16', 'fc00::/7']], ['F|cidr', ['fe80::/10']], ['F|cidr', ['::1/128']], ['F|cidr', ['2001:db8::/33']],
     ['F|gt', [10]], ['F|lte', [7]], ['F|fieldref', ['G']], ['F|fieldref|cased', ['G']], ['F', ['foo', null]], ['F|windash', ['-x']],
+    // Lists: plain texts as one set, more than a few patterns with * as one regular expression (metacharacters and control characters as themselves).
+    ['F', ['foo', 'bar', 'x*y', '', 'FOO BAR']], ['F', ['f*', '*y', 'x*', '*o b*', '1*']], ['F|contains', ['OO', '.b(', ')|y$', 'win\\', 'b\nc', 'b\th']],
+    ['F|startswith', ['a.', 'c:\\', 'fe8', '^st', '::']], ['F|endswith', ['$', '.1', 'bar', 'ef', '\\x']], ['F|neq', ['foo', 'bar', 'baz', 'x*', '12']],
+    ['F|contains|all', ['a', 'b', 'c', '.', '(']], ['F', ['f?o', 'a*', 'b*', 'c*', 'x*']], ['F|cased|contains', ['Oo', 'AR', 'bAr', 'x', 'Win']], ['F', ['foo', 'bar', 'baz', 'x*', null]],
   ];
   const differ: string[] = [];
   for (const [key, vals] of tests) {
@@ -193,6 +197,12 @@ test('field tests: the SQL of each modifier selects exactly the events the engin
     const sql = fieldSql(field!, mods, vals, {});
     const got = ((await (await db.client.query({ query: `SELECT seq FROM cases WHERE ${sql} ORDER BY seq`, format: 'JSONEachRow' })).json()) as { seq: string }[]).map((r) => Number(r.seq));
     if (JSON.stringify(got) !== JSON.stringify(want)) differ.push(`${key}: ${JSON.stringify(vals)}: engine ${JSON.stringify(want)}, SQL ${JSON.stringify(got)}`);
+  }
+  // The literal prefilter: a search each for a few literals, one regular expression for more.
+  for (const literals of [['foo'], ['oo', 'zz'], ['oo', '.b(', ')|y$', 'win\\', 'c\nd', 'b\th', '^st', '*y', '[', '{1}', '?']]) {
+    const want = rows.map((r, i) => [i, literals.some((l) => r.ltext.includes(l))] as const).filter(([, ok]) => ok).map(([i]) => i);
+    const got = ((await (await db.client.query({ query: `SELECT seq FROM cases WHERE ${holdsOneOf('ltext', literals)} ORDER BY seq`, format: 'JSONEachRow' })).json()) as { seq: string }[]).map((r) => Number(r.seq));
+    if (JSON.stringify(got) !== JSON.stringify(want)) differ.push(`literals ${JSON.stringify(literals)}: ${JSON.stringify(want)} held, SQL ${JSON.stringify(got)}`);
   }
   assert.deepEqual(differ, []);
 });
