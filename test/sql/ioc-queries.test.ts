@@ -6,11 +6,11 @@ import { iocQueries } from '../../src/sql/hunt.js';
 
 const indicator = (value: string, feed = 'feed.txt'): Indicator => makeIndicator(value, undefined, feed)!;
 
-/** The literals a query's SQL looks for in ltext: one regular expression of alternatives, or a search each. */
+/** The literals a query's SQL looks for in ltext: regular expressions of alternatives, or a search each. */
 function lookedFor(sql: string): string[] {
   const unquote = (s: string) => s.replace(/\\(.)/g, '$1');
-  const regex = /match\(ltext, '((?:[^'\\]|\\.)*)'\)/.exec(sql);
-  if (regex) return unquote(regex[1]!).split(/(?<!\\)\|/).map(unquote);
+  const regexes = [...sql.matchAll(/match\(ltext, '((?:[^'\\]|\\.)*)'\)/g)];
+  if (regexes.length) return regexes.flatMap((m) => unquote(m[1]!).split(/(?<!\\)\|/).map(unquote));
   return [...sql.matchAll(/position\(ltext, '((?:[^'\\]|\\.)*)'\)/g)].map((m) => unquote(m[1]!));
 }
 
