@@ -101,13 +101,13 @@ function patternsItem(patterns: readonly SigmaString[], cased: boolean): string 
   // A null (stored as '') matches only the empty pattern, as in the engine.
   if (patterns.some((s) => s.plain === '')) tests.push(`(k != ${KIND.other} AND ${column} = '')`);
   const plain = [...new Set(patterns.filter((s) => s.plain !== undefined && s.plain !== '').map((s) => text(s.plain!)))];
-  const starred = patterns.filter((s) => s.plain === undefined && !s.pieces.includes(ONE));
-  const like = patterns.filter((s) => s.plain === undefined && s.pieces.includes(ONE));
+  const wild = patterns.filter((s) => s.plain === undefined);
+  const starred = wild.filter((s) => !s.pieces.includes(ONE));
+  const regexed = starred.length >= REGEX_FROM ? starred : [];
   const scalar: string[] = [];
   if (plain.length) scalar.push(plain.length === 1 ? `${column} = ${sqlString(plain[0]!)}` : `${column} IN (${plain.map(sqlString).join(', ')})`);
-  if (starred.length >= REGEX_FROM) scalar.push(matchAny(column, starred.map((s) => wholeRegex(s, !cased)), '(?s)'));
-  else like.unshift(...starred);
-  for (const s of like) scalar.push(`${column} LIKE ${sqlString(likePattern(s, !cased))}`);
+  if (regexed.length) scalar.push(matchAny(column, regexed.map((s) => wholeRegex(s, !cased)), '(?s)'));
+  for (const s of wild) if (!regexed.includes(s)) scalar.push(`${column} LIKE ${sqlString(likePattern(s, !cased))}`);
   if (scalar.length) tests.push(`(k = ${KIND.scalar} AND ${or(scalar)})`);
   return or(tests);
 }
@@ -191,12 +191,11 @@ export function fieldSql(field: string, modifiers: readonly string[], rawValues:
         return `k = ${KIND.scalar} AND match(v, ${sqlString(all ? `(?${all}:${body})` : body)})`;
       });
     }
-    const patterns = (r: unknown) => (r === null ? `k = ${KIND.null}` : patternsItem(expandValue(modifiers, r, options.placeholders), has('cased')));
+    const patterns = (values: unknown[]) => patternsItem(values.flatMap((r) => expandValue(modifiers, r, options.placeholders)), has('cased'));
     // With `all` each value is tested alone; else the values are one list, tested at once.
-    if (all) return rawValues.map(patterns);
+    if (all) return rawValues.map((r) => (r === null ? `k = ${KIND.null}` : patterns([r])));
     const strings = rawValues.filter((r) => r !== null);
-    const tests = strings.length ? [patternsItem(strings.flatMap((r) => expandValue(modifiers, r, options.placeholders)), has('cased'))] : [];
-    return [or([...(strings.length < rawValues.length ? [`k = ${KIND.null}`] : []), ...tests])];
+    return [or([...(strings.length < rawValues.length ? [`k = ${KIND.null}`] : []), ...(strings.length ? [patterns(strings)] : [])])];
   };
   const items = itemTests();
   const nullWanted = !negate && rawValues.includes(null);
@@ -255,29 +254,28 @@ export function ruleSql(rule: SigmaRule, pipeline: Pipeline): string {
   return or(sources.map((s) => and([sourceSql(s), detectionSql(rule.detection, { fieldMap: s.fields, placeholders: pipeline.placeholders })])));
 }
 
-/** The channels (lower-cased) a rule's events can come from; undefined when a log source it stands for names none. */
-export function ruleChannels(rule: SigmaRule, pipeline: Pipeline): string[] | undefined {
-  const out = new Set<string>();
-  for (const s of sourcesFor(pipeline, rule.logsource)) {
-    const channels = s.conditions.get('Channel');
-    if (!channels) return undefined;
-    for (const c of channels) out.add(c);
-  }
-  return [...out].sort();
-}
-
 /**
- * The (channel, event id) pairs (lower-cased) a rule's events can have, as [channel, id]; undefined
- * when a log source it stands for does not name both. Both are columns, so a query reads them alone
- * first and tests the rule only on the rows of its pairs.
+ * The events a rule can match, by the columns a query reads first: the channels (lower-cased; none
+ * when a log source it stands for names none) and the (channel, event id) pairs (none when a log
+ * source does not name both).
  */
-export function ruleSlots(rule: SigmaRule, pipeline: Pipeline): [string, string][] | undefined {
-  const out = new Map<string, [string, string]>();
+export function ruleKinds(rule: SigmaRule, pipeline: Pipeline): { channels?: string[]; slots?: [string, string][] } {
+  const channels = new Set<string>();
+  const slots = new Map<string, [string, string]>();
+  let allChannels = true;
+  let allSlots = true;
   for (const s of sourcesFor(pipeline, rule.logsource)) {
-    const channels = s.conditions.get('Channel');
+    const cs = s.conditions.get('Channel');
     const ids = s.conditions.get('EventID');
-    if (!channels || !ids) return undefined;
-    for (const c of channels) for (const id of ids) out.set(`${c}\n${id}`, [c, id]);
+    allChannels &&= cs !== undefined;
+    allSlots &&= cs !== undefined && ids !== undefined;
+    for (const c of cs ?? []) {
+      channels.add(c);
+      for (const id of ids ?? []) slots.set(`${c}\n${id}`, [c, id]);
+    }
   }
-  return [...out.keys()].sort().map((k) => out.get(k)!);
+  return {
+    ...(allChannels ? { channels: [...channels].sort() } : {}),
+    ...(allSlots ? { slots: [...slots.keys()].sort().map((k) => slots.get(k)!) } : {}),
+  };
 }

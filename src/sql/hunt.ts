@@ -7,7 +7,7 @@ import { AhoCorasick } from '../sigma/aho-corasick.js';
 import { RuleError } from '../sigma/errors.js';
 import type { Pipeline } from '../sigma/pipeline.js';
 import type { CompiledRule } from '../sigma/ruleset.js';
-import { holdsOneOf, NotConvertible, ruleChannels, ruleSlots, ruleSql, sqlString } from './clickhouse.js';
+import { holdsOneOf, NotConvertible, ruleKinds, ruleSql, sqlString } from './clickhouse.js';
 import { INGESTED, TABLE } from './schema.js';
 
 export interface ConvertedRule {
@@ -21,7 +21,7 @@ export interface ConvertedRule {
   literals?: string[];
 }
 
-/** What events a rule can match, as text that sorts rules of the same kinds together. */
+/** What events a rule can match, as text that sorts rules of the same kinds together (a batch then reads only those kinds' rows). */
 const kindsKey = (r: ConvertedRule) => (r.slots ? `0${r.slots.join('\n')}` : `1${r.channels?.join('\n') ?? '\uffff'}`);
 
 /** Each rule as SQL, or the reason it cannot be. */
@@ -30,21 +30,15 @@ export function convertRules(rules: readonly CompiledRule[], pipeline: Pipeline)
   const notConverted: { rule: CompiledRule; reason: string }[] = [];
   for (const rule of rules) {
     try {
-      const channels = ruleChannels(rule.rule, pipeline);
-      const slots = ruleSlots(rule.rule, pipeline);
       const literals = rule.alternatives.every((a) => a.literals) ? [...new Set(rule.alternatives.flatMap((a) => a.literals!))] : undefined;
-      converted.push({ rule, sql: ruleSql(rule.rule, pipeline), ...(channels ? { channels } : {}), ...(slots ? { slots } : {}), ...(literals ? { literals } : {}) });
+      converted.push({ rule, sql: ruleSql(rule.rule, pipeline), ...ruleKinds(rule.rule, pipeline), ...(literals ? { literals } : {}) });
     } catch (e) {
       if (!(e instanceof NotConvertible || e instanceof RuleError)) throw e;
       notConverted.push({ rule, reason: e.message });
     }
   }
-  // Rules of the same event kinds side by side: a batch then reads only those kinds' rows.
-  const key = (r: ConvertedRule) => `${r.literals ? 0 : 1}${kindsKey(r)}`;
-  converted.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
   return { converted, notConverted };
 }
-
 
 /** Hours a server's time zone can shift `time` by: ingest writes UTC text, which the server reads in its own zone. */
 const ZONE_SLACK_S = 14 * 3600;
@@ -207,7 +201,7 @@ const MAX_BATCH_RULES = 16;
 /** Settings that let a batch's long query through (ClickHouse's defaults: 256 KiB of SQL, 50,000 AST elements). */
 const QUERY_SETTINGS = { max_query_size: String(64 * MAX_BATCH_SQL), max_ast_elements: '2000000', max_expanded_ast_elements: '2000000' } as Record<string, string>;
 
-export function* batchesOf(rules: readonly ConvertedRule[]): Generator<ConvertedRule[]> {
+function* batchesOf(rules: readonly ConvertedRule[]): Generator<ConvertedRule[]> {
   let batch: ConvertedRule[] = [];
   let size = 0;
   for (const r of rules) {
