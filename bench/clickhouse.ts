@@ -11,7 +11,7 @@ import { startClickHouse } from '../test/helpers/clickhouse.js';
  * (Debian's 18.16) and hunted there with SigmaHQ's rules, beside the in-process engine hunting the
  * same files with the same rules: events a second for each, and whether their detections agree.
  */
-export async function clickhouseBench(tmp: string, spoor: string, data: string) {
+export async function clickhouseBench(tmp: string, spoor: string, data: string, measure: (cmd: string[]) => { code: number; wall: number; maxRssKiB: number }) {
   const events = Number(process.env.BENCH_CH_EVENTS ?? 10_000_000);
   const dir = join(tmp, 'ch-corpus');
   mkdirSync(dir, { recursive: true });
@@ -38,7 +38,10 @@ export async function clickhouseBench(tmp: string, spoor: string, data: string) 
       if (r.status !== 0) throw new Error(`spoor ${args[0]} exited ${r.status}: ${r.stderr.slice(-2000)}`);
       return { seconds: (Date.now() - t0) / 1000, stdout: r.stdout };
     };
-    const ingest = timed(['ingest', dir, '--to', url]);
+    // Ingest through the measuring wrapper: its peak memory is one of the figures the issue sets.
+    const ingestRun = measure([process.execPath, spoor, 'ingest', dir, '--to', url, '--no-progress']);
+    if (ingestRun.code !== 0) throw new Error(`spoor ingest exited ${ingestRun.code}`);
+    const ingest = { seconds: ingestRun.wall, peakRssMiB: Math.round(ingestRun.maxRssKiB / 1024) };
     const inDb = timed(['hunt', '--engine', url, ...rules, '-f', 'jsonl', '--no-progress']);
     const local = timed(['hunt', dir, ...rules, '-f', 'jsonl', '--no-progress']);
     const keys = (out: string) => new Set(out.split('\n').filter(Boolean).map((l) => {
@@ -49,11 +52,11 @@ export async function clickhouseBench(tmp: string, spoor: string, data: string) 
     const b = keys(local.stdout);
     const same = a.size === b.size && [...a].every((k) => b.has(k));
     const rate = (s: number) => Math.round(events / s);
-    console.log(`  ${'spoor ingest into ClickHouse 18.16'.padEnd(46)} ${ingest.seconds.toFixed(1).padStart(8)} s  ${String(rate(ingest.seconds)).padStart(8)} events/s`);
+    console.log(`  ${'spoor ingest into ClickHouse 18.16'.padEnd(46)} ${ingest.seconds.toFixed(1).padStart(8)} s  ${String(rate(ingest.seconds)).padStart(8)} events/s  ${ingest.peakRssMiB} MiB`);
     console.log(`  ${'spoor hunt --engine clickhouse (SigmaHQ rules)'.padEnd(46)} ${inDb.seconds.toFixed(1).padStart(8)} s  ${String(rate(inDb.seconds)).padStart(8)} events/s  ${a.size} detections`);
     console.log(`  ${'spoor hunt in process (same rules, same files)'.padEnd(46)} ${local.seconds.toFixed(1).padStart(8)} s  ${String(rate(local.seconds)).padStart(8)} events/s  ${b.size} detections`);
     console.log(`  in-process / ClickHouse hunt time: ${(local.seconds / inDb.seconds).toFixed(2)}; detections ${same ? 'identical' : 'DIFFER'}`);
-    return { events, files: Math.ceil(events / perFile), ingest: { seconds: ingest.seconds, eventsPerSecond: rate(ingest.seconds) }, huntClickHouse: { seconds: inDb.seconds, eventsPerSecond: rate(inDb.seconds), detections: a.size }, huntInProcess: { seconds: local.seconds, eventsPerSecond: rate(local.seconds), detections: b.size }, detectionsIdentical: same };
+    return { events, files: Math.ceil(events / perFile), ingest: { seconds: ingest.seconds, eventsPerSecond: rate(ingest.seconds), peakRssMiB: ingest.peakRssMiB }, huntClickHouse: { seconds: inDb.seconds, eventsPerSecond: rate(inDb.seconds), detections: a.size }, huntInProcess: { seconds: local.seconds, eventsPerSecond: rate(local.seconds), detections: b.size }, detectionsIdentical: same };
   } finally {
     await ch.stop();
   }

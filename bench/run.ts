@@ -147,7 +147,7 @@ try {
   }
   if (which === 'clickhouse') {
     const out = join(ROOT, 'bench/results/clickhouse.json');
-    writeFileSync(out, JSON.stringify({ ...meta, ...(await clickhouseBench(tmp, SPOOR, DATA)) }, null, 2) + '\n');
+    writeFileSync(out, JSON.stringify({ ...meta, ...(await clickhouseBench(tmp, SPOOR, DATA, measure)) }, null, 2) + '\n');
     console.log(`written: ${out}`);
   }
   if (which === 'scale' || which === 'memory') {

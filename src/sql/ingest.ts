@@ -2,7 +2,9 @@ import { createReadStream } from 'node:fs';
 import { createHash } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { type HuntUnit, type TimedEvent, type UnitHunt, unitEvents } from '../hunt/hunt.js';
-import { type EventRow, INGESTED, TABLE, createTables, eventRow } from './schema.js';
+import { INGESTED, TABLE, createTables, writeEventRow } from './schema.js';
+import { RowBinaryWriter } from './row-binary.js';
+import { RowBinaryInsert } from './insert.js';
 import { sqlString } from './clickhouse.js';
 
 export interface IngestReport {
@@ -16,6 +18,20 @@ async function fileSha256(file: string): Promise<string> {
   for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
   return h.digest('hex');
 }
+
+/** A file's line in spoor_ingested: its content, the path it was given under, its events. */
+interface Marker {
+  source_sha256: string;
+  source_file: string;
+  events: number;
+  ingested: string;
+}
+
+// On a Distributed table, an insert returns once the shards hold the rows (not when queued): a hunt right after ingest sees them all.
+const settings = { insert_distributed_sync: 1 };
+
+/** Bytes of rows after which an insert ends at the next file's start. */
+const INSERT_BYTES = 512 << 20;
 
 /** How long a delete may take before ingest gives up on it (a mutation can be stuck on the server). */
 const DELETE_WAIT_MS = 10 * 60_000;
@@ -42,7 +58,7 @@ async function deleteRows(client: ClickHouseClient, table: string, where: string
  * SHA-256 of its content: one ingested before is skipped, so ingesting a folder twice inserts
  * nothing twice; rows of a file whose ingest was cut short are deleted before it is read again.
  */
-export async function ingest(client: ClickHouseClient, units: readonly HuntUnit[], say: (m: string) => void, batch = 20_000, onUnit?: (unit: HuntUnit) => void): Promise<IngestReport> {
+export async function ingest(client: ClickHouseClient, units: readonly HuntUnit[], say: (m: string) => void, onUnit?: (unit: HuntUnit) => void): Promise<IngestReport> {
   for (const sql of createTables()) await client.command({ query: sql });
   const column = async (query: string) => new Set(((await (await client.query({ query, format: 'JSONEachRow' })).json()) as { s: string }[]).map((r) => r.s));
   // Each content ingested, with the paths it was given under and its events.
@@ -56,37 +72,39 @@ export async function ingest(client: ClickHouseClient, units: readonly HuntUnit[
   // GLOBAL: on a cluster's Distributed table the list is made here and sent to the shards, which need not hold spoor_ingested.
   const partial = await column(`SELECT source_sha256 AS s FROM ${TABLE} WHERE source_sha256 GLOBAL NOT IN (SELECT source_sha256 FROM ${INGESTED}) GROUP BY source_sha256`);
   const report: IngestReport = { files: 0, skipped: 0, events: 0 };
-  let rows: EventRow[] = [];
-  // A file is marked ingested only once all its rows are in: markers wait for the flush after its last row.
-  let finished: { source_sha256: string; source_file: string; events: number; ingested: string }[] = [];
-  const flush = async () => {
-    if (rows.length) {
-      // On a Distributed table, an insert returns once the shards hold the rows (not when queued): a hunt right after ingest sees them all.
-      await client.insert({ table: TABLE, values: rows, format: 'JSONEachRow', clickhouse_settings: { insert_distributed_sync: 1 } });
-      report.events += rows.length;
-      rows = [];
+  const rows = new RowBinaryWriter();
+  // Rows go in one insert sent while files are read, several files to an insert (each insert makes parts,
+  // which the server must merge); a file is marked ingested once the insert holding its rows has ended.
+  let insert: RowBinaryInsert | undefined;
+  let markers: Marker[] = [];
+  const endInsert = async () => {
+    if (insert) {
+      const last = insert;
+      insert = undefined;
+      await last.write(rows.take(true));
+      await last.end();
     }
-    if (finished.length) {
-      await client.insert({ table: INGESTED, values: finished, format: 'JSONEachRow' });
-      finished = [];
-    }
+    if (markers.length) await client.insert({ table: INGESTED, values: markers, format: 'JSONEachRow' });
+    markers = [];
   };
   let current: { file: string; sha: string; skip: boolean; seq: number } | undefined;
   const mark = (sha: string, file: string, events: number) => {
-    finished.push({ source_sha256: sha, source_file: file, events, ingested: new Date().toISOString().slice(0, 19).replace('T', ' ') });
     const known = done.get(sha) ?? { files: new Set<string>(), events };
     done.set(sha, known);
     known.files.add(file);
+    markers.push({ source_sha256: sha, source_file: file, events, ingested: new Date().toISOString().slice(0, 19).replace('T', ' ') });
   };
-  const finishFile = () => {
+  const finishFile = async () => {
     if (!current || current.skip) return;
-    mark(current.sha, current.file, current.seq);
     report.files++;
+    report.events += current.seq;
+    mark(current.sha, current.file, current.seq);
+    if ((insert?.sent ?? 0) >= INSERT_BYTES) await endInsert();
   };
   for (const unit of units) {
     const label = unit.name ?? unit.file;
     if (current?.file !== label) {
-      finishFile();
+      await finishFile();
       const sha = await fileSha256(unit.file);
       const known = done.get(sha);
       const skip = known !== undefined;
@@ -111,16 +129,25 @@ export async function ingest(client: ClickHouseClient, units: readonly HuntUnit[
     }
     const result: UnitHunt = { matches: [], events: 0, readable: true, diagnostics: [] };
     const events = unitEvents(unit, result);
-    // A row per event; the insert waits only when a batch is full (no promise per event).
     const file = current;
-    const add = (e: TimedEvent) => rows.push(eventRow(e.view, e.timestamp, label, file.sha, file.seq++)) >= batch;
-    if (Symbol.iterator in events) {
-      for (const e of events) if (add(e)) await flush();
-    } else for await (const e of events) if (add(e)) await flush();
+    const into = (insert ??= new RowBinaryInsert(client, TABLE, settings));
+    // A row per event; the loop waits only when a chunk is full (no promise per event).
+    const add = (e: TimedEvent) => {
+      writeEventRow(rows, e.view, e.timestamp, label, file.sha, file.seq++);
+      return rows.hasFullChunks;
+    };
+    try {
+      if (Symbol.iterator in events) {
+        for (const e of events) if (add(e)) await into.write(rows.take());
+      } else for await (const e of events) if (add(e)) await into.write(rows.take());
+    } catch (e) {
+      into.abort();
+      throw e;
+    }
     for (const d of result.diagnostics) say(d);
     onUnit?.(unit);
   }
-  finishFile();
-  await flush();
+  await finishFile();
+  await endInsert();
   return report;
 }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { RawEvent } from '../evidence/event.js';
 import { valueText } from '../sigma/modifiers.js';
 import { toJson } from '../common/json.js';
+import type { RowBinaryWriter } from './row-binary.js';
 
 /**
  * The events table Spoor hunts in ClickHouse. Common columns (time, host, channel, provider, event id,
@@ -62,29 +63,14 @@ export function clusterTables(cluster: string, database: string, replicated: boo
   ];
 }
 
-export interface EventRow extends CommonColumns {
-  source_file: string;
-  source_sha256: string;
-  seq: number;
-  names: string[];
-  vals: string[];
-  lvals: string[];
-  kinds: number[];
-  /** Every scalar value lower-cased, one a line: what a batch's literal prefilter searches. */
-  ltext: string;
-  raw: string;
-}
-
-/** ClickHouse's DateTime text (UTC, seconds) of an ISO time; the epoch for none. */
-function dateTime(iso: string): string {
-  const t = Date.parse(iso);
-  return (Number.isNaN(t) ? new Date(0) : new Date(t)).toISOString().slice(0, 19).replace('T', ' ');
+/** ClickHouse's DateTime (UTC seconds, unsigned 32 bits) of an ISO time: the epoch for none, clamped to what the type holds. */
+function epochSeconds(iso: string): number {
+  const t = Math.floor(Date.parse(iso) / 1000);
+  return Number.isNaN(t) ? 0 : Math.min(Math.max(t, 0), 0xffff_ffff);
 }
 
 /** The columns every table of events has: when, where and what kind of event. */
 export interface CommonColumns {
-  /** DateTime text (UTC, seconds). */
-  time: string;
   timestamp: string;
   host: string;
   channel: string;
@@ -96,7 +82,7 @@ export interface CommonColumns {
 export function commonColumns(view: RawEvent, timestamp: string): CommonColumns {
   const text = (f: string) => valueText(view.get(f)) ?? '';
   const time = text('TimeCreated_SystemTime') || timestamp;
-  return { time: dateTime(time), timestamp: time, host: text('Computer'), channel: text('Channel'), provider: text('Provider_Name'), event_id: text('EventID'), record_id: text('EventRecordID') };
+  return { timestamp: time, host: text('Computer'), channel: text('Channel'), provider: text('Provider_Name'), event_id: text('EventID'), record_id: text('EventRecordID') };
 }
 
 /** Each item of each field (a multi-valued field one item at a time), with its text and kind. */
@@ -111,20 +97,46 @@ export function forEachFieldItem(view: RawEvent, fn: (name: string, text: string
   }
 }
 
-/** An event as a row: its fields as the engine sees them (multi-valued fields one item each). */
-export function eventRow(view: RawEvent, timestamp: string, file: string, sha256: string, seq: number): EventRow {
-  const row: EventRow = { ...commonColumns(view, timestamp), source_file: file, source_sha256: sha256, seq, names: [], vals: [], lvals: [], kinds: [], ltext: '', raw: toJson(view.toRaw()) };
-  const scalars: string[] = [];
-  forEachFieldItem(view, (name, t, kind) => {
-    const lowered = t === undefined ? '' : t.toLowerCase();
-    row.names.push(name);
-    row.vals.push(t ?? '');
-    row.lvals.push(lowered);
-    row.kinds.push(kind);
-    if (kind === KIND.scalar) scalars.push(lowered);
-  });
-  row.ltext = scalars.join('\n');
-  return row;
+// One event's items, reused from event to event.
+const names: string[] = [];
+const vals: string[] = [];
+const lvals: string[] = [];
+const kinds: number[] = [];
+const scalars: string[] = [];
+const collect = (name: string, t: string | undefined, kind: number) => {
+  const lowered = t === undefined ? '' : t.toLowerCase();
+  names.push(name);
+  vals.push(t ?? '');
+  lvals.push(lowered);
+  kinds.push(kind);
+  if (kind === KIND.scalar) scalars.push(lowered);
+};
+
+/**
+ * An event as a row of the events table, in the table's column order: its fields as the engine sees
+ * them (multi-valued fields one item each), their lower-cased texts, the scalar ones again as one
+ * text (what a batch's literal prefilter searches) and the event as JSON.
+ */
+export function writeEventRow(w: RowBinaryWriter, view: RawEvent, timestamp: string, file: string, sha256: string, seq: number): void {
+  const c = commonColumns(view, timestamp);
+  names.length = vals.length = lvals.length = kinds.length = scalars.length = 0;
+  forEachFieldItem(view, collect);
+  w.uint32(epochSeconds(c.timestamp));
+  w.string(c.timestamp);
+  w.string(c.host);
+  w.string(c.channel);
+  w.string(c.provider);
+  w.string(c.event_id);
+  w.string(c.record_id);
+  w.string(file);
+  w.string(sha256);
+  w.uint64(seq);
+  w.stringArray(names);
+  w.stringArray(vals);
+  w.stringArray(lvals);
+  w.uint8Array(kinds);
+  w.joined(scalars, '\n');
+  w.string(toJson(view.toRaw()));
 }
 
 export const sha256Of = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');

@@ -5,7 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
 import type { ClickHouseClient } from '@clickhouse/client';
+import type { RawEvent } from '../../src/evidence/event.js';
 import { connect, parseClickHouseUrl } from '../../src/sql/client.js';
+import { RowBinaryInsert } from '../../src/sql/insert.js';
+import { RowBinaryWriter } from '../../src/sql/row-binary.js';
+import { createTables, writeEventRow } from '../../src/sql/schema.js';
 
 /**
  * A private ClickHouse server for tests (Debian's clickhouse-server, which .ci/run installs): its own
@@ -106,4 +110,14 @@ export function clickHouseForTests(database: string): { server: TestClickHouse; 
     await state.server?.stop();
   });
   return state;
+}
+
+/** Events as rows of `table` (created if need be), each with the time, file and number given. */
+export async function insertEvents(client: ClickHouseClient, table: string, events: readonly { view: RawEvent; timestamp: string; file: string; seq: number }[]): Promise<void> {
+  for (const sql of createTables(table)) await client.command({ query: sql });
+  const rows = new RowBinaryWriter();
+  for (const e of events) writeEventRow(rows, e.view, e.timestamp, e.file, e.file, e.seq);
+  const insert = new RowBinaryInsert(client, table);
+  await insert.write(rows.take(true));
+  await insert.end();
 }

@@ -12,10 +12,12 @@ import { DEFAULT_PIPELINE, loadPipeline } from '../../src/sigma/pipeline.js';
 import { loadRuleSet } from '../../src/sigma/ruleset.js';
 import { convertRules, huntInClickHouse, windowSql } from '../../src/sql/hunt.js';
 import { ingest } from '../../src/sql/ingest.js';
-import { createTables, eventRow } from '../../src/sql/schema.js';
 import { fieldSql, holdsOneOf } from '../../src/sql/clickhouse.js';
 import { compileFieldTest } from '../../src/sigma/modifiers.js';
-import { clickHouseForTests } from '../helpers/clickhouse.js';
+import { clickHouseForTests, insertEvents } from '../helpers/clickhouse.js';
+import { createTables } from '../../src/sql/schema.js';
+import { RowBinaryInsert } from '../../src/sql/insert.js';
+import { RowBinaryWriter } from '../../src/sql/row-binary.js';
 import { PARITY_RULE_DIRS, detectionKey, engineAndInProcess, distinctRegressionSamples, inProcessKeys, keyDifferences, regressionSamples } from '../helpers/sql-parity.js';
 import { DATA, ROOT, SPOOR, listFiles } from '../helpers/paths.js';
 
@@ -158,9 +160,7 @@ test('hunt --engine: the simulated Exchange server, ingested, gives the in-proce
 
 test('a time window as SQL keeps every row the exact test keeps (times DateTime cannot hold, non-times, any window) and leaves out rows far outside it', async () => {
   const stamps = ['2021-03-02T23:59:59.999Z', '2021-03-03T00:00:00Z', '2021-03-03T12:00:00.5Z', '2021-03-04T00:00:00.001Z', '2021-06-01T00:00:00Z', '2019-01-01T00:00:00Z', '1601-01-01T00:00:00Z', '1969-12-31T23:59:59Z', '2200-01-01T00:00:00Z', 'not a time', ''];
-  const rows = stamps.map((t, i) => eventRow(new EvtxEvent({ Event: { System: { EventRecordID: i, Channel: 'T', EventID: 1, TimeCreated: { '#attributes': { SystemTime: t } } } } }), t, 'times', 'times', i));
-  for (const sql of createTables('times')) await db.client.command({ query: sql });
-  await db.client.insert({ table: 'times', values: rows, format: 'JSONEachRow' });
+  await insertEvents(db.client, 'times', stamps.map((t, i) => ({ view: new EvtxEvent({ Event: { System: { EventRecordID: i, Channel: 'T', EventID: 1, TimeCreated: { '#attributes': { SystemTime: t } } } } }), timestamp: t, file: 'times', seq: i })));
   const at = (t: string) => Date.parse(t);
   const windows: TimeWindow[] = [{ from: at('2021-03-03T00:00:00Z'), to: at('2021-03-04T00:00:00Z') }, { from: at('2021-03-03T12:00:00.5Z') }, { to: at('2021-03-03T00:00:00Z') }, { from: at('1500-01-01T00:00:00Z') }, { to: at('2300-01-01T00:00:00Z') }, { from: at('2199-01-01T00:00:00Z') }];
   for (const w of windows) {
@@ -175,9 +175,7 @@ test('a time window as SQL keeps every row the exact test keeps (times DateTime 
 test('field tests: the SQL of each modifier selects exactly the events the engine\'s test accepts (nulls, absent fields, case, wildcards, ranges)', { timeout: 120_000 }, async () => {
   const values: unknown[] = [undefined, null, '', 'Foo', 'foo', 'FOO bar', 'a%b_c\\d', 'x*y', '10.1.2.3', '192.168.1.1', '::ffff:10.9.9.9', 'fe80::1', 'FC00::5', '2001:db8::1', '::1', '12', ' 7 ', '3.5', 'abc\ndef', ['foo', 'zzz'], ['', null], 'a.b(x)|y$', 'C:\\Win\\x', '^start', 'tab\there'];
   const events = values.map((v, i) => ({ Event: { System: { EventRecordID: i, Channel: 'T', EventID: 1 }, EventData: v === undefined ? { Other: 'x' } : { F: v, G: i % 2 ? 'foo' : 'Foo', Other: 'x' } } }));
-  const rows = events.map((e, i) => eventRow(new EvtxEvent(e), '2021-01-01T00:00:00Z', 'cases', 'cases', i));
-  for (const sql of createTables('cases')) await db.client.command({ query: sql });
-  await db.client.insert({ table: 'cases', values: rows, format: 'JSONEachRow' });
+  await insertEvents(db.client, 'cases', events.map((e, i) => ({ view: new EvtxEvent(e), timestamp: '2021-01-01T00:00:00Z', file: 'cases', seq: i })));
   const tests: [string, unknown[]][] = [
     ['F', ['foo']], ['F', [null]], ['F', ['']], ['F', ['f*']], ['F', ['*o b*']], ['F', ['a%b_c\\\\d']], ['F', ['x\\*y']], ['F', ['?oo']],
     ['F|cased', ['Foo']], ['F|contains', ['OO']], ['F|startswith', ['fo']], ['F|endswith', ['BAR']], ['F|contains|all', ['foo', 'bar']],
@@ -199,10 +197,46 @@ test('field tests: the SQL of each modifier selects exactly the events the engin
     if (JSON.stringify(got) !== JSON.stringify(want)) differ.push(`${key}: ${JSON.stringify(vals)}: engine ${JSON.stringify(want)}, SQL ${JSON.stringify(got)}`);
   }
   // The literal prefilter: a search each for a few literals, one regular expression for more.
+  const stored = ((await (await db.client.query({ query: 'SELECT ltext FROM cases ORDER BY seq', format: 'JSONEachRow' })).json()) as { ltext: string }[]).map((r) => r.ltext);
   for (const literals of [['foo'], ['oo', 'zz'], ['oo', '.b(', ')|y$', 'win\\', 'c\nd', 'b\th', '^st', '*y', '[', '{1}', '?']]) {
-    const want = rows.map((r, i) => [i, literals.some((l) => r.ltext.includes(l))] as const).filter(([, ok]) => ok).map(([i]) => i);
+    const want = stored.map((t, i) => [i, literals.some((l) => t.includes(l))] as const).filter(([, ok]) => ok).map(([i]) => i);
     const got = ((await (await db.client.query({ query: `SELECT seq FROM cases WHERE ${holdsOneOf('ltext', literals)} ORDER BY seq`, format: 'JSONEachRow' })).json()) as { seq: string }[]).map((r) => Number(r.seq));
     if (JSON.stringify(got) !== JSON.stringify(want)) differ.push(`literals ${JSON.stringify(literals)}: ${JSON.stringify(want)} held, SQL ${JSON.stringify(got)}`);
   }
   assert.deepEqual(differ, []);
+});
+
+test('RowBinary rows as the server reads them: strings of any length and script, arrays, large numbers, rows across chunks of any size', async () => {
+  const texts = ['', 'a', 'x'.repeat(42), 'é'.repeat(42), `${'y'.repeat(41)}€`, 'z'.repeat(43), `${'q'.repeat(42)}é`, 'İstanbul ΣΑΣ 😀', '\u0000\t\n\\\'"', '😀'.repeat(100), 'w'.repeat(200_000), 'é'.repeat(700_000)];
+  const rows = texts.map((s, i) => ({ s, a: texts.slice(0, i % 4).concat([s.slice(0, 50)]), n: [0, 127, 128, 2 ** 32 - 1, 2 ** 32, 2 ** 53 - 1][i % 6]!, k: [i % 3, 255, 0].slice(0, i % 4) }));
+  for (const chunk of [7, 1 << 20]) {
+    const table = `row_binary_${chunk}`;
+    await db.client.command({ query: `CREATE TABLE ${table} (i UInt8, s String, a Array(String), n UInt64, k Array(UInt8), j String) ENGINE = MergeTree() ORDER BY i` });
+    const w = new RowBinaryWriter(chunk);
+    const insert = new RowBinaryInsert(db.client, table);
+    for (const [i, r] of rows.entries()) {
+      w.uint8(i);
+      w.string(r.s);
+      w.stringArray(r.a);
+      w.uint64(r.n);
+      w.uint8Array(r.k);
+      w.joined(r.a, '\n');
+      if (w.hasFullChunks) await insert.write(w.take());
+    }
+    await insert.write(w.take(true));
+    await insert.end();
+    const back = (await (await db.client.query({ query: `SELECT i, s, a, toString(n) AS n, k, j FROM ${table} ORDER BY i`, format: 'JSONEachRow' })).json()) as { s: string; a: string[]; n: string; k: number[]; j: string }[];
+    assert.equal(back.length, rows.length, `chunks of ${chunk} bytes`);
+    for (const [i, r] of rows.entries()) assert.deepEqual(back[i], { i, s: r.s, a: r.a, n: String(r.n), k: r.k, j: r.a.join('\n') }, `row ${i}, chunks of ${chunk} bytes`);
+  }
+});
+
+test('an insert the server refuses fails with its message, whatever was sent', async () => {
+  const insert = new RowBinaryInsert(db.client, 'no_such_table');
+  const w = new RowBinaryWriter(1024);
+  for (let i = 0; i < 10_000; i++) w.string('row');
+  await assert.rejects(async () => {
+    await insert.write(w.take(true));
+    await insert.end();
+  }, /no_such_table/);
 });

@@ -112,7 +112,7 @@ cannot be read, 2 on bad usage.`)
         let read = 0;
         let r;
         try {
-          r = await ingest(conn.client, units, (m) => (progress ? progress.log(`spoor ingest: ${m}`) : say(m)), undefined, (u) => progress?.update((read += unitSize(u))));
+          r = await ingest(conn.client, units, (m) => (progress ? progress.log(`spoor ingest: ${m}`) : say(m)), (u) => progress?.update((read += unitSize(u))));
         } finally {
           progress?.stop();
         }
