@@ -1,16 +1,35 @@
-/* Spoor's web UI: cases, uploads, hunts with live progress, and the case's views. The token rides in
-   an HttpOnly cookie set when the page was opened with ?token=…; nothing here handles it. */
+/* Spoor's web UI: cases, uploads, hunts with live progress, and the case's views. The token comes in
+   the address's #fragment (never sent to a server), is kept in this origin's sessionStorage (other
+   ports of 127.0.0.1 are other origins: they cannot read it, where a cookie would be sent to them),
+   and goes with every API request as Authorization: Bearer. */
 (function () {
   'use strict';
   var R = window.SpoorRender, el = R.el;
   var $ = function (id) { return document.getElementById(id); };
   var current = null, poller = null, charts = [], drawing = 0;
+  var token = (function () {
+    var m = /(?:^#|&)token=([^&]+)/.exec(location.hash);
+    if (m) {
+      sessionStorage.setItem('spoor-token', decodeURIComponent(m[1]));
+      history.replaceState(null, '', location.pathname);
+    }
+    return sessionStorage.getItem('spoor-token') || '';
+  })();
+
+  function request(method, path, init) {
+    init = init || {};
+    init.method = method;
+    init.headers = init.headers || {};
+    init.headers.Authorization = 'Bearer ' + token;
+    init.credentials = 'omit';
+    return fetch(path, init);
+  }
 
   function api(method, path, body, raw) {
-    var init = { method: method, headers: {}, credentials: 'same-origin' };
+    var init = { headers: {} };
     if (raw !== undefined) { init.body = raw; init.headers['Content-Type'] = 'application/octet-stream'; }
     else if (body !== undefined) { init.body = JSON.stringify(body); init.headers['Content-Type'] = 'application/json'; }
-    return fetch(path, init).then(function (r) {
+    return request(method, path, init).then(function (r) {
       return r.json().then(function (j) { if (!r.ok) throw new Error(j.error || r.statusText); return j; });
     });
   }
@@ -122,8 +141,24 @@
     api('GET', '/api/cases/' + c.id + '/attribution').then(fresh(function (a) { R.attribution($('tab-attribution'), a.attribution, a.note); }));
     var box = $('tab-downloads');
     [['html', 'HTML report'], ['stix', 'STIX 2.1 bundle'], ['navigator', 'ATT&CK Navigator layer'], ['jsonl', 'detections (JSONL)']].forEach(function (d) {
-      box.appendChild(el('p', null, [el('a', { href: '/api/cases/' + c.id + '/download/' + d[0], id: 'download-' + d[0], download: '' , text: d[1] })]));
+      var link = el('a', { href: '#', id: 'download-' + d[0], text: d[1] });
+      link.addEventListener('click', function (ev) { ev.preventDefault(); download(c.id, d[0]); });
+      box.appendChild(el('p', null, [link]));
     });
+  }
+
+  /* A link cannot carry the Authorization header: the file is fetched with it and saved from memory. */
+  function download(id, what) {
+    request('GET', '/api/cases/' + id + '/download/' + what).then(function (r) {
+      if (!r.ok) return r.json().then(function (j) { throw new Error(j.error || r.statusText); });
+      var name = (/filename="([^"]+)"/.exec(r.headers.get('Content-Disposition') || '') || [])[1] || 'case-' + id + '-' + what;
+      return r.blob().then(function (b) {
+        var url = URL.createObjectURL(b);
+        var a = el('a', { href: url, download: name });
+        document.body.appendChild(a); a.click(); a.remove();
+        setTimeout(function () { URL.revokeObjectURL(url); }, 60000);
+      });
+    }).catch(function (e) { $('case-message').textContent = 'download: ' + e.message; });
   }
 
   /* Detections are paged and filtered by the server (a case can hold millions). */
@@ -160,5 +195,6 @@
     load();
   }
 
+  if (!token) $('create-error').textContent = 'No token: open the address spoor serve printed (it ends in #token=…).';
   listCases();
 })();

@@ -1,5 +1,5 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, statfsSync } from 'node:fs';
+import { chmodSync, createReadStream, createWriteStream, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, statfsSync } from 'node:fs';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -53,7 +53,14 @@ export interface RunningServer {
 }
 
 export async function startServer(o: ServeOptions): Promise<RunningServer> {
-  mkdirSync(join(o.home, 'cases'), { recursive: true });
+  // Evidence can hold LSASS dumps and mail: whatever the server and its hunts (children inherit the
+  // mask) create is its user's alone. What an earlier version left open is closed below.
+  process.umask(0o077);
+  mkdirSync(join(o.home, 'cases'), { recursive: true, mode: 0o700 });
+  privateTree(join(o.home, 'cases'));
+  // Uploads a killed server left unfinished: never hunted, and gone.
+  for (const id of readdirSync(join(o.home, 'cases'))) rmSync(join(o.home, 'cases', id, INCOMING), { recursive: true, force: true });
+  for (const f of ['cases.sqlite', 'cases.sqlite-wal', 'cases.sqlite-shm']) if (existsSync(join(o.home, f))) chmodSync(join(o.home, f), 0o600);
   const store = new CaseStore(join(o.home, 'cases.sqlite'));
   const caseDir = (id: number) => join(o.home, 'cases', String(id));
   const jobs = new HuntJobs({ store, caseDir, knowledge: o.knowledge, knowledgeNote: o.knowledgeNote, huntArguments: o.huntArguments ?? [] });
@@ -72,8 +79,9 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
       if (res.headersSent) return res.destroy();
       if (!req.complete) {
         // The client is still sending a body we will not read: answer, then close the connection.
+        const socket = req.socket;
         res.setHeader('Connection', 'close');
-        res.on('finish', () => req.socket.destroy());
+        res.on('finish', () => socket?.destroy());
       }
       send(res, r.status, { error: r.message });
     });
@@ -84,16 +92,6 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     // A page of another site that makes a browser resolve its name to 127.0.0.1 (DNS rebinding) sends its own Host.
     if (!allowedHosts.has((req.headers.host ?? '').toLowerCase())) throw new Refused(421, 'unexpected Host header');
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const cookie = /(?:^|;\s*)spoor_token=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
-    const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
-    const query = url.searchParams.get('token') ?? undefined;
-    if (!tokenOk(bearer) && !tokenOk(cookie) && !tokenOk(query)) throw new Refused(401, 'a token is needed: open the address spoor serve printed (it carries ?token=…)');
-    if (query && req.method === 'GET' && url.pathname === '/') {
-      // Keep the token in a cookie of this origin only, and off the address bar and history.
-      res.setHeader('Set-Cookie', `spoor_token=${token}; HttpOnly; SameSite=Strict; Path=/`);
-      res.writeHead(303, { Location: '/' }).end();
-      return;
-    }
     const path = url.pathname;
     if (path === '/favicon.ico') {
       res.writeHead(204).end();
@@ -101,10 +99,17 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     }
     const staticFile = STATIC[path];
     if (req.method === 'GET' && staticFile) {
+      // The page and its scripts hold no case data: they are served without the token, which the page
+      // takes from the address's #fragment (never sent to a server) and keeps in this origin's
+      // sessionStorage. A cookie would go to every port of 127.0.0.1 (browsers do not isolate cookies
+      // by port): one page load of any local listener would have it.
       res.writeHead(200, { 'Content-Type': staticFile.type, 'Cache-Control': 'no-store' });
       res.end(readFileSync(staticFile.file));
       return;
     }
+    // Everything else needs the token as `Authorization: Bearer`; not in a cookie, not in the URL (logs, history).
+    const bearer = /^bearer +(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    if (!tokenOk(bearer)) throw new Refused(401, 'a token is needed: open the address spoor serve printed (it carries #token=…), or send Authorization: Bearer TOKEN');
     let m: RegExpExecArray | null;
     if (path === '/api/cases' && req.method === 'GET') return send(res, 200, store.listCases());
     if (path === '/api/cases' && req.method === 'POST') {
@@ -132,7 +137,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
         }
         const name = uploadName(raw);
         if (jobs.isRunning(id)) throw new Refused(409, 'a hunt is running on this case');
-        const size = await receiveUpload(req, join(caseDir(id), 'uploads'), name, o.maxUpload);
+        const size = await receiveUpload(req, caseDir(id), name, o.maxUpload);
         store.addFile(id, name, size);
         return send(res, 201, { name, size });
       }
@@ -190,6 +195,18 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   };
 }
 
+/** Closes a folder tree to group and others (case folders an earlier version made 0755 and 0644). */
+function privateTree(dir: string): void {
+  const st = lstatSync(dir);
+  if (st.mode & 0o077) chmodSync(dir, st.mode & 0o700);
+  if (!st.isDirectory()) return;
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    // A symbolic link is left alone: its target is not the server's to change.
+    if (!lstatSync(p).isSymbolicLink()) privateTree(p);
+  }
+}
+
 function securityHeaders(res: ServerResponse): void {
   res.setHeader('Content-Security-Policy', "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'");
   res.setHeader('X-Content-Type-Options', 'nosniff');
@@ -205,13 +222,22 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 
 async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
   if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) throw new Refused(415, 'expected a JSON body (Content-Type: application/json)');
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_JSON_BODY) throw new Refused(413, `JSON body over ${MAX_JSON_BODY} bytes`);
-    chunks.push(chunk);
-  }
+  // Read by events, not `for await`: leaving that loop early destroys the request, and with it the
+  // socket the refusal is written to (the server then crashed on a null socket).
+  const chunks = await new Promise<Buffer[]>((resolve, reject) => {
+    const got: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_JSON_BODY) return void got.push(chunk);
+      req.off('data', onData);
+      req.resume();
+      reject(new Refused(413, `JSON body over ${MAX_JSON_BODY} bytes`));
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(got));
+    req.once('error', reject);
+  });
   try {
     const v = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as unknown;
     if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('not an object');
@@ -221,12 +247,19 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
   }
 }
 
+/** Where uploads are written until they are whole: a folder of the case that hunts do not read. */
+const INCOMING = 'incoming';
+
 /**
- * Streams a request body to a file of the case's upload folder: refused before a byte is written
- * when its declared length is over the limit or would leave the disk nearly full, and cut off (the
- * partial file removed) as soon as an undeclared length passes the limit.
+ * Streams a request body into the case's upload folder: refused before a byte is written when its
+ * declared length is over the limit or would leave the disk nearly full, and cut off (the partial
+ * file removed) as soon as an undeclared length passes the limit. The file is written under a name
+ * of its own in `incoming/` and moved into `uploads/` whole, so a hunt never reads half a file and
+ * two uploads of one name at once each write their own (the last to finish is kept).
  */
-async function receiveUpload(req: IncomingMessage, dir: string, name: string, limit: number): Promise<number> {
+async function receiveUpload(req: IncomingMessage, caseFolder: string, name: string, limit: number): Promise<number> {
+  const dir = join(caseFolder, 'uploads');
+  const incoming = join(caseFolder, INCOMING);
   const declared = req.headers['content-length'] !== undefined ? Number(req.headers['content-length']) : undefined;
   const refuse = (r: Refused) => {
     // Answer now and close: the client may still be sending the rest.
@@ -235,10 +268,11 @@ async function receiveUpload(req: IncomingMessage, dir: string, name: string, li
   };
   if (declared !== undefined && declared > limit) refuse(new Refused(413, `upload of ${declared} bytes is over the limit of ${limit} (spoor serve --max-upload)`));
   mkdirSync(dir, { recursive: true });
+  mkdirSync(incoming, { recursive: true });
   const fs = statfsSync(dir);
   const free = fs.bavail * fs.bsize;
   if ((declared ?? 0) + DISK_RESERVE > free) refuse(new Refused(507, `not enough free disk space for this upload (${free} bytes free)`));
-  const part = join(dir, `.${name}.part`);
+  const part = join(incoming, `${randomBytes(8).toString('hex')}.part`);
   const out = createWriteStream(part);
   let size = 0;
   try {

@@ -27,7 +27,7 @@ export async function serve(home: string, ...args: string[]): Promise<Served> {
     child,
     url,
     base: `${u.origin}/`,
-    token: u.searchParams.get('token')!,
+    token: new URLSearchParams(u.hash.slice(1)).get('token')!,
     stderr,
     stop: () =>
       new Promise<void>((resolve) => {

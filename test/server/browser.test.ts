@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { ARTEFACTS, launchChromium, pageErrors } from '../helpers/browser.js';
@@ -19,11 +21,13 @@ test('web UI in Chromium: create a case, hunt the simulated server with live pro
   const s = await serve(join(tmp, 'home'), '--evidence-root', evidence, '--attack', `${DATA}/attack/enterprise-attack.json`, '--ioc', `${DATA}/ioc/chirp/AA21062A.yaml`);
   const browser = await launchChromium();
   try {
-    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 }, acceptDownloads: true });
+    const context = await browser.newContext({ viewport: { width: 1400, height: 1000 }, acceptDownloads: true });
+    const page = await context.newPage();
     const errors = pageErrors(page);
     await page.goto(s.url);
-    // The token moved into a cookie and off the address bar.
-    assert.equal(new URL(page.url()).search, '');
+    // The token left the address bar (and history) for this origin's sessionStorage.
+    assert.equal(new URL(page.url()).hash, '');
+    assert.ok(!page.url().includes(s.token));
 
     await page.fill('#case-name', 'EXCH01 ProxyLogon');
     await page.selectOption('#case-kind', 'exchange');
@@ -71,6 +75,26 @@ test('web UI in Chromium: create a case, hunt the simulated server with live pro
     assert.match(html, /^<!doctype html>/);
     assert.ok(html.includes('"name":"HAFNIUM"'));
     assert.deepEqual(errors, []);
+
+    // Another local listener (another port of 127.0.0.1) loaded in the same browser learns nothing:
+    // no cookie is sent to it, and the token is not in its origin's storage.
+    const seen: string[] = [];
+    const other = createServer((req, res) => {
+      seen.push(JSON.stringify(req.headers));
+      res.writeHead(200, { 'Content-Type': 'text/html' }).end('<!doctype html><title>other</title>');
+    });
+    await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+    try {
+      const port = (other.address() as AddressInfo).port;
+      const stranger = await context.newPage();
+      await stranger.goto(`http://127.0.0.1:${port}/`);
+      const stored = await stranger.evaluate(() => JSON.stringify({ ...sessionStorage }) + JSON.stringify({ ...localStorage }) + document.cookie);
+      assert.ok(seen.length > 0);
+      assert.ok(!seen.some((h) => h.includes(s.token)) && !stored.includes(s.token), `${seen.join('\n')} ${stored}`);
+      assert.ok(!(await context.cookies()).some((c) => c.value.includes(s.token)));
+    } finally {
+      other.close();
+    }
   } finally {
     await browser.close();
     await s.stop();

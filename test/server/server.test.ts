@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,21 +52,27 @@ function raw(method: string, path: string, headers: Record<string, string | numb
   });
 }
 
-test('every request needs the token: none or a wrong one is refused, the printed one works (header, or cookie set from ?token)', async () => {
-  for (const path of ['/', '/static/app.js', '/api/cases', '/api/cases/1/download/html']) {
+test('the API needs the token as Authorization: Bearer (none, a wrong one, one in the URL or a cookie is refused); the page and its scripts need none and hold no case data', async () => {
+  assert.match(s.url, /^http:\/\/127\.0\.0\.1:\d+\/#token=[A-Za-z0-9_-]{32}$/);
+  await call('POST', '/api/cases', { body: { name: 'secret case name' } });
+  for (const path of ['/api/cases', '/api/cases/1', '/api/cases/1/download/html']) {
     assert.equal((await call('GET', path, { token: null })).status, 401, path);
     assert.equal((await call('GET', path, { token: s.token.replace(/.$/, (c) => (c === 'a' ? 'b' : 'a')) })).status, 401, path);
+    assert.equal((await call('GET', `${path}?token=${s.token}`, { token: null })).status, 401, `${path}?token=`);
+    assert.equal((await call('GET', path, { token: null, headers: { cookie: `spoor_token=${s.token}` } })).status, 401, `${path} with a cookie`);
   }
-  assert.equal((await call('POST', '/api/cases', { token: null, body: { name: 'x' } })).status, 401);
+  assert.equal((await call('POST', `/api/cases?token=${s.token}`, { token: null, body: { name: 'x' } })).status, 401);
+  assert.equal((await call('GET', '/api/cases', { token: null, headers: { authorization: `bearer ${s.token}` } })).status, 200, 'the scheme in lower case');
   assert.equal((await call('GET', '/api/cases')).status, 200);
-  const opened = await call('GET', `/?token=${s.token}`, { token: null });
-  assert.equal(opened.status, 303);
-  const cookie = opened.headers.get('set-cookie')!;
-  assert.match(cookie, /HttpOnly/);
-  assert.match(cookie, /SameSite=Strict/);
-  assert.equal((await call('GET', '/api/cases', { token: null, headers: { cookie: cookie.split(';')[0]! } })).status, 200);
-  // DNS rebinding: a right token with another site's Host is still refused.
+  for (const path of ['/', '/static/app.js', '/static/app.css', '/static/render.js']) {
+    const r = await call('GET', path, { token: null });
+    assert.equal(r.status, 200, path);
+    assert.equal(r.headers.get('set-cookie'), null, path);
+    assert.ok(!r.text.includes('secret case name') && !r.text.includes(s.token), path);
+  }
+  // DNS rebinding: a right token with another site's Host is still refused, and so is the page.
   assert.equal((await raw('GET', '/api/cases', { host: 'evil.example:80' })).status, 421);
+  assert.equal((await raw('GET', '/', { host: 'evil.example:80' })).status, 421);
 });
 
 test('case paths: only folders under an evidence root, symbolic links followed, traversal refused', async () => {
@@ -152,4 +158,75 @@ test('bad requests get clear errors: unknown case, bad JSON, no evidence to hunt
   const r = await call('POST', `/api/cases/${c.id}/hunt`, { body: {} });
   assert.equal(r.status, 400);
   assert.match(r.text, /nothing to hunt/);
+});
+
+test('a JSON body over 64 KiB is refused with 413 and the server goes on serving (it used to crash)', async () => {
+  const c = (await call('POST', '/api/cases', { body: { name: 'big bodies' } })).json();
+  const big = { name: 'x', padding: 'y'.repeat(100 * 1024) };
+  for (const path of ['/api/cases', `/api/cases/${c.id}/hunt`]) {
+    const r = await call('POST', path, { body: big }).catch((e: unknown) => ({ status: 0, text: String(e) }));
+    assert.equal(r.status, 413, `${path}: ${r.text}`);
+    assert.equal((await call('GET', '/api/cases')).status, 200, `after ${path}`);
+  }
+  assert.equal(s.child.exitCode, null);
+});
+
+test('case data is private to its user: every folder and file the server made (store, uploads, detections, reports) is closed to group and others', async () => {
+  const c = (await call('POST', '/api/cases', { body: { name: 'private', kind: 'exchange', evidencePath: server } })).json();
+  assert.equal((await raw('PUT', `/api/cases/${c.id}/files/notes.log`, { 'content-length': 5 }, (w, end) => (w(Buffer.from('hello')), end()))).status, 201);
+  assert.equal((await call('POST', `/api/cases/${c.id}/hunt`, { body: {} })).status, 202);
+  for (let i = 0; i < 600 && (await call('GET', `/api/cases/${c.id}`)).json().status === 'running'; i++) await new Promise((r) => setTimeout(r, 100));
+  const open: string[] = [];
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir)) {
+      const p = join(dir, name);
+      const st = lstatSync(p);
+      if (st.mode & 0o077) open.push(`${p.slice(home.length)} ${(st.mode & 0o777).toString(8)}`);
+      if (st.isDirectory()) walk(p);
+    }
+  };
+  walk(home);
+  assert.ok(readdirSync(join(home, 'cases', String(c.id))).includes('report.json'), 'the hunt wrote its report');
+  assert.deepEqual(open, []);
+  // A home an earlier version left open is closed when the server starts.
+  const old = join(tmp, 'old-home');
+  mkdirSync(join(old, 'cases', '1', 'uploads'), { recursive: true, mode: 0o755 });
+  writeFileSync(join(old, 'cases', '1', 'uploads', 'lsass.dmp'), 'x', { mode: 0o644 });
+  chmodSync(join(old, 'cases'), 0o755);
+  const again = await serve(old, '--evidence-root', evidence);
+  try {
+    const before = open.length;
+    walk(old);
+    assert.deepEqual(open.slice(before), []);
+  } finally {
+    await again.stop();
+  }
+});
+
+test('an upload is never hunted half-written: nothing appears in the case\'s uploads until it is whole, and what a killed server was receiving is gone after a restart', async () => {
+  const c = (await call('POST', '/api/cases', { body: { name: 'slow upload' } })).json();
+  const caseFolder = join(home, 'cases', String(c.id));
+  const uploads = join(caseFolder, 'uploads');
+  const listed = () => (existsSync(uploads) ? readdirSync(uploads) : []);
+  let finish = () => {};
+  const slow = raw('PUT', `/api/cases/${c.id}/files/slow.log`, { 'transfer-encoding': 'chunked' }, (w, end) => {
+    w(Buffer.alloc(4096, 'a'));
+    finish = end;
+  });
+  await new Promise((r) => setTimeout(r, 300));
+  // A hunt now reads the uploads folder: the file being received is not in it.
+  assert.deepEqual(listed(), []);
+  finish();
+  assert.equal((await slow).status, 201);
+  assert.deepEqual(listed(), ['slow.log']);
+  // Cut off by a killed server: after the restart nothing of it is left in the case.
+  void raw('PUT', `/api/cases/${c.id}/files/cut.log`, { 'transfer-encoding': 'chunked' }, (w) => void w(Buffer.alloc(4096, 'b'))).catch(() => undefined);
+  await new Promise((r) => setTimeout(r, 300));
+  s.child.kill('SIGKILL');
+  await new Promise((r) => s.child.once('exit', r));
+  s = await serve(home, '--evidence-root', evidence, '--max-upload', '1M', '--attack', `${DATA}/attack/enterprise-attack.json`);
+  const left: string[] = [];
+  const walk = (d: string) => readdirSync(d, { withFileTypes: true }).forEach((e) => (e.isDirectory() ? walk(join(d, e.name)) : left.push(join(d, e.name).slice(caseFolder.length))));
+  walk(caseFolder);
+  assert.deepEqual(left, ['/uploads/slow.log']);
 });

@@ -33,8 +33,8 @@ export function serveCommand(): Command {
     .option('--ioc <file>', 'an indicator feed for every hunt (repeatable)', collect)
     .addHelpText('after', `
 Cases live in SPOOR_HOME (${spoorHome()}): cases.sqlite and cases/<id>/ with uploads, detections and
-reports. The server prints its address with a token; every request must carry it (the page keeps it
-in a cookie). Hunts run as child processes; a server stopped during one marks it interrupted.
+reports, readable by their user only. The server prints its address with a token after #; the API
+needs it as Authorization: Bearer (the page keeps it in this origin's sessionStorage). Hunts run as child processes; a server stopped during one marks it interrupted.
 Exit status: 0 when stopped with Ctrl-C, 1 when it cannot listen, 2 on bad usage.`)
     .action(async (opts: { host: string; port: number; evidenceRoot?: string[]; maxUpload: number; attack?: string; rules?: string[]; ioc?: string[] }) => {
       const say = (m: string) => process.stderr.write(`spoor serve: ${m}\n`);
@@ -73,7 +73,7 @@ Exit status: 0 when stopped with Ctrl-C, 1 when it cannot listen, 2 on bad usage
       }
       if (opts.host !== '127.0.0.1' && opts.host !== '::1' && opts.host !== 'localhost') say(`warning: listening on ${opts.host}, not only on this machine`);
       say(`evidence folders allowed under: ${roots.join(', ')}`);
-      process.stdout.write(`${running.url}?token=${running.token}\n`);
+      process.stdout.write(`${running.url}#token=${running.token}\n`);
       const stop = () => {
         void running.close().then(() => process.exit(ExitCode.Ok));
       };
