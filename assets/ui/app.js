@@ -74,12 +74,22 @@
       $('hunt-status').textContent = 'status: ' + c.status;
       $('case-view').setAttribute('data-status', c.status);
       $('case-message').textContent = c.message || '';
+      showNotes(c.notes || []);
       $('run-hunt').disabled = c.status === 'running';
       showProgress(c);
       if (c.status === 'running') startPolling();
       else { stopPolling(); if (draw) drawTabs(c); }
       return c;
     });
+  }
+
+  /* What the last hunt said about its input and rules (files skipped, rules not loaded): beside its results, not in a server log. */
+  function showNotes(notes) {
+    var box = $('hunt-notes'); box.textContent = '';
+    box.hidden = !notes.length;
+    if (!notes.length) return;
+    box.appendChild(el('summary', { text: 'What the hunt said about its input, rules and results (' + notes.length + ' line' + (notes.length === 1 ? '' : 's') + ')' }));
+    box.appendChild(el('pre', { text: notes.join('\n') }));
   }
 
   function showProgress(c) {
@@ -104,9 +114,17 @@
   $('upload').addEventListener('change', function () {
     var files = Array.prototype.slice.call($('upload').files);
     var id = current;
+    var refused = [];
+    // One file refused (its name, its size) does not stop the others: each is tried, the refusals listed after.
     files.reduce(function (p, f) {
-      return p.then(function () { $('hunt-status').textContent = 'uploading ' + f.name + '…'; return api('PUT', '/api/cases/' + id + '/files/' + encodeURIComponent(f.name), undefined, f); });
-    }, Promise.resolve()).then(function () { $('upload').value = ''; return refresh(false); }).catch(function (e) { $('case-message').textContent = e.message; });
+      return p.then(function () {
+        $('hunt-status').textContent = 'uploading ' + f.name + '…';
+        return api('PUT', '/api/cases/' + id + '/files/' + encodeURIComponent(f.name), undefined, f).catch(function (e) { refused.push(f.name + ': ' + e.message); });
+      });
+    }, Promise.resolve()).then(function () {
+      $('upload').value = '';
+      return refresh(false);
+    }).then(function () { $('case-message').textContent = refused.join('\n'); }).catch(function (e) { $('case-message').textContent = e.message; });
   });
 
   $('run-hunt').addEventListener('click', function () {
@@ -128,7 +146,8 @@
     var fresh = function (f) { return function (x) { if (mine === drawing && current === c.id) f(x); }; };
     charts.forEach(function (ch) { ch.destroy(); }); charts = [];
     ['overview', 'detections', 'attribution', 'downloads'].forEach(function (t) { $('tab-' + t).textContent = ''; });
-    if (c.status !== 'done') { $('tab-overview').appendChild(el('p', { class: 'muted', text: 'Run a hunt to see its results.' })); return; }
+    if (!c.results) { $('tab-overview').appendChild(el('p', { class: 'muted', text: 'Run a hunt to see its results.' })); return; }
+    if (c.status !== 'done') $('tab-overview').appendChild(el('p', { class: 'error', id: 'earlier-results', text: 'The latest run is ' + c.status + ': these are the results of the last hunt that finished.' }));
     api('GET', '/api/cases/' + c.id + '/summary').then(fresh(function (s) {
       var t = el('canvas', { id: 'timeline-chart' }), l = el('canvas');
       $('tab-overview').appendChild(R.cards(s.summary));

@@ -35,6 +35,10 @@ export class HuntJobs {
     return this.running.has(id);
   }
 
+  runningCount(): number {
+    return this.running.size;
+  }
+
   start(c: CaseRow, sectors: string[]): void {
     const dir = this.o.caseDir(c.id);
     const paths = [join(dir, 'uploads'), ...(c.evidencePath ? [c.evidencePath] : [])].filter((p) => existsSync(p));
@@ -73,14 +77,16 @@ export class HuntJobs {
       }
       if (pending.length > 65536) pending = '';
     });
-    child.on('close', (code) => {
+    child.on('close', (code, signal) => {
       this.running.delete(c.id);
-      writeFileSync(join(dir, 'hunt.log'), log.join('\n') + '\n');
       if (code !== 0 && code !== 1) {
         rmSync(`${out}.part`, { force: true });
-        this.o.store.setStatus(c.id, 'failed', `the hunt ended with status ${code}: ${log.slice(-3).join(' | ')}`);
+        // The log of the last hunt that finished stays beside its results.
+        const how = signal ? `was stopped by ${signal}${signal === 'SIGKILL' ? ' (out of memory, or killed)' : ''}` : `ended with status ${code}`;
+        this.o.store.setStatus(c.id, 'failed', `the hunt ${how}${log.length ? `: ${log.slice(-3).join(' | ')}` : ''}`);
         return;
       }
+      writeFileSync(join(dir, 'hunt.log'), log.join('\n') + '\n');
       renameSync(`${out}.part`, out);
       this.finish(c, out, sectors, code === 1 ? log.filter((l) => /unreadable|not read|corrupt|error/i.test(l)).slice(-3).join(' | ') : '').catch((e: Error) => this.o.store.setStatus(c.id, 'failed', `after the hunt: ${e.message}`));
     });

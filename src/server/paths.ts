@@ -31,10 +31,16 @@ export function evidenceFolder(path: string, roots: readonly string[]): string {
   return real;
 }
 
-const UPLOAD_NAME = /^[A-Za-z0-9][A-Za-z0-9._ ()-]{0,199}$/;
+/**
+ * A plain file name in any script, as logs are named (`Microsoft-Windows-Sysmon%4Operational.evtx`):
+ * no folder separators, no control characters, none of the characters Windows refuses (a case
+ * folder may be copied there), not hidden, at most 200 characters.
+ */
+const UPLOAD_NAME = /^[^./\\\p{Cc}<>:"|?*\s][^/\\\p{Cc}<>:"|?*]{0,199}$/u;
 
 /** An uploaded file's name: a plain name, no folders, no way out of the case's upload folder. */
 export function uploadName(name: string): string {
-  if (!UPLOAD_NAME.test(name) || name.includes('..')) throw new Refused(400, `upload name ${JSON.stringify(name.slice(0, 100))}: only a plain file name (letters, digits, . _ - space, parentheses; no folders, no "..")`);
-  return name;
+  const plain = name.normalize('NFC');
+  if (!UPLOAD_NAME.test(plain) || plain.includes('..') || /[ .]$/.test(plain)) throw new Refused(400, `upload name ${JSON.stringify(name.slice(0, 100))}: only a plain file name (no folders, no "..", no control characters or < > : " | ? *, not starting with "." or a space)`);
+  return plain;
 }

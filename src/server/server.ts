@@ -19,6 +19,8 @@ export interface ServeOptions {
   evidenceRoots: string[];
   /** Largest upload, bytes. */
   maxUpload: number;
+  /** Hunts run at once, over all cases (each is a process with its threads and memory). */
+  maxHunts: number;
   token?: string;
   knowledge: () => KnowledgeBase | undefined;
   knowledgeNote: () => string | undefined;
@@ -117,7 +119,8 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
       const name = typeof body.name === 'string' ? body.name.trim().slice(0, 200) : '';
       if (!name) throw new Refused(400, 'name: expected a case name');
       const kind: CaseKind = body.kind === 'exchange' ? 'exchange' : 'hunt';
-      const evidence = body.evidencePath === undefined || body.evidencePath === null || body.evidencePath === '' ? null : evidenceFolder(String(body.evidencePath), o.evidenceRoots);
+      if (body.evidencePath !== undefined && body.evidencePath !== null && typeof body.evidencePath !== 'string') throw new Refused(400, 'evidencePath: expected a folder path (a string)');
+      const evidence = !body.evidencePath ? null : evidenceFolder(body.evidencePath, o.evidenceRoots);
       const c = store.createCase(name, kind, evidence);
       mkdirSync(join(caseDir(c.id), 'uploads'), { recursive: true });
       return send(res, 201, c);
@@ -127,7 +130,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
       const c = store.getCase(id);
       if (!c) throw new Refused(404, `no case ${id}`);
       const rest = m[2] ?? '';
-      if (rest === '' && req.method === 'GET') return send(res, 200, { ...c, files: store.files(id), hosts: store.hosts(id) });
+      if (rest === '' && req.method === 'GET') return send(res, 200, { ...c, files: store.files(id), hosts: store.hosts(id), ...caseOutcome(caseDir(id)) });
       if ((m = /^\/files\/([^/]+)$/.exec(rest)) && req.method === 'PUT') {
         let raw: string;
         try {
@@ -144,6 +147,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
       if (rest === '/hunt' && req.method === 'POST') {
         const body = (await readJson(req)) as { sectors?: unknown };
         if (jobs.isRunning(id)) throw new Refused(409, 'a hunt is already running on this case');
+        if (jobs.runningCount() >= o.maxHunts) throw new Refused(429, `${jobs.runningCount()} hunts are running, the most this server runs at once (spoor serve --max-hunts): start this one when one has finished`);
         const sectors = Array.isArray(body.sectors) ? body.sectors.filter((s): s is string => typeof s === 'string').slice(0, 10) : [];
         if (!c.evidencePath && !store.files(id).length) throw new Refused(400, 'nothing to hunt: upload files or give the case an evidence folder');
         jobs.start(c, sectors);
@@ -193,6 +197,17 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
       store.close();
     },
   };
+}
+
+/**
+ * What a case's last finished hunt left: whether its results are there to show (a later run that was
+ * interrupted or failed leaves them in place), and what the hunt said about its input and rules
+ * (files skipped, rules not loaded), which the analyst must see beside the results.
+ */
+function caseOutcome(dir: string): { results: boolean; notes: string[] } {
+  const log = join(dir, 'hunt.log');
+  const notes = existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter((l) => l.trim()).slice(-200) : [];
+  return { results: existsSync(join(dir, 'report.json')), notes };
 }
 
 /** Closes a folder tree to group and others (case folders an earlier version made 0755 and 0644). */

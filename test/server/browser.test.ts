@@ -43,6 +43,8 @@ test('web UI in Chromium: create a case, hunt the simulated server with live pro
     await page.screenshot({ path: join(ARTEFACTS, 'ui-1-hunting.png') });
     await page.waitForSelector('#case-view[data-status=done]', { timeout: 120_000 });
     await page.waitForSelector('#timeline-chart');
+    // What the hunt said about its rules and input is on the page, not only in a server log.
+    assert.match(await page.locator('#hunt-notes').textContent() ?? '', /run spoor update for SigmaHQ's/);
     await page.screenshot({ path: join(ARTEFACTS, 'ui-2-timeline.png'), fullPage: true });
 
     await page.click('#tabs button[data-tab=detections]');

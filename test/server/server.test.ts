@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -229,4 +229,74 @@ test('an upload is never hunted half-written: nothing appears in the case\'s upl
   const walk = (d: string) => readdirSync(d, { withFileTypes: true }).forEach((e) => (e.isDirectory() ? walk(join(d, e.name)) : left.push(join(d, e.name).slice(caseFolder.length))));
   walk(caseFolder);
   assert.deepEqual(left, ['/uploads/slow.log']);
+});
+
+test('requests of the wrong shape are refused with 400, not a server error: an object or a list as evidencePath', async () => {
+  for (const evidencePath of [{ toString: 1 }, [server], 7, true]) {
+    const r = await call('POST', '/api/cases', { body: { name: 'shape', evidencePath } });
+    assert.equal(r.status, 400, `${JSON.stringify(evidencePath)}: ${r.status} ${r.text}`);
+  }
+});
+
+test('uploads keep the names logs have (%, any script); one name refused does not change the others', async () => {
+  const c = (await call('POST', '/api/cases', { body: { name: 'names' } })).json();
+  const put = (name: string) => raw('PUT', `/api/cases/${c.id}/files/${encodeURIComponent(name)}`, { 'content-length': 2 }, (w, end) => (w(Buffer.from('hi')), end()));
+  for (const name of ['Microsoft-Windows-Sysmon%4Operational.evtx', 'Журнал событий.evtx', 'ログ (1).log', 'MSExchange Management.evtx']) assert.equal((await put(name)).status, 201, name);
+  for (const name of ['a:b.log', 'x|y', 'name.', ' lead', 'tab\there', 'new\nline', 'q?.log']) assert.equal((await put(name)).status, 400, JSON.stringify(name));
+  assert.deepEqual(readdirSync(join(home, 'cases', String(c.id), 'uploads')).sort(), ['MSExchange Management.evtx', 'Microsoft-Windows-Sysmon%4Operational.evtx', 'ログ (1).log', 'Журнал событий.evtx'].sort());
+});
+
+/** The server's hunt processes (children of the server process). */
+const huntPids = () =>
+  readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        return Number(readFileSync(`/proc/${d}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[1]) === s.child.pid;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+
+const waitWhileRunning = async (id: unknown) => {
+  let c: Record<string, unknown> = {};
+  for (let i = 0; i < 600; i++) {
+    c = (await call('GET', `/api/cases/${id}`)).json();
+    if (c.status !== 'running') break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return c;
+};
+
+test('hunts: at most --max-hunts at once (429 after); one killed by a signal says so; a failed re-run leaves the last results and what that hunt said about its input', async () => {
+  const ids = [];
+  for (const name of ['one', 'two', 'three']) ids.push((await call('POST', '/api/cases', { body: { name, kind: 'exchange', evidencePath: server } })).json().id);
+  assert.equal((await call('POST', `/api/cases/${ids[0]}/hunt`, { body: {} })).status, 202);
+  assert.equal((await call('POST', `/api/cases/${ids[1]}/hunt`, { body: {} })).status, 202);
+  const third = await call('POST', `/api/cases/${ids[2]}/hunt`, { body: {} });
+  assert.equal(third.status, 429, third.text);
+  assert.match(third.text, /--max-hunts/);
+  const first = await waitWhileRunning(ids[0]);
+  await waitWhileRunning(ids[1]);
+  assert.equal(first.status, 'done');
+  assert.equal(first.results, true);
+  // What the hunt said about its rules (this server has no SigmaHQ rules installed) is in the case.
+  assert.ok((first.notes as string[]).some((n) => /run spoor update for SigmaHQ's/.test(n)), JSON.stringify(first.notes));
+  // A re-run killed by a signal: the case says how it ended, and keeps the last results and notes.
+  assert.equal((await call('POST', `/api/cases/${ids[0]}/hunt`, { body: {} })).status, 202);
+  let pids: number[] = [];
+  for (let i = 0; i < 100 && !pids.length; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    pids = huntPids();
+  }
+  assert.ok(pids.length, 'a hunt process');
+  for (const pid of pids) process.kill(pid, 'SIGKILL');
+  const after = await waitWhileRunning(ids[0]);
+  assert.equal(after.status, 'failed');
+  assert.match(String(after.message), /stopped by SIGKILL/);
+  assert.doesNotMatch(String(after.message), /null/);
+  assert.equal(after.results, true);
+  assert.deepEqual(after.notes, first.notes);
+  assert.equal((await call('GET', `/api/cases/${ids[0]}/detections?limit=5`)).json().total, first.detections);
 });
