@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { zipSync } from 'fflate';
 import { normaliseSector } from '../../src/attribution/victimology.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -173,4 +174,31 @@ test('exchange scan --no-attribute ends at the summary', () => {
   const r = spoor('exchange', 'scan', compromised, '--no-attribute', '--format', 'jsonl');
   assert.equal(r.code, 0, r.stderr);
   assert.doesNotMatch(r.stderr, /Leading hypothesis/);
+});
+
+test('exchange scan of the collection zipped (as the web UI takes it) finds what the scan of the folder finds: file checks, YARA, indicators, the build', () => {
+  const files: Record<string, Uint8Array> = {};
+  const walk = (dir: string, rel: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(join(dir, e.name), `${rel}${e.name}/`);
+      else files[`${rel}${e.name}`] = readFileSync(join(dir, e.name));
+    }
+  };
+  walk(compromised, 'EXCH01/');
+  const zipped = join(tmp, 'zipped');
+  mkdirSync(zipped);
+  writeFileSync(join(zipped, 'collection.zip'), zipSync(files));
+  const folder = spoor(...scanArgs(compromised));
+  const archive = spoor(...scanArgs(zipped));
+  assert.equal(archive.code, folder.code, archive.stderr);
+  // One key per detection: the rule, the file by its path in the server's tree, the record or line.
+  const keys = (stdout: string, name: (file: string) => string) => parse(stdout).map((d) => `${d.rule.id} ${name(d.file)} ${d.record_id}`).sort();
+  const inFolder = keys(folder.stdout, (f) => f.replace(`${compromised}/`, ''));
+  const inArchive = keys(archive.stdout, (f) => f.replace(`${join(zipped, 'collection.zip')}!EXCH01/`, ''));
+  assert.ok(inFolder.some((k) => k.startsWith('spoor-yara-')) && inFolder.some((k) => k.startsWith('spoor-exchange-')) && inFolder.some((k) => k.startsWith('spoor-exchange-exposure')));
+  assert.deepEqual(inArchive, inFolder);
+  assert.match(archive.stderr, /Exchange build 15\.1\.2176\.2: Exchange Server 2016 CU19 \(from EXCH01\/Program Files/);
+  // An entry's file time is not the server's: no file finding is dated by the unpacking.
+  const today = new Date().toISOString().slice(0, 10);
+  assert.ok(!parse(archive.stdout).some((d) => d.channel === 'File' && String((d as unknown as { timestamp: string }).timestamp).startsWith(today)));
 });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { zipSync } from 'fflate';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -299,4 +300,26 @@ test('hunts: at most --max-hunts at once (429 after); one killed by a signal say
   assert.equal(after.results, true);
   assert.deepEqual(after.notes, first.notes);
   assert.equal((await call('GET', `/api/cases/${ids[0]}/detections?limit=5`)).json().total, first.detections);
+});
+
+test('a zipped Exchange collection uploaded to an exchange case gets the Exchange checks of the same folder given as evidence (web shells, dumps, archives, the build)', async () => {
+  const files: Record<string, Uint8Array> = {};
+  const walk = (dir: string, rel: string) => readdirSync(dir, { withFileTypes: true }).forEach((e) => (e.isDirectory() ? walk(join(dir, e.name), `${rel}${e.name}/`) : (files[`${rel}${e.name}`] = readFileSync(join(dir, e.name)))));
+  walk(server, 'exch01/');
+  const zip = Buffer.from(zipSync(files, { level: 9 }));
+  const byFolder = (await call('POST', '/api/cases', { body: { name: 'folder', kind: 'exchange', evidencePath: server } })).json();
+  const byZip = (await call('POST', '/api/cases', { body: { name: 'zip', kind: 'exchange' } })).json();
+  const up = await raw('PUT', `/api/cases/${byZip.id}/files/exch01.zip`, { 'content-length': zip.length }, (w, end) => (w(zip), end()));
+  assert.equal(up.status, 201, up.text);
+  const rules = async (id: unknown) => {
+    assert.equal((await call('POST', `/api/cases/${id}/hunt`, { body: {} })).status, 202);
+    const c = await waitWhileRunning(id);
+    assert.equal(c.status, 'done', JSON.stringify(c));
+    const rows = (await call('GET', `/api/cases/${id}/detections?limit=1000`)).json().rows as { rule: { id: string } }[];
+    return rows.map((d) => d.rule.id).sort();
+  };
+  const folder = await rules(byFolder.id);
+  const zipped = await rules(byZip.id);
+  for (const check of ['spoor-exchange-exposure', 'spoor-exchange-web-page', 'spoor-exchange-lsass-dump']) assert.ok(folder.includes(check), `${check} by folder`);
+  assert.deepEqual(zipped, folder);
 });

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
-import { relative, resolve, sep } from 'node:path';
+import { dirname, relative, resolve, sep } from 'node:path';
 import { Command } from 'commander';
 import { assessBuild, type BuildAssessment } from '../../exchange/build.js';
 import { buildFromLogs } from '../../exchange/build-evidence.js';
@@ -11,6 +11,8 @@ import type { IocMatcher } from '../../hunt/ioc/matcher.js';
 import { syntheticRule } from '../../hunt/synthetic-rule.js';
 import { loadYaraRules, MAX_YARA_FILE_BYTES } from '../../hunt/yara.js';
 import { collectInputs } from '../inputs.js';
+import { expandArchives } from '../archives.js';
+import { sniff } from '../../hunt/hunt.js';
 import { BUNDLED_RULES, defaultRules, sigmaHome } from '../default-rules.js';
 import { join } from 'node:path';
 
@@ -54,7 +56,34 @@ async function scan(dir: string, opts: ScanOptions): Promise<number> {
     say(`${dir}: not a directory`);
     return ExitCode.Usage;
   }
-  const files = collectInputs([root], () => true).files.map((f) => f.path);
+  const listed = collectInputs([root], () => true).files.map((f) => f.path);
+  // A zip at the top of the folder is the collection itself, zipped (as the web UI takes it): its
+  // entries are the server's files. A zip deeper in the tree is one of the server's files (a staged
+  // archive is a finding), checked as it is.
+  const isCollection = (f: string) => dirname(f) === root && sniff(f) === 'zip';
+  const zipped = expandArchives(listed.filter(isCollection).map((path) => ({ path, size: 0 })), say);
+  try {
+    const files: ServerFile[] = [
+      ...listed.filter((f) => !isCollection(f)).map((path) => ({ path, rel: relative(root, path).split(sep).join('/'), label: path })),
+      // Unpacked now, an entry's file time is today's, not the server's: left out rather than stretching the timeline.
+      ...zipped.files.map((e) => ({ path: e.path, rel: e.name!.slice(e.name!.indexOf('!') + 1), label: e.name!, timeless: true })),
+    ];
+    return await scanFiles(root, files, opts, say);
+  } finally {
+    zipped.cleanup();
+  }
+}
+
+/** A file of the server: where it is read from, its path in the server's tree, and how findings name it. */
+interface ServerFile {
+  path: string;
+  rel: string;
+  label: string;
+  /** Its file time is not the server's (unpacked from an archive). */
+  timeless?: boolean;
+}
+
+async function scanFiles(root: string, files: readonly ServerFile[], opts: ScanOptions, say: (m: string) => void): Promise<number> {
   const yaraInputs = collectInputs(opts.yara ?? [], (name) => /\.(yar|yara)$/i.test(name));
   for (const e of yaraInputs.errors) say(`--yara ${e}`);
   if (yaraInputs.errors.length) return ExitCode.Usage;
@@ -64,7 +93,9 @@ async function scan(dir: string, opts: ScanOptions): Promise<number> {
   if (yara) say(`YARA: ${yara.files} of ${yaraFiles.length} rule files compiled`);
 
   const tables = loadExchangeTables();
-  const seen = opts.build ? { build: opts.build, file: '--build', date: '' } : buildFromLogs(files);
+  const fromLogs = opts.build ? undefined : buildFromLogs(files.map((f) => f.path));
+  const source = files.find((f) => f.path === fromLogs?.file);
+  const seen = opts.build ? { build: opts.build, file: '--build', date: '' } : fromLogs && source ? { ...fromLogs, file: source.label } : undefined;
   const assessment = seen ? assessBuild(seen.build, tables) : undefined;
   if (opts.build && !assessment) {
     say(`--build ${opts.build}: not an Exchange build number`);
@@ -76,9 +107,8 @@ async function scan(dir: string, opts: ScanOptions): Promise<number> {
   const findings = (iocs: IocMatcher | undefined): Detection[] => {
     const out: Detection[] = [];
     if (assessment && seen) out.push(...exposureDetections(assessment, seen.file, seen.date));
-    for (const file of files) {
-      const rel = relative(root, file).split(sep).join('/');
-      const place = filePlace(file);
+    for (const { path: file, rel, label, timeless } of files) {
+      const place = filePlace(file, label, timeless);
       const checks = checkServerFile(file, rel);
       for (const f of checks) {
         out.push({ ...place, rule: syntheticRule({ id: `spoor-exchange-${f.check}`, title: f.title, level: f.level, tags: f.tags }), matched: { path: rel, finding: f.detail } });
@@ -99,7 +129,7 @@ async function scan(dir: string, opts: ScanOptions): Promise<number> {
   const summary = (): string[] => {
     if (!assessment || !seen) return ['Exchange build: not found in the logs (give it with --build)'];
     const [first, ...rest] = describeBuild(assessment).trimEnd().split('\n');
-    const from = seen.file === '--build' ? '' : ` (from ${relative(root, seen.file)})`;
+    const from = seen.file === '--build' ? '' : ` (from ${source?.rel ?? seen.file})`;
     return [`Exchange build ${first}${from}`, ...rest];
   };
   return runHunt([root], opts, { command: 'exchange scan', rules, findings, summary, expectOtherFiles: true });
@@ -126,17 +156,17 @@ function fileHashes(file: string): { md5?: string; sha1?: string; sha256?: strin
 }
 
 /** A file finding's place: the file, its modification time as the finding's time. */
-function filePlace(file: string): Pick<Detection, 'file' | 'timestamp' | 'recordId' | 'computer' | 'channel' | 'eventId' | 'event'> {
+function filePlace(file: string, label: string, timeless = false): Pick<Detection, 'file' | 'timestamp' | 'recordId' | 'computer' | 'channel' | 'eventId' | 'event'> {
   let mtime = '';
   let size = 0;
   try {
     const st = statSync(file);
-    mtime = st.mtime.toISOString();
+    if (!timeless) mtime = st.mtime.toISOString();
     size = st.size;
   } catch {
     // a file gone since the walk keeps an empty time
   }
-  return { file, timestamp: mtime, recordId: '', computer: '', channel: 'File', eventId: '', event: { File: { path: file, size, modified: mtime } } };
+  return { file: label, timestamp: mtime, recordId: '', computer: '', channel: 'File', eventId: '', event: { File: { path: label, size, modified: mtime } } };
 }
 
 /** The build's exposure as a detection when it is open to known-exploited CVEs. */
