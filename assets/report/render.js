@@ -128,9 +128,15 @@
     }))]);
   }
 
+  function values(v, out, depth) {
+    if (v === null || v === undefined || depth > 64) return;
+    if (typeof v === 'object') { Object.keys(v).forEach(function (k) { values(v[k], out, depth + 1); }); return; }
+    out.push(String(v));
+  }
+
   /* The whole detections table, filtered and sorted in the page (the report holds its rows). */
   function detectionsTable(box, rows) {
-    var text = el('input', { type: 'search', placeholder: 'filter: rule, host, field value…', 'aria-label': 'filter detections' });
+    var text = el('input', { type: 'search', placeholder: 'filter: rule, host, any value of the event…', 'aria-label': 'filter detections' });
     var lvl = el('select', { 'aria-label': 'level' }, [el('option', { value: '', text: 'all levels' })].concat(LEVELS.map(function (l) { return el('option', { value: l, text: l + ' and above' }); })));
     var count = el('span', { class: 'muted' });
     var body = el('tbody');
@@ -141,7 +147,8 @@
       th.className = sortDir > 0 ? 'sorted-asc' : 'sorted-desc';
       draw();
     }), body]);
-    var searchable = rows.map(function (d) { return JSON.stringify([d.rule, d.host, d.channel, d.eventId, d.file, d.matched, d.techniques]).toLowerCase(); });
+    // Every value of the detection, its event included (the attacker's address, a command line), as the text it is (not JSON-escaped).
+    var searchable = rows.map(function (d) { var out = []; values([d.rule, d.host, d.channel, d.eventId, d.file, d.matched, d.techniques, d.event], out, 0); return out.join('\n').toLowerCase(); });
     function rank(l) { var i = LEVELS.indexOf(l); return i < 0 ? LEVELS.length : i; }
     function draw() {
       var q = text.value.trim().toLowerCase(), min = lvl.value ? rank(lvl.value) : LEVELS.length;

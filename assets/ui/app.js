@@ -183,7 +183,7 @@
   /* Detections are paged and filtered by the server (a case can hold millions). */
   function detectionsView(c, s) {
     var box = $('tab-detections');
-    var q = el('input', { type: 'search', placeholder: 'filter: rule, host, field value…', 'aria-label': 'filter detections', id: 'detections-filter' });
+    var q = el('input', { type: 'search', placeholder: 'search: words, "phrases", field:value (CommandLine:whoami), any value of the event', 'aria-label': 'search detections', id: 'detections-filter', size: 60 });
     var lvl = el('select', { 'aria-label': 'level', id: 'detections-level' }, [el('option', { value: '', text: 'all levels' })].concat(['critical', 'high', 'medium', 'low', 'informational'].map(function (l) { return el('option', { value: l, text: l + ' and above' }); })));
     var host = el('select', { 'aria-label': 'host' }, [el('option', { value: '', text: 'all hosts' })].concat(s.summary.hosts.map(function (h) { return el('option', { value: h.name === 'unknown host' ? '' : h.name, text: h.name + ' (' + h.count + ')' }); })));
     var count = el('span', { class: 'muted', id: 'detections-count' });
@@ -202,7 +202,7 @@
         });
         count.textContent = r.total ? (offset + 1) + '–' + (offset + r.rows.length) + ' of ' + r.total + ' detections' : 'no detections';
         prev.disabled = offset === 0; next.disabled = offset + size >= r.total;
-      });
+      }).catch(function (e) { count.textContent = e.message; });
     }
     function reload() { offset = 0; clearTimeout(timer); timer = setTimeout(load, 200); }
     q.addEventListener('input', reload); lvl.addEventListener('change', reload); host.addEventListener('change', reload);

@@ -8,6 +8,7 @@ import { CHART_JS, REPORT_ASSETS } from '../report/html.js';
 import { REPORT_FILES } from '../report/formats.js';
 import { HuntJobs } from './jobs.js';
 import { Refused, evidenceFolder, uploadName } from './paths.js';
+import { SearchError } from './search.js';
 import { type CaseKind, CaseStore } from './store.js';
 
 export interface ServeOptions {
@@ -155,7 +156,13 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
       }
       if (rest === '/detections' && req.method === 'GET') {
         const p = url.searchParams;
-        return send(res, 200, store.detections(id, { level: p.get('level') ?? undefined, q: p.get('q')?.slice(0, 200) ?? undefined, host: p.get('host') ?? undefined, offset: Number(p.get('offset')) || 0, limit: Number(p.get('limit')) || 100 }));
+        const text = (name: string) => p.get(name)?.slice(0, 500) || undefined;
+        try {
+          return send(res, 200, store.detections(id, { level: text('level'), q: text('q'), host: text('host'), from: text('from'), to: text('to'), offset: Number(p.get('offset')) || 0, limit: Number(p.get('limit')) || 100 }));
+        } catch (e) {
+          if (e instanceof SearchError) throw new Refused(400, e.message);
+          throw e;
+        }
       }
       if ((rest === '/summary' || rest === '/attribution') && req.method === 'GET') {
         const file = join(caseDir(id), 'report.json');

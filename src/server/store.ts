@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import type { HuntRecord } from '../report/hunt-output.js';
+import { SEARCH_TABLE, matchQuery, parseSearch, searchTexts } from './search.js';
 
 /**
  * Cases, their files and their detections, in one SQLite database under SPOOR_HOME. WAL journaling
@@ -30,7 +31,11 @@ export interface FileRow {
 
 export interface DetectionQuery {
   level?: string;
+  /** What the analyst typed: words, "phrases", field:value (see search.ts). */
   q?: string;
+  /** Times as the detections give them (ISO 8601): from and to, both included. */
+  from?: string;
+  to?: string;
   host?: string;
   offset?: number;
   limit?: number;
@@ -69,11 +74,12 @@ CREATE TABLE IF NOT EXISTS detections (
   level_rank INTEGER NOT NULL,
   rule TEXT NOT NULL,
   host TEXT NOT NULL,
-  search TEXT NOT NULL,
+  search TEXT NOT NULL, -- empty: searching is detection_search's (kept for stores made before it)
   record TEXT NOT NULL,
   PRIMARY KEY (case_id, generation, seq)
 );
 CREATE INDEX IF NOT EXISTS detections_by_time ON detections(case_id, generation, time);
+${SEARCH_TABLE};
 `;
 
 export class CaseStore {
@@ -84,7 +90,10 @@ export class CaseStore {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
     this.db.pragma('foreign_keys = ON');
+    const indexed = this.db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'detection_search'").get() !== undefined;
     this.db.exec(SCHEMA);
+    // A store made before the search index: its current detections are indexed once.
+    if (!indexed) this.indexAll();
     // A hunt cannot outlive the server that ran it: say so rather than show it running forever.
     this.db.prepare("UPDATE cases SET status = 'interrupted', message = 'the server stopped during the hunt; run it again' WHERE status = 'running'").run();
   }
@@ -130,29 +139,51 @@ export class CaseStore {
    */
   async replaceDetections(id: number, records: AsyncIterable<HuntRecord>, batch = 2000): Promise<number> {
     const generation = ((this.db.prepare('SELECT generation FROM cases WHERE id = ?').get(id) as { generation: number } | undefined)?.generation ?? 0) + 1;
-    const insert = this.db.prepare('INSERT INTO detections (case_id, generation, seq, time, level, level_rank, rule, host, search, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
-    const write = this.db.transaction((rows: unknown[][]) => {
-      for (const r of rows) insert.run(...r);
+    const insert = this.db.prepare("INSERT INTO detections (case_id, generation, seq, time, level, level_rank, rule, host, search, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, '', ?)");
+    const index = this.db.prepare('INSERT INTO detection_search (rowid, text, fields) VALUES (?, ?, ?)');
+    const write = this.db.transaction((rows: HuntRecord[], first: number) => {
+      rows.forEach((d, i) => {
+        const { lastInsertRowid } = insert.run(id, generation, first + i, d.timestamp, d.rule.level ?? 'unknown', rankOf(d.rule.level), d.rule.title, d.computer, JSON.stringify(d));
+        const t = searchTexts(d);
+        index.run(lastInsertRowid, t.text, t.fields);
+      });
     });
     // Leftovers of a generation that never became current (a server killed mid-import).
-    this.db.prepare('DELETE FROM detections WHERE case_id = ? AND generation >= ?').run(id, generation);
-    let rows: unknown[][] = [];
+    this.dropGenerations(id, 'generation >= ?', generation);
+    let rows: HuntRecord[] = [];
     let seq = 0;
     for await (const d of records) {
-      const level = d.rule.level ?? 'unknown';
-      const search = [d.rule.title, d.computer, d.channel, String(d.event_id), d.file, JSON.stringify(d.matched), d.rule.techniques.join(' ')].join('\n').toLowerCase();
-      rows.push([id, generation, seq++, d.timestamp, level, rankOf(d.rule.level), d.rule.title, d.computer, search, JSON.stringify(d)]);
+      rows.push(d);
       if (rows.length >= batch) {
-        write(rows);
+        write(rows, seq);
+        seq += rows.length;
         rows = [];
       }
     }
-    write(rows);
+    write(rows, seq);
+    seq += rows.length;
     this.db.transaction(() => {
       this.db.prepare('UPDATE cases SET generation = ?, detections = ? WHERE id = ?').run(generation, seq, id);
-      this.db.prepare('DELETE FROM detections WHERE case_id = ? AND generation <> ?').run(id, generation);
+      this.dropGenerations(id, 'generation <> ?', generation);
     })();
     return seq;
+  }
+
+  /** Deletes a case's detections of the generations a condition names, and their index entries. */
+  private dropGenerations(id: number, condition: string, generation: number): void {
+    this.db.prepare(`DELETE FROM detection_search WHERE rowid IN (SELECT rowid FROM detections WHERE case_id = ? AND ${condition})`).run(id, generation);
+    this.db.prepare(`DELETE FROM detections WHERE case_id = ? AND ${condition}`).run(id, generation);
+  }
+
+  /** Indexes every current detection (a store made before the index). */
+  private indexAll(): void {
+    const index = this.db.prepare('INSERT INTO detection_search (rowid, text, fields) VALUES (?, ?, ?)');
+    this.db.transaction(() => {
+      for (const r of this.db.prepare('SELECT d.rowid AS id, d.record FROM detections d JOIN cases c ON c.id = d.case_id AND c.generation = d.generation').iterate() as Iterable<{ id: number; record: string }>) {
+        const t = searchTexts(JSON.parse(r.record) as HuntRecord);
+        index.run(r.id, t.text, t.fields);
+      }
+    })();
   }
 
   detections(id: number, query: DetectionQuery): { total: number; rows: unknown[] } {
@@ -166,9 +197,18 @@ export class CaseStore {
       where.push('host = ?');
       args.push(query.host);
     }
-    if (query.q) {
-      where.push("search LIKE ? ESCAPE '\\'");
-      args.push(`%${query.q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+    const terms = query.q ? parseSearch(query.q) : [];
+    if (terms.length) {
+      where.push('rowid IN (SELECT rowid FROM detection_search WHERE detection_search MATCH ?)');
+      args.push(matchQuery(terms));
+    }
+    if (query.from) {
+      where.push('time >= ?');
+      args.push(query.from);
+    }
+    if (query.to) {
+      where.push('time <= ?');
+      args.push(query.to);
     }
     const sql = where.join(' AND ');
     const total = (this.db.prepare(`SELECT count(*) AS n FROM detections WHERE ${sql}`).get(...args) as { n: number }).n;

@@ -57,6 +57,19 @@ test('web UI in Chromium: create a case, hunt the simulated server with live pro
     await page.waitForFunction((t) => !document.getElementById('detections-count')!.textContent!.endsWith(`of ${t} detections`), total);
     const levels = await page.locator('#detections-body tr.row td:nth-child(2)').allInnerTexts();
     assert.ok(levels.length > 0 && levels.every((l) => l === 'critical'), levels.join(','));
+    // The search reaches into events: a command the attacker ran is found, though no rule's title holds it.
+    await page.selectOption('#detections-level', '');
+    const cases = (await (await fetch(new URL('/api/cases', s.base), { headers: { authorization: `Bearer ${s.token}` } })).json()) as { id: number }[];
+    const api = await (await fetch(new URL(`/api/cases/${cases[0]!.id}/detections?q=CommandLine%3Awhoami`, s.base), { headers: { authorization: `Bearer ${s.token}` } })).json();
+    assert.ok(api.total > 0 && api.total < total, `${api.total} of ${total}`);
+    await page.fill('#detections-filter', 'CommandLine:whoami');
+    await page.waitForFunction((n) => document.getElementById('detections-count')!.textContent === `1–${n} of ${n} detections` && document.querySelectorAll('#detections-body tr.row').length === n, api.total);
+    const whoami = await page.locator('#detections-body tr.detail pre').allTextContents();
+    assert.ok(whoami.length === api.total && whoami.every((t) => /whoami/i.test(t)), `${whoami.length} rows`);
+    await page.screenshot({ path: join(ARTEFACTS, 'ui-3b-search.png'), fullPage: true });
+    await page.fill('#detections-filter', '');
+    await page.selectOption('#detections-level', 'critical');
+    await page.waitForFunction(() => document.querySelectorAll('#detections-body tr.row').length > 0);
     await page.locator('#detections-body tr.row').first().click();
     assert.match(await page.locator('#detections-body tr.detail:not([hidden]) pre').innerText(), /"matched"/);
     await page.screenshot({ path: join(ARTEFACTS, 'ui-3-detections.png'), fullPage: true });

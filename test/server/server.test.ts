@@ -323,3 +323,18 @@ test('a zipped Exchange collection uploaded to an exchange case gets the Exchang
   for (const check of ['spoor-exchange-exposure', 'spoor-exchange-web-page', 'spoor-exchange-lsass-dump']) assert.ok(folder.includes(check), `${check} by folder`);
   assert.deepEqual(zipped, folder);
 });
+
+test('the detections filter searches whole events: the attacker\'s address, whoami, "net group", CommandLine:whoami', async () => {
+  const c = (await call('POST', '/api/cases', { body: { name: 'search', kind: 'exchange', evidencePath: server } })).json();
+  assert.equal((await call('POST', `/api/cases/${c.id}/hunt`, { body: {} })).status, 202);
+  assert.equal((await waitWhileRunning(c.id)).status, 'done');
+  const all = (await call('GET', `/api/cases/${c.id}/detections?limit=1000`)).json().rows as unknown[];
+  for (const [q, text] of [['5.254.43.18', '5.254.43.18'], ['whoami', 'whoami'], ['"net group"', 'net group'], ['CommandLine:whoami', 'whoami']] as const) {
+    const r = (await call('GET', `/api/cases/${c.id}/detections?limit=1000&q=${encodeURIComponent(q)}`)).json();
+    const holding = all.filter((d) => JSON.stringify(d).toLowerCase().includes(text));
+    assert.ok(holding.length > 0 && (r.total as number) > 0, `${q}: ${r.total}`);
+    assert.ok((r.total as number) <= holding.length, `${q}: ${r.total} found, ${holding.length} hold it`);
+  }
+  const bad = await call('GET', `/api/cases/${c.id}/detections?q=${encodeURIComponent('!!:x')}`);
+  assert.equal(bad.status, 400);
+});
