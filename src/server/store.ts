@@ -178,10 +178,20 @@ export class CaseStore {
   /** Indexes every current detection (a store made before the index). */
   private indexAll(): void {
     const index = this.db.prepare('INSERT INTO detection_search (rowid, text, fields) VALUES (?, ?, ?)');
+    // A batch at a time: the connection cannot write while a query of it is still being read.
+    const next = this.db.prepare('SELECT d.rowid AS id, d.record FROM detections d JOIN cases c ON c.id = d.case_id AND c.generation = d.generation WHERE d.rowid > ? ORDER BY d.rowid LIMIT 2000');
     this.db.transaction(() => {
-      for (const r of this.db.prepare('SELECT d.rowid AS id, d.record FROM detections d JOIN cases c ON c.id = d.case_id AND c.generation = d.generation').iterate() as Iterable<{ id: number; record: string }>) {
-        const t = searchTexts(JSON.parse(r.record) as HuntRecord);
-        index.run(r.id, t.text, t.fields);
+      for (let after = 0, rows: { id: number; record: string }[]; (rows = next.all(after) as typeof rows).length; after = rows[rows.length - 1]!.id) {
+        for (const r of rows) {
+          let d: HuntRecord;
+          try {
+            d = JSON.parse(r.record) as HuntRecord;
+          } catch {
+            continue; // a damaged row is served as it is, unsearchable, rather than keep the server from starting
+          }
+          const t = searchTexts(d);
+          index.run(r.id, t.text, t.fields);
+        }
       }
     })();
   }

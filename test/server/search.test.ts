@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { HuntRecord } from '../../src/report/hunt-output.js';
+import Database from 'better-sqlite3';
 import { CaseStore } from '../../src/server/store.js';
 import { DATA, SPOOR } from '../helpers/paths.js';
 
@@ -97,4 +98,22 @@ test('search: a time range keeps the detections between its ends, both included'
   const want = records.filter((d) => d.timestamp >= from && d.timestamp <= to).length;
   assert.equal(store.detections(id, { from, to }).total, want);
   assert.ok(want > 0 && want < records.length);
+});
+
+test('search: a store made before the index is indexed when opened, and finds what a new one finds', async () => {
+  const file = join(tmp, 'old.sqlite');
+  const old = new Database(file);
+  // The tables as the previous version made them: detections with a search column and no index.
+  old.exec(`CREATE TABLE cases (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, kind TEXT NOT NULL, created TEXT NOT NULL, evidence_path TEXT, status TEXT NOT NULL DEFAULT 'new', message TEXT, progress TEXT, detections INTEGER NOT NULL DEFAULT 0, generation INTEGER NOT NULL DEFAULT 0, finished TEXT);
+CREATE TABLE detections (case_id INTEGER NOT NULL REFERENCES cases(id) ON DELETE CASCADE, generation INTEGER NOT NULL, seq INTEGER NOT NULL, time TEXT NOT NULL, level TEXT NOT NULL, level_rank INTEGER NOT NULL, rule TEXT NOT NULL, host TEXT NOT NULL, search TEXT NOT NULL, record TEXT NOT NULL, PRIMARY KEY (case_id, generation, seq));`);
+  old.prepare("INSERT INTO cases (name, kind, created, detections, generation) VALUES ('old', 'hunt', '2021-03-03', ?, 1)").run(records.length);
+  const insert = old.prepare("INSERT INTO detections VALUES (1, 1, ?, ?, ?, 0, ?, ?, 'old text', ?)");
+  old.transaction(() => records.forEach((d, i) => insert.run(i, d.timestamp, d.rule.level ?? 'unknown', d.rule.title, d.computer, JSON.stringify(d))))();
+  old.close();
+  const reopened = new CaseStore(file);
+  try {
+    for (const q of ['whoami', 'CommandLine:whoami', '"cmd.exe /c"']) assert.equal(reopened.detections(1, { q }).total, store.detections(id, { q }).total, q);
+  } finally {
+    reopened.close();
+  }
 });
