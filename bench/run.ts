@@ -9,6 +9,7 @@ import { exchangeBench } from './exchange.js';
 import { clickhouseBench } from './clickhouse.js';
 import { PEER_HUNTS } from './peers.js';
 import { scaleBench } from './scale.js';
+import { serveBench } from './serve.js';
 
 /**
  * `npm run bench [-- evtx|hunt|exchange|scale|clickhouse]`: EVTX parsing speed of `spoor dump --format jsonl`
@@ -148,6 +149,11 @@ try {
   if (which === 'clickhouse') {
     const out = join(ROOT, 'bench/results/clickhouse.json');
     writeFileSync(out, JSON.stringify({ ...meta, ...(await clickhouseBench(tmp, SPOOR, DATA, measure)) }, null, 2) + '\n');
+    console.log(`written: ${out}`);
+  }
+  if (which === 'serve') {
+    const out = join(ROOT, 'bench/results/serve.json');
+    writeFileSync(out, JSON.stringify({ ...meta, ...(await serveBench(tmp, SPOOR)) }, null, 2) + '\n');
     console.log(`written: ${out}`);
   }
   if (which === 'scale' || which === 'memory') {

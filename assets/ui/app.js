@@ -107,7 +107,7 @@
       if (busy) return;
       busy = true;
       refresh(false).then(function (c) { busy = false; if (c.status !== 'running') drawTabs(c); }, function () { busy = false; });
-    }, 500);
+    }, 1000);
   }
   function stopPolling() { if (poller) { clearInterval(poller); poller = null; } }
 

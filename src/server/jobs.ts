@@ -2,21 +2,19 @@ import { spawn } from 'node:child_process';
 import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { KnowledgeError, type KnowledgeBase } from '../attribution/knowledge.js';
-import { normaliseSector } from '../attribution/victimology.js';
-import { buildCase, writeCase } from '../report/case.js';
-import { REPORT_FORMATS } from '../report/formats.js';
-import { readHuntOutput } from '../report/hunt-output.js';
+import { Worker } from 'node:worker_threads';
+import type { FinishTask } from './finish-worker.js';
 import type { CaseRow, CaseStore } from './store.js';
 
 const SPOOR = fileURLToPath(new URL('../../../bin/spoor.js', import.meta.url));
 
 export interface JobOptions {
   store: CaseStore;
+  /** The store's file, which the import opens on its own thread. */
+  db: string;
   caseDir: (id: number) => string;
-  /** ATT&CK for reports and attribution, loaded once when first needed. */
-  knowledge: () => KnowledgeBase | undefined;
-  knowledgeNote: () => string | undefined;
+  /** ATT&CK for reports and attribution (default: what spoor update installed, else the shipped copy). */
+  attack?: string;
   /** More arguments for every hunt (rules, IoC feeds). */
   huntArguments: string[];
 }
@@ -28,6 +26,7 @@ export interface JobOptions {
  */
 export class HuntJobs {
   private readonly running = new Map<number, ReturnType<typeof spawn>>();
+  private readonly finishing = new Set<Worker>();
 
   constructor(private readonly o: JobOptions) {}
 
@@ -92,36 +91,28 @@ export class HuntJobs {
     });
   }
 
-  /** Detections into the database, then the report files: the case is done only when both are. */
-  private async finish(c: CaseRow, file: string, sectors: string[], warning: string): Promise<void> {
-    const store = this.o.store;
-    store.setProgress(c.id, { phase: 'importing' });
-    const bad: string[] = [];
-    await store.replaceDetections(c.id, readHuntOutput(file, (m) => bad.push(m)));
-    store.setProgress(c.id, { phase: 'reporting' });
-    let kb: KnowledgeBase | undefined;
-    try {
-      kb = this.o.knowledge();
-    } catch (e) {
-      if (!(e instanceof KnowledgeError)) throw e;
-    }
-    const report = await buildCase(readHuntOutput(file, () => undefined), {
-      title: c.name,
-      tool: 'spoor serve',
-      ...(kb ? { kb } : { attributionNote: this.o.knowledgeNote() ?? 'No attribution: no ATT&CK knowledge.' }),
-      analyst: (e) => {
-        for (const s of sectors) e.add('sector', normaliseSector(s), 'analyst (web UI)');
-      },
+  /** Detections into the database and the report files, on a worker thread (see finish-worker.ts). */
+  private finish(c: CaseRow, file: string, sectors: string[], warning: string): Promise<void> {
+    const task: FinishTask = { db: this.o.db, caseId: c.id, title: c.name, file, dir: this.o.caseDir(c.id), sectors, warning, ...(this.o.attack ? { attack: this.o.attack } : {}) };
+    const worker = new Worker(new URL('./finish-worker.js', import.meta.url), { workerData: task });
+    this.finishing.add(worker);
+    return new Promise<void>((resolve, reject) => {
+      let answered = false;
+      worker.once('message', (m: { ok?: boolean; error?: string }) => {
+        answered = true;
+        if (m.error !== undefined) reject(new Error(m.error));
+        else resolve();
+      });
+      worker.once('error', reject);
+      worker.once('exit', (code) => {
+        this.finishing.delete(worker);
+        if (!answered) reject(new Error(`the import stopped (exit code ${code})`));
+      });
     });
-    const dir = this.o.caseDir(c.id);
-    writeCase(report, dir, REPORT_FORMATS, kb);
-    writeFileSync(join(dir, 'report.json.part'), JSON.stringify(report));
-    renameSync(join(dir, 'report.json.part'), join(dir, 'report.json'));
-    store.setProgress(c.id, { phase: 'done' });
-    store.setStatus(c.id, 'done', [warning, bad.length ? `${bad.length} unreadable detection lines` : ''].filter(Boolean).join('; ') || null);
   }
 
-  stopAll(): void {
+  stopAll(): Promise<unknown> {
     for (const child of this.running.values()) child.kill('SIGTERM');
+    return Promise.all([...this.finishing].map((w) => w.terminate()));
   }
 }

@@ -3,7 +3,6 @@ import { chmodSync, createReadStream, createWriteStream, existsSync, lstatSync, 
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { KnowledgeBase } from '../attribution/knowledge.js';
 import { CHART_JS, REPORT_ASSETS } from '../report/html.js';
 import { REPORT_FILES } from '../report/formats.js';
 import { HuntJobs } from './jobs.js';
@@ -23,8 +22,8 @@ export interface ServeOptions {
   /** Hunts run at once, over all cases (each is a process with its threads and memory). */
   maxHunts: number;
   token?: string;
-  knowledge: () => KnowledgeBase | undefined;
-  knowledgeNote: () => string | undefined;
+  /** ATT&CK for attribution (default: what spoor update installed, else the shipped copy). */
+  attack?: string;
   huntArguments?: string[];
 }
 
@@ -64,9 +63,10 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   // Uploads a killed server left unfinished: never hunted, and gone.
   for (const id of readdirSync(join(o.home, 'cases'))) rmSync(join(o.home, 'cases', id, INCOMING), { recursive: true, force: true });
   for (const f of ['cases.sqlite', 'cases.sqlite-wal', 'cases.sqlite-shm']) if (existsSync(join(o.home, f))) chmodSync(join(o.home, f), 0o600);
-  const store = new CaseStore(join(o.home, 'cases.sqlite'));
+  const db = join(o.home, 'cases.sqlite');
+  const store = new CaseStore(db);
   const caseDir = (id: number) => join(o.home, 'cases', String(id));
-  const jobs = new HuntJobs({ store, caseDir, knowledge: o.knowledge, knowledgeNote: o.knowledgeNote, huntArguments: o.huntArguments ?? [] });
+  const jobs = new HuntJobs({ store, db, caseDir, ...(o.attack ? { attack: o.attack } : {}), huntArguments: o.huntArguments ?? [] });
   const token = o.token ?? randomBytes(24).toString('base64url');
   const expected = Buffer.from(token);
   const tokenOk = (t: string | undefined) => {
@@ -165,9 +165,17 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
         }
       }
       if ((rest === '/summary' || rest === '/attribution') && req.method === 'GET') {
-        const file = join(caseDir(id), 'report.json');
-        if (!existsSync(file)) throw new Refused(404, 'no report yet: run a hunt');
-        const report = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+        // Written whole by the import, served as they are (a case of 300,000 detections had its 20 MB report parsed per request).
+        const file = join(caseDir(id), rest === '/summary' ? 'summary.json' : 'attribution.json');
+        if (existsSync(file)) {
+          res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' });
+          createReadStream(file).pipe(res);
+          return;
+        }
+        const old = join(caseDir(id), 'report.json');
+        if (!existsSync(old)) throw new Refused(404, 'no report yet: run a hunt');
+        // A case an earlier version reported: one file held everything.
+        const report = JSON.parse(readFileSync(old, 'utf8')) as Record<string, unknown>;
         if (rest === '/attribution') return send(res, 200, { attribution: report.attribution ?? null, note: report.attributionNote ?? null });
         const { detections: _rows, attribution: _a, ...summary } = report;
         return send(res, 200, summary);
@@ -198,7 +206,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     url: `http://${hostName}:${port}/`,
     token,
     close: async () => {
-      jobs.stopAll();
+      await jobs.stopAll();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       store.close();
@@ -214,7 +222,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
 function caseOutcome(dir: string): { results: boolean; notes: string[] } {
   const log = join(dir, 'hunt.log');
   const notes = existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter((l) => l.trim()).slice(-200) : [];
-  return { results: existsSync(join(dir, 'report.json')), notes };
+  return { results: existsSync(join(dir, 'summary.json')) || existsSync(join(dir, 'report.json')), notes };
 }
 
 /** Closes a folder tree to group and others (case folders an earlier version made 0755 and 0644). */

@@ -187,7 +187,7 @@ test('case data is private to its user: every folder and file the server made (s
     }
   };
   walk(home);
-  assert.ok(readdirSync(join(home, 'cases', String(c.id))).includes('report.json'), 'the hunt wrote its report');
+  assert.ok(readdirSync(join(home, 'cases', String(c.id))).includes('summary.json'), 'the hunt wrote its report');
   assert.deepEqual(open, []);
   // A home an earlier version left open is closed when the server starts.
   const old = join(tmp, 'old-home');

@@ -1,42 +1,15 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, statSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { type Attribution, type Candidate, attribute, displayName } from '../../attribution/attribute.js';
 import { type DetectionRecord, Evidence, EvidenceError, NameFinder, evidenceFromCase, evidenceFromDetections } from '../../attribution/evidence.js';
 import type { Detection } from '../../hunt/hunt.js';
-import { KnowledgeError, KnowledgeIndex, type KnowledgeBase, loadKnowledge } from '../../attribution/knowledge.js';
-import { GALAXY_FILES, type GalaxyPart, type KnowledgeFile, loadGalaxyFiles, readKnowledgeFile, withFacts } from '../../attribution/knowledge-store.js';
+import { KnowledgeError, KnowledgeIndex, type KnowledgeBase } from '../../attribution/knowledge.js';
+import { knowledgeFor } from '../../attribution/installed-knowledge.js';
 import { countryName, normaliseCountry, normaliseSector } from '../../attribution/victimology.js';
-import { spoorHome } from '../../common/home.js';
 import { formatTable } from '../../report/detections.js';
 import { ExitCode } from '../options.js';
 import { type AttributeCliOptions, addAttributionOptions } from './case-options.js';
 import { HuntOutputError, huntRecords } from '../../report/hunt-output.js';
-
-/**
- * The knowledge attribution uses: ATT&CK from --attack, else the copy `spoor update` installed, else
- * the one Spoor ships; the MISP galaxy `spoor update` installed, else the shipped one; with the facts
- * of both and Spoor's curated rows. Throws a KnowledgeError naming the file at fault.
- */
-export function knowledgeFor(attack?: string): KnowledgeBase {
-  const home = spoorHome();
-  const installedAttack = join(home, 'attack', 'enterprise-attack.json');
-  const installedGalaxy = GALAXY_FILES.map((f) => join(home, 'cti', f));
-  let shipped: KnowledgeFile | undefined;
-  const embedded = () => (shipped ??= readKnowledgeFile());
-  const [kb, attackOrigin] = attack ? [loadKnowledge(attack), attack] : existsSync(installedAttack) ? [loadKnowledge(installedAttack), `spoor update, ${installedAttack}`] : [embedded().attack, 'shipped with Spoor'];
-  let galaxy: GalaxyPart;
-  let galaxyOrigin = 'shipped with Spoor';
-  if (installedGalaxy.every((f) => existsSync(f))) {
-    try {
-      galaxy = loadGalaxyFiles(installedGalaxy);
-      galaxyOrigin = `spoor update, ${join(home, 'cti')}`;
-    } catch (e) {
-      throw new KnowledgeError((e as Error).message);
-    }
-  } else galaxy = embedded().galaxy;
-  return withFacts(kb, galaxy, { attack: attackOrigin, galaxy: galaxyOrigin });
-}
 
 export function addAnalystEvidence(e: Evidence, opts: AttributeCliOptions): void {
   for (const s of opts.sector) e.add('sector', normaliseSector(s), 'analyst (--sector)');

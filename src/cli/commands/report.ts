@@ -6,7 +6,8 @@ import { buildCase, writeCase } from '../../report/case.js';
 import { REPORT_FILES, REPORT_FORMATS, type ReportFormat } from '../../report/formats.js';
 import { HuntOutputError, readHuntOutput } from '../../report/hunt-output.js';
 import { ExitCode } from '../options.js';
-import { addAnalystEvidence, knowledgeFor } from './attribute.js';
+import { knowledgeFor } from '../../attribution/installed-knowledge.js';
+import { addAnalystEvidence } from './attribute.js';
 import { type ReportCliOptions, addAttributionOptions, parseFormats } from './case-options.js';
 
 /** ATT&CK when it can be had; otherwise undefined and the reason (a report is made without attribution). */

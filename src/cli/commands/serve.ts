@@ -1,11 +1,9 @@
-import { realpathSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { KnowledgeError, type KnowledgeBase } from '../../attribution/knowledge.js';
 import { spoorHome } from '../../common/home.js';
 import { startServer } from '../../server/server.js';
 import { ExitCode } from '../options.js';
-import { knowledgeFor } from './attribute.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -53,26 +51,17 @@ Exit status: 0 when stopped with Ctrl-C, 1 when it cannot listen, 2 on bad usage
         process.exitCode = ExitCode.Usage;
         return;
       }
-      let kb: KnowledgeBase | undefined;
-      let note: string | undefined;
-      let loaded = false;
-      const knowledge = () => {
-        if (!loaded) {
-          loaded = true;
-          try {
-            kb = knowledgeFor(opts.attack);
-          } catch (e) {
-            if (!(e instanceof KnowledgeError)) throw e;
-            note = `No attribution: ${e.message}`;
-            say(note);
-          }
-        }
-        return kb;
-      };
+      // ATT&CK is loaded where each hunt's report is made (off the server's thread); a missing file is said now.
+      const attack = opts.attack ? resolve(opts.attack) : undefined;
+      if (attack && !existsSync(attack)) {
+        say(`--attack ${opts.attack}: no such file`);
+        process.exitCode = ExitCode.Usage;
+        return;
+      }
       const huntArguments = [...(opts.rules?.length ? ['--rules', ...opts.rules] : []), ...(opts.ioc ?? []).flatMap((f) => ['--ioc', resolve(f)])];
       let running;
       try {
-        running = await startServer({ home: spoorHome(), host: opts.host, port: opts.port, evidenceRoots: roots, maxUpload: opts.maxUpload, maxHunts: opts.maxHunts, knowledge, knowledgeNote: () => note, huntArguments, ...(process.env.SPOOR_TOKEN ? { token: process.env.SPOOR_TOKEN } : {}) });
+        running = await startServer({ home: spoorHome(), host: opts.host, port: opts.port, evidenceRoots: roots, maxUpload: opts.maxUpload, maxHunts: opts.maxHunts, ...(attack ? { attack } : {}), huntArguments, ...(process.env.SPOOR_TOKEN ? { token: process.env.SPOOR_TOKEN } : {}) });
       } catch (e) {
         say(`cannot listen on ${opts.host}:${opts.port}: ${(e as Error).message}`);
         process.exitCode = ExitCode.Unreadable;
