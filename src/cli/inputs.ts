@@ -1,6 +1,7 @@
-import { readdirSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import picomatch from 'picomatch';
+import { isWithin } from '../common/within.js';
 
 export interface InputFile {
   path: string;
@@ -40,12 +41,29 @@ export function globFilter(include: readonly string[] | undefined, exclude: read
  * recursively for files that `wanted` accepts (given the path) and `filter` keeps (given the path
  * below the directory). Order is stable (sorted within each directory).
  */
-export function collectInputs(paths: readonly string[], wanted: (name: string) => boolean, filter?: (relative: string) => boolean): Inputs {
+export function collectInputs(paths: readonly string[], wanted: (name: string) => boolean, filter?: (relative: string) => boolean, within?: readonly string[]): Inputs {
   const files: InputFile[] = [];
   const errors: string[] = [];
   // Directories by device and inode: a link back up the tree (collections copied with their links) is walked once.
   const seen = new Set<string>();
+  const roots = within?.flatMap((r) => {
+    try {
+      return [realpathSync(r)];
+    } catch {
+      return []; // a folder that is not there holds nothing a link could reach
+    }
+  });
   const visit = (path: string, explicit: boolean, root: string): void => {
+    // With `within`, a symbolic link found in a folder is followed only to a place inside those folders.
+    if (roots && !explicit && lstatSync(path, { throwIfNoEntry: false })?.isSymbolicLink()) {
+      let real: string;
+      try {
+        real = realpathSync(path);
+      } catch {
+        return void errors.push(`${path}: a symbolic link to nothing; skipped`);
+      }
+      if (!roots.some((r) => isWithin(r, real))) return void errors.push(`${path}: a symbolic link out of the folders allowed (--within); skipped`);
+    }
     let st;
     try {
       st = statSync(path);

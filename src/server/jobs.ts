@@ -15,6 +15,8 @@ export interface JobOptions {
   caseDir: (id: number) => string;
   /** ATT&CK for reports and attribution (default: what spoor update installed, else the shipped copy). */
   attack?: string;
+  /** The folders evidence may come from: links in an evidence folder are followed only into them. */
+  evidenceRoots: string[];
   /** More arguments for every hunt (rules, IoC feeds). */
   huntArguments: string[];
 }
@@ -45,7 +47,9 @@ export class HuntJobs {
     const command = c.kind === 'exchange' ? ['exchange', 'scan'] : ['hunt'];
     // exchange scan reads one server folder: the evidence folder, else the uploads.
     const inputs = c.kind === 'exchange' ? paths.slice(-1) : paths;
-    const args = [SPOOR, ...command, ...inputs, '-f', 'jsonl', '-o', `${out}.part`, '--progress-json', '--no-progress', ...this.o.huntArguments];
+    // Links inside an evidence folder lead nowhere the server could not be pointed at itself.
+    const within = [...this.o.evidenceRoots, dir].flatMap((d) => ['--within', d]);
+    const args = [SPOOR, ...command, ...inputs, '-f', 'jsonl', '-o', `${out}.part`, '--progress-json', '--no-progress', ...within, ...this.o.huntArguments];
     this.o.store.setStatus(c.id, 'running');
     this.o.store.setProgress(c.id, { phase: 'starting' });
     const log: string[] = [];

@@ -1,5 +1,6 @@
 import { realpathSync, statSync } from 'node:fs';
-import { isAbsolute, relative, resolve } from 'node:path';
+import { resolve } from 'node:path';
+import { isWithin } from '../common/within.js';
 
 /** A request the server refuses, with the HTTP status to answer and a message that says why. */
 export class Refused extends Error {
@@ -8,11 +9,6 @@ export class Refused extends Error {
   }
 }
 
-/** Whether `inner` is `outer` or lies under it (both real paths). */
-export function isWithin(outer: string, inner: string): boolean {
-  const r = relative(outer, inner);
-  return r === '' || (!r.startsWith('..') && !isAbsolute(r));
-}
 
 /**
  * An evidence folder a case may point at: an existing directory whose real path (symbolic links

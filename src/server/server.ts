@@ -66,7 +66,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const db = join(o.home, 'cases.sqlite');
   const store = new CaseStore(db);
   const caseDir = (id: number) => join(o.home, 'cases', String(id));
-  const jobs = new HuntJobs({ store, db, caseDir, ...(o.attack ? { attack: o.attack } : {}), huntArguments: o.huntArguments ?? [] });
+  const jobs = new HuntJobs({ store, db, caseDir, evidenceRoots: o.evidenceRoots, ...(o.attack ? { attack: o.attack } : {}), huntArguments: o.huntArguments ?? [] });
   const token = o.token ?? randomBytes(24).toString('base64url');
   const expected = Buffer.from(token);
   const tokenOk = (t: string | undefined) => {

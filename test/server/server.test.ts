@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { zipSync } from 'fflate';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { DATA, SPOOR } from '../helpers/paths.js';
+import { DATA, SPOOR, listFiles } from '../helpers/paths.js';
 import { type Served, serve } from '../helpers/serve.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'spoor-serve-'));
@@ -337,4 +337,24 @@ test('the detections filter searches whole events: the attacker\'s address, whoa
   }
   const bad = await call('GET', `/api/cases/${c.id}/detections?q=${encodeURIComponent('!!:x')}`);
   assert.equal(bad.status, 400);
+});
+
+test('a symbolic link inside an evidence folder is not followed out of the evidence roots: the hunt names it and reads nothing there', async () => {
+  const outside = join(tmp, 'outside');
+  mkdirSync(outside, { recursive: true });
+  copyFileSync(listFiles(`${DATA}/evtx/attack-samples/Credential Access`, '.evtx')[0]!, join(outside, 'secret.evtx'));
+  const folder = join(evidence, 'with-link');
+  mkdirSync(folder, { recursive: true });
+  symlinkSync(outside, join(folder, 'outside'));
+  writeFileSync(join(folder, 'empty.log'), '');
+  const c = (await call('POST', '/api/cases', { body: { name: 'link out', evidencePath: folder } })).json();
+  assert.equal((await call('POST', `/api/cases/${c.id}/hunt`, { body: {} })).status, 202);
+  const done = await waitWhileRunning(c.id);
+  const notes = done.notes as string[];
+  const events = (said: string) => Number(/(\d+) events, \d+ detections/.exec(said)?.[1]);
+  assert.ok(notes.some((n) => n.includes('a symbolic link out of the folders allowed')), JSON.stringify(notes));
+  assert.equal(events(notes.join('\n')), 0, JSON.stringify(notes));
+  // The same folder hunted at the command line without --within reads the file behind the link: the link is what the server refused.
+  const plain = spawnSync(process.execPath, [SPOOR, 'hunt', folder, '-f', 'jsonl', '--no-progress'], { encoding: 'utf8' });
+  assert.ok(events(plain.stderr) > 0, plain.stderr);
 });

@@ -56,7 +56,8 @@ async function scan(dir: string, opts: ScanOptions): Promise<number> {
     say(`${dir}: not a directory`);
     return ExitCode.Usage;
   }
-  const listed = collectInputs([root], () => true).files.map((f) => f.path);
+  // What the walk could not read (links out of --within among it) the hunt below says, walking the same folder.
+  const listed = collectInputs([root], () => true, undefined, opts.within).files.map((f) => f.path);
   // A zip at the top of the folder is the collection itself, zipped (as the web UI takes it): its
   // entries are the server's files. A zip deeper in the tree is one of the server's files (a staged
   // archive is a finding), checked as it is.

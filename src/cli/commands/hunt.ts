@@ -55,6 +55,8 @@ export interface HuntOptions {
   timeField?: string;
   include?: string[];
   exclude?: string[];
+  /** Folders a symbolic link met in a directory may lead into (else it is skipped). */
+  within?: string[];
   ioc?: string[];
   /** --attribute: rank threat groups from the detections after the summary. */
   attribute?: boolean;
@@ -111,6 +113,7 @@ export function addHuntOptions(command: Command, rulesHelp: string, attributeByD
   return addReportOptions(addAttributionOptions(attribution.option('--report <dir>', 'also write the detections (detections.jsonl), an HTML report, a STIX 2.1 bundle and an ATT&CK Navigator layer into this folder'))
     .option('--include <glob>', 'in directories, hunt only files matching this glob (repeatable; a glob without / matches names: *.evtx)', collect)
     .option('--exclude <glob>', 'in directories, leave out files matching this glob (repeatable)', collect)
+    .option('--within <dir>', 'in directories, follow a symbolic link only to a place inside this folder (repeatable; links out of them are named and skipped)', collect)
     .option('-r, --rules <paths...>', rulesHelp)
     .option('-p, --pipeline <file>', 'processing pipeline instead of the built-in Windows one')
     .addOption(new Option('-f, --format <format>', 'output format (timesketch: JSONL ready for Timesketch import)').choices(['table', 'jsonl', 'csv', 'timesketch']).default('table'))
@@ -192,7 +195,7 @@ export async function runHunt(paths: string[], opts: HuntOptions, run: HuntRun):
   }
   const iocs = loadIocs(opts.ioc ?? [], say);
   if (iocs === null) return ExitCode.Usage;
-  const collected = collectInputs(paths, isEvidenceName, globFilter(opts.include, opts.exclude));
+  const collected = collectInputs(paths, isEvidenceName, globFilter(opts.include, opts.exclude), opts.within);
   for (const e of collected.errors) say(e);
   const archives = expandArchives(collected.files, say);
   // Files of no known format are listed (the first 20, or all with --verbose) and left out.
