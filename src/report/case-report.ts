@@ -1,3 +1,4 @@
+import { mergeHostCounts } from './hosts.js';
 import type { Attribution } from '../attribution/attribute.js';
 import { attackVersion, type KnowledgeBase } from '../attribution/knowledge.js';
 import { LEVELS } from '../hunt/rule-selection.js';
@@ -197,7 +198,7 @@ export class CaseReportBuilder {
         detections: this.count,
         ...(this.first ? { first: this.first, last: this.last } : {}),
         byLevel: Object.fromEntries([...this.byLevel].sort((a, b) => rank(a[0]) - rank(b[0]))),
-        hosts: [...this.hosts].map(([name, count]) => ({ name, count })).sort((a, b) => b.count - a.count || a.name.localeCompare(b.name)),
+        hosts: [...mergeHostCounts(this.hosts)].map(([name, count]) => ({ name, count })).sort((a, b) => b.count - a.count || a.name.localeCompare(b.name)),
         rules: [...this.rules.values()].sort((a, b) => rank(a.level) - rank(b.level) || b.count - a.count),
       },
       timeline: this.timeline(order),

@@ -1,5 +1,6 @@
 import type { Detection } from '../hunt/hunt.js';
 import { LEVELS } from '../hunt/rule-selection.js';
+import { mergeHostCounts } from './hosts.js';
 
 /** What a hunt saw, tallied as detections stream past, for the summary at the end. */
 export class HuntSummary {
@@ -33,7 +34,7 @@ export class HuntSummary {
       out.push(`by level: ${[...levels, ...other].join(', ')}`);
       if (this.first) out.push(`time range: ${time(this.first)} to ${time(this.last!)}`);
       out.push('top rules:', ...ranked(this.byRule).map(([r, n]) => `  ${String(n).padStart(6)}  ${r}`));
-      out.push('hosts:', ...ranked(this.byHost).map(([h, n]) => `  ${String(n).padStart(6)}  ${h}`));
+      out.push('hosts:', ...ranked(mergeHostCounts(this.byHost)).map(([h, n]) => `  ${String(n).padStart(6)}  ${h}`));
     }
     return out;
   }

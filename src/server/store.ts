@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import type { HuntRecord } from '../report/hunt-output.js';
+import { canonicalHosts } from '../report/hosts.js';
 import { SEARCH_TABLE, matchQuery, parseSearch, searchTexts } from './search.js';
 
 /**
@@ -86,6 +87,7 @@ CREATE TABLE IF NOT EXISTS case_hosts (
   case_id INTEGER NOT NULL REFERENCES cases(id) ON DELETE CASCADE,
   generation INTEGER NOT NULL,
   host TEXT NOT NULL,
+  canonical TEXT NOT NULL, -- the machine's one name (EXCH01 and EXCH01.corp.example are one: report/hosts.ts)
   n INTEGER NOT NULL,
   PRIMARY KEY (case_id, generation, host)
 );
@@ -177,8 +179,9 @@ export class CaseStore {
     write(rows, seq);
     seq += rows.length;
     this.db.transaction(() => {
-      const host = this.db.prepare('INSERT INTO case_hosts (case_id, generation, host, n) VALUES (?, ?, ?, ?)');
-      for (const [name, n] of hosts) host.run(id, generation, name, n);
+      const host = this.db.prepare('INSERT INTO case_hosts (case_id, generation, host, canonical, n) VALUES (?, ?, ?, ?, ?)');
+      const canonical = canonicalHosts(hosts);
+      for (const [name, n] of hosts) host.run(id, generation, name, canonical.get(name)!, n);
       this.db.prepare('UPDATE cases SET generation = ?, detections = ? WHERE id = ?').run(generation, seq, id);
       this.dropGenerations(id, 'generation <> ?', generation);
     })();
@@ -221,8 +224,9 @@ export class CaseStore {
       args.push(LEVEL_RANK[query.level]);
     }
     if (query.host) {
-      where.push('host = ?');
-      args.push(query.host);
+      // A machine by its one name: every name it was logged under.
+      where.push('(host = ? OR host IN (SELECT host FROM case_hosts WHERE case_id = ? AND generation = (SELECT generation FROM cases WHERE id = ?) AND canonical = ?))');
+      args.push(query.host, id, id, query.host);
     }
     const terms = query.q ? parseSearch(query.q) : [];
     if (terms.length) {
@@ -248,7 +252,7 @@ export class CaseStore {
 
   hosts(id: number): { host: string; n: number }[] {
     const generation = 'generation = (SELECT generation FROM cases WHERE id = ?)';
-    const counted = this.db.prepare(`SELECT host, n FROM case_hosts WHERE case_id = ? AND ${generation} ORDER BY n DESC, host`).all(id, id) as { host: string; n: number }[];
+    const counted = this.db.prepare(`SELECT canonical AS host, sum(n) AS n FROM case_hosts WHERE case_id = ? AND ${generation} GROUP BY canonical ORDER BY n DESC, host`).all(id, id) as { host: string; n: number }[];
     if (counted.length || !this.getCase(id)?.detections) return counted;
     // Detections an earlier version imported, without their count by host.
     return this.db.prepare(`SELECT host, count(*) AS n FROM detections WHERE case_id = ? AND ${generation} GROUP BY host ORDER BY n DESC, host`).all(id, id) as { host: string; n: number }[];

@@ -337,6 +337,16 @@ test('the detections filter searches whole events: the attacker\'s address, whoa
   }
   const bad = await call('GET', `/api/cases/${c.id}/detections?q=${encodeURIComponent('!!:x')}`);
   assert.equal(bad.status, 400);
+  // One machine, one host: IIS logs name it EXCH01, its event logs EXCH01.corp.example.
+  const logged = new Set((all as { computer: string }[]).map((d) => d.computer));
+  assert.ok(logged.has('EXCH01') && logged.has('EXCH01.corp.example'), [...logged].join(', '));
+  const hosts = (await call('GET', `/api/cases/${c.id}`)).json().hosts as { host: string; n: number }[];
+  assert.deepEqual(hosts.filter((h) => /exch01/i.test(h.host)).map((h) => h.host), ['EXCH01.corp.example']);
+  const machine = (all as { computer: string }[]).filter((d) => /^exch01(\.|$)/i.test(d.computer)).length;
+  assert.equal(hosts.find((h) => h.host === 'EXCH01.corp.example')!.n, machine);
+  assert.equal((await call('GET', `/api/cases/${c.id}/detections?host=EXCH01.corp.example`)).json().total, machine);
+  const summary = (await call('GET', `/api/cases/${c.id}/summary`)).json() as { summary: { hosts: { name: string }[] } };
+  assert.deepEqual(summary.summary.hosts.map((h) => h.name).filter((n) => /exch01/i.test(n)), ['EXCH01.corp.example']);
 });
 
 test('a symbolic link inside an evidence folder is not followed out of the evidence roots: the hunt names it and reads nothing there', async () => {
