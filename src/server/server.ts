@@ -19,6 +19,8 @@ export interface ServeOptions {
   evidenceRoots: string[];
   /** Largest upload, bytes. */
   maxUpload: number;
+  /** Free space (bytes) an upload must leave on the disk. */
+  diskReserve: number;
   /** Hunts run at once, over all cases (each is a process with its threads and memory). */
   maxHunts: number;
   token?: string;
@@ -44,8 +46,8 @@ const DOWNLOADS: Record<string, { file: string; type: string }> = {
   jsonl: { file: 'detections.jsonl', type: 'application/x-ndjson' },
 };
 const MAX_JSON_BODY = 64 * 1024;
-/** Free space an upload must leave on the disk. */
-const DISK_RESERVE = 256 * 1024 * 1024;
+/** How often (bytes received) an upload of undeclared length looks at the free space left. */
+const DISK_CHECK_BYTES = 4 * 1024 * 1024;
 
 export interface RunningServer {
   server: Server;
@@ -141,7 +143,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
         }
         const name = uploadName(raw);
         if (jobs.isRunning(id)) throw new Refused(409, 'a hunt is running on this case');
-        const size = await receiveUpload(req, caseDir(id), name, o.maxUpload);
+        const size = await receiveUpload(req, caseDir(id), name, o.maxUpload, o.diskReserve);
         store.addFile(id, name, size);
         return send(res, 201, { name, size });
       }
@@ -287,7 +289,7 @@ const INCOMING = 'incoming';
  * of its own in `incoming/` and moved into `uploads/` whole, so a hunt never reads half a file and
  * two uploads of one name at once each write their own (the last to finish is kept).
  */
-async function receiveUpload(req: IncomingMessage, caseFolder: string, name: string, limit: number): Promise<number> {
+async function receiveUpload(req: IncomingMessage, caseFolder: string, name: string, limit: number, reserve: number): Promise<number> {
   const dir = join(caseFolder, 'uploads');
   const incoming = join(caseFolder, INCOMING);
   const declared = req.headers['content-length'] !== undefined ? Number(req.headers['content-length']) : undefined;
@@ -299,20 +301,35 @@ async function receiveUpload(req: IncomingMessage, caseFolder: string, name: str
   if (declared !== undefined && declared > limit) refuse(new Refused(413, `upload of ${declared} bytes is over the limit of ${limit} (spoor serve --max-upload)`));
   mkdirSync(dir, { recursive: true });
   mkdirSync(incoming, { recursive: true });
-  const fs = statfsSync(dir);
-  const free = fs.bavail * fs.bsize;
-  if ((declared ?? 0) + DISK_RESERVE > free) refuse(new Refused(507, `not enough free disk space for this upload (${free} bytes free)`));
+  const freeBytes = () => {
+    const fs = statfsSync(dir);
+    return fs.bavail * fs.bsize;
+  };
+  const full = (free: number) => new Refused(507, `not enough free disk space for this upload (${free} bytes free; spoor serve --disk-reserve keeps ${reserve})`);
+  const free = freeBytes();
+  if ((declared ?? 0) + reserve > free) refuse(full(free));
   const part = join(incoming, `${randomBytes(8).toString('hex')}.part`);
   const out = createWriteStream(part);
   let size = 0;
   try {
     await new Promise<void>((resolve, reject) => {
+      let checked = 0;
       req.on('data', (chunk: Buffer) => {
         size += chunk.length;
         if (size > limit) {
           req.pause();
           reject(new Refused(413, `upload over the limit of ${limit} bytes (spoor serve --max-upload)`));
           return;
+        }
+        // A length not declared (chunked) was not checked against the free space before: it is, as it comes.
+        if (declared === undefined && size - checked >= DISK_CHECK_BYTES) {
+          checked = size;
+          const now = freeBytes();
+          if (now < reserve) {
+            req.pause();
+            reject(full(now));
+            return;
+          }
         }
         if (!out.write(chunk)) {
           req.pause();

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statfsSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { zipSync } from 'fflate';
 import { tmpdir } from 'node:os';
@@ -367,4 +367,58 @@ test('a symbolic link inside an evidence folder is not followed out of the evide
   // The same folder hunted at the command line without --within reads the file behind the link: the link is what the server refused.
   const plain = spawnSync(process.execPath, [SPOOR, 'hunt', folder, '-f', 'jsonl', '--no-progress'], { encoding: 'utf8' });
   assert.ok(events(plain.stderr) > 0, plain.stderr);
+});
+
+test('an upload of undeclared length stops when it would leave less than --disk-reserve free, and leaves nothing', async () => {
+  const home2 = join(tmp, 'reserve-home');
+  mkdirSync(home2);
+  const fs = statfsSync(home2);
+  // A reserve 8 MiB under what is free now: a 64 MiB upload must be cut off on the way.
+  const reserve = fs.bavail * fs.bsize - 8 * 1024 * 1024;
+  const small = await serve(home2, '--evidence-root', evidence, '--disk-reserve', String(reserve));
+  try {
+    const r0 = await fetch(new URL('/api/cases', small.base), { method: 'POST', headers: { authorization: `Bearer ${small.token}`, 'content-type': 'application/json' }, body: '{"name":"full"}' });
+    const id = ((await r0.json()) as { id: number }).id;
+    const u = new URL(`/api/cases/${id}/files/big.log`, small.base);
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'PUT', headers: { authorization: `Bearer ${small.token}`, 'transfer-encoding': 'chunked' } }, (res) => {
+        res.resume();
+        resolve(res.statusCode!);
+      });
+      req.on('error', (e) => (/EPIPE|ECONNRESET/.test(e.message) ? undefined : reject(e)));
+      const chunk = Buffer.alloc(1024 * 1024, 'x');
+      let sent = 0;
+      const pump = () => {
+        while (sent < 64 && req.write(chunk)) sent++;
+        if (sent < 64) req.once('drain', pump);
+        else req.end();
+      };
+      pump();
+    });
+    assert.equal(status, 507);
+    const left: string[] = [];
+    const walk = (d: string) => readdirSync(d, { withFileTypes: true }).forEach((e) => (e.isDirectory() ? walk(join(d, e.name)) : left.push(e.name)));
+    walk(join(home2, 'cases', String(id)));
+    assert.deepEqual(left, []);
+  } finally {
+    await small.stop();
+  }
+});
+
+test('two uploads of one name at once: the file kept is one of them whole, and its recorded size is its own', async () => {
+  const c = (await call('POST', '/api/cases', { body: { name: 'same name' } })).json();
+  const a = Buffer.alloc(300 * 1024, 'a');
+  const b = Buffer.alloc(200 * 1024, 'b');
+  const put = (body: Buffer) => raw('PUT', `/api/cases/${c.id}/files/twice.log`, { 'content-length': body.length }, (w, end) => {
+    // Half now, half a moment later, so that the two are received at once.
+    w(body.subarray(0, body.length / 2));
+    setTimeout(() => (w(body.subarray(body.length / 2)), end()), 100);
+  });
+  const [ra, rb] = await Promise.all([put(a), put(b)]);
+  assert.equal(ra.status, 201);
+  assert.equal(rb.status, 201);
+  const kept = readFileSync(join(home, 'cases', String(c.id), 'uploads', 'twice.log'));
+  assert.ok(kept.equals(a) || kept.equals(b), `kept ${kept.length} bytes`);
+  const files = (await call('GET', `/api/cases/${c.id}`)).json().files as { name: string; size: number }[];
+  assert.deepEqual(files.map((f) => [f.name, f.size]), [['twice.log', kept.length]]);
 });

@@ -32,6 +32,7 @@ export function serveCommand(): Command {
     .option('--port <n>', 'port (0: any free port)', parsePort, 8765)
     .option('--evidence-root <dir>', 'a folder whose sub-folders cases may name as evidence (repeatable; default: the current folder)', collect)
     .option('--max-upload <size>', 'largest upload', parseSize, 2 * 1024 ** 3)
+    .option('--disk-reserve <size>', 'free disk space an upload must leave (it is refused, or cut off, before)', parseSize, 256 * 1024 ** 2)
     .option('--max-hunts <n>', 'hunts run at once over all cases; more are refused until one finishes', parseHunts, 2)
     .option('--attack <bundle.json>', 'ATT&CK Enterprise STIX bundle for attribution (default: the copy `spoor update` installs)')
     .option('-r, --rules <paths...>', 'Sigma rules for every hunt (default: as spoor hunt)')
@@ -41,7 +42,7 @@ Cases live in SPOOR_HOME (${spoorHome()}): cases.sqlite and cases/<id>/ with upl
 reports, readable by their user only. The server prints its address with a token after #; the API
 needs it as Authorization: Bearer (the page keeps it in this origin's sessionStorage). Hunts run as child processes; a server stopped during one marks it interrupted.
 Exit status: 0 when stopped with Ctrl-C, 1 when it cannot listen, 2 on bad usage.`)
-    .action(async (opts: { host: string; port: number; evidenceRoot?: string[]; maxUpload: number; maxHunts: number; attack?: string; rules?: string[]; ioc?: string[] }) => {
+    .action(async (opts: { host: string; port: number; evidenceRoot?: string[]; maxUpload: number; diskReserve: number; maxHunts: number; attack?: string; rules?: string[]; ioc?: string[] }) => {
       const say = (m: string) => process.stderr.write(`spoor serve: ${m}\n`);
       let roots: string[];
       try {
@@ -61,7 +62,7 @@ Exit status: 0 when stopped with Ctrl-C, 1 when it cannot listen, 2 on bad usage
       const huntArguments = [...(opts.rules?.length ? ['--rules', ...opts.rules] : []), ...(opts.ioc ?? []).flatMap((f) => ['--ioc', resolve(f)])];
       let running;
       try {
-        running = await startServer({ home: spoorHome(), host: opts.host, port: opts.port, evidenceRoots: roots, maxUpload: opts.maxUpload, maxHunts: opts.maxHunts, ...(attack ? { attack } : {}), huntArguments, ...(process.env.SPOOR_TOKEN ? { token: process.env.SPOOR_TOKEN } : {}) });
+        running = await startServer({ home: spoorHome(), host: opts.host, port: opts.port, evidenceRoots: roots, maxUpload: opts.maxUpload, diskReserve: opts.diskReserve, maxHunts: opts.maxHunts, ...(attack ? { attack } : {}), huntArguments, ...(process.env.SPOOR_TOKEN ? { token: process.env.SPOOR_TOKEN } : {}) });
       } catch (e) {
         say(`cannot listen on ${opts.host}:${opts.port}: ${(e as Error).message}`);
         process.exitCode = ExitCode.Unreadable;
