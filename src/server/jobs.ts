@@ -49,7 +49,9 @@ export class HuntJobs {
     const inputs = c.kind === 'exchange' ? paths.slice(-1) : paths;
     // Links inside an evidence folder lead nowhere the server could not be pointed at itself.
     const within = [...this.o.evidenceRoots, dir].flatMap((d) => ['--within', d]);
-    const args = [SPOOR, ...command, ...inputs, '-f', 'jsonl', '-o', `${out}.part`, '--progress-json', '--no-progress', ...within, ...this.o.huntArguments];
+    // Uploaded files bear the upload's time, not the server's: their findings are left undated rather than stretch the timeline to today.
+    const times = c.kind === 'exchange' && !c.evidencePath ? ['--no-file-times'] : [];
+    const args = [SPOOR, ...command, ...inputs, '-f', 'jsonl', '-o', `${out}.part`, '--progress-json', '--no-progress', ...within, ...times, ...this.o.huntArguments];
     this.o.store.setStatus(c.id, 'running');
     this.o.store.setProgress(c.id, { phase: 'starting' });
     const log: string[] = [];

@@ -202,3 +202,13 @@ test('exchange scan of the collection zipped (as the web UI takes it) finds what
   const today = new Date().toISOString().slice(0, 10);
   assert.ok(!parse(archive.stdout).some((d) => d.channel === 'File' && String((d as unknown as { timestamp: string }).timestamp).startsWith(today)));
 });
+
+test('exchange scan --no-file-times: file findings of a copy that lost its times carry none (they would stretch the timeline to the day of the copy)', () => {
+  const r = spoor(...scanArgs(compromised), '--no-file-times');
+  assert.equal(r.code, 0, r.stderr);
+  const files = parse(r.stdout).filter((d) => d.channel === 'File');
+  assert.ok(files.length > 3);
+  assert.deepEqual(files.map((d) => (d as unknown as { timestamp: string }).timestamp).filter(Boolean), []);
+  const dated = parse(spoor(...scanArgs(compromised)).stdout).filter((d) => d.channel === 'File');
+  assert.ok(dated.every((d) => (d as unknown as { timestamp: string }).timestamp !== ''));
+});

@@ -25,6 +25,8 @@ import { addHuntOptions, type HuntOptions, runHunt } from './hunt.js';
 type ScanOptions = HuntOptions & {
   yara?: string[];
   build?: string;
+  /** false: the files' modification times are the copy's, not the server's. */
+  fileTimes?: boolean;
 };
 
 export function exchangeScanCommand(): Command {
@@ -37,6 +39,7 @@ export function exchangeScanCommand(): Command {
   )
     .option('--yara <path>', "more YARA rules (a file, or a folder of .yar/.yara files) for the web folders and suspicious files, besides Spoor's own (repeatable)", (v: string, p: string[] = []) => [...p, v])
     .option('--build <build>', 'the server\'s Exchange build, when its logs do not tell it (e.g. 15.1.2176.2)')
+    .option('--no-file-times', 'the files\' times are not the server\'s (copied or uploaded without them): file findings carry no time')
     .addHelpText('after', `
 Findings are detections like hunt's, in the same formats: Sigma rules over the logs and event logs,
 plus checks of files (by path, first bytes, YARA rules and indicator hashes) and the exposure of the
@@ -65,7 +68,7 @@ async function scan(dir: string, opts: ScanOptions): Promise<number> {
   const zipped = expandArchives(listed.filter(isCollection).map((path) => ({ path, size: 0 })), say);
   try {
     const files: ServerFile[] = [
-      ...listed.filter((f) => !isCollection(f)).map((path) => ({ path, rel: relative(root, path).split(sep).join('/'), label: path })),
+      ...listed.filter((f) => !isCollection(f)).map((path) => ({ path, rel: relative(root, path).split(sep).join('/'), label: path, timeless: opts.fileTimes === false })),
       // Unpacked now, an entry's file time is today's, not the server's: left out rather than stretching the timeline.
       ...zipped.files.map((e) => ({ path: e.path, rel: e.name!.slice(e.name!.indexOf('!') + 1), label: e.name!, timeless: true })),
     ];
