@@ -1,22 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { sampleSecurityEvents, sampleSysmonEvents } from '../src/evidence/evtx/sample-events.js';
-import { type SampleEvent, writeEvtx } from '../src/evidence/evtx/writer.js';
-
-/** A rule every generated event matches: one detection per event, each carrying its event. */
-const EVERY_EVENT = `title: Every generated event
-id: 00000000-0000-4000-8000-000000000001
-status: test
-level: low
-logsource:
-  product: windows
-detection:
-  selection:
-    EventID|gt: 0
-  condition: selection
-`;
+import { writeLargeCase } from '../test/helpers/large-case.js';
 
 /** Bytes of the files under a folder. */
 const bytesUnder = (dir: string): number => readdirSync(dir, { withFileTypes: true }).reduce((n, e) => n + (e.isDirectory() ? bytesUnder(join(dir, e.name)) : statSync(join(dir, e.name)).size), 0);
@@ -33,19 +19,8 @@ const round = (x: number) => Math.round(x * 10) / 10;
  */
 export async function serveBench(tmp: string, spoor: string) {
   const detections = Number(process.env.BENCH_SERVE_DETECTIONS ?? 300_000);
-  const evidence = join(tmp, 'serve-evidence', 'host');
-  const rules = join(tmp, 'serve-rules');
-  mkdirSync(evidence, { recursive: true });
-  mkdirSync(rules, { recursive: true });
-  writeFileSync(join(rules, 'every-event.yml'), EVERY_EVENT);
-  const base: SampleEvent[] = [...sampleSysmonEvents(), ...sampleSecurityEvents()];
-  writeEvtx(join(evidence, 'events.evtx'), (function* () {
-    for (let i = 0; i < detections; i++) {
-      const e = base[i % base.length]!;
-      yield { ...e, time: e.time + i * 10 };
-    }
-  })());
-  const child: ChildProcess = spawn(process.execPath, [spoor, 'serve', '--port', '0', '--evidence-root', join(tmp, 'serve-evidence'), '--rules', rules], { env: { ...process.env, SPOOR_HOME: join(tmp, 'serve-home') }, stdio: ['ignore', 'pipe', 'ignore'] });
+  const { evidence, rules } = writeLargeCase(join(tmp, 'serve'), detections);
+  const child: ChildProcess = spawn(process.execPath, [spoor, 'serve', '--port', '0', '--evidence-root', join(tmp, 'serve', 'evidence'), '--rules', rules], { env: { ...process.env, SPOOR_HOME: join(tmp, 'serve-home') }, stdio: ['ignore', 'pipe', 'ignore'] });
   try {
     const url = new URL(await new Promise<string>((resolve) => createInterface({ input: child.stdout! }).once('line', resolve)));
     const token = new URLSearchParams(url.hash.slice(1)).get('token')!;

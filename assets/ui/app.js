@@ -53,6 +53,17 @@
       .catch(function (e) { $('create-error').textContent = e.message; });
   });
   $('back').addEventListener('click', function (ev) { ev.preventDefault(); showList(); });
+  $('rename-case').addEventListener('click', function () {
+    var name = window.prompt('New name for this case', $('case-title').textContent);
+    if (name && name.trim()) api('PATCH', '/api/cases/' + current, { name: name.trim() }).then(function () { return refresh(false); }).catch(function (e) { $('case-message').textContent = e.message; });
+  });
+  $('delete-case').addEventListener('click', function () {
+    if (!window.confirm('Delete this case, its uploads, detections and reports? The evidence folder it points at is left as it is.')) return;
+    request('DELETE', '/api/cases/' + current).then(function (r) {
+      if (!r.ok) return r.json().then(function (j) { throw new Error(j.error || r.statusText); });
+      showList();
+    }).catch(function (e) { $('case-message').textContent = e.message; });
+  });
 
   function showList() {
     current = null; stopPolling();
@@ -132,11 +143,23 @@
     api('POST', '/api/cases/' + current + '/hunt', { sectors: sector ? [sector] : [] }).then(function () { return refresh(false); }).catch(function (e) { $('case-message').textContent = e.message; });
   });
 
-  Array.prototype.forEach.call(document.querySelectorAll('#tabs button'), function (b) {
+  var tabs = Array.prototype.slice.call(document.querySelectorAll('#tabs button'));
+  tabs.forEach(function (b, i) {
     b.addEventListener('click', function () { selectTab(b.getAttribute('data-tab')); });
+    // Arrow keys move between tabs, as in any tab list.
+    b.addEventListener('keydown', function (ev) {
+      var to = ev.key === 'ArrowRight' ? i + 1 : ev.key === 'ArrowLeft' ? i - 1 : ev.key === 'Home' ? 0 : ev.key === 'End' ? tabs.length - 1 : null;
+      if (to === null) return;
+      ev.preventDefault();
+      var t = tabs[(to + tabs.length) % tabs.length];
+      selectTab(t.getAttribute('data-tab')); t.focus();
+    });
   });
   function selectTab(name) {
-    Array.prototype.forEach.call(document.querySelectorAll('#tabs button'), function (b) { b.className = b.getAttribute('data-tab') === name ? 'active' : ''; });
+    tabs.forEach(function (b) {
+      var on = b.getAttribute('data-tab') === name;
+      b.className = on ? 'active' : ''; b.setAttribute('aria-selected', String(on)); b.tabIndex = on ? 0 : -1;
+    });
     ['overview', 'detections', 'attribution', 'downloads'].forEach(function (t) { $('tab-' + t).hidden = t !== name; });
   }
 
@@ -153,7 +176,22 @@
       $('tab-overview').appendChild(R.cards(s.summary));
       $('tab-overview').appendChild(el('div', { class: 'charts' }, [el('div', { class: 'chart' }, [t]), el('div', { class: 'chart' }, [l])]));
       charts.push(R.timeline(t, s.timeline), R.levelsChart(l, s.summary.byLevel));
-      if (s.techniques.length) $('tab-overview').appendChild(R.matrix(s.matrix));
+      var rules = s.summary.rules.slice().sort(function (a, b) { return b.count - a.count; }).slice(0, 10).map(function (r) { return { name: r.title, count: r.count }; });
+      $('tab-overview').appendChild(el('div', { class: 'tops' }, [
+        topTable('top-rules', 'Top rules', rules, function (r) { return { q: 'rule:"' + r.name.replace(/"/g, ' ') + '"' }; }),
+        topTable('top-hosts', 'Top hosts', s.summary.hosts.slice(0, 10), function (h) { return h.name === 'unknown host' ? {} : { host: h.name }; }),
+      ]));
+      if (s.techniques.length) {
+        var m = R.matrix(s.matrix);
+        // A technique seen opens its detections (sub-techniques too: technique:T1505 finds T1505.003).
+        Array.prototype.forEach.call(m.querySelectorAll('.cell.seen'), function (cell) {
+          cell.setAttribute('role', 'button'); cell.setAttribute('tabindex', '0');
+          var open = function () { if (view) view.show({ q: 'technique:' + cell.getAttribute('data-technique') }); };
+          cell.addEventListener('click', open);
+          cell.addEventListener('keydown', function (ev) { if (ev.key === 'Enter' || ev.key === ' ') { ev.preventDefault(); open(); } });
+        });
+        $('tab-overview').appendChild(m);
+      }
       if (s.exposure.length) $('tab-overview').appendChild(R.exposure(s.exposure));
       detectionsView(c, s);
     }));
@@ -161,16 +199,16 @@
     var box = $('tab-downloads');
     [['html', 'HTML report'], ['stix', 'STIX 2.1 bundle'], ['navigator', 'ATT&CK Navigator layer'], ['jsonl', 'detections (JSONL)']].forEach(function (d) {
       var link = el('a', { href: '#', id: 'download-' + d[0], text: d[1] });
-      link.addEventListener('click', function (ev) { ev.preventDefault(); download(c.id, d[0]); });
+      link.addEventListener('click', function (ev) { ev.preventDefault(); download('/api/cases/' + c.id + '/download/' + d[0], 'case-' + c.id + '-' + d[0]); });
       box.appendChild(el('p', null, [link]));
     });
   }
 
   /* A link cannot carry the Authorization header: the file is fetched with it and saved from memory. */
-  function download(id, what) {
-    request('GET', '/api/cases/' + id + '/download/' + what).then(function (r) {
+  function download(path, fallback) {
+    request('GET', path).then(function (r) {
       if (!r.ok) return r.json().then(function (j) { throw new Error(j.error || r.statusText); });
-      var name = (/filename="([^"]+)"/.exec(r.headers.get('Content-Disposition') || '') || [])[1] || 'case-' + id + '-' + what;
+      var name = (/filename="([^"]+)"/.exec(r.headers.get('Content-Disposition') || '') || [])[1] || fallback;
       return r.blob().then(function (b) {
         var url = URL.createObjectURL(b);
         var a = el('a', { href: url, download: name });
@@ -180,38 +218,121 @@
     }).catch(function (e) { $('case-message').textContent = 'download: ' + e.message; });
   }
 
-  /* Detections are paged and filtered by the server (a case can hold millions). */
+  /* Detections are paged, searched, filtered and sorted by the server (a case can hold millions). */
+  var view = null;
   function detectionsView(c, s) {
     var box = $('tab-detections');
+    var st = { q: '', level: '', host: '', from: '', to: '', sort: 'time', desc: false, offset: 0 };
     var q = el('input', { type: 'search', placeholder: 'search: words, "phrases", field:value (CommandLine:whoami), any value of the event', 'aria-label': 'search detections', id: 'detections-filter', size: 60 });
     var lvl = el('select', { 'aria-label': 'level', id: 'detections-level' }, [el('option', { value: '', text: 'all levels' })].concat(['critical', 'high', 'medium', 'low', 'informational'].map(function (l) { return el('option', { value: l, text: l + ' and above' }); })));
-    var host = el('select', { 'aria-label': 'host' }, [el('option', { value: '', text: 'all hosts' })].concat(s.summary.hosts.map(function (h) { return el('option', { value: h.name === 'unknown host' ? '' : h.name, text: h.name + ' (' + h.count + ')' }); })));
-    var count = el('span', { class: 'muted', id: 'detections-count' });
+    var host = el('select', { 'aria-label': 'host', id: 'detections-host' }, [el('option', { value: '', text: 'all hosts' })].concat(s.summary.hosts.map(function (h) { return el('option', { value: h.name === 'unknown host' ? '' : h.name, text: h.name + ' (' + h.count + ')' }); })));
+    var from = el('input', { type: 'text', placeholder: 'from (UTC) 2021-03-03T00:00', 'aria-label': 'from time (UTC)', id: 'detections-from', size: 22 });
+    var to = el('input', { type: 'text', placeholder: 'to (UTC)', 'aria-label': 'to time (UTC)', id: 'detections-to', size: 22 });
+    var count = el('span', { class: 'muted', id: 'detections-count', 'aria-live': 'polite' });
+    var exportCsv = el('button', { text: 'Export CSV', id: 'detections-export', title: 'every detection of this view, as CSV' });
     var body = el('tbody', { id: 'detections-body' });
-    var prev = el('button', { text: '← previous' }), next = el('button', { text: 'next →' });
-    var offset = 0, size = 100, timer = null;
+    var prev = el('button', { text: '← previous', id: 'detections-prev' }), next = el('button', { text: 'next →', id: 'detections-next' });
+    var size = 100, timer = null, loads = 0;
+    var head = el('thead', null, [el('tr', null, [['time', 'time'], ['level', 'level'], ['rule', 'rule'], ['host', 'host'], ['event', null], ['techniques', null]].map(function (h) {
+      if (!h[1]) return el('th', { text: h[0], scope: 'col' });
+      var th = el('th', { text: h[0], scope: 'col', class: 'sortable', tabindex: '0', 'data-sort': h[1], 'aria-sort': 'none' });
+      var sort = function () { set({ sort: h[1], desc: st.sort === h[1] ? !st.desc : h[1] === 'level' ? false : false }); };
+      th.addEventListener('click', sort);
+      th.addEventListener('keydown', function (ev) { if (ev.key === 'Enter' || ev.key === ' ') { ev.preventDefault(); sort(); } });
+      return th;
+    }))]);
+    function params() {
+      var qs = new URLSearchParams();
+      ['q', 'level', 'host', 'from', 'to'].forEach(function (k) { if (st[k]) qs.set(k, st[k]); });
+      qs.set('sort', st.sort); if (st.desc) qs.set('desc', '1');
+      return qs;
+    }
+    function showControls() {
+      q.value = st.q; lvl.value = st.level; host.value = st.host; from.value = st.from; to.value = st.to;
+      Array.prototype.forEach.call(head.querySelectorAll('th.sortable'), function (th) {
+        var on = th.getAttribute('data-sort') === st.sort;
+        th.setAttribute('aria-sort', on ? (st.desc ? 'descending' : 'ascending') : 'none');
+        th.className = 'sortable' + (on ? (st.desc ? ' sorted-desc' : ' sorted-asc') : '');
+      });
+    }
     function load() {
-      var qs = new URLSearchParams({ offset: String(offset), limit: String(size) });
-      if (q.value.trim()) qs.set('q', q.value.trim());
-      if (lvl.value) qs.set('level', lvl.value);
-      if (host.value) qs.set('host', host.value);
+      var qs = params(); qs.set('offset', String(st.offset)); qs.set('limit', String(size));
+      // Only the answer to the latest question is shown (answers can come back out of order).
+      var asked = ++loads + ' ' + qs;
+      box.setAttribute('data-loading', asked);
       api('GET', '/api/cases/' + c.id + '/detections?' + qs).then(function (r) {
+        if (box.getAttribute('data-loading') !== asked) return;
         body.textContent = '';
-        r.rows.forEach(function (d) {
-          R.detectionRows({ time: d.timestamp, level: d.rule.level || 'unknown', rule: d.rule.title, ruleId: d.rule.id, host: d.computer, channel: d.channel, eventId: d.event_id, recordId: d.record_id, file: d.file, techniques: d.rule.techniques, matched: d.matched, event: d.event }).forEach(function (x) { body.appendChild(x); });
-        });
-        count.textContent = r.total ? (offset + 1) + '–' + (offset + r.rows.length) + ' of ' + r.total + ' detections' : 'no detections';
-        prev.disabled = offset === 0; next.disabled = offset + size >= r.total;
+        r.rows.forEach(function (d) { detectionRow(d).forEach(function (x) { body.appendChild(x); }); });
+        count.textContent = r.total ? (st.offset + 1) + '–' + (st.offset + r.rows.length) + ' of ' + r.total + ' detections' : 'no detections';
+        prev.disabled = st.offset === 0; next.disabled = st.offset + size >= r.total;
+        box.setAttribute('data-loaded', asked);
       }).catch(function (e) { count.textContent = e.message; });
     }
-    function reload() { offset = 0; clearTimeout(timer); timer = setTimeout(load, 200); }
-    q.addEventListener('input', reload); lvl.addEventListener('change', reload); host.addEventListener('change', reload);
-    prev.addEventListener('click', function () { offset = Math.max(0, offset - size); load(); });
-    next.addEventListener('click', function () { offset += size; load(); });
-    box.appendChild(el('div', { class: 'filters' }, [q, lvl, host, count]));
-    box.appendChild(el('table', { class: 'detections' }, [R.detectionsHead(), body]));
+    /* A change of view: the controls show it, the first page of it loads (typing waits a moment). */
+    function set(patch, typing) {
+      // A change event for a value already applied (an input losing focus) asks for nothing new.
+      if (Object.keys(patch).every(function (k) { return st[k] === patch[k]; })) return;
+      Object.keys(patch).forEach(function (k) { st[k] = patch[k]; });
+      if (!('offset' in patch)) st.offset = 0;
+      if (!typing) showControls();
+      clearTimeout(timer);
+      if (typing) timer = setTimeout(load, 250); else load();
+    }
+    /* One click from a value to every detection that shares it. */
+    function pivot(label, patch) {
+      var b = el('button', { class: 'pivot', text: label });
+      b.addEventListener('click', function (ev) { ev.stopPropagation(); set(Object.assign({ q: '', level: '', host: '', from: '', to: '' }, patch)); });
+      return b;
+    }
+    function quoted(v) { return '"' + String(v).replace(/"/g, ' ') + '"'; }
+    function detectionRow(d) {
+      var row = el('tr', { class: 'row', tabindex: '0', 'aria-expanded': 'false' }, [el('td', { text: d.timestamp }), el('td', null, [R.level(d.rule.level || 'unknown')]), el('td', { text: d.rule.title }), el('td', { text: d.computer }), el('td', { text: d.channel + ' ' + d.event_id }), el('td', { text: (d.rule.techniques || []).join(' ') })]);
+      var pivots = [pivot('this rule', { q: 'rule:' + quoted(d.rule.title) })];
+      if (d.computer) pivots.push(pivot('this host', { host: d.computer }));
+      var t = Date.parse(d.timestamp);
+      if (!isNaN(t)) pivots.push(pivot('same host, 5 minutes either side', { host: d.computer || '', from: new Date(t - 300000).toISOString(), to: new Date(t + 300000).toISOString() }));
+      var seen = {};
+      var walk = function (v, key, depth) {
+        if (v === null || v === undefined || depth > 8 || pivots.length > 80) return;
+        if (typeof v === 'object') { Object.keys(v).forEach(function (k) { walk(v[k], k === '#text' || k === '#attributes' ? key : k, depth + 1); }); return; }
+        var text = String(v);
+        if (!key || !text || text.length > 200 || seen[key + '\n' + text]) return;
+        seen[key + '\n' + text] = true;
+        pivots.push(pivot(key + ' = ' + (text.length > 60 ? text.slice(0, 57) + '…' : text), { q: key + ':' + quoted(text) }));
+      };
+      // What the rule matched first, then the event's own data, then its system fields.
+      var ev = (d.event && d.event.Event) || {};
+      [d.matched, ev.EventData, ev.UserData, d.event].forEach(function (part) { walk(part, '', 0); });
+      var detail = el('tr', { class: 'detail', hidden: '' }, [el('td', { colspan: '6' }, [el('div', { class: 'pivots', 'aria-label': 'show detections sharing a value' }, pivots), el('pre', { text: JSON.stringify({ rule_id: d.rule.id, file: d.file, record_id: d.record_id, matched: d.matched, event: d.event }, null, 2) })])]);
+      var toggle = function () { detail.hidden = !detail.hidden; row.setAttribute('aria-expanded', String(!detail.hidden)); };
+      row.addEventListener('click', toggle);
+      row.addEventListener('keydown', function (ev) { if (ev.target === row && (ev.key === 'Enter' || ev.key === ' ')) { ev.preventDefault(); toggle(); } });
+      return [row, detail];
+    }
+    q.addEventListener('input', function () { set({ q: q.value.trim() }, true); });
+    from.addEventListener('change', function () { set({ from: from.value.trim() }); });
+    to.addEventListener('change', function () { set({ to: to.value.trim() }); });
+    lvl.addEventListener('change', function () { set({ level: lvl.value }); });
+    host.addEventListener('change', function () { set({ host: host.value }); });
+    prev.addEventListener('click', function () { set({ offset: Math.max(0, st.offset - size) }); });
+    next.addEventListener('click', function () { set({ offset: st.offset + size }); });
+    exportCsv.addEventListener('click', function () { download('/api/cases/' + c.id + '/detections.csv?' + params(), 'case-' + c.id + '-detections.csv'); });
+    box.appendChild(el('div', { class: 'filters' }, [q, lvl, host, from, to, exportCsv, count]));
+    box.appendChild(el('table', { class: 'detections' }, [head, body]));
     box.appendChild(el('div', { class: 'pager' }, [prev, next]));
+    showControls();
     load();
+    view = { show: function (patch) { selectTab('detections'); set(Object.assign({ q: '', level: '', host: '', from: '', to: '' }, patch)); } };
+  }
+
+  /* The overview's tallies open the detections they count. */
+  function topTable(id, title, rows, patchOf) {
+    return el('div', { class: 'top' }, [el('h3', { text: title }), el('table', { id: id }, [el('tbody', null, rows.map(function (r) {
+      var link = el('a', { href: '#', text: r.name });
+      link.addEventListener('click', function (ev) { ev.preventDefault(); if (view) view.show(patchOf(r)); });
+      return el('tr', null, [el('td', null, [link]), el('td', { class: 'n', text: String(r.count) })]);
+    }))])]);
   }
 
   if (!token) $('create-error').textContent = 'No token: open the address spoor serve printed (it ends in #token=…).';

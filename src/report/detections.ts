@@ -1,5 +1,6 @@
 import { toJson } from '../common/json.js';
 import type { Detection } from '../hunt/hunt.js';
+import type { HuntRecord } from './hunt-output.js';
 
 
 /** One detection as a JSON line. */
@@ -29,6 +30,11 @@ export function csvCell(v: string): string {
 export function detectionCsv(d: Detection): string {
   const r = d.rule.rule;
   return [d.timestamp, r.level ?? '', r.title, r.id ?? '', d.computer, d.channel, d.eventId, d.recordId, d.file, d.rule.techniques.join(' ')].map(csvCell).join(',');
+}
+
+/** A detection read back from a hunt's JSON lines, as the same CSV row. */
+export function huntRecordCsv(d: HuntRecord): string {
+  return [d.timestamp, d.rule.level ?? '', d.rule.title, d.rule.id ?? '', d.computer, d.channel, String(d.event_id), String(d.record_id), d.file, d.rule.techniques.join(' ')].map(csvCell).join(',');
 }
 
 /**

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CHART_JS, REPORT_ASSETS } from '../report/html.js';
 import { REPORT_FILES } from '../report/formats.js';
+import { CSV_HEADER, huntRecordCsv } from '../report/detections.js';
+import type { HuntRecord } from '../report/hunt-output.js';
 import { HuntJobs } from './jobs.js';
 import { Refused, evidenceFolder, uploadName } from './paths.js';
 import { SearchError } from './search.js';
@@ -134,6 +136,20 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
       if (!c) throw new Refused(404, `no case ${id}`);
       const rest = m[2] ?? '';
       if (rest === '' && req.method === 'GET') return send(res, 200, { ...c, files: store.files(id), hosts: store.hosts(id), ...caseOutcome(caseDir(id)) });
+      if (rest === '' && req.method === 'PATCH') {
+        const body = (await readJson(req)) as { name?: unknown };
+        const name = typeof body.name === 'string' ? body.name.trim().slice(0, 200) : '';
+        if (!name) throw new Refused(400, 'name: expected a case name');
+        store.renameCase(id, name);
+        return send(res, 200, store.getCase(id));
+      }
+      if (rest === '' && req.method === 'DELETE') {
+        if (jobs.isRunning(id) || c.status === 'running') throw new Refused(409, 'a hunt is running on this case: wait for it to end');
+        store.deleteCase(id);
+        rmSync(caseDir(id), { recursive: true, force: true });
+        res.writeHead(204).end();
+        return;
+      }
       if ((m = /^\/files\/([^/]+)$/.exec(rest)) && req.method === 'PUT') {
         let raw: string;
         try {
@@ -156,11 +172,22 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
         jobs.start(c, sectors);
         return send(res, 202, store.getCase(id));
       }
-      if (rest === '/detections' && req.method === 'GET') {
+      if ((rest === '/detections' || rest === '/detections.csv') && req.method === 'GET') {
         const p = url.searchParams;
         const text = (name: string) => p.get(name)?.slice(0, 500) || undefined;
+        const query = { level: text('level'), q: text('q'), host: text('host'), from: text('from'), to: text('to'), sort: text('sort'), desc: p.get('desc') === '1', offset: Number(p.get('offset')) || 0, limit: Number(p.get('limit')) || 100 };
         try {
-          return send(res, 200, store.detections(id, { level: text('level'), q: text('q'), host: text('host'), from: text('from'), to: text('to'), offset: Number(p.get('offset')) || 0, limit: Number(p.get('limit')) || 100 }));
+          if (rest === '/detections') return send(res, 200, store.detections(id, query));
+          // The filtered view, every row of it, as the CSV spoor hunt writes.
+          const rows = store.allDetections(id, query);
+          const first = rows.next();
+          res.writeHead(200, { 'Content-Type': 'text/csv; charset=utf-8', 'Cache-Control': 'no-store', 'Content-Disposition': `attachment; filename="case-${id}-detections.csv"` });
+          res.write(CSV_HEADER.join(',') + '\n');
+          for (let r = first; !r.done; r = rows.next()) {
+            if (!res.write(huntRecordCsv(JSON.parse(r.value) as HuntRecord) + '\n')) await new Promise((ok) => res.once('drain', ok));
+          }
+          res.end();
+          return;
         } catch (e) {
           if (e instanceof SearchError) throw new Refused(400, e.message);
           throw e;

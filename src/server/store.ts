@@ -40,7 +40,13 @@ export interface DetectionQuery {
   host?: string;
   offset?: number;
   limit?: number;
+  /** Order: by time (the default), level (most severe first), rule or host, then time; `desc` reverses it. */
+  sort?: string;
+  desc?: boolean;
 }
+
+/** Orders a list can be sorted in, each an index's columns. */
+const ORDERS: Record<string, string[]> = { time: ['time', 'seq'], level: ['level_rank', 'time', 'seq'], rule: ['rule', 'time', 'seq'], host: ['host', 'time', 'seq'] };
 
 const LEVEL_RANK: Record<string, number> = { critical: 0, high: 1, medium: 2, low: 3, informational: 4 };
 const rankOf = (level: string | null) => LEVEL_RANK[level ?? ''] ?? 5;
@@ -82,6 +88,10 @@ CREATE TABLE IF NOT EXISTS detections (
 CREATE INDEX IF NOT EXISTS detections_by_time ON detections(case_id, generation, time);
 -- Holds the sort key whole: a page far down the list is found in the index, not by reading every row before it.
 CREATE INDEX IF NOT EXISTS detections_in_order ON detections(case_id, generation, time, seq);
+-- The other orders an analyst sorts by, each held whole by an index for the same reason.
+CREATE INDEX IF NOT EXISTS detections_by_level ON detections(case_id, generation, level_rank, time, seq);
+CREATE INDEX IF NOT EXISTS detections_by_rule ON detections(case_id, generation, rule, time, seq);
+CREATE INDEX IF NOT EXISTS detections_by_host ON detections(case_id, generation, host, time, seq);
 -- Detections by host, counted once per import (a case's page asks for them on every visit).
 CREATE TABLE IF NOT EXISTS case_hosts (
   case_id INTEGER NOT NULL REFERENCES cases(id) ON DELETE CASCADE,
@@ -217,6 +227,30 @@ export class CaseStore {
   }
 
   detections(id: number, query: DetectionQuery): { total: number; rows: unknown[] } {
+    const { sql, args } = this.selection(id, query);
+    const total = (this.db.prepare(`SELECT count(*) AS n FROM detections WHERE ${sql}`).get(...args) as { n: number }).n;
+    const limit = Math.min(Math.max(query.limit ?? 100, 1), 1000);
+    const offset = Math.max(query.offset ?? 0, 0);
+    const order = orderBy(query);
+    // The page's rows are chosen in the index of their order, then read: reading every row before a far page took a second at 250,000.
+    const rows = (this.db.prepare(`SELECT record FROM detections WHERE rowid IN (SELECT rowid FROM detections WHERE ${sql} ORDER BY ${order} LIMIT ? OFFSET ?) ORDER BY ${order}`).all(...args, limit, offset) as { record: string }[]).map((r) => JSON.parse(r.record) as unknown);
+    return { total, rows };
+  }
+
+  /** Every detection a query selects, in its order, a batch at a time (an export of a filtered view). */
+  *allDetections(id: number, query: DetectionQuery): Generator<string> {
+    const { sql, args } = this.selection(id, query);
+    const order = orderBy(query);
+    const page = this.db.prepare(`SELECT record FROM detections WHERE ${sql} ORDER BY ${order} LIMIT ? OFFSET ?`);
+    // Pages, not one statement read to its end: the connection is the server's, and other requests use it between pages.
+    for (let offset = 0; ; offset += 2000) {
+      const rows = page.all(...args, 2000, offset) as { record: string }[];
+      for (const r of rows) yield r.record;
+      if (rows.length < 2000) return;
+    }
+  }
+
+  private selection(id: number, query: DetectionQuery): { sql: string; args: unknown[] } {
     const where = ['case_id = ?', 'generation = (SELECT generation FROM cases WHERE id = ?)'];
     const args: unknown[] = [id, id];
     if (query.level && query.level in LEVEL_RANK) {
@@ -224,9 +258,10 @@ export class CaseStore {
       args.push(LEVEL_RANK[query.level]);
     }
     if (query.host) {
-      // A machine by its one name: every name it was logged under.
-      where.push('(host = ? OR host IN (SELECT host FROM case_hosts WHERE case_id = ? AND generation = (SELECT generation FROM cases WHERE id = ?) AND canonical = ?))');
-      args.push(query.host, id, id, query.host);
+      // A machine, by any of its names: every name it was logged under.
+      const names = 'FROM case_hosts WHERE case_id = ? AND generation = (SELECT generation FROM cases WHERE id = ?)';
+      where.push(`(host = ? OR host IN (SELECT host ${names} AND canonical = coalesce((SELECT canonical ${names} AND host = ?), ?)))`);
+      args.push(query.host, id, id, id, id, query.host, query.host);
     }
     const terms = query.q ? parseSearch(query.q) : [];
     if (terms.length) {
@@ -241,13 +276,20 @@ export class CaseStore {
       where.push('time <= ?');
       args.push(query.to);
     }
-    const sql = where.join(' AND ');
-    const total = (this.db.prepare(`SELECT count(*) AS n FROM detections WHERE ${sql}`).get(...args) as { n: number }).n;
-    const limit = Math.min(Math.max(query.limit ?? 100, 1), 1000);
-    const offset = Math.max(query.offset ?? 0, 0);
-    // The page's rows are chosen in the (case, generation, time, seq) index, then read: reading every row before a far page took a second at 250,000.
-    const rows = (this.db.prepare(`SELECT record FROM detections WHERE rowid IN (SELECT rowid FROM detections WHERE ${sql} ORDER BY time, seq LIMIT ? OFFSET ?) ORDER BY time, seq`).all(...args, limit, offset) as { record: string }[]).map((r) => JSON.parse(r.record) as unknown);
-    return { total, rows };
+    return { sql: where.join(' AND '), args };
+  }
+
+  renameCase(id: number, name: string): void {
+    this.db.prepare('UPDATE cases SET name = ? WHERE id = ?').run(name, id);
+  }
+
+  /** Deletes a case and everything the store holds of it (its files are the caller's to remove). */
+  deleteCase(id: number): void {
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM detection_search WHERE rowid IN (SELECT rowid FROM detections WHERE case_id = ?)').run(id);
+      for (const table of ['detections', 'case_hosts', 'files']) this.db.prepare(`DELETE FROM ${table} WHERE case_id = ?`).run(id);
+      this.db.prepare('DELETE FROM cases WHERE id = ?').run(id);
+    })();
   }
 
   hosts(id: number): { host: string; n: number }[] {
@@ -257,6 +299,11 @@ export class CaseStore {
     // Detections an earlier version imported, without their count by host.
     return this.db.prepare(`SELECT host, count(*) AS n FROM detections WHERE case_id = ? AND ${generation} GROUP BY host ORDER BY n DESC, host`).all(id, id) as { host: string; n: number }[];
   }
+}
+
+function orderBy(query: DetectionQuery): string {
+  const columns = ORDERS[query.sort ?? 'time'] ?? ORDERS.time!;
+  return columns.map((c) => `${c}${query.desc ? ' DESC' : ''}`).join(', ');
 }
 
 function toCase(r: Record<string, unknown>): CaseRow {

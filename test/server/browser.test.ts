@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -9,6 +9,7 @@ import { after, test } from 'node:test';
 import { ARTEFACTS, launchChromium, pageErrors } from '../helpers/browser.js';
 import { DATA, SPOOR } from '../helpers/paths.js';
 import { serve } from '../helpers/serve.js';
+import { writeLargeCase } from '../helpers/large-case.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'spoor-ui-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -110,6 +111,141 @@ test('web UI in Chromium: create a case, hunt the simulated server with live pro
     } finally {
       other.close();
     }
+  } finally {
+    await browser.close();
+    await s.stop();
+  }
+});
+
+test('web UI on a case of 100,000+ detections: top rules and the ATT&CK matrix open their detections, columns sort, search, drill-down to a detection\'s neighbours and values, CSV export, keyboard tabs, rename and delete', { timeout: 600_000 }, async () => {
+  const { evidence, rules } = writeLargeCase(join(tmp, 'large'), 100_000);
+  const s = await serve(join(tmp, 'large-home'), '--evidence-root', join(tmp, 'large', 'evidence'), '--rules', rules, '--rules', `${DATA}/sigma/rules`);
+  const api = async (path: string) => (await (await fetch(new URL(path, s.base), { headers: { authorization: `Bearer ${s.token}` } })).json()) as Record<string, unknown>;
+  const browser = await launchChromium();
+  const timings: string[] = [];
+  try {
+    const context = await browser.newContext({ viewport: { width: 1400, height: 1000 }, acceptDownloads: true });
+    const page = await context.newPage();
+    const errors = pageErrors(page);
+    let t = Date.now();
+    await page.goto(s.url);
+    await page.waitForSelector('#new-case');
+    timings.push(`page ${Date.now() - t} ms`);
+    await page.fill('#case-name', 'large');
+    await page.fill('#case-path', evidence);
+    await page.click('#create-case');
+    await page.waitForSelector('#case-view:not([hidden])');
+    await page.click('#run-hunt');
+    await page.waitForSelector('#case-view[data-status=done]', { timeout: 540_000 });
+    const id = ((await api('/api/cases')) as unknown as { id: number }[])[0]!.id;
+    const total = (await api(`/api/cases/${id}`)).detections as number;
+    assert.ok(total >= 100_000, `${total} detections`);
+    await page.waitForSelector('#top-rules a');
+    await page.screenshot({ path: join(ARTEFACTS, 'ui-large-1-overview.png'), fullPage: true });
+    // The detections view has shown the answer to what it last asked, and that asked for `part` (URL-encoded).
+    const settled = (part: Record<string, string>) =>
+      page
+        .waitForFunction((p) => {
+          const box = document.querySelector('#tab-detections')!;
+          return box.getAttribute('data-loaded') === box.getAttribute('data-loading') && (box.getAttribute('data-loaded') ?? '').includes(p);
+        }, new URLSearchParams(part).toString(), { timeout: 30_000 })
+        .catch(async (e: Error) => {
+          throw new Error(`${e.message}: waiting for ${new URLSearchParams(part)}, the view asked ${await page.getAttribute('#tab-detections', 'data-loading')} and showed ${await page.getAttribute('#tab-detections', 'data-loaded')}`);
+        });
+    const shows = (n: number) => page.waitForFunction((x) => new RegExp(`of ${x} detections$`).test(document.getElementById('detections-count')!.textContent!), n, { timeout: 30_000 });
+
+    // Top rules: a rule other than the catch-all opens exactly its detections.
+    const summary = (await api(`/api/cases/${id}/summary`)) as { summary: { rules: { title: string; count: number }[] } };
+    const rule = summary.summary.rules.filter((r) => r.title !== 'Every generated event').sort((a, b) => b.count - a.count)[0]!;
+    t = Date.now();
+    await page.locator('#top-rules a', { hasText: rule.title }).first().click();
+    await shows(rule.count);
+    timings.push(`top rule opened ${Date.now() - t} ms`);
+    assert.equal(await page.inputValue('#detections-filter'), `rule:"${rule.title}"`);
+    assert.deepEqual([...new Set(await page.locator('#detections-body tr.row td:nth-child(3)').allInnerTexts())], [rule.title]);
+
+    // The ATT&CK matrix: a technique seen opens detections tagged with it.
+    await page.click('#tabbtn-overview');
+    const cell = page.locator('.matrix .cell.seen').first();
+    const technique = (await cell.getAttribute('data-technique'))!;
+    await cell.click();
+    await settled({ q: `technique:${technique}` });
+    const tagged = await page.locator('#detections-body tr.row td:nth-child(6)').allInnerTexts();
+    assert.ok(tagged.length > 0 && tagged.every((x) => x.split(' ').some((id) => id === technique || id.startsWith(`${technique}.`))), `${technique}: ${tagged.slice(0, 3)}`);
+
+    // Sorting by level: the most severe first, then (again) the least.
+    await page.fill('#detections-filter', '');
+    await shows(total);
+    const levelHead = page.locator('th[data-sort=level]');
+    await levelHead.click();
+    await page.waitForFunction(() => document.querySelector('th[data-sort=level]')!.getAttribute('aria-sort') === 'ascending');
+    await page.waitForFunction(() => document.querySelector('#tab-detections')!.getAttribute('data-loaded')?.includes('sort=level'));
+    const ranks = ['critical', 'high', 'medium', 'low', 'informational'];
+    const top = await page.locator('#detections-body tr.row td:nth-child(2)').first().innerText();
+    const levels = (await api(`/api/cases/${id}/summary`)).summary as { byLevel: Record<string, number> };
+    assert.equal(top, ranks.find((l) => levels.byLevel[l])!);
+    await levelHead.click();
+    await page.waitForFunction(() => document.querySelector('th[data-sort=level]')!.getAttribute('aria-sort') === 'descending' && document.querySelector('#tab-detections')!.getAttribute('data-loaded')?.includes('desc=1'));
+    assert.equal(await page.locator('#detections-body tr.row td:nth-child(2)').first().innerText(), [...ranks].reverse().find((l) => levels.byLevel[l])!);
+    await page.screenshot({ path: join(ARTEFACTS, 'ui-large-2-sorted.png'), fullPage: true });
+
+    // Search over events, timed from typing to the rows shown.
+    const q = 'TargetUserName:administrator';
+    const want = (await api(`/api/cases/${id}/detections?q=${encodeURIComponent(q)}`)).total as number;
+    assert.ok(want > 0);
+    t = Date.now();
+    await page.fill('#detections-filter', q);
+    await shows(want);
+    timings.push(`search ${q}: ${want} found, ${Date.now() - t} ms (250 ms of it the typing pause)`);
+
+    // Drill-down: a detection's neighbours on its host, and every detection sharing one of its values.
+    await page.locator('#detections-body tr.row').first().click();
+    const detail = page.locator('#detections-body tr.detail:not([hidden])');
+    await detail.locator('button.pivot', { hasText: 'same host, 5 minutes either side' }).click();
+    await page.waitForFunction(() => (document.getElementById('detections-from') as HTMLInputElement).value !== '' && /of \d+ detections$/.test(document.getElementById('detections-count')!.textContent!));
+    const from = await page.inputValue('#detections-from');
+    const to = await page.inputValue('#detections-to');
+    const times = await page.locator('#detections-body tr.row td:nth-child(1)').allInnerTexts();
+    assert.ok(times.length > 0 && times.every((x) => x >= from && x <= to), `${from} ${to} ${times.slice(0, 2)}`);
+    await page.screenshot({ path: join(ARTEFACTS, 'ui-large-3-neighbours.png'), fullPage: true });
+    await page.fill('#detections-filter', 'IpAddress:"198.51.100.23"');
+    await page.fill('#detections-from', '');
+    await page.locator('#detections-from').dispatchEvent('change');
+    await page.fill('#detections-to', '');
+    await page.locator('#detections-to').dispatchEvent('change');
+    await settled({ q: 'IpAddress:"198.51.100.23"' });
+    await page.locator('#detections-body tr.row').first().click();
+    await page.screenshot({ path: join(ARTEFACTS, 'ui-large-4-values.png'), fullPage: true });
+    await page.locator('#detections-body tr.detail:not([hidden]) button.pivot', { hasText: 'IpAddress = 198.51.100.23' }).first().click();
+    await page.waitForFunction(() => (document.getElementById('detections-filter') as HTMLInputElement).value === 'IpAddress:"198.51.100.23"');
+    const sharing = (await api(`/api/cases/${id}/detections?q=${encodeURIComponent('IpAddress:"198.51.100.23"')}`)).total as number;
+    await shows(sharing);
+
+    // Export: the filtered view, every row, as CSV.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#detections-export')]);
+    const csv = join(tmp, 'view.csv');
+    await download.saveAs(csv);
+    const lines = readFileSync(csv, 'utf8').trim().split('\n');
+    assert.equal(lines[0], 'timestamp,level,rule_title,rule_id,computer,channel,event_id,record_id,file,techniques');
+    assert.equal(lines.length - 1, sharing);
+
+    // Keyboard: arrow keys move along the tabs.
+    await page.focus('#tabbtn-detections');
+    await page.keyboard.press('ArrowRight');
+    assert.equal(await page.getAttribute('#tabbtn-attribution', 'aria-selected'), 'true');
+    assert.equal(await page.isVisible('#tab-attribution'), true);
+
+    // Rename, then delete: the case leaves the list and its folder the disk.
+    page.once('dialog', (d) => void d.accept('large, renamed'));
+    await page.click('#rename-case');
+    await page.waitForFunction(() => document.getElementById('case-title')!.textContent === 'large, renamed');
+    page.once('dialog', (d) => void d.accept());
+    await page.click('#delete-case');
+    await page.waitForSelector('#cases-view:not([hidden])');
+    assert.equal(((await api('/api/cases')) as unknown as unknown[]).length, 0);
+    assert.equal(existsSync(join(tmp, 'large-home', 'cases', String(id))), false);
+    assert.deepEqual(errors, []);
+    console.log(`large case (${total} detections): ${timings.join('; ')}`);
   } finally {
     await browser.close();
     await s.stop();
