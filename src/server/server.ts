@@ -121,8 +121,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     if (path === '/api/cases' && req.method === 'GET') return send(res, 200, store.listCases());
     if (path === '/api/cases' && req.method === 'POST') {
       const body = (await readJson(req)) as { name?: unknown; kind?: unknown; evidencePath?: unknown };
-      const name = typeof body.name === 'string' ? body.name.trim().slice(0, 200) : '';
-      if (!name) throw new Refused(400, 'name: expected a case name');
+      const name = caseName(body.name);
       const kind: CaseKind = body.kind === 'exchange' ? 'exchange' : 'hunt';
       if (body.evidencePath !== undefined && body.evidencePath !== null && typeof body.evidencePath !== 'string') throw new Refused(400, 'evidencePath: expected a folder path (a string)');
       const evidence = !body.evidencePath ? null : evidenceFolder(body.evidencePath, o.evidenceRoots);
@@ -137,10 +136,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
       const rest = m[2] ?? '';
       if (rest === '' && req.method === 'GET') return send(res, 200, { ...c, files: store.files(id), hosts: store.hosts(id), ...caseOutcome(caseDir(id)) });
       if (rest === '' && req.method === 'PATCH') {
-        const body = (await readJson(req)) as { name?: unknown };
-        const name = typeof body.name === 'string' ? body.name.trim().slice(0, 200) : '';
-        if (!name) throw new Refused(400, 'name: expected a case name');
-        store.renameCase(id, name);
+        store.renameCase(id, caseName(((await readJson(req)) as { name?: unknown }).name));
         return send(res, 200, store.getCase(id));
       }
       if (rest === '' && req.method === 'DELETE') {
@@ -252,6 +248,13 @@ function caseOutcome(dir: string): { results: boolean; notes: string[] } {
   const log = join(dir, 'hunt.log');
   const notes = existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter((l) => l.trim()).slice(-200) : [];
   return { results: existsSync(join(dir, 'summary.json')) || existsSync(join(dir, 'report.json')), notes };
+}
+
+/** A case's name as given: text, trimmed, at most 200 characters. */
+function caseName(v: unknown): string {
+  const name = typeof v === 'string' ? v.trim().slice(0, 200) : '';
+  if (!name) throw new Refused(400, 'name: expected a case name');
+  return name;
 }
 
 /** Closes a folder tree to group and others (case folders an earlier version made 0755 and 0644). */

@@ -85,9 +85,9 @@ CREATE TABLE IF NOT EXISTS detections (
   record TEXT NOT NULL,
   PRIMARY KEY (case_id, generation, seq)
 );
-CREATE INDEX IF NOT EXISTS detections_by_time ON detections(case_id, generation, time);
 -- Holds the sort key whole: a page far down the list is found in the index, not by reading every row before it.
 CREATE INDEX IF NOT EXISTS detections_in_order ON detections(case_id, generation, time, seq);
+DROP INDEX IF EXISTS detections_by_time; -- the one above serves for it
 -- The other orders an analyst sorts by, each held whole by an index for the same reason.
 CREATE INDEX IF NOT EXISTS detections_by_level ON detections(case_id, generation, level_rank, time, seq);
 CREATE INDEX IF NOT EXISTS detections_by_rule ON detections(case_id, generation, rule, time, seq);
