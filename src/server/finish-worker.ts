@@ -1,4 +1,6 @@
-import { renameSync, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
 import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { knowledgeFor } from '../attribution/installed-knowledge.js';
@@ -57,6 +59,10 @@ async function finish(t: FinishTask): Promise<void> {
       writeFileSync(join(t.dir, `${name}.part`), JSON.stringify(value));
       renameSync(join(t.dir, `${name}.part`), join(t.dir, name));
     }
+    // Kept for download, gzipped: JSON lines of events take a tenth of the space so (a large case's biggest file).
+    await pipeline(createReadStream(t.file), createGzip(), createWriteStream(`${t.file}.gz.part`));
+    renameSync(`${t.file}.gz.part`, `${t.file}.gz`);
+    rmSync(t.file);
     store.setProgress(t.caseId, { phase: 'done' });
     store.setStatus(t.caseId, 'done', [t.warning, bad.length ? `${bad.length} unreadable detection lines` : ''].filter(Boolean).join('; ') || null);
   } finally {

@@ -208,9 +208,11 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
       if ((m = /^\/download\/([a-z]+)$/.exec(rest)) && req.method === 'GET') {
         const d = DOWNLOADS[m[1]!];
         if (!d) throw new Refused(404, `no download ${m[1]}`);
-        const file = join(caseDir(id), d.file);
+        // The detections are kept gzipped (a tenth of the space) and sent so: clients unpack them as they arrive.
+        const gzipped = join(caseDir(id), `${d.file}.gz`);
+        const file = existsSync(gzipped) ? gzipped : join(caseDir(id), d.file);
         if (!existsSync(file)) throw new Refused(404, 'no report yet: run a hunt');
-        res.writeHead(200, { 'Content-Type': d.type, 'Content-Length': statSync(file).size, 'Content-Disposition': `attachment; filename="case-${id}-${d.file}"` });
+        res.writeHead(200, { 'Content-Type': d.type, 'Content-Length': statSync(file).size, 'Content-Disposition': `attachment; filename="case-${id}-${d.file}"`, ...(file === gzipped ? { 'Content-Encoding': 'gzip' } : {}) });
         createReadStream(file).pipe(res);
         return;
       }

@@ -345,6 +345,12 @@ test('the detections filter searches whole events: the attacker\'s address, whoa
   const machine = (all as { computer: string }[]).filter((d) => /^exch01(\.|$)/i.test(d.computer)).length;
   assert.equal(hosts.find((h) => h.host === 'EXCH01.corp.example')!.n, machine);
   assert.equal((await call('GET', `/api/cases/${c.id}/detections?host=EXCH01.corp.example`)).json().total, machine);
+  // The detections as the hunt wrote them, kept gzipped and sent so (fetch unpacks them).
+  const dir = join(home, 'cases', String(c.id));
+  assert.ok(existsSync(join(dir, 'detections.jsonl.gz')) && !existsSync(join(dir, 'detections.jsonl')));
+  const jsonl = await call('GET', `/api/cases/${c.id}/download/jsonl`);
+  assert.equal(jsonl.headers.get('content-encoding'), 'gzip');
+  assert.equal(jsonl.text.trim().split('\n').length, all.length);
   const summary = (await call('GET', `/api/cases/${c.id}/summary`)).json() as { summary: { hosts: { name: string }[] } };
   assert.deepEqual(summary.summary.hosts.map((h) => h.name).filter((n) => /exch01/i.test(n)), ['EXCH01.corp.example']);
 });
