@@ -42,6 +42,10 @@ export async function clickhouseBench(tmp: string, spoor: string, data: string, 
     const ingestRun = measure([process.execPath, spoor, 'ingest', dir, '--to', url, '--no-progress']);
     if (ingestRun.code !== 0) throw new Error(`spoor ingest exited ${ingestRun.code}`);
     const ingest = { seconds: ingestRun.wall, peakRssMiB: Math.round(ingestRun.maxRssKiB / 1024) };
+    // Two threads, each reading and inserting, into a database of their own (the default is one thread on two cores).
+    const twoRun = measure([process.execPath, spoor, 'ingest', dir, '--to', url.replace(/\/bench$/, '/bench_two_threads'), '--threads', '2', '--no-progress']);
+    if (twoRun.code !== 0) throw new Error(`spoor ingest --threads 2 exited ${twoRun.code}`);
+    const ingestTwo = { seconds: twoRun.wall, peakRssMiB: Math.round(twoRun.maxRssKiB / 1024) };
     const inDb = timed(['hunt', '--engine', url, ...rules, '-f', 'jsonl', '--no-progress']);
     const local = timed(['hunt', dir, ...rules, '-f', 'jsonl', '--no-progress']);
     const keys = (out: string) => new Set(out.split('\n').filter(Boolean).map((l) => {
@@ -53,10 +57,11 @@ export async function clickhouseBench(tmp: string, spoor: string, data: string, 
     const same = a.size === b.size && [...a].every((k) => b.has(k));
     const rate = (s: number) => Math.round(events / s);
     console.log(`  ${'spoor ingest into ClickHouse 18.16'.padEnd(46)} ${ingest.seconds.toFixed(1).padStart(8)} s  ${String(rate(ingest.seconds)).padStart(8)} events/s  ${ingest.peakRssMiB} MiB`);
+    console.log(`  ${'spoor ingest --threads 2'.padEnd(46)} ${ingestTwo.seconds.toFixed(1).padStart(8)} s  ${String(rate(ingestTwo.seconds)).padStart(8)} events/s  ${ingestTwo.peakRssMiB} MiB  (${(ingest.seconds / ingestTwo.seconds).toFixed(2)}x one thread)`);
     console.log(`  ${'spoor hunt --engine clickhouse (SigmaHQ rules)'.padEnd(46)} ${inDb.seconds.toFixed(1).padStart(8)} s  ${String(rate(inDb.seconds)).padStart(8)} events/s  ${a.size} detections`);
     console.log(`  ${'spoor hunt in process (same rules, same files)'.padEnd(46)} ${local.seconds.toFixed(1).padStart(8)} s  ${String(rate(local.seconds)).padStart(8)} events/s  ${b.size} detections`);
     console.log(`  in-process / ClickHouse hunt time: ${(local.seconds / inDb.seconds).toFixed(2)}; detections ${same ? 'identical' : 'DIFFER'}`);
-    return { events, files: Math.ceil(events / perFile), ingest: { seconds: ingest.seconds, eventsPerSecond: rate(ingest.seconds), peakRssMiB: ingest.peakRssMiB }, huntClickHouse: { seconds: inDb.seconds, eventsPerSecond: rate(inDb.seconds), detections: a.size }, huntInProcess: { seconds: local.seconds, eventsPerSecond: rate(local.seconds), detections: b.size }, detectionsIdentical: same };
+    return { events, files: Math.ceil(events / perFile), ingest: { seconds: ingest.seconds, eventsPerSecond: rate(ingest.seconds), peakRssMiB: ingest.peakRssMiB }, ingestTwoThreads: { seconds: ingestTwo.seconds, eventsPerSecond: rate(ingestTwo.seconds), peakRssMiB: ingestTwo.peakRssMiB }, huntClickHouse: { seconds: inDb.seconds, eventsPerSecond: rate(inDb.seconds), detections: a.size }, huntInProcess: { seconds: local.seconds, eventsPerSecond: rate(local.seconds), detections: b.size }, detectionsIdentical: same };
   } finally {
     await ch.stop();
   }

@@ -15,6 +15,7 @@ import { ingest } from '../../src/sql/ingest.js';
 import { fieldSql, holdsOneOf } from '../../src/sql/clickhouse.js';
 import { compileFieldTest } from '../../src/sigma/modifiers.js';
 import { clickHouseForTests, insertEvents } from '../helpers/clickhouse.js';
+import { writeLargeCase } from '../helpers/large-case.js';
 import { createTables } from '../../src/sql/schema.js';
 import { RowBinaryInsert } from '../../src/sql/insert.js';
 import { RowBinaryWriter } from '../../src/sql/row-binary.js';
@@ -67,6 +68,37 @@ test('idempotent ingest: the same folder twice leaves the row count unchanged', 
   assert.equal(second.status, 0, second.stderr);
   assert.equal(await count(), rows);
   assert.match(second.stderr, /skipped/);
+});
+
+test('ingest on threads (a large file split between two, small files beside it) stores the rows one thread stores, and marks each file once all of it is in', { timeout: 300_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'spoor-threads-'));
+  try {
+    // 40 MB of EVTX: two inserts' worth for two threads; and regression samples of a few events each.
+    writeLargeCase(dir, 55_000);
+    const files = [join(dir, 'evidence', 'host', 'events.evtx'), ...[...new Set(samples())].slice(0, 20)];
+    const ingestInto = (database: string, threads: number) => spawnSync(process.execPath, [SPOOR, 'ingest', ...files, '--to', `clickhouse://127.0.0.1:${db.server.httpPort}/${database}`, '--threads', String(threads), '--no-progress'], { encoding: 'utf8' });
+    const table = async (database: string) => {
+      const q = async (query: string) => (await (await db.client.query({ query, format: 'JSONEachRow' })).json()) as Record<string, string>[];
+      return {
+        // Every column but seq (which numbers a unit's events from its part), in file and record order.
+        rows: await q(`SELECT source_file, count() AS n, sum(cityHash64(time, timestamp, host, channel, provider, event_id, record_id, source_sha256, names, vals, lvals, kinds, ltext, raw)) AS h, uniqExact(seq) AS seqs FROM ${database}.events GROUP BY source_file ORDER BY source_file`),
+        order: await q(`SELECT source_file, groupArray(record_id) AS ids FROM (SELECT source_file, record_id FROM ${database}.events ORDER BY source_file, seq) GROUP BY source_file ORDER BY source_file`),
+        markers: await q(`SELECT source_file, events FROM ${database}.spoor_ingested ORDER BY source_file`),
+      };
+    };
+    const one = ingestInto('one_thread', 1);
+    assert.equal(one.status, 0, one.stderr);
+    const two = ingestInto('two_threads', 2);
+    assert.equal(two.status, 0, two.stderr);
+    const [a, b] = [await table('one_thread'), await table('two_threads')];
+    assert.equal(a.markers.length, files.length);
+    assert.deepEqual(b, a);
+    // Each file's count is its marker's, and its rows are numbered apart.
+    for (const r of b.rows) assert.equal(r.seqs, r.n);
+    assert.deepEqual(b.markers.map((m) => [m.source_file, String(m.events)]), b.rows.map((r) => [r.source_file, String(r.n)]));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('an ingest cut short is cleaned up by the next one (on 18.16 too, which has no mutations_sync), to the same rows as one ingest', async () => {
