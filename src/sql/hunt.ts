@@ -63,7 +63,10 @@ export function windowSql(window: TimeWindow | undefined): string | undefined {
 }
 
 /** The query that finds the events a batch of rules matches, with the numbers (in the batch) of the rules that matched each. */
-export function batchQuery(batch: readonly ConvertedRule[], table = TABLE, window?: TimeWindow): string {
+/** Rows of the files a table lists by content hash (GLOBAL: on a cluster the list is read here and sent to the shards). */
+export const onlyFilesSql = (files: string) => `source_sha256 GLOBAL IN (SELECT source_sha256 FROM ${files})`;
+
+export function batchQuery(batch: readonly ConvertedRule[], table = TABLE, window?: TimeWindow, files?: string): string {
   const hits = batch.map((r, i) => `if(${r.sql}, ${i}, -1)`).join(',\n  ');
   // Only the rows of the batch's event kinds (or channels), in the window, holding one of the literals
   // some rule of the batch needs are tested; all in PREWHERE, which ClickHouse evaluates reading only
@@ -74,6 +77,7 @@ export function batchQuery(batch: readonly ConvertedRule[], table = TABLE, windo
   const conditions = [
     slots ? `(lowerUTF8(channel), lowerUTF8(event_id)) IN (${slots.join(', ')})` : channels ? `lowerUTF8(channel) IN (${channels.map(sqlString).join(', ')})` : undefined,
     windowSql(window),
+    files ? onlyFilesSql(files) : undefined,
     literals ? holdsOneOf('ltext', literals) : undefined,
   ].filter((c) => c !== undefined);
   const prewhere = conditions.length ? `\nPREWHERE ${conditions.join(' AND ')}` : '';
@@ -120,7 +124,7 @@ async function copiesOf(client: ClickHouseClient): Promise<(r: EventRow) => stri
  * Runs the rules in the database, a batch per query (one scan of the table serves many rules), and
  * gives back detections as the in-process engine makes them.
  */
-export async function* huntInClickHouse(client: ClickHouseClient, rules: readonly ConvertedRule[], onBatch?: (done: number) => void, window?: TimeWindow): AsyncGenerator<Detection> {
+export async function* huntInClickHouse(client: ClickHouseClient, rules: readonly ConvertedRule[], onBatch?: (done: number) => void, window?: TimeWindow, files?: string): AsyncGenerator<Detection> {
   // A rule whose event kinds (or channels) hold no row cannot match: it is not sent (ClickHouse 18.16
   // takes up to seconds to analyse one batch, rows or none).
   const kinds = (await (await client.query({ query: `SELECT DISTINCT lowerUTF8(channel) AS c, lowerUTF8(event_id) AS e FROM ${TABLE}`, format: 'JSONEachRow' })).json()) as { c: string; e: string }[];
@@ -132,7 +136,7 @@ export async function* huntInClickHouse(client: ClickHouseClient, rules: readonl
   if (done) onBatch?.(done);
   const copies = await copiesOf(client);
   for (const batch of batchesOf(await bySelectivity(client, wanted))) {
-    const rs = await client.query({ query: batchQuery(batch, TABLE, window), format: 'JSONEachRow', clickhouse_settings: QUERY_SETTINGS });
+    const rs = await client.query({ query: batchQuery(batch, TABLE, window, files), format: 'JSONEachRow', clickhouse_settings: QUERY_SETTINGS });
     for await (const rows of rs.stream()) {
       for (const row of rows as { json: () => HitRow }[]) {
         const r = row.json();
@@ -232,10 +236,10 @@ export interface IocQuery {
  * have no sound literals (IPv6 addresses, ranges wider than /8). Each indicator belongs to the
  * slice of its literal: a row holding it holds that literal, so that query fetches it.
  */
-export function iocQueries(matcher: IocMatcher, table = TABLE, window?: TimeWindow): IocQuery[] {
-  const inWindow = windowSql(window);
-  const select = `SELECT source_file, source_sha256, seq, timestamp, host, channel, event_id, record_id, raw FROM ${table}${inWindow ? ` WHERE ${inWindow}` : ''}`;
-  const also = inWindow ? 'AND' : 'WHERE';
+export function iocQueries(matcher: IocMatcher, table = TABLE, window?: TimeWindow, files?: string): IocQuery[] {
+  const scope = [windowSql(window), files ? onlyFilesSql(files) : undefined].filter((c) => c !== undefined).join(' AND ');
+  const select = `SELECT source_file, source_sha256, seq, timestamp, host, channel, event_id, record_id, raw FROM ${table}${scope ? ` WHERE ${scope}` : ''}`;
+  const also = scope ? 'AND' : 'WHERE';
   const literalOf = matcher.literalOfEach();
   if (!literalOf) return [{ sql: `${select} ORDER BY time, source_file, seq`, reports: () => true }];
   const sliceOf = new Map<string, number>();
@@ -261,9 +265,9 @@ export function iocQueries(matcher: IocMatcher, table = TABLE, window?: TimeWind
  * path ends), so hits are the in-process hunt's. A row fetched by several queries gives each hit in
  * one of them, that of the indicator's literal.
  */
-export async function* iocHitsInClickHouse(client: ClickHouseClient, matcher: IocMatcher, window?: TimeWindow): AsyncGenerator<Detection> {
+export async function* iocHitsInClickHouse(client: ClickHouseClient, matcher: IocMatcher, window?: TimeWindow, files?: string): AsyncGenerator<Detection> {
   const copies = await copiesOf(client);
-  for (const { sql, reports } of iocQueries(matcher, TABLE, window)) {
+  for (const { sql, reports } of iocQueries(matcher, TABLE, window, files)) {
     const rs = await client.query({ query: sql, format: 'JSONEachRow', clickhouse_settings: QUERY_SETTINGS });
     for await (const rows of rs.stream()) {
       for (const row of rows as { json: () => EventRow & { seq: string } }[]) {

@@ -17,6 +17,8 @@ export const COLUMN_OF_FIELD: Record<string, string> = { Channel: 'channel', Eve
 
 export const TABLE = 'events';
 export const INGESTED = 'spoor_ingested';
+/** Which files (by content) a rule set has hunted, for hunt --since-last. */
+export const HUNTED = 'spoor_hunted';
 
 /** The tables, in SQL both ClickHouse 18.16 and current releases accept. */
 export function createTables(table = TABLE, engine = 'MergeTree()'): string[] {
@@ -40,6 +42,7 @@ export function createTables(table = TABLE, engine = 'MergeTree()'): string[] {
   raw String
 ) ENGINE = ${engine} PARTITION BY toYYYYMM(time) ORDER BY (host, time, source_sha256, seq)`,
     `CREATE TABLE IF NOT EXISTS ${INGESTED} (source_sha256 String, source_file String, events UInt64, ingested DateTime) ENGINE = MergeTree() ORDER BY source_sha256`,
+    `CREATE TABLE IF NOT EXISTS ${HUNTED} (rule_set String, source_sha256 String, hunted DateTime) ENGINE = MergeTree() ORDER BY (rule_set, source_sha256)`,
   ];
 }
 
@@ -54,12 +57,13 @@ export function clusterTables(cluster: string, database: string, replicated: boo
   for (const [what, name] of [['cluster', cluster], ['database', database]]) if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name!)) throw new Error(`${what} name "${name}" must be letters, digits and _`);
   const on = replicated ? ` ON CLUSTER ${cluster}` : '';
   const engine = (path: string) => (replicated ? `ReplicatedMergeTree('/clickhouse/tables/${path}', '{replica}')` : 'MergeTree()');
-  const [events, ingested] = createTables(`${database}.${TABLE}_local`, engine(`{shard}/${database}/${TABLE}`));
+  const [events, ...small] = createTables(`${database}.${TABLE}_local`, engine(`{shard}/${database}/${TABLE}`));
   return [
     `CREATE DATABASE IF NOT EXISTS ${database}${on}`,
     events!.replace(`${database}.${TABLE}_local (`, `${database}.${TABLE}_local${on} (`),
     `CREATE TABLE IF NOT EXISTS ${database}.${TABLE}${on} AS ${database}.${TABLE}_local ENGINE = Distributed(${cluster}, ${database}, ${TABLE}_local, cityHash64(host))`,
-    ingested!.replace(`IF NOT EXISTS ${INGESTED} (`, `IF NOT EXISTS ${database}.${INGESTED}${on} (`).replace('ENGINE = MergeTree()', `ENGINE = ${engine(`${database}/${INGESTED}`)}`),
+    // What was ingested and hunted: small tables, whole on each node (replicated, or the node's own).
+    ...[INGESTED, HUNTED].map((name, i) => small[i]!.replace(`IF NOT EXISTS ${name} (`, `IF NOT EXISTS ${database}.${name}${on} (`).replace('ENGINE = MergeTree()', `ENGINE = ${engine(`${database}/${name}`)}`)),
   ];
 }
 

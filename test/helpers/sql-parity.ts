@@ -48,10 +48,10 @@ export function keyDifferences(local: ReadonlySet<string>, remote: ReadonlySet<s
  * `spoor hunt --engine URL` and `spoor hunt EVIDENCE` with SigmaHQ's rules, each as sorted "rule id,
  * file (relative to EVIDENCE), record id" keys; the engine's run must succeed.
  */
-export function engineAndInProcess(url: string, evidence: string): { remote: string[]; local: string[]; remoteErr: string } {
+export function engineAndInProcess(url: string, evidence: string, engineArgs: string[] = []): { remote: string[]; local: string[]; remoteErr: string } {
   const run = (...args: string[]) => spawnSync(process.execPath, [SPOOR, ...args, '--rules', ...PARITY_RULE_DIRS, '-f', 'jsonl', '--no-progress'], { encoding: 'utf8', maxBuffer: 1 << 28 });
   const keys = (out: string) => out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { rule: { id: string }; file: string; record_id: string }).map((d) => `${d.rule.id} ${relative(evidence, d.file)} ${d.record_id}`).sort();
-  const remote = run('hunt', '--engine', url);
+  const remote = run('hunt', '--engine', url, ...engineArgs);
   assert.equal(remote.status, 0, remote.stderr);
   return { remote: keys(remote.stdout), local: keys(run('hunt', evidence).stdout), remoteErr: remote.stderr };
 }

@@ -190,6 +190,40 @@ test('hunt --engine: the simulated Exchange server, ingested, gives the in-proce
   }
 });
 
+test('hunt --engine --since-last hunts only what was ingested since the last such hunt with the same rules and feeds, and nothing twice', { timeout: 300_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'spoor-since-'));
+  try {
+    const [first, second] = [join(dir, 'first'), join(dir, 'second')];
+    for (const [folder, seed] of [[first, '3'], [second, '4']] as const) assert.equal(spawnSync(process.execPath, [SPOOR, 'demo', 'generate', folder, '--size', '1MB', '--intrusion', 'proxylogon', '--seed', seed]).status, 0);
+    const url = `clickhouse://127.0.0.1:${db.server.httpPort}/since`;
+    const run = (...args: string[]) => spawnSync(process.execPath, [SPOOR, ...args], { encoding: 'utf8', maxBuffer: 1 << 28 });
+    const rules = ['--rules', `${ROOT}/rules/exchange`, '--rules', `${DATA}/sigma/rules/web`, '--ioc', `${DATA}/ioc/chirp/AA21062A.yaml`, '-f', 'jsonl', '--no-progress'];
+    const keys = (out: string) => out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { rule: { id: string }; file: string; record_id: string }).map((d) => `${d.rule.id} ${d.file} ${d.record_id}`).sort();
+    assert.equal(run('ingest', first, '--to', url).status, 0);
+    const once = run('hunt', '--engine', url, '--since-last', ...rules);
+    assert.equal(once.status, 0, once.stderr);
+    const a = keys(once.stdout);
+    assert.ok(a.length >= 5);
+    assert.deepEqual(a, keys(run('hunt', '--engine', url, ...rules).stdout));
+    // The second server ingested: only its detections, which a full hunt adds to the first's.
+    assert.equal(run('ingest', second, '--to', url).status, 0);
+    const next = run('hunt', '--engine', url, '--since-last', ...rules);
+    assert.equal(next.status, 0, next.stderr);
+    const b = keys(next.stdout);
+    assert.ok(b.length >= 5 && b.every((k) => k.includes(`${second}/`)), b.slice(0, 3).join('\n'));
+    assert.deepEqual([...a, ...b].sort(), keys(run('hunt', '--engine', url, ...rules).stdout));
+    // Nothing new: nothing hunted. Other rules (or feeds) are another rule set: everything again.
+    const again = run('hunt', '--engine', url, '--since-last', ...rules);
+    assert.equal(again.stdout.trim(), '');
+    assert.match(again.stderr, /nothing ingested since the last hunt with these rules and feeds/);
+    const other = run('hunt', '--engine', url, '--since-last', ...rules.filter((r) => !r.includes('AA21062A') && r !== '--ioc'));
+    assert.equal(keys(other.stdout).length, [...a, ...b].filter((k) => !k.startsWith('spoor-ioc-')).length);
+    assert.equal(run('hunt', first, '--since-last', ...rules).status, 2);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a time window as SQL keeps every row the exact test keeps (times DateTime cannot hold, non-times, any window) and leaves out rows far outside it', async () => {
   const stamps = ['2021-03-02T23:59:59.999Z', '2021-03-03T00:00:00Z', '2021-03-03T12:00:00.5Z', '2021-03-04T00:00:00.001Z', '2021-06-01T00:00:00Z', '2019-01-01T00:00:00Z', '1601-01-01T00:00:00Z', '1969-12-31T23:59:59Z', '2200-01-01T00:00:00Z', 'not a time', ''];
   await insertEvents(db.client, 'times', stamps.map((t, i) => ({ view: new EvtxEvent({ Event: { System: { EventRecordID: i, Channel: 'T', EventID: 1, TimeCreated: { '#attributes': { SystemTime: t } } } } }), timestamp: t, file: 'times', seq: i })));

@@ -31,7 +31,7 @@ test('a two-shard cluster made from spoor sql --cluster: ingest through the Dist
   const ddl = run('sql', '--cluster', 'logs', '--no-replicated');
   assert.equal(ddl.status, 0, ddl.stderr);
   const statements = ddl.stdout.split(';\n').map((s) => s.trim()).filter(Boolean);
-  assert.equal(statements.length, 4);
+  assert.equal(statements.length, 5);
   for (const node of nodes) for (const sql of statements) await query(node, sql);
 
   const url = `clickhouse://127.0.0.1:${nodes[0]!.httpPort}/spoor`;
@@ -52,6 +52,12 @@ test('a two-shard cluster made from spoor sql --cluster: ingest through the Dist
   const { remote, local: inProcess, remoteErr } = engineAndInProcess(url, EVIDENCE);
   assert.ok(remote.length > 150, remoteErr);
   assert.deepEqual(remote, inProcess);
+  // --since-last through the cluster: the files to hunt are listed on the node hunted through and sent to the shards.
+  const first = engineAndInProcess(url, EVIDENCE, ['--since-last']);
+  assert.deepEqual(first.remote, inProcess, first.remoteErr);
+  const none = engineAndInProcess(url, EVIDENCE, ['--since-last']);
+  assert.deepEqual(none.remote, []);
+  assert.match(none.remoteErr, /nothing ingested since the last hunt/);
 });
 
 test('the README\'s cluster tables are what spoor sql --cluster logs prints', () => {

@@ -51,6 +51,8 @@ export interface HuntOptions {
   progressJson?: boolean;
   /** --engine clickhouse://…: run the rules as SQL where the events were ingested. */
   engine?: string;
+  /** With --engine: only files not yet hunted by this rule set. */
+  sinceLast?: boolean;
   sort: 'time' | 'none';
   timeField?: string;
   include?: string[];
@@ -140,7 +142,8 @@ export function huntCommand(): Command {
     new Command('hunt')
       .description('run Sigma rules (and indicators of compromise) over evidence: EVTX, JSON/JSONL (evtx_dump, Winlogbeat/ECS or flat), XML event exports, IIS and Exchange logs, CSV, zip archives of these')
       .argument('[paths...]', 'evidence files, or directories searched recursively (none with --engine)')
-      .option('--engine <url>', 'hunt in ClickHouse instead (clickhouse://HOST:PORT/DATABASE, filled by spoor ingest): the rules run there as SQL; correlations and --ioc feeds are applied to what the database returns'),
+      .option('--engine <url>', 'hunt in ClickHouse instead (clickhouse://HOST:PORT/DATABASE, filled by spoor ingest): the rules run there as SQL; correlations and --ioc feeds are applied to what the database returns')
+      .option('--since-last', 'with --engine: hunt only files ingested since the last --since-last hunt with the same rules and feeds (what was hunted is kept in the table spoor_hunted)'),
     "Sigma rule files or directories (may be given more than once; default: the SigmaHQ rules of spoor update, else Spoor's own)",
   )
     .addHelpText('after', `
@@ -149,6 +152,11 @@ run. A summary follows the detections on stderr. Exit status: 0 on a clean run (
 detections), 1 with --fail-on when a detection reaches that level or when an input could not be read
 at all, 2 on a usage error (also: a --rules path that does not exist, or no rule loaded at all).`)
     .action(async (paths: string[], opts: HuntOptions) => {
+      if (opts.sinceLast && (!opts.engine || opts.from || opts.to)) {
+        process.stderr.write('spoor hunt: --since-last needs --engine (what was hunted is kept in the database) and hunts whole files (no --from or --to)\n');
+        process.exitCode = ExitCode.Usage;
+        return;
+      }
       if (!paths.length && !opts.engine) {
         process.stderr.write('spoor hunt: give evidence files or folders (or --engine clickhouse://… to hunt where they were ingested)\n');
         process.exitCode = ExitCode.Usage;
@@ -274,7 +282,8 @@ async function huntWith(
     await emit(d);
   }
   if (opts.engine) {
-    const found = await huntInDatabase(opts.engine, rules, pipeline, iocs, window, opts.progress !== false && !opts.progressJson, say, async (d) => {
+    const since = opts.sinceLast ? { feeds: opts.ioc ?? [] } : undefined;
+    const found = await huntInDatabase(opts.engine, rules, pipeline, iocs, window, since, opts.progress !== false && !opts.progressJson, say, async (d) => {
       if (window && !within(window, d.timestamp)) return;
       if (correlator && !countForCorrelations(correlator, d.rule, d.timestamp, d.event)) return;
       stats.detections++;
@@ -344,9 +353,9 @@ function colourWanted(stream: NodeJS.WritableStream): boolean {
  * The rules run as SQL in ClickHouse; each detection goes to `emit` as the in-process engine's would.
  * Returns the number of events in the table, or undefined (said why) when the database cannot be used.
  */
-async function huntInDatabase(url: string, rules: CompiledRule[], pipeline: Pipeline, iocs: IocMatcher | undefined, window: TimeWindow | undefined, showProgress: boolean, say: (m: string) => void, emit: (d: Detection) => Promise<void>): Promise<number | undefined> {
+async function huntInDatabase(url: string, rules: CompiledRule[], pipeline: Pipeline, iocs: IocMatcher | undefined, window: TimeWindow | undefined, since: { feeds: string[] } | undefined, showProgress: boolean, say: (m: string) => void, emit: (d: Detection) => Promise<void>): Promise<number | undefined> {
   // ClickHouse's client and the SQL conversion are loaded only for --engine.
-  const [{ connect, parseClickHouseUrl }, { convertRules, huntInClickHouse, iocHitsInClickHouse }, { TABLE }] = await Promise.all([import('../../sql/client.js'), import('../../sql/hunt.js'), import('../../sql/schema.js')]);
+  const [{ connect, parseClickHouseUrl }, { convertRules, huntInClickHouse, iocHitsInClickHouse }, { TABLE }, { NewFiles }] = await Promise.all([import('../../sql/client.js'), import('../../sql/hunt.js'), import('../../sql/schema.js'), import('../../sql/since-last.js')]);
   let conn;
   try {
     conn = await connect(parseClickHouseUrl(url));
@@ -358,19 +367,30 @@ async function huntInDatabase(url: string, rules: CompiledRule[], pipeline: Pipe
     const { converted, notConverted } = convertRules(rules, pipeline);
     for (const n of notConverted) say(`${n.rule.rule.file}: ${n.rule.rule.title}: not run in ClickHouse: ${n.reason}`);
     say(`ClickHouse ${conn.version}: ${converted.length} rules as SQL, ${notConverted.length} not convertible`);
-    const events = Number(((await (await conn.client.query({ query: `SELECT count() AS n FROM ${TABLE}`, format: 'JSONEachRow' })).json()) as { n: string }[])[0]?.n ?? 0);
-    const progress = showProgress ? StepProgress.start('hunting in ClickHouse', converted.length, 'rules') : undefined;
+    // --since-last: the files no hunt with these rules and feeds has covered, listed now (files ingested meanwhile wait for the next).
+    const fresh = since ? await NewFiles.list(conn.client, converted, since.feeds) : undefined;
+    if (fresh) say(fresh.files.length ? `--since-last: ${fresh.files.length} files ingested since the last hunt with these rules and feeds` : '--since-last: nothing ingested since the last hunt with these rules and feeds');
     try {
-      // The window narrows what the queries read; emit still tests each detection against it exactly.
-      for await (const d of huntInClickHouse(conn.client, converted, (done) => progress?.update(done), window)) await emit(d);
+      if (fresh && !fresh.files.length) return 0;
+      const only = fresh ? await fresh.table() : undefined;
+      const events = Number(((await (await conn.client.query({ query: `SELECT count() AS n FROM ${TABLE}${only ? ` WHERE ${only.where}` : ''}`, format: 'JSONEachRow' })).json()) as { n: string }[])[0]?.n ?? 0);
+      const progress = showProgress ? StepProgress.start('hunting in ClickHouse', converted.length, 'rules') : undefined;
+      try {
+        // The window narrows what the queries read; emit still tests each detection against it exactly.
+        for await (const d of huntInClickHouse(conn.client, converted, (done) => progress?.update(done), window, only?.name)) await emit(d);
+      } finally {
+        progress?.stop();
+      }
+      if (iocs?.size) {
+        if (!iocs.lineLiterals()) say('the indicators include IPv6 addresses or ranges wider than /8: every row is read from ClickHouse to match them');
+        for await (const d of iocHitsInClickHouse(conn.client, iocs, window, only?.name)) await emit(d);
+      }
+      // Only a hunt that ran to its end marks its files hunted.
+      await fresh?.markHunted();
+      return events;
     } finally {
-      progress?.stop();
+      await fresh?.drop();
     }
-    if (iocs?.size) {
-      if (!iocs.lineLiterals()) say('the indicators include IPv6 addresses or ranges wider than /8: every row is read from ClickHouse to match them');
-      for await (const d of iocHitsInClickHouse(conn.client, iocs, window)) await emit(d);
-    }
-    return events;
   } catch (e) {
     say(`--engine ${url}: ${(e as Error).message}`);
     return undefined;
