@@ -222,7 +222,8 @@
   var view = null;
   function detectionsView(c, s) {
     var box = $('tab-detections');
-    var st = { q: '', level: '', host: '', from: '', to: '', sort: 'time', desc: false, offset: 0 };
+    var st = { q: '', level: '', host: '', label: '', from: '', to: '', sort: 'time', desc: false, offset: 0 };
+    var label = el('select', { 'aria-label': 'analyst label', id: 'detections-label' }, [el('option', { value: '', text: 'any label' })].concat((c.labels || []).map(function (l) { return el('option', { value: l.label, text: l.label + ' (' + l.n + ')' }); })));
     var q = el('input', { type: 'search', placeholder: 'search: words, "phrases", field:value (CommandLine:whoami), any value of the event', 'aria-label': 'search detections', id: 'detections-filter', size: 60 });
     var lvl = el('select', { 'aria-label': 'level', id: 'detections-level' }, [el('option', { value: '', text: 'all levels' })].concat(['critical', 'high', 'medium', 'low', 'informational'].map(function (l) { return el('option', { value: l, text: l + ' and above' }); })));
     var host = el('select', { 'aria-label': 'host', id: 'detections-host' }, [el('option', { value: '', text: 'all hosts' })].concat(s.summary.hosts.map(function (h) { return el('option', { value: h.name === 'unknown host' ? '' : h.name, text: h.name + ' (' + h.count + ')' }); })));
@@ -243,12 +244,14 @@
     }))]);
     function params() {
       var qs = new URLSearchParams();
-      ['q', 'level', 'host', 'from', 'to'].forEach(function (k) { if (st[k]) qs.set(k, st[k]); });
+      ['q', 'level', 'host', 'label', 'from', 'to'].forEach(function (k) { if (st[k]) qs.set(k, st[k]); });
       qs.set('sort', st.sort); if (st.desc) qs.set('desc', '1');
       return qs;
     }
     function showControls() {
       q.value = st.q; lvl.value = st.level; host.value = st.host; from.value = st.from; to.value = st.to;
+      if (st.label && !Array.prototype.some.call(label.options, function (o) { return o.value === st.label; })) label.appendChild(el('option', { value: st.label, text: st.label }));
+      label.value = st.label;
       Array.prototype.forEach.call(head.querySelectorAll('th.sortable'), function (th) {
         var on = th.getAttribute('data-sort') === st.sort;
         th.setAttribute('aria-sort', on ? (st.desc ? 'descending' : 'ascending') : 'none');
@@ -282,12 +285,35 @@
     /* One click from a value to every detection that shares it. */
     function pivot(label, patch) {
       var b = el('button', { class: 'pivot', text: label });
-      b.addEventListener('click', function (ev) { ev.stopPropagation(); set(Object.assign({ q: '', level: '', host: '', from: '', to: '' }, patch)); });
+      b.addEventListener('click', function (ev) { ev.stopPropagation(); set(Object.assign({ q: '', level: '', host: '', label: '', from: '', to: '' }, patch)); });
       return b;
     }
     function quoted(v) { return '"' + String(v).replace(/"/g, ' ') + '"'; }
     function detectionRow(d) {
-      var row = el('tr', { class: 'row', tabindex: '0', 'aria-expanded': 'false' }, [el('td', { text: d.timestamp }), el('td', null, [R.level(d.rule.level || 'unknown')]), el('td', { text: d.rule.title }), el('td', { text: d.computer }), el('td', { text: d.channel + ' ' + d.event_id }), el('td', { text: (d.rule.techniques || []).join(' ') })]);
+      var marks = el('span', { class: 'labels' });
+      var ruleCell = el('td', null, [document.createTextNode(d.rule.title), marks]);
+      var row = el('tr', { class: 'row', tabindex: '0', 'aria-expanded': 'false' }, [el('td', { text: d.timestamp }), el('td', null, [R.level(d.rule.level || 'unknown')]), ruleCell, el('td', { text: d.computer }), el('td', { text: d.channel + ' ' + d.event_id }), el('td', { text: (d.rule.techniques || []).join(' ') })]);
+      var showMarks = function () {
+        marks.textContent = '';
+        (d.labels || []).forEach(function (l) { marks.appendChild(pivot(l, { label: l })); });
+        if (d.note) marks.appendChild(el('span', { class: 'has-note', title: d.note, text: ' ✎' }));
+      };
+      showMarks();
+      // The analyst's note and labels, kept with the detection (they stay when the case is hunted again).
+      var noteBox = el('textarea', { rows: '2', cols: '60', 'aria-label': 'note on this detection', class: 'note', placeholder: 'note' });
+      noteBox.value = d.note || '';
+      var labelBox = el('input', { type: 'text', size: '40', 'aria-label': 'labels, separated by commas', class: 'labels-input', placeholder: 'labels, e.g. confirmed, lateral movement' });
+      labelBox.value = (d.labels || []).join(', ');
+      var saved = el('span', { class: 'muted', 'aria-live': 'polite' });
+      var save = el('button', { type: 'button', text: 'Save note', class: 'save-note' });
+      save.addEventListener('click', function (ev) {
+        ev.stopPropagation();
+        var labels = labelBox.value.split(',').map(function (x) { return x.trim(); }).filter(Boolean);
+        api('PUT', '/api/cases/' + c.id + '/notes', { key: d.key, note: noteBox.value, labels: labels }).then(function (r) {
+          d.note = r.note; d.labels = r.labels; showMarks(); saved.textContent = 'saved';
+        }).catch(function (e) { saved.textContent = e.message; });
+      });
+      [noteBox, labelBox].forEach(function (x) { x.addEventListener('click', function (ev) { ev.stopPropagation(); }); x.addEventListener('keydown', function (ev) { ev.stopPropagation(); }); });
       var pivots = [pivot('this rule', { q: 'rule:' + quoted(d.rule.title) })];
       if (d.computer) pivots.push(pivot('this host', { host: d.computer }));
       var t = Date.parse(d.timestamp);
@@ -304,7 +330,7 @@
       // What the rule matched first, then the event's own data, then its system fields.
       var ev = (d.event && d.event.Event) || {};
       [d.matched, ev.EventData, ev.UserData, d.event].forEach(function (part) { walk(part, '', 0); });
-      var detail = el('tr', { class: 'detail', hidden: '' }, [el('td', { colspan: '6' }, [el('div', { class: 'pivots', 'aria-label': 'show detections sharing a value' }, pivots), el('pre', { text: JSON.stringify({ rule_id: d.rule.id, file: d.file, record_id: d.record_id, matched: d.matched, event: d.event }, null, 2) })])]);
+      var detail = el('tr', { class: 'detail', hidden: '' }, [el('td', { colspan: '6' }, [el('div', { class: 'note-form' }, [noteBox, labelBox, save, saved]), el('div', { class: 'pivots', 'aria-label': 'show detections sharing a value' }, pivots), el('pre', { text: JSON.stringify({ rule_id: d.rule.id, file: d.file, record_id: d.record_id, matched: d.matched, event: d.event }, null, 2) })])]);
       var toggle = function () { detail.hidden = !detail.hidden; row.setAttribute('aria-expanded', String(!detail.hidden)); };
       row.addEventListener('click', toggle);
       row.addEventListener('keydown', function (ev) { if (ev.target === row && (ev.key === 'Enter' || ev.key === ' ')) { ev.preventDefault(); toggle(); } });
@@ -315,15 +341,16 @@
     to.addEventListener('change', function () { set({ to: to.value.trim() }); });
     lvl.addEventListener('change', function () { set({ level: lvl.value }); });
     host.addEventListener('change', function () { set({ host: host.value }); });
+    label.addEventListener('change', function () { set({ label: label.value }); });
     prev.addEventListener('click', function () { set({ offset: Math.max(0, st.offset - size) }); });
     next.addEventListener('click', function () { set({ offset: st.offset + size }); });
     exportCsv.addEventListener('click', function () { download('/api/cases/' + c.id + '/detections.csv?' + params(), 'case-' + c.id + '-detections.csv'); });
-    box.appendChild(el('div', { class: 'filters' }, [q, lvl, host, from, to, exportCsv, count]));
+    box.appendChild(el('div', { class: 'filters' }, [q, lvl, host, label, from, to, exportCsv, count]));
     box.appendChild(el('table', { class: 'detections' }, [head, body]));
     box.appendChild(el('div', { class: 'pager' }, [prev, next]));
     showControls();
     load();
-    view = { show: function (patch) { selectTab('detections'); set(Object.assign({ q: '', level: '', host: '', from: '', to: '' }, patch)); } };
+    view = { show: function (patch) { selectTab('detections'); set(Object.assign({ q: '', level: '', host: '', label: '', from: '', to: '' }, patch)); } };
   }
 
   /* The overview's tallies open the detections they count. */

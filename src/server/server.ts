@@ -48,6 +48,9 @@ const DOWNLOADS: Record<string, { file: string; type: string }> = {
   jsonl: { file: 'detections.jsonl', type: 'application/x-ndjson' },
 };
 const MAX_JSON_BODY = 64 * 1024;
+/** An analyst's note on a detection, characters; and what a label may be. */
+const MAX_NOTE = 4000;
+const LABEL = /^[\p{L}\p{N}][\p{L}\p{N} ._:-]{0,39}$/u;
 /** How often (bytes received) an upload of undeclared length looks at the free space left. */
 const DISK_CHECK_BYTES = 4 * 1024 * 1024;
 
@@ -134,7 +137,16 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
       const c = store.getCase(id);
       if (!c) throw new Refused(404, `no case ${id}`);
       const rest = m[2] ?? '';
-      if (rest === '' && req.method === 'GET') return send(res, 200, { ...c, files: store.files(id), hosts: store.hosts(id), ...caseOutcome(caseDir(id)) });
+      if (rest === '' && req.method === 'GET') return send(res, 200, { ...c, files: store.files(id), hosts: store.hosts(id), labels: store.labels(id), ...caseOutcome(caseDir(id)) });
+      if (rest === '/notes' && req.method === 'PUT') {
+        const body = (await readJson(req)) as { key?: unknown; note?: unknown; labels?: unknown };
+        if (typeof body.key !== 'string' || !body.key || body.key.length > 10_000 || !store.hasDetection(id, body.key)) throw new Refused(400, 'key: expected the key of a detection of this case');
+        if (body.note !== undefined && typeof body.note !== 'string') throw new Refused(400, 'note: expected text');
+        const note = (body.note ?? '').trim().slice(0, MAX_NOTE);
+        if (body.labels !== undefined && (!Array.isArray(body.labels) || body.labels.length > 20 || !body.labels.every((l) => typeof l === 'string' && LABEL.test(l)))) throw new Refused(400, 'labels: at most 20, each 1 to 40 letters, digits, spaces, . _ : -');
+        store.annotate(id, body.key, note, [...new Set((body.labels ?? []) as string[])]);
+        return send(res, 200, { key: body.key, note, labels: body.labels ?? [] });
+      }
       if (rest === '' && req.method === 'PATCH') {
         store.renameCase(id, caseName(((await readJson(req)) as { name?: unknown }).name));
         return send(res, 200, store.getCase(id));
@@ -171,7 +183,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
       if ((rest === '/detections' || rest === '/detections.csv') && req.method === 'GET') {
         const p = url.searchParams;
         const text = (name: string) => p.get(name)?.slice(0, 500) || undefined;
-        const query = { level: text('level'), q: text('q'), host: text('host'), from: text('from'), to: text('to'), sort: text('sort'), desc: p.get('desc') === '1', offset: Number(p.get('offset')) || 0, limit: Number(p.get('limit')) || 100 };
+        const query = { level: text('level'), q: text('q'), host: text('host'), label: text('label'), from: text('from'), to: text('to'), sort: text('sort'), desc: p.get('desc') === '1', offset: Number(p.get('offset')) || 0, limit: Number(p.get('limit')) || 100 };
         try {
           if (rest === '/detections') return send(res, 200, store.detections(id, query));
           // The filtered view, every row of it, as the CSV spoor hunt writes.

@@ -34,6 +34,8 @@ export interface DetectionQuery {
   level?: string;
   /** What the analyst typed: words, "phrases", field:value (see search.ts). */
   q?: string;
+  /** Only detections an analyst gave this label. */
+  label?: string;
   /** Times as the detections give them (ISO 8601): from and to, both included. */
   from?: string;
   to?: string;
@@ -81,7 +83,7 @@ CREATE TABLE IF NOT EXISTS detections (
   level_rank INTEGER NOT NULL,
   rule TEXT NOT NULL,
   host TEXT NOT NULL,
-  search TEXT NOT NULL, -- empty: searching is detection_search's (kept for stores made before it)
+  search TEXT NOT NULL, -- what the detection is (detectionKey): its notes' key; empty in stores made before notes
   record TEXT NOT NULL,
   PRIMARY KEY (case_id, generation, seq)
 );
@@ -100,6 +102,16 @@ CREATE TABLE IF NOT EXISTS case_hosts (
   canonical TEXT NOT NULL, -- the machine's one name (EXCH01 and EXCH01.corp.example are one: report/hosts.ts)
   n INTEGER NOT NULL,
   PRIMARY KEY (case_id, generation, host)
+);
+-- The analyst's note and labels on a detection, kept by what the detection is (its rule, file,
+-- record and time), so that they stay with it when the case is hunted again.
+CREATE TABLE IF NOT EXISTS detection_notes (
+  case_id INTEGER NOT NULL REFERENCES cases(id) ON DELETE CASCADE,
+  key TEXT NOT NULL,
+  note TEXT NOT NULL,
+  labels TEXT NOT NULL,
+  updated TEXT NOT NULL,
+  PRIMARY KEY (case_id, key)
 );
 ${SEARCH_TABLE};
 `;
@@ -163,11 +175,11 @@ export class CaseStore {
    */
   async replaceDetections(id: number, records: AsyncIterable<HuntRecord>, batch = 2000): Promise<number> {
     const generation = ((this.db.prepare('SELECT generation FROM cases WHERE id = ?').get(id) as { generation: number } | undefined)?.generation ?? 0) + 1;
-    const insert = this.db.prepare("INSERT INTO detections (case_id, generation, seq, time, level, level_rank, rule, host, search, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, '', ?)");
+    const insert = this.db.prepare('INSERT INTO detections (case_id, generation, seq, time, level, level_rank, rule, host, search, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
     const index = this.db.prepare('INSERT INTO detection_search (rowid, text, fields) VALUES (?, ?, ?)');
     const write = this.db.transaction((rows: HuntRecord[], first: number) => {
       rows.forEach((d, i) => {
-        const { lastInsertRowid } = insert.run(id, generation, first + i, d.timestamp, d.rule.level ?? 'unknown', rankOf(d.rule.level), d.rule.title, d.computer, JSON.stringify(d));
+        const { lastInsertRowid } = insert.run(id, generation, first + i, d.timestamp, d.rule.level ?? 'unknown', rankOf(d.rule.level), d.rule.title, d.computer, detectionKey(d), JSON.stringify(d));
         const t = searchTexts(d);
         index.run(lastInsertRowid, t.text, t.fields);
       });
@@ -233,8 +245,25 @@ export class CaseStore {
     const offset = Math.max(query.offset ?? 0, 0);
     const order = orderBy(query);
     // The page's rows are chosen in the index of their order, then read: reading every row before a far page took a second at 250,000.
-    const rows = (this.db.prepare(`SELECT record FROM detections WHERE rowid IN (SELECT rowid FROM detections WHERE ${sql} ORDER BY ${order} LIMIT ? OFFSET ?) ORDER BY ${order}`).all(...args, limit, offset) as { record: string }[]).map((r) => JSON.parse(r.record) as unknown);
+    const page = this.db.prepare(`SELECT record, search AS key, n.note, n.labels FROM detections LEFT JOIN detection_notes n ON n.case_id = detections.case_id AND n.key = detections.search WHERE detections.rowid IN (SELECT rowid FROM detections WHERE ${sql} ORDER BY ${order} LIMIT ? OFFSET ?) ORDER BY ${order}`);
+    const rows = (page.all(...args, limit, offset) as { record: string; key: string; note: string | null; labels: string | null }[]).map((r) => ({ ...(JSON.parse(r.record) as object), key: r.key, note: r.note ?? '', labels: r.labels ? (JSON.parse(r.labels) as string[]) : [] }));
     return { total, rows };
+  }
+
+  /** Whether the case's current detections hold one of this key. */
+  hasDetection(id: number, key: string): boolean {
+    return this.db.prepare('SELECT 1 FROM detections WHERE case_id = ? AND generation = (SELECT generation FROM cases WHERE id = ?) AND search = ? LIMIT 1').get(id, id, key) !== undefined;
+  }
+
+  /** Sets the analyst's note and labels on a detection of the case (both empty: removed). */
+  annotate(id: number, key: string, note: string, labels: readonly string[]): void {
+    if (!note && !labels.length) this.db.prepare('DELETE FROM detection_notes WHERE case_id = ? AND key = ?').run(id, key);
+    else this.db.prepare('INSERT OR REPLACE INTO detection_notes (case_id, key, note, labels, updated) VALUES (?, ?, ?, ?, ?)').run(id, key, note, JSON.stringify(labels), new Date().toISOString());
+  }
+
+  /** The labels analysts gave the case's detections, with how many carry each. */
+  labels(id: number): { label: string; n: number }[] {
+    return this.db.prepare('SELECT j.value AS label, count(*) AS n FROM detection_notes, json_each(detection_notes.labels) j WHERE case_id = ? GROUP BY j.value ORDER BY n DESC, label').all(id) as { label: string; n: number }[];
   }
 
   /** Every detection a query selects, in its order, a batch at a time (an export of a filtered view). */
@@ -268,6 +297,10 @@ export class CaseStore {
       where.push('rowid IN (SELECT rowid FROM detection_search WHERE detection_search MATCH ?)');
       args.push(matchQuery(terms));
     }
+    if (query.label) {
+      where.push('search IN (SELECT n.key FROM detection_notes n, json_each(n.labels) j WHERE n.case_id = ? AND j.value = ?)');
+      args.push(id, query.label);
+    }
     if (query.from) {
       where.push('time >= ?');
       args.push(query.from);
@@ -287,7 +320,7 @@ export class CaseStore {
   deleteCase(id: number): void {
     this.db.transaction(() => {
       this.db.prepare('DELETE FROM detection_search WHERE rowid IN (SELECT rowid FROM detections WHERE case_id = ?)').run(id);
-      for (const table of ['detections', 'case_hosts', 'files']) this.db.prepare(`DELETE FROM ${table} WHERE case_id = ?`).run(id);
+      for (const table of ['detections', 'case_hosts', 'files', 'detection_notes']) this.db.prepare(`DELETE FROM ${table} WHERE case_id = ?`).run(id);
       this.db.prepare('DELETE FROM cases WHERE id = ?').run(id);
     })();
   }
@@ -299,6 +332,11 @@ export class CaseStore {
     // Detections an earlier version imported, without their count by host.
     return this.db.prepare(`SELECT host, count(*) AS n FROM detections WHERE case_id = ? AND ${generation} GROUP BY host ORDER BY n DESC, host`).all(id, id) as { host: string; n: number }[];
   }
+}
+
+/** What a detection is, whatever hunt found it: its rule, file, record and time. */
+export function detectionKey(d: HuntRecord): string {
+  return [d.rule.id ?? d.rule.title, d.file, String(d.record_id), d.line ?? '', d.timestamp].join('\n');
 }
 
 function orderBy(query: DetectionQuery): string {

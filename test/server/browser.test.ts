@@ -229,6 +229,18 @@ test('web UI on a case of 100,000+ detections: top rules and the ATT&CK matrix o
     assert.equal(lines[0], 'timestamp,level,rule_title,rule_id,computer,channel,event_id,record_id,file,techniques');
     assert.equal(lines.length - 1, sharing);
 
+    // A note and a label on a detection; the label then opens the detections that carry it.
+    await page.locator('#detections-body tr.row').first().click();
+    const open = page.locator('#detections-body tr.detail:not([hidden])');
+    await open.locator('textarea.note').fill('logon from the attacker\'s address');
+    await open.locator('input.labels-input').fill('confirmed, attacker logon');
+    await open.locator('button.save-note').click();
+    await page.waitForSelector('#detections-body tr.row .labels button.pivot:text("attacker logon")');
+    await page.locator('#detections-body tr.row .labels button.pivot', { hasText: 'attacker logon' }).first().click();
+    await settled({ label: 'attacker logon' });
+    assert.match(await page.locator('#detections-count').innerText(), /^1–1 of 1 detections$/);
+    await page.screenshot({ path: join(ARTEFACTS, 'ui-large-5-labelled.png'), fullPage: true });
+
     // Keyboard: arrow keys move along the tabs.
     await page.focus('#tabbtn-detections');
     await page.keyboard.press('ArrowRight');

@@ -428,3 +428,33 @@ test('two uploads of one name at once: the file kept is one of them whole, and i
   const files = (await call('GET', `/api/cases/${c.id}`)).json().files as { name: string; size: number }[];
   assert.deepEqual(files.map((f) => [f.name, f.size]), [['twice.log', kept.length]]);
 });
+
+test('notes and labels on detections: kept with the detection through a new hunt of the case, filtered by, and checked', async () => {
+  const c = (await call('POST', '/api/cases', { body: { name: 'notes', kind: 'exchange', evidencePath: server } })).json();
+  const hunt = async () => {
+    assert.equal((await call('POST', `/api/cases/${c.id}/hunt`, { body: {} })).status, 202);
+    assert.equal((await waitWhileRunning(c.id)).status, 'done');
+  };
+  await hunt();
+  type Row = { key: string; note: string; labels: string[]; rule: { title: string } };
+  const rows = (await call('GET', `/api/cases/${c.id}/detections?limit=1000`)).json().rows as Row[];
+  const [a, b] = [rows[0]!, rows[rows.length - 1]!];
+  assert.deepEqual([a.note, a.labels], ['', []]);
+  const put = (body: unknown) => call('PUT', `/api/cases/${c.id}/notes`, { body });
+  assert.equal((await put({ key: a.key, note: 'the first request from the VPS', labels: ['confirmed', 'initial access'] })).status, 200);
+  assert.equal((await put({ key: b.key, labels: ['confirmed'] })).status, 200);
+  for (const bad of [{ key: 'no such detection', note: 'x' }, { key: a.key, labels: ['<script>'] }, { key: a.key, labels: 'confirmed' }, { key: a.key, note: 7 }, { key: a.key, labels: Array.from({ length: 21 }, (_, i) => `l${i}`) }]) {
+    assert.equal((await put(bad)).status, 400, JSON.stringify(bad).slice(0, 80));
+  }
+  // A hunt run again makes the detections anew: the notes stay with the same detections.
+  await hunt();
+  const again = (await call('GET', `/api/cases/${c.id}/detections?limit=1000`)).json().rows as Row[];
+  assert.deepEqual(again.filter((d) => d.note || d.labels.length).map((d) => [d.key, d.note, d.labels]), [[a.key, 'the first request from the VPS', ['confirmed', 'initial access']], [b.key, '', ['confirmed']]]);
+  const confirmed = (await call('GET', `/api/cases/${c.id}/detections?label=confirmed`)).json();
+  assert.equal(confirmed.total, 2);
+  assert.equal((await call('GET', `/api/cases/${c.id}/detections?label=${encodeURIComponent('initial access')}`)).json().total, 1);
+  assert.deepEqual((await call('GET', `/api/cases/${c.id}`)).json().labels, [{ label: 'confirmed', n: 2 }, { label: 'initial access', n: 1 }]);
+  // Both emptied: the note is gone.
+  await put({ key: b.key, note: '', labels: [] });
+  assert.equal((await call('GET', `/api/cases/${c.id}/detections?label=confirmed`)).json().total, 1);
+});
