@@ -175,7 +175,17 @@
       var t = el('canvas', { id: 'timeline-chart' }), l = el('canvas');
       $('tab-overview').appendChild(R.cards(s.summary));
       $('tab-overview').appendChild(el('div', { class: 'charts' }, [el('div', { class: 'chart' }, [t]), el('div', { class: 'chart' }, [l])]));
-      charts.push(R.timeline(t, s.timeline), R.levelsChart(l, s.summary.byLevel));
+      var tl = R.timeline(t, s.timeline);
+      // A bar opens the detections of its minute, hour or day.
+      var span = { minute: 60000, hour: 3600000, day: 86400000 }[s.timeline.unit];
+      tl.options.onClick = function (ev, bars) {
+        if (!bars.length || !view) return;
+        var start = Date.parse(s.timeline.labels[bars[0].index].replace(' ', 'T') + (s.timeline.unit === 'day' ? 'T00:00' : '') + 'Z');
+        if (!isNaN(start)) view.show({ from: new Date(start).toISOString(), to: new Date(start + span - 1).toISOString() });
+      };
+      tl.options.onHover = function (ev, bars) { t.style.cursor = bars.length ? 'pointer' : 'default'; };
+      tl.update();
+      charts.push(tl, R.levelsChart(l, s.summary.byLevel));
       var rules = s.summary.rules.slice().sort(function (a, b) { return b.count - a.count; }).slice(0, 10).map(function (r) { return { name: r.title, count: r.count }; });
       $('tab-overview').appendChild(el('div', { class: 'tops' }, [
         topTable('top-rules', 'Top rules', rules, function (r) { return { q: 'rule:"' + r.name.replace(/"/g, ' ') + '"' }; }),

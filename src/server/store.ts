@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import type { HuntRecord } from '../report/hunt-output.js';
 import { canonicalHosts } from '../report/hosts.js';
-import { SEARCH_TABLE, matchQuery, parseSearch, searchTexts } from './search.js';
+import { SEARCH_TABLE, SearchError, matchQuery, parseSearch, searchTexts } from './search.js';
 
 /**
  * Cases, their files and their detections, in one SQLite database under SPOOR_HOME. WAL journaling
@@ -301,13 +301,22 @@ export class CaseStore {
       where.push('search IN (SELECT n.key FROM detection_notes n, json_each(n.labels) j WHERE n.case_id = ? AND j.value = ?)');
       args.push(id, query.label);
     }
-    if (query.from) {
-      where.push('time >= ?');
-      args.push(query.from);
-    }
-    if (query.to) {
-      where.push('time <= ?');
-      args.push(query.to);
+    for (const [bound, side] of [[query.from, 'from'], [query.to, 'to']] as const) {
+      if (!bound) continue;
+      const t = instant(bound);
+      if (t === undefined) throw new SearchError(`${side}: ${JSON.stringify(bound.slice(0, 40))} is not a time (2021-03-03T01:51:00Z, or without Z for UTC)`);
+      // Times are text in many forms (fractions of 3 to 7 digits, or none): the index narrows by the
+      // second as text (every form of a second shares its first 19 characters), the instant decides.
+      const second = new Date(Math.floor(t / 1000) * 1000).toISOString().slice(0, 19);
+      // In whole milliseconds: SQLite's seconds are a double, a boundary's own time a hair either side of it.
+      const ms = "round(unixepoch(time, 'subsec') * 1000)";
+      if (side === 'from') {
+        where.push(`time >= ? AND ${ms} >= ?`);
+        args.push(second, t);
+      } else {
+        where.push(`time < ? AND ${ms} <= ?`);
+        args.push(`${second}\uffff`, t);
+      }
     }
     return { sql: where.join(' AND '), args };
   }
@@ -332,6 +341,12 @@ export class CaseStore {
     // Detections an earlier version imported, without their count by host.
     return this.db.prepare(`SELECT host, count(*) AS n FROM detections WHERE case_id = ? AND ${generation} GROUP BY host ORDER BY n DESC, host`).all(id, id) as { host: string; n: number }[];
   }
+}
+
+/** An instant (ms) from what an analyst types: ISO 8601, UTC unless it says otherwise. */
+function instant(text: string): number | undefined {
+  const t = Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(text) || !/\d\d:\d\d/.test(text) ? text : `${text}Z`);
+  return Number.isNaN(t) ? undefined : t;
 }
 
 /** What a detection is, whatever hunt found it: its rule, file, record and time. */

@@ -173,8 +173,34 @@ test('web UI on a case of 100,000+ detections: top rules and the ATT&CK matrix o
     const tagged = await page.locator('#detections-body tr.row td:nth-child(6)').allInnerTexts();
     assert.ok(tagged.length > 0 && tagged.every((x) => x.split(' ').some((id) => id === technique || id.startsWith(`${technique}.`))), `${technique}: ${tagged.slice(0, 3)}`);
 
+    // A bar of the timeline opens the detections of its minute.
+    await page.click('#tabbtn-overview');
+    const timeline = (await api(`/api/cases/${id}/summary`)).timeline as { unit: string; labels: string[]; series: { counts: number[] }[] };
+    const totals = timeline.labels.map((_, i) => timeline.series.reduce((n, x) => n + x.counts[i]!, 0));
+    const bar = totals.indexOf(Math.max(...totals));
+    const at = await page.evaluate((i) => {
+      const canvas = document.getElementById('timeline-chart') as HTMLCanvasElement;
+      const chart = (window as unknown as { Chart: { getChart(c: HTMLCanvasElement): { getDatasetMeta(n: number): { data: { x: number; y: number; base: number }[] }; data: { datasets: unknown[] } } } }).Chart.getChart(canvas);
+      // The tallest segment of the bar, clicked in its middle.
+      const segments = chart.data.datasets.map((_, n) => chart.getDatasetMeta(n).data[i]!).filter((p) => p && Number.isFinite(p.y));
+      const p = segments.sort((a, b) => Math.abs(b.base - b.y) - Math.abs(a.base - a.y))[0]!;
+      const r = canvas.getBoundingClientRect();
+      return { x: r.left + p.x, y: r.top + (p.y + p.base) / 2 };
+    }, bar);
+    await page.mouse.click(at.x, at.y);
+    const bucket = Date.parse(`${timeline.labels[bar]!.replace(' ', 'T')}Z`);
+    const window = { from: new Date(bucket).toISOString(), to: new Date(bucket + 59_999).toISOString() };
+    await settled(window);
+    const inBar = (await api(`/api/cases/${id}/detections?from=${window.from}&to=${window.to}`)).total as number;
+    assert.equal(timeline.unit, 'minute');
+    assert.equal(inBar, timeline.series.reduce((n, x) => n + x.counts[bar]!, 0));
+    await shows(inBar);
+
     // Sorting by level: the most severe first, then (again) the least.
-    await page.fill('#detections-filter', '');
+    for (const field of ['#detections-from', '#detections-to']) {
+      await page.fill(field, '');
+      await page.locator(field).dispatchEvent('change');
+    }
     await shows(total);
     const levelHead = page.locator('th[data-sort=level]');
     await levelHead.click();
