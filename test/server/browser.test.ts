@@ -289,3 +289,29 @@ test('web UI on a case of 100,000+ detections: top rules and the ATT&CK matrix o
     await s.stop();
   }
 });
+
+test('web UI uploads: a file the server refuses is named, and the other files of the selection are still uploaded', async () => {
+  const s = await serve(join(tmp, 'upload-home'), '--evidence-root', tmp);
+  const browser = await launchChromium();
+  try {
+    const page = await (await browser.newContext()).newPage();
+    await page.goto(s.url);
+    await page.fill('#case-name', 'uploads');
+    await page.click('#create-case');
+    await page.waitForSelector('#case-view:not([hidden])');
+    await page.setInputFiles('#upload', [
+      { name: 'Microsoft-Windows-Sysmon%4Operational.evtx', mimeType: 'application/octet-stream', buffer: Buffer.from('not really evtx') },
+      { name: 'bad|name.log', mimeType: 'text/plain', buffer: Buffer.from('x') },
+      { name: 'Журнал.log', mimeType: 'text/plain', buffer: Buffer.from('y') },
+    ]);
+    await page.waitForFunction(() => /bad\|name\.log: upload name/.test(document.getElementById('case-message')!.textContent!));
+    await page.waitForFunction(() => /2 uploaded file\(s\)/.test(document.getElementById('case-meta')!.textContent!));
+    await page.screenshot({ path: join(ARTEFACTS, 'ui-5-upload-refused.png') });
+    const id = ((await (await fetch(new URL('/api/cases', s.base), { headers: { authorization: `Bearer ${s.token}` } })).json()) as { id: number }[])[0]!.id;
+    const files = ((await (await fetch(new URL(`/api/cases/${id}`, s.base), { headers: { authorization: `Bearer ${s.token}` } })).json()) as { files: { name: string }[] }).files;
+    assert.deepEqual(files.map((f) => f.name).sort(), ['Microsoft-Windows-Sysmon%4Operational.evtx', 'Журнал.log'].sort());
+  } finally {
+    await browser.close();
+    await s.stop();
+  }
+});
