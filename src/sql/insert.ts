@@ -10,8 +10,6 @@ export class RowBinaryInsert {
   private readonly body = new PassThrough({ highWaterMark: 4 << 20 });
   private readonly done: Promise<void>;
   private failure: Error | undefined;
-  /** Bytes sent so far. */
-  sent = 0;
 
   constructor(client: ClickHouseClient, table: string, settings: Record<string, number> = {}) {
     this.done = (async () => {
@@ -28,7 +26,6 @@ export class RowBinaryInsert {
   async write(chunks: readonly Buffer[]): Promise<void> {
     for (const c of chunks) {
       if (this.failure) throw this.failure;
-      this.sent += c.length;
       if (!this.body.write(c)) await Promise.race([new Promise((r) => this.body.once('drain', r)), this.done]);
     }
     if (this.failure) throw this.failure;

@@ -15,11 +15,6 @@ export class RowBinaryWriter {
     this.buf = Buffer.allocUnsafe(chunkSize);
   }
 
-  /** Bytes written and not yet taken. */
-  get pending(): number {
-    return this.full.reduce((n, b) => n + b.length, this.pos);
-  }
-
   /** Whether whole chunks wait to be taken. */
   get hasFullChunks(): boolean {
     return this.full.length > 0;
