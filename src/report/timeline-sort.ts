@@ -17,6 +17,14 @@ const BLOCK_BYTES = 1024 * 1024;
  */
 export class TimelineSorter {
   private blocks: Buffer[] = [];
+  /**
+   * Blocks of spilled lines, kept for the lines that follow: blocks dropped at each spill are freed
+   * only by a later collection, and the allocator keeps the pages of those it frees, so a sort of a
+   * large hunt held two or three times its bound.
+   */
+  private spare: Buffer[] = [];
+  /** The spill's and the merge's write buffer, made once. */
+  private writeBuffer: Buffer | undefined;
   private used = 0;
   /** Per pending line: its time key, and where its bytes are (block, offset, length). */
   private times: number[] = [];
@@ -39,7 +47,7 @@ export class TimelineSorter {
     const size = Buffer.byteLength(line);
     let block = this.blocks[this.blocks.length - 1];
     if (!block || this.used + size > block.length) {
-      block = Buffer.allocUnsafe(Math.max(BLOCK_BYTES, size));
+      block = (size <= BLOCK_BYTES && this.spare.pop()) || Buffer.allocUnsafe(Math.max(BLOCK_BYTES, size));
       this.blocks.push(block);
       this.used = 0;
     }
@@ -59,28 +67,12 @@ export class TimelineSorter {
   private spill(): void {
     this.dir ??= mkdtempSync(join(tmpdir(), 'spoor-sort-'));
     const path = join(this.dir, `run-${this.runs.length}.txt`);
-    const fd = openSync(path, 'w');
+    const out = new RunWriter(path, (this.writeBuffer ??= Buffer.allocUnsafe(BLOCK_BYTES)));
     try {
       // Written a batch at a time: a buffer of the whole run would double the memory the bound allows.
-      const batch = Buffer.allocUnsafe(BLOCK_BYTES);
-      let n = 0;
-      for (const { key, bytes } of this.takePending()) {
-        if (n + key.length + bytes.length + 2 > batch.length) {
-          writeSync(fd, batch, 0, n);
-          n = 0;
-        }
-        if (key.length + bytes.length + 2 > batch.length) {
-          writeSync(fd, Buffer.concat([Buffer.from(`${key}\t`), bytes, Buffer.from('\n')]));
-          continue;
-        }
-        n += batch.write(key, n, 'latin1');
-        batch[n++] = 0x09;
-        n += bytes.copy(batch, n);
-        batch[n++] = 0x0a;
-      }
-      writeSync(fd, batch, 0, n);
+      for (const { key, bytes } of this.takePending()) out.line(key, bytes);
     } finally {
-      closeSync(fd);
+      out.close();
     }
     this.runs.push(path);
   }
@@ -102,6 +94,8 @@ export class TimelineSorter {
       const block = blocks[places[at]!]!;
       yield { key: `${time}:${String(this.seq++).padStart(12, '0')}`, bytes: block.subarray(places[at + 1]!, places[at + 1]! + places[at + 2]!) };
     }
+    // Every line has been taken: the blocks serve the lines to come (at most a bound's worth).
+    for (const b of blocks) if (b.length === BLOCK_BYTES) this.spare.push(b);
   }
 
   /** The lines in time order; temporary files are removed when the iteration ends. */
@@ -112,24 +106,20 @@ export class TimelineSorter {
         return;
       }
       if (this.times.length) this.spill();
+      // Every line is on disk now: the blocks are not needed again.
+      this.spare = [];
       // Each run read is a buffer held: past MAX_FAN_IN runs, groups are merged into longer runs first.
       for (let merged = 0; this.runs.length > MAX_FAN_IN; merged++) {
         const group = this.runs.splice(0, MAX_FAN_IN);
         const path = join(this.dir!, `merged-${merged}.txt`);
-        const fd = openSync(path, 'w');
+        const out = new RunWriter(path, (this.writeBuffer ??= Buffer.allocUnsafe(BLOCK_BYTES)));
         try {
-          let batch: string[] = [];
           for (const text of mergeRuns(group)) {
             this.onMerged?.(text.length);
-            batch.push(text);
-            if (batch.length === 4096) {
-              writeSync(fd, batch.join('\n') + '\n');
-              batch = [];
-            }
+            out.text(text);
           }
-          if (batch.length) writeSync(fd, batch.join('\n') + '\n');
         } finally {
-          closeSync(fd);
+          out.close();
         }
         for (const done of group) rmSync(done, { force: true });
         this.runs.push(path);
@@ -140,6 +130,55 @@ export class TimelineSorter {
       }
     } finally {
       if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+    }
+  }
+}
+
+/** Lines written to a run file through one reused buffer. */
+class RunWriter {
+  private readonly fd: number;
+  private n = 0;
+
+  constructor(path: string, private readonly batch: Buffer) {
+    this.fd = openSync(path, 'w');
+  }
+
+  /** A line of the pending set: its key, a tab, its bytes. */
+  line(key: string, bytes: Buffer): void {
+    const size = key.length + bytes.length + 2;
+    if (this.n + size > this.batch.length) this.flush();
+    if (size > this.batch.length) {
+      writeSync(this.fd, Buffer.concat([Buffer.from(`${key}\t`), bytes, Buffer.from('\n')]));
+      return;
+    }
+    this.n += this.batch.write(key, this.n, 'latin1');
+    this.batch[this.n++] = 0x09;
+    this.n += bytes.copy(this.batch, this.n);
+    this.batch[this.n++] = 0x0a;
+  }
+
+  /** A merged line as read back (key and line). */
+  text(text: string): void {
+    const size = Buffer.byteLength(text) + 1;
+    if (this.n + size > this.batch.length) this.flush();
+    if (size > this.batch.length) {
+      writeSync(this.fd, `${text}\n`);
+      return;
+    }
+    this.n += this.batch.write(text, this.n);
+    this.batch[this.n++] = 0x0a;
+  }
+
+  private flush(): void {
+    writeSync(this.fd, this.batch, 0, this.n);
+    this.n = 0;
+  }
+
+  close(): void {
+    try {
+      this.flush();
+    } finally {
+      closeSync(this.fd);
     }
   }
 }

@@ -57,3 +57,36 @@ test('the Aho-Corasick automaton agrees with a brute-force case-insensitive sear
     });
   }), { numRuns: 2000 });
 });
+
+test('an automaton too large for 16-bit cells finds exactly what a brute-force search finds, by every method', () => {
+  // 12,000 random ten-character literals over a small alphabet: about 90,000 states, so 32-bit cells.
+  let seed = 7;
+  const random = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) % n;
+  const alphabet = 'abcdefghij\\:.-_0123';
+  const text = (n: number) => Array.from({ length: n }, () => alphabet[random(alphabet.length)]).join('');
+  const literals = [...new Set(Array.from({ length: 12000 }, () => text(10)))];
+  const automaton = new AhoCorasick(literals);
+  assert.ok(automaton.tables().delta instanceof Int32Array, 'the table has 32-bit cells');
+  // Every state where a literal ends is reached by that literal alone.
+  literals.forEach((l, id) => {
+    const found = new Set<number>();
+    automaton.search(l, (x) => void found.add(x));
+    assert.ok(found.has(id), l);
+  });
+  for (let t = 0; t < 300; t++) {
+    // Texts that hold some literals (upper-cased, to test case folding) amid random characters.
+    const hay = [text(random(40)), literals[random(literals.length)]!.toUpperCase(), text(random(40)), literals[random(literals.length)]!, text(random(20))].join('');
+    const lower = hay.toLowerCase();
+    const expected = new Set(literals.flatMap((l, id) => (lower.includes(l) ? [id] : [])));
+    const found = new Set<number>();
+    automaton.search(hay, (id) => void found.add(id));
+    assert.deepEqual([...found].sort((a, b) => a - b), [...expected].sort((a, b) => a - b));
+    assert.equal(automaton.occursIn(hay), expected.size > 0);
+    const ends: number[] = [];
+    automaton.positions(hay, 0, (end) => ends.push(end));
+    const expectedEnds = [...new Set([...expected].map((id) => literals[id]!).flatMap((l) => [...lower.matchAll(new RegExp(l.replace(/[\\.\-:]/g, '\\$&'), 'g'))].map((m) => m.index + l.length - 1)))].sort((a, b) => a - b);
+    assert.deepEqual(ends, expectedEnds);
+    // Exact case: only the literal written as it is (the lower-case one) counts.
+    assert.equal(automaton.holdsExactly(hay), literals.some((l) => hay.includes(l)));
+  }
+});
