@@ -49,16 +49,19 @@
     });
   }
 
-  /* The ATT&CK matrix, each technique shaded by how many detections showed it. */
+  /* The ATT&CK matrix, each technique shaded by how many detections showed it, its sub-techniques seen listed under it. */
   function matrix(columns) {
     var max = 1;
     columns.forEach(function (c) { c.techniques.forEach(function (t) { if (t.count > max) max = t.count; }); });
+    function cell(t, sub) {
+      var box = el('div', { class: 'cell' + (sub ? ' sub' : '') + (t.count ? ' seen' : ''), title: t.id + ' ' + t.name + (t.count ? ': ' + t.count + ' detection(s)' : ''), 'data-technique': t.id, text: t.name });
+      if (t.count) box.style.background = 'rgba(220, 38, 38, ' + (0.25 + 0.75 * t.count / max).toFixed(2) + ')';
+      return box;
+    }
     return el('div', { class: 'matrix' }, columns.map(function (c) {
-      return el('div', { class: 'col' }, [el('h3', { text: c.name })].concat(c.techniques.map(function (t) {
-        var cell = el('div', { class: 'cell' + (t.count ? ' seen' : ''), title: t.id + ' ' + t.name + (t.count ? ': ' + t.count + ' detection(s)' : ''), 'data-technique': t.id, text: t.name });
-        if (t.count) cell.style.background = 'rgba(220, 38, 38, ' + (0.25 + 0.75 * t.count / max).toFixed(2) + ')';
-        return cell;
-      })));
+      return el('div', { class: 'col' }, [el('h3', { text: c.name })].concat(c.techniques.reduce(function (cells, t) {
+        return cells.concat([cell(t, false)], (t.subs || []).map(function (x) { return cell(x, true); }));
+      }, [])));
     }));
   }
 

@@ -82,6 +82,9 @@
     return api('GET', '/api/cases/' + current).then(function (c) {
       $('case-title').textContent = c.name;
       $('case-meta').textContent = c.kind + ' · ' + (c.evidencePath ? 'evidence: ' + c.evidencePath + ' · ' : '') + c.files.length + ' uploaded file(s) · ' + c.detections + ' detections';
+      // The rule set and feeds every hunt runs with, and what the last hunt loaded of them (its log's count line).
+      var loaded = (c.notes || []).filter(function (l) { return / rules and \d+ correlations loaded/.test(l); }).pop();
+      $('case-rules').textContent = c.ruleSet ? 'Rules: ' + c.ruleSet.rules + (loaded ? ' (' + loaded.replace(/^spoor [\w ]+: /, '') + ')' : '') + ' · IoC feeds: ' + (c.ruleSet.iocFeeds.length ? c.ruleSet.iocFeeds.join(', ') : 'none') : '';
       $('hunt-status').textContent = 'status: ' + c.status;
       $('case-view').setAttribute('data-status', c.status);
       $('case-message').textContent = c.message || '';
@@ -186,11 +189,14 @@
       tl.options.onHover = function (ev, bars) { t.style.cursor = bars.length ? 'pointer' : 'default'; };
       tl.update();
       charts.push(tl, R.levelsChart(l, s.summary.byLevel));
-      var rules = s.summary.rules.slice().sort(function (a, b) { return b.count - a.count; }).slice(0, 10).map(function (r) { return { name: r.title, count: r.count }; });
+      var rules = s.summary.rules.slice().sort(function (a, b) { return b.count - a.count; }).map(function (r) { return { name: r.title, count: r.count }; });
+      var phrase = function (text) { return '"' + String(text).replace(/"/g, ' ') + '"'; };
       $('tab-overview').appendChild(el('div', { class: 'tops' }, [
-        topTable('top-rules', 'Top rules', rules, function (r) { return { q: 'rule:"' + r.name.replace(/"/g, ' ') + '"' }; }),
-        topTable('top-hosts', 'Top hosts', s.summary.hosts.slice(0, 10), function (h) { return h.name === 'unknown host' ? {} : { host: h.name }; }),
-      ]));
+        topTable('top-rules', 'Top rules', rules, function (r) { return { q: 'rule:' + phrase(r.name) }; }),
+        topTable('top-hosts', 'Top hosts', s.summary.hosts, function (h) { return h.name === 'unknown host' ? {} : { host: h.name }; }),
+      ].concat(s.indicators.length ? [topTable('top-indicators', 'Indicators of compromise seen', s.indicators.map(function (x) {
+        return { name: x.type + ' ' + x.value + (x.name ? ' (' + x.name + ')' : '') + ' · ' + x.feed, value: x.value, count: x.count };
+      }), function (x) { return { q: phrase(x.value) }; })] : [])));
       if (s.techniques.length) {
         var m = R.matrix(s.matrix);
         // A technique seen opens its detections (sub-techniques too: technique:T1505 finds T1505.003).
@@ -364,12 +370,22 @@
   }
 
   /* The overview's tallies open the detections they count. */
+  /* The first ten rows of a breakdown, and a button for the rest (every rule, every host). */
   function topTable(id, title, rows, patchOf) {
-    return el('div', { class: 'top' }, [el('h3', { text: title }), el('table', { id: id }, [el('tbody', null, rows.map(function (r) {
-      var link = el('a', { href: '#', text: r.name });
-      link.addEventListener('click', function (ev) { ev.preventDefault(); if (view) view.show(patchOf(r)); });
-      return el('tr', null, [el('td', null, [link]), el('td', { class: 'n', text: String(r.count) })]);
-    }))])]);
+    var body = el('tbody');
+    var more = el('button', { type: 'button', class: 'more', id: id + '-all', text: 'Show all ' + rows.length });
+    function fill(n) {
+      body.textContent = '';
+      rows.slice(0, n).forEach(function (r) {
+        var link = el('a', { href: '#', text: r.name });
+        link.addEventListener('click', function (ev) { ev.preventDefault(); if (view) view.show(patchOf(r)); });
+        body.appendChild(el('tr', null, [el('td', null, [link]), el('td', { class: 'n', text: String(r.count) })]));
+      });
+      more.hidden = n >= rows.length;
+    }
+    more.addEventListener('click', function () { fill(rows.length); });
+    fill(10);
+    return el('div', { class: 'top' }, [el('h3', { text: title }), el('table', { id: id }, [body]), more]);
   }
 
   if (!token) $('create-error').textContent = 'No token: open the address spoor serve printed (it ends in #token=…).';

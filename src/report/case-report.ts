@@ -25,7 +25,7 @@ export interface CaseReport {
   timeline: { unit: 'minute' | 'hour' | 'day'; labels: string[]; series: { level: string; counts: number[] }[] };
   techniques: ObservedTechnique[];
   /** Tactic columns of the ATT&CK matrix (all techniques with ATT&CK, only those seen without it). */
-  matrix: { tactic: string; name: string; techniques: { id: string; name: string; count: number }[] }[];
+  matrix: { tactic: string; name: string; techniques: MatrixTechnique[] }[];
   detections: ReportRow[];
   /** Detections counted but not listed (past `maxRows`). */
   notListed: number;
@@ -35,6 +35,14 @@ export interface CaseReport {
   attribution?: Attribution;
   attributionNote?: string;
   attack?: string;
+}
+
+/** A technique in the matrix: its detections (its sub-techniques' included), and the sub-techniques seen. */
+export interface MatrixTechnique {
+  id: string;
+  name: string;
+  count: number;
+  subs?: { id: string; name: string; count: number }[];
 }
 
 export interface ObservedTechnique {
@@ -238,26 +246,40 @@ export class CaseReportBuilder {
   }
 }
 
-/** The matrix's columns: with ATT&CK, every technique of each tactic (sub-techniques folded into their parent); without, those seen. */
+/**
+ * The matrix's columns: with ATT&CK, every technique of each tactic; without, those seen. A
+ * technique's count folds in its sub-techniques', and the sub-techniques seen are listed under it.
+ */
 function matrixOf(seen: ObservedTechnique[], kb?: KnowledgeBase): CaseReport['matrix'] {
   const counts = new Map<string, number>();
+  const subs = new Map<string, { id: string; name: string; count: number }[]>();
+  const names = new Map(kb?.techniques.map((t) => [t.id, t.name]));
   for (const t of seen) {
     const parent = t.id.split('.')[0]!;
     counts.set(parent, (counts.get(parent) ?? 0) + t.count);
+    if (parent !== t.id) {
+      const list = subs.get(parent) ?? [];
+      list.push({ id: t.id, name: names.get(t.id) ?? t.name, count: t.count });
+      subs.set(parent, list);
+    }
   }
-  const columns = [...TACTICS, ['unknown', 'Tactic not tagged']].map(([tactic, name]) => ({ tactic: tactic!, name: name!, techniques: [] as { id: string; name: string; count: number }[] }));
+  const cell = (id: string, name: string): MatrixTechnique => {
+    const list = subs.get(id)?.sort((a, b) => b.count - a.count || a.id.localeCompare(b.id));
+    return { id, name, count: counts.get(id) ?? 0, ...(list ? { subs: list } : {}) };
+  };
+  const columns = [...TACTICS, ['unknown', 'Tactic not tagged']].map(([tactic, name]) => ({ tactic: tactic!, name: name!, techniques: [] as MatrixTechnique[] }));
   const column = new Map(columns.map((c) => [c.tactic, c]));
   if (kb) {
     for (const t of kb.techniques) {
       if (t.id.includes('.')) continue;
-      for (const tactic of t.tactics) column.get(tactic)?.techniques.push({ id: t.id, name: t.name, count: counts.get(t.id) ?? 0 });
+      for (const tactic of t.tactics) column.get(tactic)?.techniques.push(cell(t.id, t.name));
     }
   } else {
     for (const t of seen) {
       const parent = t.id.split('.')[0]!;
       for (const tactic of t.tactics.length ? t.tactics : ['unknown']) {
         const c = column.get(tactic);
-        if (c && !c.techniques.some((x) => x.id === parent)) c.techniques.push({ id: parent, name: t.id === parent ? t.name : parent, count: counts.get(parent) ?? 0 });
+        if (c && !c.techniques.some((x) => x.id === parent)) c.techniques.push(cell(parent, t.id === parent ? t.name : parent));
       }
     }
   }

@@ -29,6 +29,8 @@ export interface ServeOptions {
   /** ATT&CK for attribution (default: what spoor update installed, else the shipped copy). */
   attack?: string;
   huntArguments?: string[];
+  /** What every hunt runs with, as the case view shows it: the rules (paths, or where the default ones are) and the IoC feeds. */
+  ruleSet?: { rules: string; iocFeeds: string[] };
 }
 
 const UI = fileURLToPath(new URL('../../../assets/ui/', import.meta.url));
@@ -137,7 +139,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
       const c = store.getCase(id);
       if (!c) throw new Refused(404, `no case ${id}`);
       const rest = m[2] ?? '';
-      if (rest === '' && req.method === 'GET') return send(res, 200, { ...c, files: store.files(id), hosts: store.hosts(id), labels: store.labels(id), ...caseOutcome(caseDir(id)) });
+      if (rest === '' && req.method === 'GET') return send(res, 200, { ...c, files: store.files(id), hosts: store.hosts(id), labels: store.labels(id), ...caseOutcome(caseDir(id)), ...(o.ruleSet ? { ruleSet: o.ruleSet } : {}) });
       if (rest === '/notes' && req.method === 'PUT') {
         const body = (await readJson(req)) as { key?: unknown; note?: unknown; labels?: unknown };
         if (typeof body.key !== 'string' || !body.key || body.key.length > 10_000 || !store.hasDetection(id, body.key)) throw new Refused(400, 'key: expected the key of a detection of this case');

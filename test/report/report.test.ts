@@ -119,6 +119,17 @@ test('HTML: the report opens with no network, draws its charts with no console e
     assert.match(headline, /^Leading hypothesis: HAFNIUM \(Silk Typhoon\), G0125/);
     assert.deepEqual(await page.locator('p.headline').allInnerTexts(), [headline, headline]);
     assert.ok(await page.locator('.matrix .cell.seen').count() >= 3);
+    // Sub-techniques seen are listed under their technique, each with as many detections as the hunt's lines tagged with it.
+    const detections = readFileSync(join(tmp, 'scan.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { rule: { techniques: string[] } });
+    const subs = await page.locator('.matrix .cell.sub.seen').evaluateAll((cells) => cells.map((c) => ({ id: c.getAttribute('data-technique')!, title: c.getAttribute('title')!, parent: c.previousElementSibling?.getAttribute('data-technique') })));
+    const expectedSubs = new Set(detections.flatMap((d) => d.rule.techniques.filter((t) => t.includes('.'))));
+    assert.ok(expectedSubs.has('T1505.003'));
+    assert.deepEqual(new Set(subs.map((x) => x.id)), expectedSubs);
+    for (const x of subs) {
+      assert.equal(Number(/: (\d+) detection/.exec(x.title)![1]), detections.filter((d) => d.rule.techniques.includes(x.id)).length, x.id);
+      // Under its parent: the nearest technique cell above it is the parent or a sibling.
+      assert.ok(x.parent === x.id.split('.')[0] || x.parent?.startsWith(`${x.id.split('.')[0]}.`), `${x.id} under ${x.parent}`);
+    }
     await page.screenshot({ path: join(ARTEFACTS, 'report.png'), fullPage: true });
     assert.deepEqual(errors, []);
     assert.deepEqual(requests.filter((u) => !u.startsWith('file://')), []);

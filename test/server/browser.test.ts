@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { zipSync } from 'fflate';
 import { ARTEFACTS, launchChromium, pageErrors } from '../helpers/browser.js';
 import { DATA, SPOOR } from '../helpers/paths.js';
 import { serve } from '../helpers/serve.js';
@@ -46,6 +47,29 @@ test('web UI in Chromium: create a case, hunt the simulated server with live pro
     await page.waitForSelector('#timeline-chart');
     // What the hunt said about its rules and input is on the page, not only in a server log.
     assert.match(await page.locator('#hunt-notes').textContent() ?? '', /run spoor update for SigmaHQ's/);
+    // The rule set and IoC feeds the hunt ran with, and how many rules it loaded.
+    const ruleLine = await page.locator('#case-rules').innerText();
+    assert.match(ruleLine, /^Rules: Spoor's own rules .*\(\d+ rules and \d+ correlations loaded.*\) · IoC feeds: .*AA21062A\.yaml$/);
+    // Breakdowns: ten rules first, all of them on request; indicators of the feed seen, each opening the detections that hold it.
+    const caseId = ((await (await fetch(new URL('/api/cases', s.base), { headers: { authorization: `Bearer ${s.token}` } })).json()) as { id: number }[])[0]!.id;
+    const overview = (await (await fetch(new URL(`/api/cases/${caseId}/summary`, s.base), { headers: { authorization: `Bearer ${s.token}` } })).json()) as { summary: { rules: unknown[] }; indicators: { value: string; count: number }[] };
+    assert.equal(await page.locator('#top-rules tr').count(), Math.min(10, overview.summary.rules.length));
+    if (overview.summary.rules.length > 10) await page.click('#top-rules-all');
+    assert.equal(await page.locator('#top-rules tr').count(), overview.summary.rules.length);
+    assert.ok(await page.locator('#top-rules-all').isHidden());
+    assert.ok(overview.indicators.length > 0, 'the feed\'s indicators were seen');
+    assert.equal(await page.locator('#top-indicators tr').count(), Math.min(10, overview.indicators.length));
+    const indicator = overview.indicators[0]!;
+    await page.locator('#top-indicators a').first().click();
+    await page.waitForFunction((v) => (document.getElementById('detections-filter') as HTMLInputElement).value.includes(v.split(/\W/)[0]!) && document.querySelectorAll('#detections-body tr.row').length > 0, indicator.value);
+    const holding = await page.locator('#detections-body tr.detail pre').allTextContents();
+    assert.ok(holding.length > 0 && holding.every((t) => t.toLowerCase().includes(indicator.value.toLowerCase().replace(/\\/g, '\\\\'))), `${indicator.value}: ${holding.length} rows`);
+    await page.fill('#detections-filter', '');
+    await page.waitForFunction(() => {
+      const box = document.querySelector('#tab-detections')!;
+      return box.getAttribute('data-loaded') === box.getAttribute('data-loading') && !/[ &]q=[^&]/.test(box.getAttribute('data-loaded') ?? '');
+    });
+    await page.click('#tabbtn-overview');
     await page.screenshot({ path: join(ARTEFACTS, 'ui-2-timeline.png'), fullPage: true });
 
     await page.click('#tabs button[data-tab=detections]');
@@ -172,6 +196,17 @@ test('web UI on a case of 100,000+ detections: top rules and the ATT&CK matrix o
     await settled({ q: `technique:${technique}` });
     const tagged = await page.locator('#detections-body tr.row td:nth-child(6)').allInnerTexts();
     assert.ok(tagged.length > 0 && tagged.every((x) => x.split(' ').some((id) => id === technique || id.startsWith(`${technique}.`))), `${technique}: ${tagged.slice(0, 3)}`);
+    // A sub-technique seen is listed under its technique and opens the detections tagged with it, as many as it says.
+    await page.click('#tabbtn-overview');
+    const sub = page.locator('.matrix .cell.sub.seen').first();
+    const subId = (await sub.getAttribute('data-technique'))!;
+    assert.match(subId, /^T\d{4}\.\d{3}$/);
+    const said = Number(/: (\d+) detection/.exec((await sub.getAttribute('title'))!)![1]);
+    await sub.click();
+    await settled({ q: `technique:${subId}` });
+    await shows(said);
+    const subTagged = await page.locator('#detections-body tr.row td:nth-child(6)').allInnerTexts();
+    assert.ok(subTagged.length > 0 && subTagged.every((x) => x.split(' ').includes(subId)), `${subId}: ${subTagged.slice(0, 3)}`);
 
     // A bar of the timeline opens the detections of its minute.
     await page.click('#tabbtn-overview');
@@ -310,6 +345,73 @@ test('web UI uploads: a file the server refuses is named, and the other files of
     const id = ((await (await fetch(new URL('/api/cases', s.base), { headers: { authorization: `Bearer ${s.token}` } })).json()) as { id: number }[])[0]!.id;
     const files = ((await (await fetch(new URL(`/api/cases/${id}`, s.base), { headers: { authorization: `Bearer ${s.token}` } })).json()) as { files: { name: string }[] }).files;
     assert.deepEqual(files.map((f) => f.name).sort(), ['Microsoft-Windows-Sysmon%4Operational.evtx', 'Журнал.log'].sort());
+  } finally {
+    await browser.close();
+    await s.stop();
+  }
+});
+
+test('web UI: a zipped Exchange collection uploaded to an exchange case gets the checks the folder gets (web shells, LSASS dump, the build\'s exposure); an oversized request is refused and the server goes on', async () => {
+  const evidence = join(tmp, 'zip-evidence');
+  const server = join(evidence, 'exch01');
+  mkdirSync(evidence);
+  assert.equal(spawnSync(process.execPath, [SPOOR, 'demo', 'generate', server, '--size', '2MB', '--intrusion', 'proxylogon', '--seed', '5']).status, 0);
+  const files: Record<string, Uint8Array> = {};
+  const walk = (dir: string, rel: string) => readdirSync(dir, { withFileTypes: true }).forEach((e) => (e.isDirectory() ? walk(join(dir, e.name), `${rel}${e.name}/`) : (files[`${rel}${e.name}`] = readFileSync(join(dir, e.name)))));
+  walk(server, 'exch01/');
+  const s = await serve(join(tmp, 'zip-home'), '--evidence-root', evidence);
+  const browser = await launchChromium();
+  try {
+    const page = await (await browser.newContext({ viewport: { width: 1400, height: 1000 } })).newPage();
+    const errors = pageErrors(page);
+    await page.goto(s.url);
+    // One case by folder, one by upload of the zipped folder, both hunted from the page.
+    const hunted = async (name: string, fill: () => Promise<void>) => {
+      if (await page.isVisible('#back')) await page.click('#back');
+      await page.waitForSelector('#new-case', { state: 'visible' });
+      await page.fill('#case-name', name);
+      await page.selectOption('#case-kind', 'exchange');
+      await fill();
+      await page.click('#create-case');
+      await page.waitForSelector('#case-view:not([hidden])');
+      await page.waitForFunction((n) => document.getElementById('case-title')!.textContent === n, name);
+      if (name === 'zipped') {
+        await page.setInputFiles('#upload', [{ name: 'exch01.zip', mimeType: 'application/zip', buffer: Buffer.from(zipSync(files, { level: 9 })) }]);
+        await page.waitForFunction(() => /1 uploaded file\(s\)/.test(document.getElementById('case-meta')!.textContent!));
+      }
+      await page.click('#run-hunt');
+      await page.waitForSelector('#case-view[data-status=done]', { timeout: 120_000 });
+      await page.waitForSelector('#tab-overview .matrix');
+      const exposure = await page.locator('#tab-overview p', { hasText: 'known-exploited CVE' }).allInnerTexts();
+      await page.click('#tabbtn-detections');
+      const count = async (q: string) => {
+        await page.fill('#detections-filter', q);
+        await page.waitForFunction((part) => {
+          const box = document.querySelector('#tab-detections')!;
+          return box.getAttribute('data-loaded') === box.getAttribute('data-loading') && (box.getAttribute('data-loaded') ?? '').includes(part);
+        }, new URLSearchParams({ q }).toString());
+        return page.locator('#detections-count').innerText();
+      };
+      const webShells = await count('rule:"Unexpected page"');
+      const lsass = await count('rule:"LSASS memory dump"');
+      return { exposure, webShells, lsass, detections: /· (\d+) detections/.exec(await page.locator('#case-meta').innerText())![1] };
+    };
+    const byFolder = await hunted('folder', () => page.fill('#case-path', server));
+    const byZip = await hunted('zipped', async () => undefined);
+    await page.screenshot({ path: join(ARTEFACTS, 'ui-6-zipped-collection.png'), fullPage: true });
+    assert.equal(byFolder.exposure.length, 1);
+    assert.match(byFolder.exposure[0]!, /open to ([1-9]\d*) known-exploited CVE/);
+    assert.match(byFolder.webShells, /of [1-9]\d* detections$/);
+    assert.match(byFolder.lsass, /of [1-9]\d* detections$/);
+    assert.deepEqual(byZip, byFolder);
+
+    // A request body past the limit (64 KiB) is refused with 413, and the page goes on working.
+    const status = await page.evaluate(async (token) => (await fetch('/api/cases', { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'x'.repeat(200_000) }) })).status, s.token);
+    assert.equal(status, 413);
+    await page.reload();
+    await page.waitForFunction(() => document.querySelectorAll('#cases tr.case').length === 2);
+    // The browser logs the refused request; nothing else went wrong.
+    assert.deepEqual(errors.filter((e) => !/\b413\b/.test(e)), []);
   } finally {
     await browser.close();
     await s.stop();

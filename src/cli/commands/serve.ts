@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { spoorHome } from '../../common/home.js';
 import { startServer } from '../../server/server.js';
+import { defaultRules } from '../default-rules.js';
 import { ExitCode } from '../options.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -60,9 +61,10 @@ Exit status: 0 when stopped with Ctrl-C, 1 when it cannot listen, 2 on bad usage
         return;
       }
       const huntArguments = [...(opts.rules?.length ? ['--rules', ...opts.rules] : []), ...(opts.ioc ?? []).flatMap((f) => ['--ioc', resolve(f)])];
+      const ruleSet = { rules: opts.rules?.length ? opts.rules.map((r) => resolve(r)).join(', ') : defaultRules().source, iocFeeds: (opts.ioc ?? []).map((f) => resolve(f)) };
       let running;
       try {
-        running = await startServer({ home: spoorHome(), host: opts.host, port: opts.port, evidenceRoots: roots, maxUpload: opts.maxUpload, diskReserve: opts.diskReserve, maxHunts: opts.maxHunts, ...(attack ? { attack } : {}), huntArguments, ...(process.env.SPOOR_TOKEN ? { token: process.env.SPOOR_TOKEN } : {}) });
+        running = await startServer({ home: spoorHome(), host: opts.host, port: opts.port, evidenceRoots: roots, maxUpload: opts.maxUpload, diskReserve: opts.diskReserve, maxHunts: opts.maxHunts, ...(attack ? { attack } : {}), huntArguments, ruleSet, ...(process.env.SPOOR_TOKEN ? { token: process.env.SPOOR_TOKEN } : {}) });
       } catch (e) {
         say(`cannot listen on ${opts.host}:${opts.port}: ${(e as Error).message}`);
         process.exitCode = ExitCode.Unreadable;
