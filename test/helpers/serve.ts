@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { SPOOR } from './paths.js';
 
@@ -10,7 +11,23 @@ export interface Served {
   /** The address spoor serve printed, token included. */
   url: string;
   stderr: string[];
+  /** Waits (up to 5 s) for the server's hunt processes to start, and kills them with SIGKILL. */
+  killHunts: () => Promise<void>;
   stop: () => Promise<void>;
+}
+
+/** The processes whose parent is `pid` (from /proc). */
+function childrenOf(pid: number | undefined): number[] {
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        return Number(readFileSync(`/proc/${d}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[1]) === pid;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
 }
 
 /** Starts `spoor serve` on a free port with its own SPOOR_HOME; resolves once it prints its address. */
@@ -29,6 +46,15 @@ export async function serve(home: string, ...args: string[]): Promise<Served> {
     base: `${u.origin}/`,
     token: new URLSearchParams(u.hash.slice(1)).get('token')!,
     stderr,
+    killHunts: async () => {
+      let pids: number[] = [];
+      for (let i = 0; i < 200 && !pids.length; i++) {
+        await new Promise((r) => setTimeout(r, 25));
+        pids = childrenOf(child.pid);
+      }
+      if (!pids.length) throw new Error('no hunt process started');
+      for (const pid of pids) process.kill(pid, 'SIGKILL');
+    },
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) return resolve();

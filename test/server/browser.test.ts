@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { zipSync } from 'fflate';
 import { ARTEFACTS, launchChromium, pageErrors } from '../helpers/browser.js';
 import { DATA, SPOOR } from '../helpers/paths.js';
 import { serve } from '../helpers/serve.js';
 import { writeLargeCase } from '../helpers/large-case.js';
+import { zipFolder } from '../helpers/zip-folder.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'spoor-ui-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -351,14 +351,11 @@ test('web UI uploads: a file the server refuses is named, and the other files of
   }
 });
 
-test('web UI: a zipped Exchange collection uploaded to an exchange case gets the checks the folder gets (web shells, LSASS dump, the build\'s exposure); an oversized request is refused and the server goes on', async () => {
+test('web UI: a zipped Exchange collection uploaded to an exchange case gets the checks the folder gets (web shells, LSASS dump, the build\'s exposure); an oversized request is refused and the server goes on; a re-run killed by a signal says so and leaves the last results on show', async () => {
   const evidence = join(tmp, 'zip-evidence');
   const server = join(evidence, 'exch01');
   mkdirSync(evidence);
   assert.equal(spawnSync(process.execPath, [SPOOR, 'demo', 'generate', server, '--size', '2MB', '--intrusion', 'proxylogon', '--seed', '5']).status, 0);
-  const files: Record<string, Uint8Array> = {};
-  const walk = (dir: string, rel: string) => readdirSync(dir, { withFileTypes: true }).forEach((e) => (e.isDirectory() ? walk(join(dir, e.name), `${rel}${e.name}/`) : (files[`${rel}${e.name}`] = readFileSync(join(dir, e.name)))));
-  walk(server, 'exch01/');
   const s = await serve(join(tmp, 'zip-home'), '--evidence-root', evidence);
   const browser = await launchChromium();
   try {
@@ -376,7 +373,7 @@ test('web UI: a zipped Exchange collection uploaded to an exchange case gets the
       await page.waitForSelector('#case-view:not([hidden])');
       await page.waitForFunction((n) => document.getElementById('case-title')!.textContent === n, name);
       if (name === 'zipped') {
-        await page.setInputFiles('#upload', [{ name: 'exch01.zip', mimeType: 'application/zip', buffer: Buffer.from(zipSync(files, { level: 9 })) }]);
+        await page.setInputFiles('#upload', [{ name: 'exch01.zip', mimeType: 'application/zip', buffer: zipFolder(server, 'exch01/') }]);
         await page.waitForFunction(() => /1 uploaded file\(s\)/.test(document.getElementById('case-meta')!.textContent!));
       }
       await page.click('#run-hunt');
@@ -410,6 +407,17 @@ test('web UI: a zipped Exchange collection uploaded to an exchange case gets the
     assert.equal(status, 413);
     await page.reload();
     await page.waitForFunction(() => document.querySelectorAll('#cases tr.case').length === 2);
+    // A re-run killed by a signal: the page says how it ended and still shows the last finished hunt's results.
+    await page.locator('#cases tr.case', { hasText: 'zipped' }).click();
+    await page.waitForSelector('#case-view[data-status=done]');
+    await page.click('#run-hunt');
+    await s.killHunts();
+    await page.waitForSelector('#case-view[data-status=failed]', { timeout: 30_000 });
+    assert.match(await page.locator('#case-message').innerText(), /stopped by SIGKILL/);
+    await page.waitForSelector('#earlier-results');
+    assert.ok(await page.locator('#tab-overview .matrix').isVisible());
+    assert.equal(await page.locator('#tab-overview p', { hasText: 'known-exploited CVE' }).innerText(), byZip.exposure[0]);
+    await page.screenshot({ path: join(ARTEFACTS, 'ui-7-killed-rerun.png'), fullPage: true });
     // The browser logs the refused request; nothing else went wrong.
     assert.deepEqual(errors.filter((e) => !/\b413\b/.test(e)), []);
   } finally {

@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statfsSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { zipSync } from 'fflate';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { DATA, SPOOR, listFiles } from '../helpers/paths.js';
 import { type Served, serve } from '../helpers/serve.js';
+import { zipFolder } from '../helpers/zip-folder.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'spoor-serve-'));
 const evidence = join(tmp, 'evidence');
@@ -247,18 +247,6 @@ test('uploads keep the names logs have (%, any script); one name refused does no
   assert.deepEqual(readdirSync(join(home, 'cases', String(c.id), 'uploads')).sort(), ['MSExchange Management.evtx', 'Microsoft-Windows-Sysmon%4Operational.evtx', 'ログ (1).log', 'Журнал событий.evtx'].sort());
 });
 
-/** The server's hunt processes (children of the server process). */
-const huntPids = () =>
-  readdirSync('/proc')
-    .filter((d) => /^\d+$/.test(d))
-    .filter((d) => {
-      try {
-        return Number(readFileSync(`/proc/${d}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[1]) === s.child.pid;
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
 
 const waitWhileRunning = async (id: unknown) => {
   let c: Record<string, unknown> = {};
@@ -286,13 +274,7 @@ test('hunts: at most --max-hunts at once (429 after); one killed by a signal say
   assert.ok((first.notes as string[]).some((n) => /run spoor update for SigmaHQ's/.test(n)), JSON.stringify(first.notes));
   // A re-run killed by a signal: the case says how it ended, and keeps the last results and notes.
   assert.equal((await call('POST', `/api/cases/${ids[0]}/hunt`, { body: {} })).status, 202);
-  let pids: number[] = [];
-  for (let i = 0; i < 100 && !pids.length; i++) {
-    await new Promise((r) => setTimeout(r, 50));
-    pids = huntPids();
-  }
-  assert.ok(pids.length, 'a hunt process');
-  for (const pid of pids) process.kill(pid, 'SIGKILL');
+  await s.killHunts();
   const after = await waitWhileRunning(ids[0]);
   assert.equal(after.status, 'failed');
   assert.match(String(after.message), /stopped by SIGKILL/);
@@ -303,10 +285,7 @@ test('hunts: at most --max-hunts at once (429 after); one killed by a signal say
 });
 
 test('a zipped Exchange collection uploaded to an exchange case gets the Exchange checks of the same folder given as evidence (web shells, dumps, archives, the build)', async () => {
-  const files: Record<string, Uint8Array> = {};
-  const walk = (dir: string, rel: string) => readdirSync(dir, { withFileTypes: true }).forEach((e) => (e.isDirectory() ? walk(join(dir, e.name), `${rel}${e.name}/`) : (files[`${rel}${e.name}`] = readFileSync(join(dir, e.name)))));
-  walk(server, 'exch01/');
-  const zip = Buffer.from(zipSync(files, { level: 9 }));
+  const zip = zipFolder(server, 'exch01/');
   const byFolder = (await call('POST', '/api/cases', { body: { name: 'folder', kind: 'exchange', evidencePath: server } })).json();
   const byZip = (await call('POST', '/api/cases', { body: { name: 'zip', kind: 'exchange' } })).json();
   const up = await raw('PUT', `/api/cases/${byZip.id}/files/exch01.zip`, { 'content-length': zip.length }, (w, end) => (w(zip), end()));
