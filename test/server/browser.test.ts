@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -420,6 +420,58 @@ test('web UI: a zipped Exchange collection uploaded to an exchange case gets the
     await page.screenshot({ path: join(ARTEFACTS, 'ui-7-killed-rerun.png'), fullPage: true });
     // The browser logs the refused request; nothing else went wrong.
     assert.deepEqual(errors.filter((e) => !/\b413\b/.test(e)), []);
+  } finally {
+    await browser.close();
+    await s.stop();
+  }
+});
+
+test('web UI: a hunt started while a file is still uploading reads only whole uploads, the next one all of them; what the case keeps is its user\'s alone', async () => {
+  const home = join(tmp, 'partial-home');
+  const s = await serve(home, '--evidence-root', tmp);
+  const browser = await launchChromium();
+  try {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const errors = pageErrors(page);
+    await page.goto(s.url);
+    await page.fill('#case-name', 'partial');
+    await page.click('#create-case');
+    await page.waitForSelector('#case-view:not([hidden])');
+    const id = ((await (await fetch(new URL('/api/cases', s.base), { headers: { authorization: `Bearer ${s.token}` } })).json()) as { id: number }[])[0]!.id;
+    const line = (n: number) => `${JSON.stringify({ Event: { System: { Channel: 'Application', EventID: 1000, EventRecordID: n, TimeCreated: { '#attributes': { SystemTime: '2021-03-02T10:00:00Z' } } } } })}\n`;
+    await page.setInputFiles('#upload', [{ name: 'first.jsonl', mimeType: 'application/json', buffer: Buffer.from(line(1)) }]);
+    await page.waitForFunction(() => /1 uploaded file\(s\)/.test(document.getElementById('case-meta')!.textContent!));
+    // The second file is sent slowly (Chromium throttles the upload), and a hunt starts while it is on its way.
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 128 * 1024 });
+    const big = Buffer.from(Array.from({ length: 20_000 }, (_, i) => line(i + 2)).join(''));
+    await page.setInputFiles('#upload', [{ name: 'second.jsonl', mimeType: 'application/json', buffer: big }]);
+    const incoming = join(home, 'cases', String(id), 'incoming');
+    for (let i = 0; i < 400 && !(existsSync(incoming) && readdirSync(incoming).some((f) => f.endsWith('.part'))); i++) await new Promise((r) => setTimeout(r, 25));
+    assert.ok(readdirSync(incoming).some((f) => f.endsWith('.part')), 'the upload is under way');
+    await page.click('#run-hunt');
+    await page.waitForSelector('#case-view[data-status=done]', { timeout: 60_000 });
+    assert.ok(readdirSync(incoming).some((f) => f.endsWith('.part')), 'the upload was still under way when the hunt ended');
+    assert.match((await page.locator('#hunt-notes').textContent())!, /\b1 files, 1 events\b/);
+    // Whole at last: the next hunt reads both files.
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+    await page.waitForFunction(() => /2 uploaded file\(s\)/.test(document.getElementById('case-meta')!.textContent!), undefined, { timeout: 120_000 });
+    await page.click('#run-hunt');
+    await page.waitForFunction(() => document.getElementById('case-view')!.getAttribute('data-status') === 'done' && /\b2 files, 20001 events\b/.test(document.getElementById('hunt-notes')!.textContent!), undefined, { timeout: 60_000 });
+    // Uploads, detections, reports and the store: readable and writable by their user only.
+    const open: string[] = [];
+    const walk = (p: string) => {
+      const st = statSync(p);
+      if (st.mode & 0o077) open.push(`${p} ${(st.mode & 0o777).toString(8)}`);
+      if (st.isDirectory()) for (const e of readdirSync(p)) walk(join(p, e));
+    };
+    walk(join(home, 'cases'));
+    walk(join(home, 'cases.sqlite'));
+    assert.deepEqual(open, []);
+    assert.ok(existsSync(join(home, 'cases', String(id), 'uploads', 'second.jsonl')));
+    assert.deepEqual(errors, []);
   } finally {
     await browser.close();
     await s.stop();
