@@ -57,6 +57,10 @@ test('web UI in Chromium: create a case, hunt the simulated server with live pro
     if (overview.summary.rules.length > 10) await page.click('#top-rules-all');
     assert.equal(await page.locator('#top-rules tr').count(), overview.summary.rules.length);
     assert.ok(await page.locator('#top-rules-all').isHidden());
+    // One host under one name: the short name the IIS logs give and the full one of the event logs are merged.
+    const hosts = await page.locator('#top-hosts a').allInnerTexts();
+    assert.ok(hosts.some((h) => /^EXCH01\./i.test(h)), hosts.join(', '));
+    assert.ok(!hosts.some((h) => hosts.some((o) => o.toLowerCase().startsWith(`${h.toLowerCase()}.`))), hosts.join(', '));
     assert.ok(overview.indicators.length > 0, 'the feed\'s indicators were seen');
     assert.equal(await page.locator('#top-indicators tr').count(), Math.min(10, overview.indicators.length));
     const indicator = overview.indicators[0]!;
@@ -472,6 +476,48 @@ test('web UI: a hunt started while a file is still uploading reads only whole up
     assert.deepEqual(open, []);
     assert.ok(existsSync(join(home, 'cases', String(id), 'uploads', 'second.jsonl')));
     assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+    await s.stop();
+  }
+});
+
+test('web UI: a hunt past --max-hunts is refused with the reason on the page; an object as evidence folder, a token in the query and a lower-case bearer are answered as they should be', async () => {
+  const evidence = join(tmp, 'limit-evidence');
+  const server = join(evidence, 'exch01');
+  mkdirSync(evidence);
+  assert.equal(spawnSync(process.execPath, [SPOOR, 'demo', 'generate', server, '--size', '4MB', '--intrusion', 'proxylogon', '--seed', '3']).status, 0);
+  const s = await serve(join(tmp, 'limit-home'), '--evidence-root', evidence, '--max-hunts', '1');
+  const browser = await launchChromium();
+  try {
+    const page = await (await browser.newContext()).newPage();
+    const errors = pageErrors(page);
+    await page.goto(s.url);
+    for (const name of ['first', 'second']) {
+      if (await page.isVisible('#back')) await page.click('#back');
+      await page.waitForSelector('#new-case', { state: 'visible' });
+      await page.fill('#case-name', name);
+      await page.selectOption('#case-kind', 'exchange');
+      await page.fill('#case-path', server);
+      await page.click('#create-case');
+      await page.waitForFunction((n) => document.getElementById('case-title')!.textContent === n, name);
+      await page.click('#run-hunt');
+      if (name === 'first') await page.waitForSelector('#case-view[data-status=running]');
+    }
+    // The second case's hunt waits for no one: it is refused, and the page says why.
+    await page.waitForFunction(() => /--max-hunts/.test(document.getElementById('case-message')!.textContent!));
+    assert.notEqual(await page.getAttribute('#case-view', 'data-status'), 'running');
+    // From the page's own context: what a script in the browser meets.
+    const answers = await page.evaluate(async (token) => {
+      const status = async (path: string, init: RequestInit) => (await fetch(path, init)).status;
+      return {
+        objectAsFolder: await status('/api/cases', { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'x', kind: 'exchange', evidencePath: { path: '/' } }) }),
+        tokenInQuery: await status(`/api/cases?token=${token}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'y' }) }),
+        lowerCaseBearer: await status('/api/cases', { headers: { authorization: `bearer ${token}` } }),
+      };
+    }, s.token);
+    assert.deepEqual(answers, { objectAsFolder: 400, tokenInQuery: 401, lowerCaseBearer: 200 });
+    assert.deepEqual(errors.filter((e) => !/\b(400|401|429)\b/.test(e)), []);
   } finally {
     await browser.close();
     await s.stop();
