@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -521,6 +521,41 @@ test('web UI: a hunt past --max-hunts is refused with the reason on the page; an
     }, s.token);
     assert.deepEqual(answers, { objectAsFolder: 400, tokenInQuery: 401, lowerCaseBearer: 200 });
     assert.deepEqual(errors.filter((e) => !/\b(400|401|429)\b/.test(e)), []);
+  } finally {
+    await browser.close();
+    await s.stop();
+  }
+});
+
+test('web UI: a link in an evidence folder that leads out of the evidence roots is named in the hunt\'s notes and not read; an upload that would leave less free disk than --disk-reserve is refused with the reason on the page', async () => {
+  const roots = join(tmp, 'link-evidence');
+  const folder = join(roots, 'host');
+  const outside = join(tmp, 'link-outside');
+  mkdirSync(folder, { recursive: true });
+  mkdirSync(outside);
+  const event = (host: string) => `${JSON.stringify({ Event: { System: { Channel: 'Application', EventID: 1000, Computer: host, TimeCreated: { '#attributes': { SystemTime: '2021-03-02T10:00:00Z' } } } } })}\n`;
+  writeFileSync(join(folder, 'inside.jsonl'), event('INSIDE'));
+  writeFileSync(join(outside, 'secret.jsonl'), event('OUTSIDE'));
+  symlinkSync(join(outside, 'secret.jsonl'), join(folder, 'link.jsonl'));
+  const s = await serve(join(tmp, 'link-home'), '--evidence-root', roots, '--disk-reserve', String(2 ** 50));
+  const browser = await launchChromium();
+  try {
+    const page = await (await browser.newContext()).newPage();
+    const errors = pageErrors(page);
+    await page.goto(s.url);
+    await page.fill('#case-name', 'links');
+    await page.fill('#case-path', folder);
+    await page.click('#create-case');
+    await page.waitForSelector('#case-view:not([hidden])');
+    await page.click('#run-hunt');
+    await page.waitForSelector('#case-view[data-status=done]', { timeout: 60_000 });
+    const notes = (await page.locator('#hunt-notes').textContent())!;
+    assert.match(notes, /link\.jsonl: a symbolic link out of the folders allowed \(--within\); skipped/);
+    assert.match(notes, /\b1 files, 1 events\b/);
+    await page.setInputFiles('#upload', [{ name: 'more.jsonl', mimeType: 'application/json', buffer: Buffer.from(event('UPLOADED')) }]);
+    await page.waitForFunction(() => /more\.jsonl: .*disk/i.test(document.getElementById('case-message')!.textContent!));
+    assert.match(await page.locator('#case-meta').innerText(), /0 uploaded file\(s\)/);
+    assert.deepEqual(errors.filter((e) => !/\b507\b/.test(e)), []);
   } finally {
     await browser.close();
     await s.stop();
