@@ -6,6 +6,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import type { CDPSession, Page } from 'playwright-core';
 import { ARTEFACTS, launchChromium, pageErrors } from '../helpers/browser.js';
 import { DATA, SPOOR } from '../helpers/paths.js';
 import { serve } from '../helpers/serve.js';
@@ -14,6 +15,26 @@ import { zipFolder } from '../helpers/zip-folder.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'spoor-ui-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** Has Chromium send the page's requests at `bytesPerSecond` (-1: at full speed again, through the session returned). */
+async function throttleUploads(page: Page, bytesPerSecond: number): Promise<CDPSession> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Network.enable');
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: bytesPerSecond });
+  return cdp;
+}
+
+/** Creates a case from the page's form (from the case list, going back to it first) and waits until it is open. */
+async function newCase(page: Page, name: string, options: { kind?: 'hunt' | 'exchange'; path?: string } = {}): Promise<void> {
+  if (await page.isVisible('#back')) await page.click('#back');
+  await page.waitForSelector('#new-case', { state: 'visible' });
+  await page.fill('#case-name', name);
+  if (options.kind) await page.selectOption('#case-kind', options.kind);
+  if (options.path) await page.fill('#case-path', options.path);
+  await page.click('#create-case');
+  await page.waitForSelector('#case-view:not([hidden])');
+  await page.waitForFunction((n) => document.getElementById('case-title')!.textContent === n, name);
+}
 
 test('web UI in Chromium: create a case, hunt the simulated server with live progress, see detections, open the attribution, download the report', async () => {
   const evidence = join(tmp, 'evidence');
@@ -31,12 +52,7 @@ test('web UI in Chromium: create a case, hunt the simulated server with live pro
     assert.equal(new URL(page.url()).hash, '');
     assert.ok(!page.url().includes(s.token));
 
-    await page.fill('#case-name', 'EXCH01 ProxyLogon');
-    await page.selectOption('#case-kind', 'exchange');
-    await page.fill('#case-path', server);
-    await page.click('#create-case');
-    await page.waitForSelector('#case-view:not([hidden])');
-    assert.equal(await page.locator('#case-title').innerText(), 'EXCH01 ProxyLogon');
+    await newCase(page, 'EXCH01 ProxyLogon', { kind: 'exchange', path: server });
 
     await page.fill('#sector', 'higher education');
     await page.click('#run-hunt');
@@ -159,10 +175,7 @@ test('web UI on a case of 100,000+ detections: top rules and the ATT&CK matrix o
     await page.goto(s.url);
     await page.waitForSelector('#new-case');
     timings.push(`page ${Date.now() - t} ms`);
-    await page.fill('#case-name', 'large');
-    await page.fill('#case-path', evidence);
-    await page.click('#create-case');
-    await page.waitForSelector('#case-view:not([hidden])');
+    await newCase(page, 'large', { path: evidence });
     await page.click('#run-hunt');
     await page.waitForSelector('#case-view[data-status=done]', { timeout: 540_000 });
     const id = ((await api('/api/cases')) as unknown as { id: number }[])[0]!.id;
@@ -335,9 +348,7 @@ test('web UI uploads: a file the server refuses is named, and the other files of
   try {
     const page = await (await browser.newContext()).newPage();
     await page.goto(s.url);
-    await page.fill('#case-name', 'uploads');
-    await page.click('#create-case');
-    await page.waitForSelector('#case-view:not([hidden])');
+    await newCase(page, 'uploads');
     await page.setInputFiles('#upload', [
       { name: 'Microsoft-Windows-Sysmon%4Operational.evtx', mimeType: 'application/octet-stream', buffer: Buffer.from('not really evtx') },
       { name: 'bad|name.log', mimeType: 'text/plain', buffer: Buffer.from('x') },
@@ -349,6 +360,25 @@ test('web UI uploads: a file the server refuses is named, and the other files of
     const id = ((await (await fetch(new URL('/api/cases', s.base), { headers: { authorization: `Bearer ${s.token}` } })).json()) as { id: number }[])[0]!.id;
     const files = ((await (await fetch(new URL(`/api/cases/${id}`, s.base), { headers: { authorization: `Bearer ${s.token}` } })).json()) as { files: { name: string }[] }).files;
     assert.deepEqual(files.map((f) => f.name).sort(), ['Microsoft-Windows-Sysmon%4Operational.evtx', 'Журнал.log'].sort());
+    // Two tabs upload a file of one name at once: the file kept is one of them whole, and the size the case records is its own.
+    const other = await page.context().newPage();
+    await other.goto(s.url);
+    await other.locator('#cases tr.case', { hasText: 'uploads' }).click();
+    await other.waitForSelector('#case-view:not([hidden])');
+    const a = Buffer.alloc(4 << 20, 'a');
+    const b = Buffer.alloc(3 << 20, 'b');
+    // Both sent at 1 MB/s, so that they are received at the same time.
+    for (const p of [page, other]) await throttleUploads(p, 1 << 20);
+    await Promise.all([page.setInputFiles('#upload', [{ name: 'twice.log', mimeType: 'text/plain', buffer: a }]), other.setInputFiles('#upload', [{ name: 'twice.log', mimeType: 'text/plain', buffer: b }])]);
+    const incoming = join(tmp, 'upload-home', 'cases', String(id), 'incoming');
+    const both = () => existsSync(incoming) && readdirSync(incoming).filter((f) => f.endsWith('.part')).length === 2;
+    for (let i = 0; i < 200 && !both(); i++) await new Promise((r) => setTimeout(r, 25));
+    assert.ok(both(), 'the two uploads are received at once');
+    for (const p of [page, other]) await p.waitForFunction(() => /3 uploaded file\(s\)/.test(document.getElementById('case-meta')!.textContent!) && !/uploading/.test(document.getElementById('hunt-status')!.textContent!));
+    const kept = readFileSync(join(tmp, 'upload-home', 'cases', String(id), 'uploads', 'twice.log'));
+    assert.ok(kept.equals(a) || kept.equals(b), `kept ${kept.length} bytes`);
+    const recorded = ((await (await fetch(new URL(`/api/cases/${id}`, s.base), { headers: { authorization: `Bearer ${s.token}` } })).json()) as { files: { name: string; size: number }[] }).files;
+    assert.equal(recorded.find((f) => f.name === 'twice.log')?.size, kept.length);
   } finally {
     await browser.close();
     await s.stop();
@@ -367,15 +397,8 @@ test('web UI: a zipped Exchange collection uploaded to an exchange case gets the
     const errors = pageErrors(page);
     await page.goto(s.url);
     // One case by folder, one by upload of the zipped folder, both hunted from the page.
-    const hunted = async (name: string, fill: () => Promise<void>) => {
-      if (await page.isVisible('#back')) await page.click('#back');
-      await page.waitForSelector('#new-case', { state: 'visible' });
-      await page.fill('#case-name', name);
-      await page.selectOption('#case-kind', 'exchange');
-      await fill();
-      await page.click('#create-case');
-      await page.waitForSelector('#case-view:not([hidden])');
-      await page.waitForFunction((n) => document.getElementById('case-title')!.textContent === n, name);
+    const hunted = async (name: string, path?: string) => {
+      await newCase(page, name, { kind: 'exchange', path });
       if (name === 'zipped') {
         await page.setInputFiles('#upload', [{ name: 'exch01.zip', mimeType: 'application/zip', buffer: zipFolder(server, 'exch01/') }]);
         await page.waitForFunction(() => /1 uploaded file\(s\)/.test(document.getElementById('case-meta')!.textContent!));
@@ -399,8 +422,8 @@ test('web UI: a zipped Exchange collection uploaded to an exchange case gets the
       const lsass = await count('rule:"LSASS memory dump"');
       return { exposure, webShells, lsass, last, detections: /· (\d+) detections/.exec(await page.locator('#case-meta').innerText())![1] };
     };
-    const byFolder = await hunted('folder', () => page.fill('#case-path', server));
-    const byZip = await hunted('zipped', async () => undefined);
+    const byFolder = await hunted('folder', server);
+    const byZip = await hunted('zipped');
     await page.screenshot({ path: join(ARTEFACTS, 'ui-6-zipped-collection.png'), fullPage: true });
     assert.equal(byFolder.exposure.length, 1);
     assert.match(byFolder.exposure[0]!, /open to ([1-9]\d*) known-exploited CVE/);
@@ -442,17 +465,13 @@ test('web UI: a hunt started while a file is still uploading reads only whole up
     const page = await context.newPage();
     const errors = pageErrors(page);
     await page.goto(s.url);
-    await page.fill('#case-name', 'partial');
-    await page.click('#create-case');
-    await page.waitForSelector('#case-view:not([hidden])');
+    await newCase(page, 'partial');
     const id = ((await (await fetch(new URL('/api/cases', s.base), { headers: { authorization: `Bearer ${s.token}` } })).json()) as { id: number }[])[0]!.id;
     const line = (n: number) => `${JSON.stringify({ Event: { System: { Channel: 'Application', EventID: 1000, EventRecordID: n, TimeCreated: { '#attributes': { SystemTime: '2021-03-02T10:00:00Z' } } } } })}\n`;
     await page.setInputFiles('#upload', [{ name: 'first.jsonl', mimeType: 'application/json', buffer: Buffer.from(line(1)) }]);
     await page.waitForFunction(() => /1 uploaded file\(s\)/.test(document.getElementById('case-meta')!.textContent!));
     // The second file is sent slowly (Chromium throttles the upload), and a hunt starts while it is on its way.
-    const cdp = await context.newCDPSession(page);
-    await cdp.send('Network.enable');
-    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 128 * 1024 });
+    const cdp = await throttleUploads(page, 128 * 1024);
     const big = Buffer.from(Array.from({ length: 20_000 }, (_, i) => line(i + 2)).join(''));
     await page.setInputFiles('#upload', [{ name: 'second.jsonl', mimeType: 'application/json', buffer: big }]);
     const incoming = join(home, 'cases', String(id), 'incoming');
@@ -497,13 +516,7 @@ test('web UI: a hunt past --max-hunts is refused with the reason on the page; an
     const errors = pageErrors(page);
     await page.goto(s.url);
     for (const name of ['first', 'second']) {
-      if (await page.isVisible('#back')) await page.click('#back');
-      await page.waitForSelector('#new-case', { state: 'visible' });
-      await page.fill('#case-name', name);
-      await page.selectOption('#case-kind', 'exchange');
-      await page.fill('#case-path', server);
-      await page.click('#create-case');
-      await page.waitForFunction((n) => document.getElementById('case-title')!.textContent === n, name);
+      await newCase(page, name, { kind: 'exchange', path: server });
       await page.click('#run-hunt');
       if (name === 'first') await page.waitForSelector('#case-view[data-status=running]');
     }
@@ -543,10 +556,7 @@ test('web UI: a link in an evidence folder that leads out of the evidence roots 
     const page = await (await browser.newContext()).newPage();
     const errors = pageErrors(page);
     await page.goto(s.url);
-    await page.fill('#case-name', 'links');
-    await page.fill('#case-path', folder);
-    await page.click('#create-case');
-    await page.waitForSelector('#case-view:not([hidden])');
+    await newCase(page, 'links', { path: folder });
     await page.click('#run-hunt');
     await page.waitForSelector('#case-view[data-status=done]', { timeout: 60_000 });
     const notes = (await page.locator('#hunt-notes').textContent())!;
