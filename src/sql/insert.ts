@@ -26,9 +26,21 @@ export class RowBinaryInsert {
   async write(chunks: readonly Buffer[]): Promise<void> {
     for (const c of chunks) {
       if (this.failure) throw this.failure;
-      if (!this.body.write(c)) await Promise.race([new Promise((r) => this.body.once('drain', r)), this.done]);
+      if (!this.body.write(c)) await this.drained();
     }
     if (this.failure) throw this.failure;
+  }
+
+  /** Resolves when the body takes bytes again, or the insert has ended (refused): no listener is left behind either way. */
+  private drained(): Promise<void> {
+    return new Promise((resolve) => {
+      const go = () => {
+        this.body.off('drain', go);
+        resolve();
+      };
+      this.body.once('drain', go);
+      void this.done.then(go);
+    });
   }
 
   /** Ends the insert: resolves once the server holds every row. */
