@@ -369,8 +369,7 @@
     view = { show: function (patch) { selectTab('detections'); set(Object.assign({ q: '', level: '', host: '', label: '', from: '', to: '' }, patch)); } };
   }
 
-  /* The overview's tallies open the detections they count. */
-  /* The first ten rows of a breakdown, and a button for the rest (every rule, every host). */
+  /* The overview's tallies open the detections they count: the first ten rows, and a button for the rest (every rule, every host). */
   function topTable(id, title, rows, patchOf) {
     var body = el('tbody');
     var more = el('button', { type: 'button', class: 'more', id: id + '-all', text: 'Show all ' + rows.length });

@@ -10,6 +10,8 @@ export class RowBinaryInsert {
   private readonly body = new PassThrough({ highWaterMark: 4 << 20 });
   private readonly done: Promise<void>;
   private failure: Error | undefined;
+  /** Wakes a writer waiting for the body to drain (the insert failed: it never will). */
+  private wake: (() => void) | undefined;
 
   constructor(client: ClickHouseClient, table: string, settings: Record<string, number> = {}) {
     this.done = (async () => {
@@ -19,6 +21,7 @@ export class RowBinaryInsert {
     })().catch((e: unknown) => {
       this.failure = e as Error;
       this.body.destroy();
+      this.wake?.();
     });
   }
 
@@ -31,15 +34,17 @@ export class RowBinaryInsert {
     if (this.failure) throw this.failure;
   }
 
-  /** Resolves when the body takes bytes again, or the insert has ended (refused): no listener is left behind either way. */
+  /** Resolves when the body takes bytes again, or the insert has failed: no listener is left behind either way. */
   private drained(): Promise<void> {
     return new Promise((resolve) => {
+      if (this.failure) return resolve();
       const go = () => {
         this.body.off('drain', go);
+        this.wake = undefined;
         resolve();
       };
       this.body.once('drain', go);
-      void this.done.then(go);
+      this.wake = go;
     });
   }
 
