@@ -62,10 +62,10 @@ export function windowSql(window: TimeWindow | undefined): string | undefined {
   return parts.length ? parts.join(' AND ') : undefined;
 }
 
-/** The query that finds the events a batch of rules matches, with the numbers (in the batch) of the rules that matched each. */
 /** Rows of the files a table lists by content hash (GLOBAL: on a cluster the list is read here and sent to the shards). */
 export const onlyFilesSql = (files: string) => `source_sha256 GLOBAL IN (SELECT source_sha256 FROM ${files})`;
 
+/** The query that finds the events a batch of rules matches, with the numbers (in the batch) of the rules that matched each. */
 export function batchQuery(batch: readonly ConvertedRule[], table = TABLE, window?: TimeWindow, files?: string): string {
   const hits = batch.map((r, i) => `if(${r.sql}, ${i}, -1)`).join(',\n  ');
   // Only the rows of the batch's event kinds (or channels), in the window, holding one of the literals

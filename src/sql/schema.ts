@@ -19,6 +19,8 @@ export const TABLE = 'events';
 export const INGESTED = 'spoor_ingested';
 /** Which files (by content) a rule set has hunted, for hunt --since-last. */
 export const HUNTED = 'spoor_hunted';
+/** Its declaration (a database ingested before it existed gets it when first hunted --since-last). */
+export const HUNTED_TABLE = `CREATE TABLE IF NOT EXISTS ${HUNTED} (rule_set String, source_sha256 String, hunted DateTime) ENGINE = MergeTree() ORDER BY (rule_set, source_sha256)`;
 
 /** The tables, in SQL both ClickHouse 18.16 and current releases accept. */
 export function createTables(table = TABLE, engine = 'MergeTree()'): string[] {
@@ -42,7 +44,7 @@ export function createTables(table = TABLE, engine = 'MergeTree()'): string[] {
   raw String
 ) ENGINE = ${engine} PARTITION BY toYYYYMM(time) ORDER BY (host, time, source_sha256, seq)`,
     `CREATE TABLE IF NOT EXISTS ${INGESTED} (source_sha256 String, source_file String, events UInt64, ingested DateTime) ENGINE = MergeTree() ORDER BY source_sha256`,
-    `CREATE TABLE IF NOT EXISTS ${HUNTED} (rule_set String, source_sha256 String, hunted DateTime) ENGINE = MergeTree() ORDER BY (rule_set, source_sha256)`,
+    HUNTED_TABLE,
   ];
 }
 

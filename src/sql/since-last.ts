@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { sqlString } from './clickhouse.js';
 import { type ConvertedRule, onlyFilesSql } from './hunt.js';
-import { HUNTED, INGESTED, createTables } from './schema.js';
+import { HUNTED, HUNTED_TABLE, INGESTED } from './schema.js';
 
 /**
  * What `hunt --engine --since-last` hunts: the files (by content) that spoor_ingested holds and
@@ -22,8 +22,7 @@ export class NewFiles {
     for (const sql of rules.map((r) => r.sql).sort()) h.update(sql).update('\0');
     for (const feed of [...feeds].sort()) h.update(createHash('sha256').update(readFileSync(feed)).digest('hex')).update('\0');
     const ruleSet = h.digest('hex');
-    // A database ingested before spoor_hunted existed gets it now.
-    await client.command({ query: createTables()[2]! });
+    await client.command({ query: HUNTED_TABLE });
     const query = `SELECT source_sha256 AS s FROM ${INGESTED} WHERE source_sha256 NOT IN (SELECT source_sha256 FROM ${HUNTED} WHERE rule_set = ${sqlString(ruleSet)}) GROUP BY source_sha256`;
     const rows = (await (await client.query({ query, format: 'JSONEachRow' })).json()) as { s: string }[];
     return new NewFiles(client, ruleSet, rows.map((r) => r.s));

@@ -11,6 +11,8 @@ export interface Served {
   /** The address spoor serve printed, token included. */
   url: string;
   stderr: string[];
+  /** GETs a path of the API with the token, and its JSON answer. */
+  get: <T>(path: string) => Promise<T>;
   /** Waits (up to 5 s) for the server's hunt processes to start, and kills them with SIGKILL. */
   killHunts: () => Promise<void>;
   stop: () => Promise<void>;
@@ -40,12 +42,14 @@ export async function serve(home: string, ...args: string[]): Promise<Served> {
     child.once('exit', (code) => reject(new Error(`spoor serve exited with ${code}: ${stderr.join('\n')}`)));
   });
   const u = new URL(url);
+  const token = new URLSearchParams(u.hash.slice(1)).get('token')!;
   return {
     child,
     url,
     base: `${u.origin}/`,
-    token: new URLSearchParams(u.hash.slice(1)).get('token')!,
+    token,
     stderr,
+    get: async <T>(path: string) => (await (await fetch(new URL(path, `${u.origin}/`), { headers: { authorization: `Bearer ${token}` } })).json()) as T,
     killHunts: async () => {
       let pids: number[] = [];
       for (let i = 0; i < 200 && !pids.length; i++) {

@@ -6,15 +6,40 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import type { CDPSession, Page } from 'playwright-core';
+import type { Browser, CDPSession, Page } from 'playwright-core';
 import { ARTEFACTS, launchChromium, pageErrors } from '../helpers/browser.js';
 import { DATA, SPOOR } from '../helpers/paths.js';
-import { serve } from '../helpers/serve.js';
+import { type Served, serve } from '../helpers/serve.js';
 import { writeLargeCase } from '../helpers/large-case.js';
 import { zipFolder } from '../helpers/zip-folder.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'spoor-ui-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** Launches Chromium for a test of the server `s`; closes both when the test ends, however it ends. */
+async function withBrowser(s: Served, body: (browser: Browser) => Promise<void>): Promise<void> {
+  const browser = await launchChromium();
+  try {
+    await body(browser);
+  } finally {
+    await browser.close();
+    await s.stop();
+  }
+}
+
+/** A simulated Exchange server with ProxyLogon in it, generated into `tmp/name/exch01` (its evidence root `tmp/name`). */
+function simulatedServer(name: string, size: string, seed: number): { evidence: string; server: string } {
+  const evidence = join(tmp, name);
+  const server = join(evidence, 'exch01');
+  mkdirSync(evidence);
+  assert.equal(spawnSync(process.execPath, [SPOOR, 'demo', 'generate', server, '--size', size, '--intrusion', 'proxylogon', '--seed', String(seed)]).status, 0);
+  return { evidence, server };
+}
+
+/** One Application event as a JSON line in evtx_dump's shape, with `system` added to its System fields. */
+function jsonEvent(system: Record<string, unknown>): string {
+  return `${JSON.stringify({ Event: { System: { Channel: 'Application', EventID: 1000, ...system, TimeCreated: { '#attributes': { SystemTime: '2021-03-02T10:00:00Z' } } } } })}\n`;
+}
 
 /** Has Chromium send the page's requests at `bytesPerSecond` (-1: at full speed again, through the session returned). */
 async function throttleUploads(page: Page, bytesPerSecond: number): Promise<CDPSession> {
@@ -42,8 +67,7 @@ test('web UI in Chromium: create a case, hunt the simulated server with live pro
   const server = join(evidence, 'exch01');
   assert.equal(spawnSync(process.execPath, [SPOOR, 'demo', 'generate', server, '--size', '4MB', '--intrusion', 'proxylogon', '--seed', '11']).status, 0);
   const s = await serve(join(tmp, 'home'), '--evidence-root', evidence, '--attack', `${DATA}/attack/enterprise-attack.json`, '--ioc', `${DATA}/ioc/chirp/AA21062A.yaml`);
-  const browser = await launchChromium();
-  try {
+  await withBrowser(s, async (browser) => {
     const context = await browser.newContext({ viewport: { width: 1400, height: 1000 }, acceptDownloads: true });
     const page = await context.newPage();
     const errors = pageErrors(page);
@@ -67,8 +91,8 @@ test('web UI in Chromium: create a case, hunt the simulated server with live pro
     const ruleLine = await page.locator('#case-rules').innerText();
     assert.match(ruleLine, /^Rules: Spoor's own rules .*\(\d+ rules and \d+ correlations loaded.*\) · IoC feeds: .*AA21062A\.yaml$/);
     // Breakdowns: ten rules first, all of them on request; indicators of the feed seen, each opening the detections that hold it.
-    const caseId = ((await (await fetch(new URL('/api/cases', s.base), { headers: { authorization: `Bearer ${s.token}` } })).json()) as { id: number }[])[0]!.id;
-    const overview = (await (await fetch(new URL(`/api/cases/${caseId}/summary`, s.base), { headers: { authorization: `Bearer ${s.token}` } })).json()) as { summary: { rules: unknown[] }; indicators: { value: string; count: number }[] };
+    const caseId = (await s.get<{ id: number }[]>('/api/cases'))[0]!.id;
+    const overview = await s.get<{ summary: { rules: unknown[] }; indicators: { value: string; count: number }[] }>(`/api/cases/${caseId}/summary`);
     assert.equal(await page.locator('#top-rules tr').count(), Math.min(10, overview.summary.rules.length));
     if (overview.summary.rules.length > 10) await page.click('#top-rules-all');
     assert.equal(await page.locator('#top-rules tr').count(), overview.summary.rules.length);
@@ -104,8 +128,8 @@ test('web UI in Chromium: create a case, hunt the simulated server with live pro
     assert.ok(levels.length > 0 && levels.every((l) => l === 'critical'), levels.join(','));
     // The search reaches into events: a command the attacker ran is found, though no rule's title holds it.
     await page.selectOption('#detections-level', '');
-    const cases = (await (await fetch(new URL('/api/cases', s.base), { headers: { authorization: `Bearer ${s.token}` } })).json()) as { id: number }[];
-    const api = await (await fetch(new URL(`/api/cases/${cases[0]!.id}/detections?q=CommandLine%3Awhoami`, s.base), { headers: { authorization: `Bearer ${s.token}` } })).json();
+    const cases = await s.get<{ id: number }[]>('/api/cases');
+    const api = await s.get<{ total: number }>(`/api/cases/${cases[0]!.id}/detections?q=CommandLine%3Awhoami`);
     assert.ok(api.total > 0 && api.total < total, `${api.total} of ${total}`);
     await page.fill('#detections-filter', 'CommandLine:whoami');
     await page.waitForFunction((n) => document.getElementById('detections-count')!.textContent === `1–${n} of ${n} detections` && document.querySelectorAll('#detections-body tr.row').length === n, api.total);
@@ -155,19 +179,15 @@ test('web UI in Chromium: create a case, hunt the simulated server with live pro
     } finally {
       other.close();
     }
-  } finally {
-    await browser.close();
-    await s.stop();
-  }
+  });
 });
 
 test('web UI on a case of 100,000+ detections: top rules and the ATT&CK matrix open their detections, columns sort, search, drill-down to a detection\'s neighbours and values, CSV export, keyboard tabs, rename and delete', { timeout: 600_000 }, async () => {
   const { evidence, rules } = writeLargeCase(join(tmp, 'large'), 100_000);
   const s = await serve(join(tmp, 'large-home'), '--evidence-root', join(tmp, 'large', 'evidence'), '--rules', rules, '--rules', `${DATA}/sigma/rules`);
-  const api = async (path: string) => (await (await fetch(new URL(path, s.base), { headers: { authorization: `Bearer ${s.token}` } })).json()) as Record<string, unknown>;
-  const browser = await launchChromium();
+  const api = (path: string) => s.get<Record<string, unknown>>(path);
   const timings: string[] = [];
-  try {
+  await withBrowser(s, async (browser) => {
     const context = await browser.newContext({ viewport: { width: 1400, height: 1000 }, acceptDownloads: true });
     const page = await context.newPage();
     const errors = pageErrors(page);
@@ -336,16 +356,12 @@ test('web UI on a case of 100,000+ detections: top rules and the ATT&CK matrix o
     assert.equal(existsSync(join(tmp, 'large-home', 'cases', String(id))), false);
     assert.deepEqual(errors, []);
     console.log(`large case (${total} detections): ${timings.join('; ')}`);
-  } finally {
-    await browser.close();
-    await s.stop();
-  }
+  });
 });
 
 test('web UI uploads: a file the server refuses is named, and the other files of the selection are still uploaded', async () => {
   const s = await serve(join(tmp, 'upload-home'), '--evidence-root', tmp);
-  const browser = await launchChromium();
-  try {
+  await withBrowser(s, async (browser) => {
     const page = await (await browser.newContext()).newPage();
     await page.goto(s.url);
     await newCase(page, 'uploads');
@@ -357,8 +373,8 @@ test('web UI uploads: a file the server refuses is named, and the other files of
     await page.waitForFunction(() => /bad\|name\.log: upload name/.test(document.getElementById('case-message')!.textContent!));
     await page.waitForFunction(() => /2 uploaded file\(s\)/.test(document.getElementById('case-meta')!.textContent!));
     await page.screenshot({ path: join(ARTEFACTS, 'ui-5-upload-refused.png') });
-    const id = ((await (await fetch(new URL('/api/cases', s.base), { headers: { authorization: `Bearer ${s.token}` } })).json()) as { id: number }[])[0]!.id;
-    const files = ((await (await fetch(new URL(`/api/cases/${id}`, s.base), { headers: { authorization: `Bearer ${s.token}` } })).json()) as { files: { name: string }[] }).files;
+    const id = (await s.get<{ id: number }[]>('/api/cases'))[0]!.id;
+    const files = (await s.get<{ files: { name: string }[] }>(`/api/cases/${id}`)).files;
     assert.deepEqual(files.map((f) => f.name).sort(), ['Microsoft-Windows-Sysmon%4Operational.evtx', 'Журнал.log'].sort());
     // Two tabs upload a file of one name at once: the file kept is one of them whole, and the size the case records is its own.
     const other = await page.context().newPage();
@@ -377,22 +393,15 @@ test('web UI uploads: a file the server refuses is named, and the other files of
     for (const p of [page, other]) await p.waitForFunction(() => /3 uploaded file\(s\)/.test(document.getElementById('case-meta')!.textContent!) && !/uploading/.test(document.getElementById('hunt-status')!.textContent!));
     const kept = readFileSync(join(tmp, 'upload-home', 'cases', String(id), 'uploads', 'twice.log'));
     assert.ok(kept.equals(a) || kept.equals(b), `kept ${kept.length} bytes`);
-    const recorded = ((await (await fetch(new URL(`/api/cases/${id}`, s.base), { headers: { authorization: `Bearer ${s.token}` } })).json()) as { files: { name: string; size: number }[] }).files;
+    const recorded = (await s.get<{ files: { name: string; size: number }[] }>(`/api/cases/${id}`)).files;
     assert.equal(recorded.find((f) => f.name === 'twice.log')?.size, kept.length);
-  } finally {
-    await browser.close();
-    await s.stop();
-  }
+  });
 });
 
 test('web UI: a zipped Exchange collection uploaded to an exchange case gets the checks the folder gets (web shells, LSASS dump, the build\'s exposure); an oversized request is refused and the server goes on; a re-run killed by a signal says so and leaves the last results on show', async () => {
-  const evidence = join(tmp, 'zip-evidence');
-  const server = join(evidence, 'exch01');
-  mkdirSync(evidence);
-  assert.equal(spawnSync(process.execPath, [SPOOR, 'demo', 'generate', server, '--size', '2MB', '--intrusion', 'proxylogon', '--seed', '5']).status, 0);
+  const { evidence, server } = simulatedServer('zip-evidence', '2MB', 5);
   const s = await serve(join(tmp, 'zip-home'), '--evidence-root', evidence);
-  const browser = await launchChromium();
-  try {
+  await withBrowser(s, async (browser) => {
     const page = await (await browser.newContext({ viewport: { width: 1400, height: 1000 } })).newPage();
     const errors = pageErrors(page);
     await page.goto(s.url);
@@ -450,24 +459,20 @@ test('web UI: a zipped Exchange collection uploaded to an exchange case gets the
     await page.screenshot({ path: join(ARTEFACTS, 'ui-7-killed-rerun.png'), fullPage: true });
     // The browser logs the refused request; nothing else went wrong.
     assert.deepEqual(errors.filter((e) => !/\b413\b/.test(e)), []);
-  } finally {
-    await browser.close();
-    await s.stop();
-  }
+  });
 });
 
 test('web UI: a hunt started while a file is still uploading reads only whole uploads, the next one all of them; what the case keeps is its user\'s alone', async () => {
   const home = join(tmp, 'partial-home');
   const s = await serve(home, '--evidence-root', tmp);
-  const browser = await launchChromium();
-  try {
+  await withBrowser(s, async (browser) => {
     const context = await browser.newContext();
     const page = await context.newPage();
     const errors = pageErrors(page);
     await page.goto(s.url);
     await newCase(page, 'partial');
-    const id = ((await (await fetch(new URL('/api/cases', s.base), { headers: { authorization: `Bearer ${s.token}` } })).json()) as { id: number }[])[0]!.id;
-    const line = (n: number) => `${JSON.stringify({ Event: { System: { Channel: 'Application', EventID: 1000, EventRecordID: n, TimeCreated: { '#attributes': { SystemTime: '2021-03-02T10:00:00Z' } } } } })}\n`;
+    const id = (await s.get<{ id: number }[]>('/api/cases'))[0]!.id;
+    const line = (n: number) => jsonEvent({ EventRecordID: n });
     await page.setInputFiles('#upload', [{ name: 'first.jsonl', mimeType: 'application/json', buffer: Buffer.from(line(1)) }]);
     await page.waitForFunction(() => /1 uploaded file\(s\)/.test(document.getElementById('case-meta')!.textContent!));
     // The second file is sent slowly (Chromium throttles the upload), and a hunt starts while it is on its way.
@@ -498,20 +503,13 @@ test('web UI: a hunt started while a file is still uploading reads only whole up
     assert.deepEqual(open, []);
     assert.ok(existsSync(join(home, 'cases', String(id), 'uploads', 'second.jsonl')));
     assert.deepEqual(errors, []);
-  } finally {
-    await browser.close();
-    await s.stop();
-  }
+  });
 });
 
 test('web UI: a hunt past --max-hunts is refused with the reason on the page; an object as evidence folder, a token in the query and a lower-case bearer are answered as they should be', async () => {
-  const evidence = join(tmp, 'limit-evidence');
-  const server = join(evidence, 'exch01');
-  mkdirSync(evidence);
-  assert.equal(spawnSync(process.execPath, [SPOOR, 'demo', 'generate', server, '--size', '4MB', '--intrusion', 'proxylogon', '--seed', '3']).status, 0);
+  const { evidence, server } = simulatedServer('limit-evidence', '4MB', 3);
   const s = await serve(join(tmp, 'limit-home'), '--evidence-root', evidence, '--max-hunts', '1');
-  const browser = await launchChromium();
-  try {
+  await withBrowser(s, async (browser) => {
     const page = await (await browser.newContext()).newPage();
     const errors = pageErrors(page);
     await page.goto(s.url);
@@ -534,10 +532,7 @@ test('web UI: a hunt past --max-hunts is refused with the reason on the page; an
     }, s.token);
     assert.deepEqual(answers, { objectAsFolder: 400, tokenInQuery: 401, lowerCaseBearer: 200 });
     assert.deepEqual(errors.filter((e) => !/\b(400|401|429)\b/.test(e)), []);
-  } finally {
-    await browser.close();
-    await s.stop();
-  }
+  });
 });
 
 test('web UI: a link in an evidence folder that leads out of the evidence roots is named in the hunt\'s notes and not read; an upload that would leave less free disk than --disk-reserve is refused with the reason on the page', async () => {
@@ -546,13 +541,12 @@ test('web UI: a link in an evidence folder that leads out of the evidence roots 
   const outside = join(tmp, 'link-outside');
   mkdirSync(folder, { recursive: true });
   mkdirSync(outside);
-  const event = (host: string) => `${JSON.stringify({ Event: { System: { Channel: 'Application', EventID: 1000, Computer: host, TimeCreated: { '#attributes': { SystemTime: '2021-03-02T10:00:00Z' } } } } })}\n`;
+  const event = (host: string) => jsonEvent({ Computer: host });
   writeFileSync(join(folder, 'inside.jsonl'), event('INSIDE'));
   writeFileSync(join(outside, 'secret.jsonl'), event('OUTSIDE'));
   symlinkSync(join(outside, 'secret.jsonl'), join(folder, 'link.jsonl'));
   const s = await serve(join(tmp, 'link-home'), '--evidence-root', roots, '--disk-reserve', String(2 ** 50));
-  const browser = await launchChromium();
-  try {
+  await withBrowser(s, async (browser) => {
     const page = await (await browser.newContext()).newPage();
     const errors = pageErrors(page);
     await page.goto(s.url);
@@ -566,8 +560,5 @@ test('web UI: a link in an evidence folder that leads out of the evidence roots 
     await page.waitForFunction(() => /more\.jsonl: .*disk/i.test(document.getElementById('case-message')!.textContent!));
     assert.match(await page.locator('#case-meta').innerText(), /0 uploaded file\(s\)/);
     assert.deepEqual(errors.filter((e) => !/\b507\b/.test(e)), []);
-  } finally {
-    await browser.close();
-    await s.stop();
-  }
+  });
 });
