@@ -21,3 +21,9 @@ export function defaultRules(): { paths: string[]; source: string } {
   }
   return { paths: [BUNDLED_RULES], source: `Spoor's own rules (${BUNDLED_RULES}); run spoor update for SigmaHQ's` };
 }
+
+/** Spoor's own rules always, with SigmaHQ's when spoor update fetched them (what exchange scan and mail-access run). */
+export function spoorAndDefaultRules(): { paths: string[]; source: string } {
+  const sigma = defaultRules();
+  return sigma.paths[0] === BUNDLED_RULES ? sigma : { paths: [BUNDLED_RULES, ...sigma.paths], source: `Spoor's own rules and SigmaHQ's from spoor update (${sigmaHome()})` };
+}

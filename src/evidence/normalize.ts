@@ -1,3 +1,5 @@
+import { fromCloudRecord } from './cloud.js';
+
 /**
  * Events from other tools, put into evtx_dump's shape (`{ Event: { System, EventData } }`) so that
  * one field model serves every reader: rules see `Channel`, `EventID`, `Computer` and the event's
@@ -92,10 +94,10 @@ export function normaliseTime(text: string): string {
   return Number.isNaN(ms) ? t : new Date(ms).toISOString();
 }
 
-/** A JSON event in whichever shape it came: evtx_dump's as it is, Winlogbeat/ECS and flat objects mapped. */
+/** A JSON event in whichever shape it came: evtx_dump's as it is, Winlogbeat/ECS, cloud audit records and flat objects mapped. */
 export function normaliseJsonEvent(value: unknown, timeField?: string): unknown {
   if (!isObj(value)) return value;
   if (isObj(value.Event)) return value;
   if (isObj(value.winlog)) return fromWinlogbeat(value);
-  return fromFlatRecord(value, timeField);
+  return fromCloudRecord(value) ?? fromFlatRecord(value, timeField);
 }

@@ -6,7 +6,7 @@ import { readHead } from '../common/read-head.js';
  * ProgramData; as Test-ProxyLogon.ps1, CHIRP and MSERT looked for them after March 2021.
  */
 export interface FileFinding {
-  check: 'web-page' | 'lsass-dump' | 'staged-archive';
+  check: 'web-page' | 'lsass-dump' | 'staged-archive' | 'mailbox-export';
   title: string;
   level: 'low' | 'medium' | 'high';
   tags: string[];
@@ -48,6 +48,9 @@ export function checkServerFile(file: string, rel: string): FileFinding[] {
   if (/\.(7z|zip|rar)$/i.test(name) && /(^|\/)programdata\//.test(p)) {
     const microsoft = /(^|\/)programdata\/microsoft\//.test(p);
     out.push({ check: 'staged-archive', title: 'Archive in ProgramData', level: microsoft ? 'low' : 'medium', tags: ['attack.collection', 'attack.t1560.001'], detail: `${rel}: an archive in ProgramData, where data was staged for exfiltration after ProxyLogon` });
+  }
+  if (/\.(pst|ost)$/i.test(name) && (isWebPath(rel) || /(^|\/)(programdata|windows\/temp|perflogs)\//.test(p))) {
+    out.push({ check: 'mailbox-export', title: 'Mailbox export file where it can be fetched or staged', level: 'high', tags: ['attack.collection', 'attack.t1114.002'], detail: `${rel}: a mailbox export (.pst) in a ${isWebPath(rel) ? 'folder the web server serves, from where it can be downloaded (ProxyShell and HAFNIUM exported mailboxes there)' : 'staging folder'}` });
   }
   return out;
 }

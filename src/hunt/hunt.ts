@@ -6,6 +6,7 @@ import { MAX_JSON_VALUE_BYTES, isJsonLines, readJsonEntries } from '../evidence/
 import { type ByteRange, lineRanges } from '../evidence/text-blocks.js';
 import { eventTime, normaliseJsonEvent } from '../evidence/normalize.js';
 import { csvRanges, readCsvEvents } from '../evidence/csv.js';
+import { auditDataRecord } from '../evidence/cloud.js';
 import { readXmlEvents } from '../evidence/xml.js';
 import { type LineSelection, looksLikeW3c, readW3cViews } from '../evidence/w3c.js';
 import type { CompiledRule } from '../sigma/ruleset.js';
@@ -215,7 +216,13 @@ export function unitEvents(unit: HuntUnit, result: UnitHunt, timeField?: string,
         const where = range?.start ? (line: number, m: string) => onDiagnostic(`${label}: line ${line} of the part from byte ${range.start}: ${m}`) : at;
         const counted: { lines?: number } = {};
         // As for W3C: a row's time is read from it only if it matches (eventPlace asks the view).
-        for (const { view, line } of readCsvEvents(unit.file, where, timeField, range, counted)) yield { view, timestamp: '', line };
+        for (const { view, line } of readCsvEvents(unit.file, where, timeField, range, counted)) {
+          // A unified audit log export: each row's AuditData column is the record.
+          const audit = auditDataRecord(view.column('AuditData'));
+          if (audit === undefined) yield { view, timestamp: '', line };
+          else if (typeof audit === 'string') where(line, `${audit}; row skipped`);
+          else yield { ...timed(normaliseJsonEvent(audit)), line };
+        }
         if (range) result.lines = counted.lines;
       })();
     default:

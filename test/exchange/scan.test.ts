@@ -48,7 +48,8 @@ test('exchange scan finds every planted step of the ground truth, at medium or a
   assert.equal(r.code, 0, r.stderr);
   const found = parse(r.stdout).filter((d) => levelRank(d.rule.level) >= levelRank('medium'));
   const missed: string[] = [];
-  for (const step of truth.steps) {
+  // Mail read with stolen credentials looks like any other: spoor mail-access finds it (test/mail-access).
+  for (const step of truth.steps.filter((s) => s.foundBy !== 'mail-access')) {
     for (const e of step.evidence) {
       const file = join(compromised, e.file);
       const at = 'line' in e ? String(e.line) : 'record' in e ? String(e.record) : undefined;

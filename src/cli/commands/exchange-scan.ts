@@ -13,7 +13,7 @@ import { loadYaraRules, MAX_YARA_FILE_BYTES } from '../../hunt/yara.js';
 import { collectInputs } from '../inputs.js';
 import { expandArchives } from '../archives.js';
 import { sniff } from '../../hunt/hunt.js';
-import { BUNDLED_RULES, defaultRules, sigmaHome } from '../default-rules.js';
+import { BUNDLED_RULES, spoorAndDefaultRules } from '../default-rules.js';
 import { join } from 'node:path';
 
 /** Spoor's own YARA rules (rules/yara/). */
@@ -21,8 +21,10 @@ const BUNDLED_YARA = join(BUNDLED_RULES, 'yara');
 import { ExitCode } from '../options.js';
 import { describeBuild } from './exchange-build.js';
 import { addHuntOptions, type HuntOptions, runHunt } from './hunt.js';
+import { addMailAccessOptions, type MailAccessOptions, mailAccessOptionError, mailAccessStage } from './mail-access.js';
+import { mailAccessText } from '../../report/mail-access.js';
 
-type ScanOptions = HuntOptions & {
+type ScanOptions = HuntOptions & MailAccessOptions & {
   yara?: string[];
   build?: string;
   /** false: the files' modification times are the copy's, not the server's. */
@@ -30,7 +32,7 @@ type ScanOptions = HuntOptions & {
 };
 
 export function exchangeScanCommand(): Command {
-  return addHuntOptions(
+  return addMailAccessOptions(addHuntOptions(
     new Command('scan')
       .description("check evidence collected from an Exchange server: its logs (Test-ProxyLogon's checks, ProxyShell, ProxyNotShell, SigmaHQ's web and Exchange rules), its web folders (unexpected pages, YARA), dumps and staged archives, indicators of compromise, and its build's exposure")
       .argument('<dir>', "the server's collected files (its C: drive or parts of it: inetpub, Program Files\\Microsoft\\Exchange Server, Windows\\System32\\winevt\\Logs, ProgramData)"),
@@ -39,7 +41,7 @@ export function exchangeScanCommand(): Command {
   )
     .option('--yara <path>', "more YARA rules (a file, or a folder of .yar/.yara files) for the web folders and suspicious files, besides Spoor's own (repeatable)", (v: string, p: string[] = []) => [...p, v])
     .option('--build <build>', 'the server\'s Exchange build, when its logs do not tell it (e.g. 15.1.2176.2)')
-    .option('--no-file-times', 'the files\' times are not the server\'s (copied or uploaded without them): file findings carry no time')
+    .option('--no-file-times', 'the files\' times are not the server\'s (copied or uploaded without them): file findings carry no time'))
     .addHelpText('after', `
 Findings are detections like hunt's, in the same formats: Sigma rules over the logs and event logs,
 plus checks of files (by path, first bytes, YARA rules and indicator hashes) and the exposure of the
@@ -55,6 +57,11 @@ Exit status: as for hunt (0 clean run, 1 with --fail-on reached or an unreadable
 async function scan(dir: string, opts: ScanOptions): Promise<number> {
   const root = resolve(dir);
   const say = (m: string) => process.stderr.write(`spoor exchange scan: ${m}\n`);
+  const optionError = mailAccessOptionError(opts);
+  if (optionError) {
+    say(optionError);
+    return ExitCode.Usage;
+  }
   if (!statSync(root, { throwIfNoEntry: false })?.isDirectory()) {
     say(`${dir}: not a directory`);
     return ExitCode.Usage;
@@ -105,8 +112,7 @@ async function scanFiles(root: string, files: readonly ServerFile[], opts: ScanO
     say(`--build ${opts.build}: not an Exchange build number`);
     return ExitCode.Usage;
   }
-  const sigma = defaultRules();
-  const rules = sigma.paths[0] === BUNDLED_RULES ? sigma : { paths: [BUNDLED_RULES, ...sigma.paths], source: `Spoor's own rules and SigmaHQ's from spoor update (${sigmaHome()})` };
+  const rules = spoorAndDefaultRules();
 
   const findings = (iocs: IocMatcher | undefined): Detection[] => {
     const out: Detection[] = [];
@@ -136,7 +142,8 @@ async function scanFiles(root: string, files: readonly ServerFile[], opts: ScanO
     const from = seen.file === '--build' ? '' : ` (from ${source?.rel ?? seen.file})`;
     return [`Exchange build ${first}${from}`, ...rest];
   };
-  return runHunt([root], opts, { command: 'exchange scan', rules, findings, summary, expectOtherFiles: true });
+  const mail = mailAccessStage(opts, (scope) => void process.stderr.write(`\nMail access (spoor mail-access tells more):\n${mailAccessText(scope)}`));
+  return runHunt([root], opts, { command: 'exchange scan', rules, findings, summary, expectOtherFiles: true, ...mail });
 }
 
 function safeScan<T>(scan: () => T[], say: (m: string) => void, rel: string): T[] {

@@ -83,6 +83,12 @@ export interface HuntRun {
   summary?: () => string[];
   /** Files of no format Spoor reads are expected (a server's folder holds pages, binaries …): counted, not listed. */
   expectOtherFiles?: boolean;
+  /** Sees every detection reported. */
+  observe?: (d: Detection) => void;
+  /** Detections are not printed (the command prints what it makes of them): the summary still is. */
+  quiet?: boolean;
+  /** Work on the same units after the hunt and its summary (before attribution): a command's own section. */
+  after?: (units: readonly HuntUnit[]) => Promise<void>;
 }
 
 /** In a directory walk every file is read by content; these only skip what is certainly not evidence. */
@@ -251,7 +257,7 @@ async function huntWith(
   const summary = new HuntSummary();
   const rows: { timestamp: string; row: string[] }[] = [];
   let worst = -1;
-  if (opts.format === 'csv') await out.write(CSV_HEADER.join(',') + '\n');
+  if (opts.format === 'csv' && !run.quiet) await out.write(CSV_HEADER.join(',') + '\n');
   const pacer = new GarbagePacer();
   const sorter = opts.sort === 'time' && opts.format !== 'table' ? new TimelineSorter(undefined, (chars) => pacer.add(chars)) : undefined;
   const line = (d: Detection) => (opts.format === 'jsonl' ? detectionJson(d) : opts.format === 'timesketch' ? detectionTimesketch(d) : detectionCsv(d));
@@ -265,6 +271,8 @@ async function huntWith(
     await reportOut?.write(detectionJson(d) + '\n');
     worst = Math.max(worst, levelRank(d.rule.rule.level));
     summary.add(d);
+    run.observe?.(d);
+    if (run.quiet) return;
     if (opts.format === 'table') rows.push({ timestamp: d.timestamp, row: detectionRow(d, time) });
     else if (sorter) sorter.add(d.timestamp, line(d));
     else await out.write(line(d) + '\n');
@@ -326,6 +334,7 @@ async function huntWith(
   if (opts.output) await new Promise<void>((resolve) => (stream as ReturnType<typeof createWriteStream>).end(resolve));
   const facts = { files: stats.files, events: stats.events, detections: stats.detections, rules: rules.length, setAside: ruleSet.problems.length, leftOut };
   for (const line of [...summary.lines(facts, time), ...(run.summary?.() ?? [])]) say(line);
+  await run.after?.(units);
   if (attribution) process.stderr.write(`\n${attribution.report()}`);
   if (reportOut && reportFile && opts.report) {
     await reportOut.end();

@@ -1,0 +1,244 @@
+/**
+ * Microsoft 365 and Entra ID audit records, in the shapes responders get them: the unified audit log
+ * as the Management Activity API, Search-UnifiedAuditLog and the Purview portal give it (a record, or
+ * the AuditData column of an export) and as Microsoft Sentinel stores it (OfficeActivity); Entra ID
+ * audit and sign-in logs from Sentinel (AuditLogs, SigninLogs and its kin), Microsoft Graph
+ * (directoryAudits, signIns) and Azure Monitor's diagnostic export; Defender XDR's CloudAppEvents.
+ *
+ * Each becomes an event in evtx_dump's shape whose Channel names its table (Sentinel's names, which
+ * analysts query by), with the record's fields flattened to dotted names (`TargetResources.type`),
+ * JSON held in strings (Sentinel writes nested columns as JSON text) read as such, and the names of
+ * the other shapes given their Sentinel name too, so one pipeline entry serves every shape.
+ */
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+export type CloudTable = 'OfficeActivity' | 'AuditLogs' | 'SigninLogs' | 'AADNonInteractiveUserSignInLogs' | 'AADServicePrincipalSignInLogs' | 'AADManagedIdentitySignInLogs' | 'CloudAppEvents';
+
+const SIGNIN_TABLES: Record<string, CloudTable> = {
+  SigninLogs: 'SigninLogs', SignInLogs: 'SigninLogs',
+  AADNonInteractiveUserSignInLogs: 'AADNonInteractiveUserSignInLogs', NonInteractiveUserSignInLogs: 'AADNonInteractiveUserSignInLogs',
+  AADServicePrincipalSignInLogs: 'AADServicePrincipalSignInLogs', ServicePrincipalSignInLogs: 'AADServicePrincipalSignInLogs',
+  AADManagedIdentitySignInLogs: 'AADManagedIdentitySignInLogs', ManagedIdentitySignInLogs: 'AADManagedIdentitySignInLogs',
+};
+
+const PROVIDER: Record<CloudTable, string> = {
+  OfficeActivity: 'Microsoft 365 unified audit log',
+  AuditLogs: 'Entra ID audit log',
+  SigninLogs: 'Entra ID sign-in log',
+  AADNonInteractiveUserSignInLogs: 'Entra ID sign-in log',
+  AADServicePrincipalSignInLogs: 'Entra ID sign-in log',
+  AADManagedIdentitySignInLogs: 'Entra ID sign-in log',
+  CloudAppEvents: 'Microsoft Defender XDR',
+};
+
+const has = (o: Obj, ...names: string[]) => names.some((n) => o[n] !== undefined && o[n] !== null && o[n] !== '');
+
+/** The table a record belongs to, by its `Type` (Sentinel) or the fields only that table's records have. */
+export function cloudTable(o: Obj): CloudTable | undefined {
+  const type = typeof o.Type === 'string' ? o.Type : '';
+  if (type === 'OfficeActivity' || type === 'AuditLogs' || type === 'CloudAppEvents') return type;
+  if (SIGNIN_TABLES[type]) return SIGNIN_TABLES[type];
+  // Azure Monitor's export: the category names the log, the record is in `properties`.
+  if (typeof o.category === 'string' && isObj(o.properties)) {
+    if (o.category === 'AuditLogs') return 'AuditLogs';
+    if (SIGNIN_TABLES[o.category]) return SIGNIN_TABLES[o.category];
+  }
+  if (has(o, 'CreationTime') && has(o, 'Operation') && has(o, 'Workload', 'RecordType')) return 'OfficeActivity';
+  if (has(o, 'OperationName', 'activityDisplayName') && has(o, 'LoggedByService', 'loggedByService')) return 'AuditLogs';
+  if (has(o, 'AppDisplayName', 'appDisplayName') && has(o, 'UserPrincipalName', 'userPrincipalName') && (has(o, 'ResultType') || isObj(o.status))) return 'SigninLogs';
+  if (has(o, 'ActionType') && has(o, 'Application') && has(o, 'ActivityType') && has(o, 'ReportId')) return 'CloudAppEvents';
+  return undefined;
+}
+
+/**
+ * Names another shape gives a field, by the Sentinel name it also gets (the first present wins). A
+ * name stands for the field and every field under it (`targetResources` gives `TargetResources.type`).
+ */
+const ALIASES: Partial<Record<CloudTable, [string, string[]][]>> = {
+  OfficeActivity: [
+    ['Workload', ['OfficeWorkload']], ['Id', ['OfficeId']], ['ObjectId', ['OfficeObjectId']],
+    ['ClientIPAddress', ['Client_IPAddress']], ['LogonType', ['Logon_Type']], ['TenantId', ['OrganizationId', 'OfficeTenantId']],
+  ],
+  AuditLogs: [
+    ['OperationName', ['activityDisplayName', 'ActivityDisplayName', 'operationName']], ['ActivityDisplayName', ['OperationName', 'activityDisplayName']],
+    ['Category', ['category']], ['Result', ['result']], ['ResultReason', ['resultReason']], ['LoggedByService', ['loggedByService']],
+    ['InitiatedBy', ['initiatedBy']], ['TargetResources', ['targetResources']], ['AdditionalDetails', ['additionalDetails']],
+    ['CorrelationId', ['correlationId']], ['Id', ['id']], ['ActivityDateTime', ['activityDateTime']], ['OperationType', ['operationType', 'AADOperationType']],
+  ],
+  SigninLogs: [
+    ['UserPrincipalName', ['userPrincipalName']], ['UserDisplayName', ['userDisplayName']], ['AppDisplayName', ['appDisplayName']], ['AppId', ['appId']],
+    ['IPAddress', ['ipAddress', 'callerIpAddress']], ['ClientAppUsed', ['clientAppUsed']], ['ResultType', ['status.errorCode', 'resultType']],
+    ['ResultDescription', ['status.failureReason', 'resultDescription']], ['DeviceDetail', ['deviceDetail']], ['Location', ['location']],
+    ['LocationDetails', ['location']], ['ConditionalAccessStatus', ['conditionalAccessStatus']], ['AuthenticationRequirement', ['authenticationRequirement']],
+    ['UserAgent', ['userAgent']], ['ResourceDisplayName', ['resourceDisplayName']], ['RiskState', ['riskState']], ['NetworkLocationDetails', ['networkLocationDetails']],
+    ['Id', ['id']], ['CorrelationId', ['correlationId']],
+  ],
+};
+
+/** Bounds on the JSON read out of string fields: text a hostile record could make costly is left as text. */
+const MAX_EMBEDDED_JSON = 1024 * 1024;
+const MAX_DEPTH = 12;
+
+/**
+ * A record's fields by dotted name: a nested object's fields under its name; the fields of an array
+ * of objects as arrays of their values; a string holding JSON (or PowerShell's `@{Name=…; Value=…}`)
+ * read as what it holds. A name with fields under it keeps its own text too (for `contains` on it).
+ * Strings are trimmed: Microsoft pads some (an operation name ending in a space, a server name in CRLF).
+ */
+export function flattenRecord(record: Obj): Obj {
+  // No prototype: a record's own `constructor` or `__proto__` is a field like any other.
+  const out = Object.create(null) as Obj;
+  const put = (name: string, v: unknown) => {
+    const had = out[name];
+    if (had === undefined) out[name] = v;
+    else out[name] = [...(Array.isArray(had) ? had : [had]), ...(Array.isArray(v) ? v : [v])];
+  };
+  const scalar = (v: unknown) => v === null || typeof v !== 'object';
+  const walk = (name: string, v: unknown, depth: number): void => {
+    if (typeof v === 'string') {
+      const t = v.trim();
+      put(name, t);
+      const inner = depth < MAX_DEPTH ? embedded(t) : undefined;
+      if (inner !== undefined) expand(name, inner, depth + 1);
+      return;
+    }
+    if (v !== null && typeof v === 'object') {
+      // A container's own text, for rules that search it whole; an array of plain values is its values.
+      if (name && !(Array.isArray(v) && v.every(scalar))) put(name, JSON.stringify(v));
+      expand(name, v, depth + 1);
+      return;
+    }
+    put(name, v);
+  };
+  const expand = (name: string, v: unknown, depth: number): void => {
+    if (depth > MAX_DEPTH) return;
+    if (Array.isArray(v)) {
+      for (const x of v) {
+        if (typeof x === 'string') {
+          const t = x.trim();
+          put(name, t);
+          const inner = embedded(t);
+          if (inner !== undefined) expand(name, inner, depth + 1);
+        } else if (scalar(x)) put(name, x);
+        else expand(name, x, depth + 1);
+      }
+    } else if (isObj(v)) {
+      for (const [k, x] of Object.entries(v)) walk(name ? `${name}.${k}` : k, x, depth);
+    }
+  };
+  walk('', record, 0);
+  return out;
+}
+
+/** What a string field holds when it is JSON text or a PowerShell hashtable's text; else undefined. */
+function embedded(t: string): unknown {
+  const c = t.charCodeAt(0);
+  if ((c === 123 || c === 91) && t.length <= MAX_EMBEDDED_JSON) {
+    const last = t.charCodeAt(t.length - 1);
+    if (last !== 125 && last !== 93) return undefined;
+    try {
+      return JSON.parse(t) as unknown;
+    } catch {
+      return undefined;
+    }
+  }
+  // Search-UnifiedAuditLog run in PowerShell writes nested objects as `@{Name=MailAccessType; Value=Bind}`.
+  if (c === 64 && t.startsWith('@{') && t.endsWith('}') && t.length <= MAX_EMBEDDED_JSON) {
+    const o: Obj = {};
+    for (const part of t.slice(2, -1).split('; ')) {
+      const eq = part.indexOf('=');
+      if (eq > 0) o[part.slice(0, eq)] = part.slice(eq + 1);
+    }
+    return Object.keys(o).length ? o : undefined;
+  }
+  return undefined;
+}
+
+const isSignIn = (t: CloudTable) => t === 'SigninLogs' || t.endsWith('SignInLogs');
+
+function alias(fields: Obj, table: CloudTable): void {
+  const list = ALIASES[isSignIn(table) ? 'SigninLogs' : table];
+  for (const [name, sources] of list ?? []) {
+    if (fields[name] !== undefined) continue;
+    const source = sources.find((s) => fields[s] !== undefined || Object.keys(fields).some((k) => k.startsWith(`${s}.`)));
+    if (!source) continue;
+    if (fields[source] !== undefined) fields[name] = fields[source];
+    for (const k of Object.keys(fields)) if (k.startsWith(`${source}.`)) fields[`${name}${k.slice(source.length)}`] ??= fields[k];
+  }
+}
+
+/**
+ * An audit record's changed properties by their own names (`ConsentContext.IsAdminConsent`,
+ * `DelegatedPermissionGrant.Scope`), with their new values as text (Entra ID quotes them as JSON).
+ */
+function liftModifiedProperties(fields: Obj): void {
+  const names = fields['TargetResources.modifiedProperties.displayName'];
+  const values = fields['TargetResources.modifiedProperties.newValue'];
+  if (!Array.isArray(names) || !Array.isArray(values) || names.length !== values.length) {
+    if (typeof names === 'string' && names && fields[names] === undefined) fields[names] = unquote(values);
+    return;
+  }
+  names.forEach((n, i) => {
+    if (typeof n === 'string' && n && fields[n] === undefined) fields[n] = unquote(values[i]);
+  });
+}
+
+const unquote = (v: unknown) => (typeof v === 'string' && v.length >= 2 && v.startsWith('"') && v.endsWith('"') ? v.slice(1, -1) : v);
+
+const TIME_FIELDS = ['CreationTime', 'TimeGenerated', 'ActivityDateTime', 'activityDateTime', 'createdDateTime', 'time', 'Timestamp'];
+
+/** A cloud record in evtx_dump's shape (Channel: its table), or undefined when it is not one. */
+export function fromCloudRecord(record: Obj): Obj | undefined {
+  const table = cloudTable(record);
+  if (!table) return undefined;
+  // Azure Monitor's export: the record proper is `properties`; the envelope's fields fill what it lacks.
+  const source = isObj(record.properties) && typeof record.category === 'string' ? { ...record, ...record.properties, properties: undefined } : record;
+  const fields = flattenRecord(source);
+  alias(fields, table);
+  if (table === 'AuditLogs') liftModifiedProperties(fields);
+  // The portal shows a sign-in's outcome as Status Success or Failure; the record has only its code.
+  if (isSignIn(table) && fields.ResultType !== undefined && (fields.Status === undefined || typeof fields.Status === 'string' && fields.Status.startsWith('{'))) {
+    fields.Status = String(fields.ResultType) === '0' ? 'Success' : 'Failure';
+  }
+  const first = (names: readonly string[]) => {
+    for (const n of names) {
+      const v = fields[n];
+      if (v !== undefined && v !== null && v !== '') return Array.isArray(v) ? v[0] : v;
+    }
+    return undefined;
+  };
+  const time = first(TIME_FIELDS);
+  const operation = first(['Operation', 'OperationName', 'ActionType']) ?? (isSignIn(table) ? 'Sign-in' : undefined);
+  const system: Obj = { Provider: { '#attributes': { Name: PROVIDER[table] } } };
+  if (operation !== undefined) system.EventID = String(operation);
+  if (time !== undefined) system.TimeCreated = { '#attributes': { SystemTime: isoTime(String(time)) } };
+  const id = first(['Id', 'ReportId']);
+  if (id !== undefined) system.EventRecordID = String(id);
+  system.Channel = table;
+  const tenant = first(['OrganizationName', 'AADTenantId', 'TenantId', 'tenantId']);
+  if (tenant !== undefined) system.Computer = String(tenant);
+  return { Event: { System: system, EventData: fields } };
+}
+
+/** A time as ISO-8601 UTC (Microsoft writes seven fractional digits and sometimes no zone: UTC). */
+function isoTime(t: string): string {
+  const withZone = /[zZ]$|[+-]\d\d:?\d\d$/.test(t) ? t : `${t}Z`;
+  const ms = Date.parse(withZone.replace(/(\.\d{3})\d+/, '$1'));
+  return Number.isNaN(ms) ? t : new Date(ms).toISOString();
+}
+
+/**
+ * A row of a unified audit log export (Search-UnifiedAuditLog | Export-Csv, or the Purview portal's
+ * CSV): its AuditData column is the record, as JSON. Undefined when the row has no such column;
+ * a string naming the fault when the column is not a record.
+ */
+export function auditDataRecord(auditData: string | null | undefined): Obj | string | undefined {
+  if (auditData === undefined || auditData === null) return undefined;
+  try {
+    const v = JSON.parse(auditData) as unknown;
+    return isObj(v) ? v : 'its AuditData is not a JSON object';
+  } catch (e) {
+    return `its AuditData is not valid JSON (${(e as Error).message})`;
+  }
+}

@@ -1,0 +1,74 @@
+import { EvtxEvent } from '../evidence/event.js';
+import type { Detection } from '../hunt/hunt.js';
+import { valueText } from '../sigma/modifiers.js';
+
+/**
+ * What ties a session to the intruder: the addresses, identities and applications that detections of
+ * the intrusion name (an address that reached a web shell or forged a request, the application given
+ * credentials or rights to mail), and those an analyst adds. Each with the reason it is there.
+ */
+export class Actors {
+  readonly ips = new Map<string, string>();
+  readonly identities = new Map<string, string>();
+  readonly apps = new Map<string, string>();
+
+  addIp(ip: string, why: string): void {
+    if (!this.ips.has(ip)) this.ips.set(ip, why);
+  }
+
+  addIdentity(id: string, why: string): void {
+    const k = id.toLowerCase();
+    if (!this.identities.has(k)) this.identities.set(k, why);
+  }
+
+  addApp(app: string, why: string): void {
+    const k = app.toLowerCase();
+    if (!this.apps.has(k)) this.apps.set(k, why);
+  }
+
+  /** Takes what a detection says of the intruder; only detections of level high or critical count, and only from web and cloud logs. */
+  addDetection(d: Detection): void {
+    if (d.rule.rule.level !== 'high' && d.rule.rule.level !== 'critical') return;
+    const source = SOURCES[d.channel] ?? (/SignInLogs$|^SigninLogs$/.test(d.channel) ? SOURCES.SigninLogs : undefined);
+    if (!source) return;
+    const e = new EvtxEvent(d.event);
+    const why = `${d.rule.rule.title} (${d.timestamp.slice(0, 19).replace('T', ' ')})`;
+    for (const f of source.ips) for (const v of values(e.get(f))) if (isAddress(v)) this.addIp(v, why);
+    for (const f of source.identities) for (const v of values(e.get(f))) if (!/^(-|null|anonymous|nt authority\\system)$/i.test(v)) this.addIdentity(v, why);
+    if (source.apps) {
+      // The applications changed or granted, not the resource granted on (Microsoft Graph is a target of every grant).
+      const types = values(e.get('TargetResources.type'));
+      const names = values(e.get('TargetResources.displayName'));
+      names.forEach((n, i) => {
+        if (!MICROSOFT_RESOURCES.has(n.toLowerCase()) && (types[i] === undefined || /application|serviceprincipal/i.test(types[i]!))) this.addApp(n, why);
+      });
+      for (const f of ['ClientAppId', 'ApplicationId']) for (const v of values(e.get(f))) this.addApp(v, why);
+    }
+  }
+
+  get empty(): boolean {
+    return this.ips.size === 0 && this.identities.size === 0 && this.apps.size === 0;
+  }
+}
+
+const SOURCES: Record<string, { ips: string[]; identities: string[]; apps?: boolean }> = {
+  IIS: { ips: ['c-ip'], identities: ['cs-username'] },
+  'HttpProxy Logs': { ips: ['ClientIpAddress'], identities: ['AuthenticatedUser'] },
+  OfficeActivity: { ips: ['ClientIPAddress', 'ClientIP'], identities: ['UserId'], apps: true },
+  AuditLogs: { ips: ['InitiatedBy.user.ipAddress', 'InitiatedBy.app.ipAddress'], identities: ['InitiatedBy.user.userPrincipalName'], apps: true },
+  SigninLogs: { ips: ['IPAddress'], identities: ['UserPrincipalName'] },
+  CloudAppEvents: { ips: ['IPAddress'], identities: [], apps: true },
+};
+
+/** Microsoft's own APIs, which grants name as the resource. */
+const MICROSOFT_RESOURCES = new Set(['microsoft graph', 'office 365 exchange online', 'windows azure active directory', 'office 365 management apis', 'microsoft office 365 portal']);
+
+function values(v: unknown): string[] {
+  return (Array.isArray(v) ? v : [v]).map((x) => valueText(x)).filter((t): t is string => t !== undefined && t !== '' && t !== '-');
+}
+
+/** An IPv4 or IPv6 address that is not the server itself talking to itself. */
+function isAddress(v: string): boolean {
+  if (v === '127.0.0.1' || v === '::1') return false;
+  return /^\d{1,3}(\.\d{1,3}){3}$/.test(v) || (/^[0-9a-f:]+$/i.test(v) && v.includes(':'));
+}

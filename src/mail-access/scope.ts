@@ -1,0 +1,146 @@
+import type { AccessKind, MailAccess, MailGrant } from './access.js';
+import type { Actors } from './actors.js';
+import { isWebFolder } from './cmdlets.js';
+
+export type Confidence = 'high' | 'medium' | 'low';
+const RANK: Record<Confidence, number> = { low: 0, medium: 1, high: 2 };
+
+/** An access kept in scope, with why it is tied to the intruder. */
+export interface ScopedAccess extends MailAccess {
+  confidence: Confidence;
+  reasons: string[];
+  appName?: string;
+}
+
+/** One mailbox the intruder reached or may have reached. */
+export interface MailboxScope {
+  mailbox: string;
+  first: string;
+  last: string;
+  confidence: Confidence;
+  kinds: AccessKind[];
+  protocols: string[];
+  clients: string[];
+  apps: string[];
+  ips: string[];
+  identities: string[];
+  folders: string[];
+  /** Items touched, summed over the records that count them; undefined when none does. */
+  items?: number;
+  exports: string[];
+  /** Those exports fetched over the web afterwards: what, when, from where. */
+  downloads: string[];
+  records: number;
+  reasons: string[];
+  /** The first records, to find them again (file and line or record). */
+  sources: string[];
+}
+
+export interface MailAccessScope {
+  mailboxes: MailboxScope[];
+  /** Requests by the intruder's sessions to mail endpoints that name no mailbox (forged ones carry it in the body, which no log keeps). */
+  unnamed: ScopedAccess[];
+  /** Exports fetched over the web (.pst files downloaded). */
+  downloads: ScopedAccess[];
+  grants: MailGrant[];
+  actors: Actors;
+}
+
+/** Kinds that open a mailbox to someone or move its mail out: listed even when nothing ties them to the intruder. */
+const CHANGE_WORDS: Partial<Record<AccessKind, string>> = {
+  export: 'a mailbox export', 'inbox-rule': 'an inbox rule that moves or hides mail', forwarding: 'mail forwarding set on the mailbox',
+  permission: 'access to the mailbox given to someone', role: 'a role that can export or impersonate any mailbox',
+};
+
+const ALWAYS_LISTED = new Set<AccessKind>(['export', 'forwarding', 'permission', 'inbox-rule', 'role']);
+
+/**
+ * Keeps the accesses tied to the intruder (their address, identity or application) and the changes
+ * that open a mailbox whoever made them, and puts them together by mailbox. A request from the
+ * intruder's address is the strongest tie (high); an identity the intruder used, or a change that
+ * opens a mailbox without any tie, is medium: the identity's owner or an administrator may have made it.
+ */
+export function scopeMailAccess(all: readonly MailAccess[], grants: readonly MailGrant[], actors: Actors, appNames: ReadonlyMap<string, string>): MailAccessScope {
+  const seen = new Set<string>();
+  // With HttpProxy logs, IIS's lines of the same requests add nothing but a second count.
+  const proxied = all.some((a) => a.kind === 'read' && a.file.toLowerCase().includes('httpproxy'));
+  const kept: ScopedAccess[] = [];
+  for (const a of all) {
+    if (a.id) {
+      if (seen.has(a.id)) continue;
+      seen.add(a.id);
+    }
+    if (proxied && a.kind === 'read' && a.protocol !== 'Microsoft Graph' && isIisRecord(a)) continue;
+    const appName = a.appId ? appNames.get(a.appId.toLowerCase()) : undefined;
+    const scored = score(a, actors, appName);
+    if (scored) kept.push({ ...a, ...scored, ...(appName ? { appName } : {}) });
+  }
+  const byMailbox = new Map<string, ScopedAccess[]>();
+  const unnamed: ScopedAccess[] = [];
+  const downloads: ScopedAccess[] = [];
+  const roles: MailGrant[] = [];
+  for (const a of kept) {
+    if (a.kind === 'download') downloads.push(a);
+    // A role to export or impersonate any mailbox is a grant, not an access to one.
+    else if (a.kind === 'role') roles.push({ time: a.time, what: 'role assignment', app: '', permissions: a.detail ?? '', identity: a.identity, file: a.file, where: a.where });
+    else if (!a.mailbox) unnamed.push(a);
+    else byMailbox.set(a.mailbox, [...(byMailbox.get(a.mailbox) ?? []), a]);
+  }
+  const mailboxes = [...byMailbox].map(([mailbox, list]) => summarise(mailbox, list, downloads));
+  mailboxes.sort((a, b) => RANK[b.confidence] - RANK[a.confidence] || a.first.localeCompare(b.first) || a.mailbox.localeCompare(b.mailbox));
+  return { mailboxes, unnamed, downloads, grants: [...grants, ...roles].sort((a, b) => a.time.localeCompare(b.time)), actors };
+}
+
+const isIisRecord = (a: MailAccess) => !a.file.toLowerCase().includes('httpproxy') && /^(EWS|MAPI|ActiveSync|RPC over HTTP|REST|OWA)$/.test(a.protocol);
+
+function score(a: MailAccess, actors: Actors, appName: string | undefined): { confidence: Confidence; reasons: string[] } | undefined {
+  const reasons: string[] = [];
+  let confidence: Confidence | undefined;
+  const raise = (c: Confidence, why: string) => {
+    reasons.push(why);
+    if (!confidence || RANK[c] > RANK[confidence]) confidence = c;
+  };
+  if (a.ip && actors.ips.has(a.ip)) raise('high', `from ${a.ip}, an address of the intrusion: ${actors.ips.get(a.ip)}`);
+  for (const app of [a.appId, appName]) {
+    if (app && actors.apps.has(app.toLowerCase())) raise('high', `by application ${appName ?? app}, which the intrusion changed: ${actors.apps.get(app.toLowerCase())}`);
+  }
+  if (a.identity && actors.identities.has(a.identity.toLowerCase())) raise('medium', `as ${a.identity}, an identity the intrusion used: ${actors.identities.get(a.identity.toLowerCase())}`);
+  if (ALWAYS_LISTED.has(a.kind)) {
+    const path = a.detail ?? '';
+    if (a.kind === 'export' && isWebFolder(path)) raise('high', 'an export written into a folder the web server serves, where it can be downloaded');
+    else raise('medium', `${CHANGE_WORDS[a.kind] ?? 'a change to a mailbox'}: check who made it`);
+  }
+  return confidence ? { confidence, reasons } : undefined;
+}
+
+/** The name a Windows or URL path ends with. */
+const baseName = (path: string) => path.split(/[\\/]/).pop()!.toLowerCase();
+
+function summarise(mailbox: string, list: ScopedAccess[], downloads: readonly ScopedAccess[]): MailboxScope {
+  // An export later fetched over the web: the download of the file it was written to.
+  const written = new Set(list.filter((a) => a.kind === 'export').map((a) => baseName(a.detail ?? '')));
+  const fetched = downloads.filter((d) => written.has(baseName(d.detail ?? '')));
+  const times = list.map((a) => a.time).filter(Boolean).sort();
+  const uniq = <T>(xs: (T | undefined)[]) => [...new Set(xs.filter((x): x is T => x !== undefined && x !== ''))];
+  const counted = list.filter((a) => a.items !== undefined);
+  const confidence = list.reduce<Confidence>((c, a) => (RANK[a.confidence] > RANK[c] ? a.confidence : c), 'low');
+  return {
+    mailbox,
+    first: times[0] ?? '',
+    last: times[times.length - 1] ?? '',
+    confidence,
+    kinds: uniq(list.map((a) => a.kind)),
+    protocols: uniq(list.map((a) => a.protocol)),
+    clients: uniq(list.map((a) => a.client)),
+    apps: uniq(list.map((a) => (a.appName ? `${a.appName} (${a.appId})` : a.appId))),
+    ips: uniq(list.map((a) => a.ip)),
+    identities: uniq(list.map((a) => a.identity)),
+    folders: uniq(list.flatMap((a) => a.folders ?? [])),
+    items: counted.length ? counted.reduce((n, a) => n + a.items!, 0) : undefined,
+    exports: uniq(list.filter((a) => a.kind === 'export' || a.kind === 'search').map((a) => a.detail)),
+    downloads: fetched.map((d) => `${d.detail} fetched ${d.time.slice(0, 19).replace('T', ' ')} from ${d.ip ?? '?'}`),
+    records: list.length,
+    reasons: uniq(list.flatMap((a) => a.reasons)).slice(0, 6),
+    sources: uniq(list.map((a) => `${a.file}:${a.where}`)).slice(0, 5),
+  };
+}

@@ -1,0 +1,72 @@
+import type { MailAccessScope, MailboxScope } from '../mail-access/scope.js';
+import { csvCell, formatTable } from './detections.js';
+
+const when = (iso: string) => (iso ? iso.slice(0, 19).replace('T', ' ') : '');
+const list = (xs: readonly string[], max = 3) => (xs.length > max ? `${xs.slice(0, max).join(', ')} +${xs.length - max}` : xs.join(', '));
+
+/** What a row says of how a mailbox was reached: the kinds of access and the protocols. */
+function how(m: MailboxScope): string {
+  return `${m.kinds.join(', ')} (${m.protocols.join(', ')})`;
+}
+
+function reached(m: MailboxScope): string {
+  const parts = [];
+  if (m.folders.length) parts.push(list(m.folders));
+  if (m.items !== undefined) parts.push(`${m.items} items`);
+  if (m.exports.length) parts.push(list(m.exports, 2));
+  if (m.downloads.length) parts.push(list(m.downloads, 2));
+  return parts.join('; ');
+}
+
+export const MAIL_ACCESS_HEADER = ['mailbox', 'first (UTC)', 'last (UTC)', 'confidence', 'how', 'from', 'by', 'reached'];
+
+/** The mailboxes as table rows. */
+export function mailAccessRows(scope: MailAccessScope): string[][] {
+  return scope.mailboxes.map((m) => [m.mailbox, when(m.first), when(m.last), m.confidence, how(m), list(m.ips), list([...m.apps, ...m.identities]), reached(m)]);
+}
+
+/** The section a scan or `spoor mail-access` prints: the table, then what it could not name, grants and why. */
+export function mailAccessText(scope: MailAccessScope, colour = false): string {
+  const out: string[] = [];
+  if (scope.mailboxes.length) out.push(formatTable(mailAccessRows(scope), MAIL_ACCESS_HEADER, 60, colour ? 3 : undefined).trimEnd());
+  else out.push('No mailbox access tied to the intrusion was found in these logs.');
+  if (scope.downloads.length) {
+    out.push('', 'Exports fetched over the web:');
+    for (const d of scope.downloads) out.push(`  ${when(d.time)}  ${d.detail ?? ''} from ${d.ip ?? '?'} (${d.file}:${d.where})`);
+  }
+  if (scope.unnamed.length) {
+    const byProtocol = new Map<string, number>();
+    for (const a of scope.unnamed) byProtocol.set(a.protocol, (byProtocol.get(a.protocol) ?? 0) + 1);
+    const ips = [...new Set(scope.unnamed.map((a) => a.ip).filter(Boolean))];
+    out.push('', `${scope.unnamed.length} requests by the intrusion's sessions to mail endpoints name no mailbox (${[...byProtocol].map(([p, n]) => `${p} ${n}`).join(', ')}; from ${list(ips as string[], 4)}, ${when(scope.unnamed[0]!.time)} to ${when(scope.unnamed[scope.unnamed.length - 1]!.time)}): a forged request carries its mailbox in its body, which no log keeps; the mailbox audit log or EWS logs may name it.`);
+  }
+  if (scope.grants.length) {
+    out.push('', 'Rights to mail given (applications, roles):');
+    for (const g of scope.grants) out.push(`  ${when(g.time)}  ${g.what}${g.app ? `: ${g.app}` : ''}${g.permissions ? ` (${g.permissions})` : ''}${g.identity ? ` by ${g.identity}` : ''}`);
+  }
+  const ties = [...scope.actors.ips.keys(), ...scope.actors.apps.keys(), ...scope.actors.identities.keys()];
+  out.push('', ties.length ? `Tied to the intrusion by: ${list(ties, 8)} (from the detections and --actor-* options).` : 'No address, identity or application of the intrusion is known (no high or critical detection in web or cloud logs names one): only changes that open a mailbox are listed. Give what you know with --actor-ip, --actor-user or --actor-app.');
+  return out.join('\n') + '\n';
+}
+
+/** A cell a spreadsheet shows as text: a value starting with = + - @ would be run as a formula. */
+const sheetCell = (v: string) => csvCell(/^[=+\-@\t\r]/.test(v) ? `'${v}` : v);
+
+export const MAIL_ACCESS_CSV_HEADER = ['mailbox', 'first_access_utc', 'last_access_utc', 'confidence', 'kinds', 'protocols', 'source_addresses', 'applications', 'identities', 'clients', 'folders', 'items', 'exports', 'downloads', 'records', 'reasons', 'sources'];
+
+/** One row per mailbox, for the people who must notify. */
+export function mailAccessCsv(scope: MailAccessScope): string {
+  const rows = scope.mailboxes.map((m) => [m.mailbox, m.first, m.last, m.confidence, m.kinds.join('; '), m.protocols.join('; '), m.ips.join('; '), m.apps.join('; '), m.identities.join('; '), m.clients.join('; '), m.folders.join('; '), m.items === undefined ? '' : String(m.items), m.exports.join('; '), m.downloads.join('; '), String(m.records), m.reasons.join(' | '), m.sources.join('; ')].map(sheetCell).join(','));
+  return [MAIL_ACCESS_CSV_HEADER.join(','), ...rows].join('\n') + '\n';
+}
+
+/** The scope as one JSON document. */
+export function mailAccessJson(scope: MailAccessScope): unknown {
+  return {
+    mailboxes: scope.mailboxes,
+    unnamed_requests: scope.unnamed.map(({ time, protocol, ip, client, identity, file, where }) => ({ time, protocol, ip, client, identity, file, where })),
+    downloads: scope.downloads.map(({ time, detail, ip, client, file, where }) => ({ time, path: detail, ip, client, file, where })),
+    grants: scope.grants,
+    actors: { ips: Object.fromEntries(scope.actors.ips), identities: Object.fromEntries(scope.actors.identities), apps: Object.fromEntries(scope.actors.apps) },
+  };
+}
