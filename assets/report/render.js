@@ -75,6 +75,30 @@
     return box;
   }
 
+  /* The mailboxes the intruder reached: one row each, then exports fetched, unnamed requests, rights to mail given. */
+  function mailAccess(m) {
+    var box = el('div', { id: 'mail-access-view' });
+    var when = function (t) { return t ? String(t).slice(0, 19).replace('T', ' ') : ''; };
+    var join = function (xs) { return (xs || []).join(', '); };
+    var levelOf = { high: 'high', medium: 'medium', low: 'low' };
+    if (!m.mailboxes.length) box.appendChild(el('p', { class: 'muted', text: 'No mailbox access tied to the intrusion was found in these logs.' }));
+    else {
+      var rows = m.mailboxes.map(function (x) {
+        var reached = [join(x.folders), x.items !== undefined ? x.items + ' items' : '', join(x.exports), join(x.downloads)].filter(Boolean).join('; ');
+        return el('tr', { class: 'mailbox' }, [el('td', { text: x.mailbox }), el('td', { text: when(x.first) }), el('td', { text: when(x.last) }), el('td', null, [level(levelOf[x.confidence] || 'unknown')]),
+          el('td', { text: join(x.kinds) + ' (' + join(x.protocols) + ')' }), el('td', { text: join(x.ips) }), el('td', { text: join((x.apps || []).concat(x.identities || [])) }), el('td', { text: reached }),
+          el('td', { text: (x.reasons || []).join(' · ') })]);
+      });
+      box.appendChild(el('table', { id: 'mailboxes' }, [el('thead', null, [el('tr', null, ['mailbox', 'first (UTC)', 'last (UTC)', 'confidence', 'how', 'from', 'by', 'reached', 'why'].map(function (h) { return el('th', { text: h }); }))]), el('tbody', null, rows)]));
+    }
+    if (m.downloads.length) box.appendChild(el('div', null, [el('strong', { text: 'Exports fetched over the web' }), el('ul', null, m.downloads.map(function (d) { return el('li', { text: when(d.time) + '  ' + d.path + ' from ' + (d.ip || '?') }); }))]));
+    if (m.unnamed_requests.length) box.appendChild(el('p', { class: 'muted', text: m.unnamed_requests.length + ' requests by the intrusion\'s sessions to mail endpoints name no mailbox (a forged request carries it in its body, which no log keeps).' }));
+    if (m.grants.length) box.appendChild(el('div', null, [el('strong', { text: 'Rights to mail given' }), el('ul', null, m.grants.map(function (g) { return el('li', { text: when(g.time) + '  ' + g.what + (g.app ? ': ' + g.app : '') + (g.permissions ? ' (' + g.permissions + ')' : '') + (g.identity ? ' by ' + g.identity : '') }); }))]));
+    var ties = Object.keys(m.actors.ips).concat(Object.keys(m.actors.apps), Object.keys(m.actors.identities));
+    box.appendChild(el('p', { class: 'muted', text: ties.length ? 'Tied to the intrusion by: ' + ties.join(', ') : 'No address, identity or application of the intrusion is known: only changes that open a mailbox are listed.' }));
+    return box;
+  }
+
   function reason(r) { return (r.name ? r.name + ' (' + r.value + ')' : r.kind + ' ' + r.value) + ': ' + r.note; }
   function list(title, reasons, limit) {
     return el('div', null, [el('strong', { text: title }), reasons.length ? el('ul', null, reasons.slice(0, limit).map(function (r) { return el('li', { text: reason(r) }); })) : el('span', { class: 'muted', text: ' nothing' })]);
@@ -172,5 +196,5 @@
     draw();
   }
 
-  window.SpoorRender = { el: el, level: level, cards: cards, timeline: timeline, levelsChart: levelsChart, matrix: matrix, exposure: exposure, attribution: attribution, detectionsTable: detectionsTable, detectionRows: detectionRows, detectionsHead: detectionsHead, LEVELS: LEVELS };
+  window.SpoorRender = { el: el, level: level, cards: cards, timeline: timeline, levelsChart: levelsChart, matrix: matrix, exposure: exposure, mailAccess: mailAccess, attribution: attribution, detectionsTable: detectionsTable, detectionRows: detectionRows, detectionsHead: detectionsHead, LEVELS: LEVELS };
 })();

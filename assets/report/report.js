@@ -13,6 +13,7 @@
   R.levelsChart(l, data.summary.byLevel);
   section('attack', 'ATT&CK techniques observed', [data.techniques.length ? R.matrix(data.matrix) : el('p', { class: 'muted', text: 'No detection was tagged with an ATT&CK technique.' })]);
   if (data.exposure.length) section('exposure', 'Exchange exposure', [R.exposure(data.exposure)]);
+  if (data.mailAccess) section('mail-access', 'Mailboxes reached', [R.mailAccess(data.mailAccess)]);
   R.attribution(section('attribution', 'Attribution: competing hypotheses'), data.attribution, data.attributionNote);
   var d = section('detections', 'Detections');
   R.detectionsTable(d, data.detections);

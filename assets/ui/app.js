@@ -209,6 +209,7 @@
         $('tab-overview').appendChild(m);
       }
       if (s.exposure.length) $('tab-overview').appendChild(R.exposure(s.exposure));
+      if (s.mailAccess) $('tab-overview').appendChild(el('section', { id: 'mail-access' }, [el('h3', { text: 'Mailboxes reached' }), R.mailAccess(s.mailAccess)]));
       detectionsView(c, s);
     }));
     api('GET', '/api/cases/' + c.id + '/attribution').then(fresh(function (a) { R.attribution($('tab-attribution'), a.attribution, a.note); }));

@@ -3,6 +3,7 @@ import type { Attribution } from '../attribution/attribute.js';
 import { attackVersion, type KnowledgeBase } from '../attribution/knowledge.js';
 import { LEVELS } from '../hunt/rule-selection.js';
 import type { HuntRecord } from './hunt-output.js';
+import type { MailAccessReport } from './mail-access.js';
 
 /**
  * Everything a report shows of one case, gathered as a hunt's detections stream past: what the HTML
@@ -35,6 +36,8 @@ export interface CaseReport {
   attribution?: Attribution;
   attributionNote?: string;
   attack?: string;
+  /** The mailboxes the intruder reached, when the hunt looked (exchange scan, mail-access, hunt --mail-json). */
+  mailAccess?: MailAccessReport;
 }
 
 /** A technique in the matrix: its detections (its sub-techniques' included), and the sub-techniques seen. */
@@ -188,7 +191,7 @@ export class CaseReportBuilder {
     this.indicators.set(key, seen);
   }
 
-  build(options: { title: string; tool: string; kb?: KnowledgeBase; attribution?: Attribution; attributionNote?: string; now?: Date }): CaseReport {
+  build(options: { title: string; tool: string; kb?: KnowledgeBase; attribution?: Attribution; attributionNote?: string; now?: Date; mailAccess?: MailAccessReport }): CaseReport {
     const names = new Map(options.kb?.techniques.map((t) => [t.id, t]) ?? []);
     const techniques: ObservedTechnique[] = [...this.techniques]
       .map(([id, t]) => {
@@ -220,6 +223,7 @@ export class CaseReportBuilder {
       ...(options.attribution ? { attribution: options.attribution } : {}),
       ...(options.attributionNote ? { attributionNote: options.attributionNote } : {}),
       ...(options.kb ? { attack: attackVersion(options.kb) } : {}),
+      ...(options.mailAccess ? { mailAccess: options.mailAccess } : {}),
     };
   }
 

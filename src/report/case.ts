@@ -5,6 +5,7 @@ import { Evidence, NameFinder, evidenceFromDetections } from '../attribution/evi
 import { KnowledgeIndex, type KnowledgeBase } from '../attribution/knowledge.js';
 import { type CaseReport, CaseReportBuilder } from './case-report.js';
 import type { HuntRecord } from './hunt-output.js';
+import type { MailAccessReport } from './mail-access.js';
 import { REPORT_FILES, type ReportFormat } from './formats.js';
 import { caseToHtml } from './html.js';
 import { caseToNavigator } from './navigator.js';
@@ -21,6 +22,7 @@ export interface CaseOptions {
   analyst?: (e: Evidence) => void;
   top?: number;
   maxRows?: number;
+  mailAccess?: MailAccessReport;
 }
 
 /** A case's report from a hunt's detections: tallies, the listed detections and, with ATT&CK, the attribution. */
@@ -35,7 +37,7 @@ export async function buildCase(records: AsyncIterable<HuntRecord> | Iterable<Hu
   }
   options.analyst?.(evidence);
   const attribution = options.kb ? attribute(options.kb, evidence, { top: options.top ?? 5 }) : undefined;
-  return builder.build({ title: options.title, tool: options.tool, ...(options.kb ? { kb: options.kb } : {}), ...(attribution ? { attribution } : { attributionNote: options.attributionNote ?? 'No attribution: no ATT&CK knowledge was given.' }) });
+  return builder.build({ title: options.title, tool: options.tool, ...(options.kb ? { kb: options.kb } : {}), ...(options.mailAccess ? { mailAccess: options.mailAccess } : {}), ...(attribution ? { attribution } : { attributionNote: options.attributionNote ?? 'No attribution: no ATT&CK knowledge was given.' }) });
 }
 
 /** Writes the chosen outputs into a folder (each file whole or not at all); returns their paths. */

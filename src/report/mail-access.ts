@@ -1,4 +1,6 @@
-import type { MailAccessScope, MailboxScope } from '../mail-access/scope.js';
+import { readFileSync } from 'node:fs';
+import type { MailGrant } from '../mail-access/access.js';
+import type { Confidence, MailAccessScope, MailboxScope } from '../mail-access/scope.js';
 import { csvCell, formatTable } from './detections.js';
 
 const when = (iso: string) => (iso ? iso.slice(0, 19).replace('T', ' ') : '');
@@ -60,13 +62,68 @@ export function mailAccessCsv(scope: MailAccessScope): string {
   return [MAIL_ACCESS_CSV_HEADER.join(','), ...rows].join('\n') + '\n';
 }
 
-/** The scope as one JSON document. */
-export function mailAccessJson(scope: MailAccessScope): unknown {
+/** The scope as one JSON document: what `spoor mail-access --format jsonl` prints and reports read back. */
+export interface MailAccessReport {
+  mailboxes: MailboxScope[];
+  unnamed_requests: { time: string; protocol: string; ip?: string; client?: string; identity?: string; file: string; where: string }[];
+  downloads: { time: string; path?: string; ip?: string; client?: string; file: string; where: string }[];
+  grants: MailGrant[];
+  actors: { ips: Record<string, string>; identities: Record<string, string>; apps: Record<string, string> };
+}
+
+export function mailAccessJson(scope: MailAccessScope): MailAccessReport {
   return {
     mailboxes: scope.mailboxes,
     unnamed_requests: scope.unnamed.map(({ time, protocol, ip, client, identity, file, where }) => ({ time, protocol, ip, client, identity, file, where })),
     downloads: scope.downloads.map(({ time, detail, ip, client, file, where }) => ({ time, path: detail, ip, client, file, where })),
     grants: scope.grants,
     actors: { ips: Object.fromEntries(scope.actors.ips), identities: Object.fromEntries(scope.actors.identities), apps: Object.fromEntries(scope.actors.apps) },
+  };
+}
+
+export class MailAccessFileError extends Error {}
+
+/** The name of a report's mail access file, beside its detections. */
+export const MAIL_ACCESS_FILE = 'mail-access.json';
+
+const str = (v: unknown): string => (typeof v === 'string' ? v : v === undefined || v === null ? '' : String(v));
+const strs = (v: unknown): string[] => (Array.isArray(v) ? v.map(str).filter(Boolean) : []);
+const objs = (v: unknown): Record<string, unknown>[] => (Array.isArray(v) ? v.filter((x): x is Record<string, unknown> => x !== null && typeof x === 'object' && !Array.isArray(x)) : []);
+const CONFIDENCES = new Set<Confidence>(['high', 'medium', 'low']);
+
+/**
+ * A mail access file read back (what a report and the web UI show), every value taken as text: the
+ * file sits beside a hunt's output and is treated as any input is. Undefined when there is none;
+ * an error naming the file when it is not one.
+ */
+export function readMailAccessReport(file: string): MailAccessReport | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw new MailAccessFileError(`${file}: not JSON (${(e as Error).message})`);
+  }
+  if (doc === null || typeof doc !== 'object' || !Array.isArray((doc as { mailboxes?: unknown }).mailboxes)) throw new MailAccessFileError(`${file}: not a mail access report (no mailboxes list)`);
+  const d = doc as Record<string, unknown>;
+  const place = (x: Record<string, unknown>) => ({ time: str(x.time), file: str(x.file), where: str(x.where) });
+  const actors = (d.actors ?? {}) as Record<string, unknown>;
+  const record = (v: unknown) => Object.fromEntries(Object.entries(v !== null && typeof v === 'object' ? v : {}).map(([k, x]) => [k, str(x)]));
+  return {
+    mailboxes: objs(d.mailboxes).map((m) => ({
+      mailbox: str(m.mailbox), first: str(m.first), last: str(m.last), confidence: CONFIDENCES.has(m.confidence as Confidence) ? (m.confidence as Confidence) : 'low',
+      kinds: strs(m.kinds) as MailboxScope['kinds'], protocols: strs(m.protocols), clients: strs(m.clients), apps: strs(m.apps), ips: strs(m.ips), identities: strs(m.identities),
+      folders: strs(m.folders), ...(typeof m.items === 'number' ? { items: m.items } : {}), exports: strs(m.exports), downloads: strs(m.downloads),
+      records: typeof m.records === 'number' ? m.records : 0, reasons: strs(m.reasons), sources: strs(m.sources),
+    })),
+    unnamed_requests: objs(d.unnamed_requests).map((x) => ({ ...place(x), protocol: str(x.protocol), ip: str(x.ip), client: str(x.client), identity: str(x.identity) })),
+    downloads: objs(d.downloads).map((x) => ({ ...place(x), path: str(x.path), ip: str(x.ip), client: str(x.client) })),
+    grants: objs(d.grants).map((x) => ({ ...place(x), what: str(x.what), app: str(x.app), permissions: str(x.permissions), identity: str(x.identity) })),
+    actors: { ips: record(actors.ips), identities: record(actors.identities), apps: record(actors.apps) },
   };
 }

@@ -20,13 +20,26 @@ export interface StixBundle {
 /** Spoor's namespace for name-based STIX ids. */
 const NAMESPACE = Buffer.from('6f1bd1f4a0b54f8f9c3e2f0d7a5c9b41', 'hex');
 
+/** STIX 2.1's namespace for the ids of cyber-observable objects (section 2.9). */
+const SCO_NAMESPACE = Buffer.from('00abedb4aa42466c9c01fed23315a9b7', 'hex');
+
 /** A UUIDv5 (RFC 9562) of a name in Spoor's namespace, as a STIX id of the given type. */
-export function stixId(type: string, name: string): string {
-  const hash = createHash('sha1').update(NAMESPACE).update(name).digest();
+export function stixId(type: string, name: string, namespace = NAMESPACE): string {
+  const hash = createHash('sha1').update(namespace).update(name).digest();
   hash[6] = (hash[6]! & 0x0f) | 0x50;
   hash[8] = (hash[8]! & 0x3f) | 0x80;
   const h = hash.subarray(0, 16).toString('hex');
   return `${type}--${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/**
+ * A cyber-observable object with its id as STIX 2.1 says to make it: UUIDv5 in STIX's namespace of
+ * the canonical JSON of its id-contributing properties (here all of them, given in key order).
+ */
+function observable(type: string, props: Record<string, string>): StixObject {
+  const keys = Object.keys(props).sort();
+  const canonical = JSON.stringify(Object.fromEntries(keys.map((k) => [k, props[k]])));
+  return { type, spec_version: '2.1', id: stixId(type, canonical, SCO_NAMESPACE), ...props };
 }
 
 /** A STIX timestamp (UTC, milliseconds) of any time JavaScript reads; undefined for none. */
@@ -158,6 +171,35 @@ export function caseToStix(report: CaseReport, options: StixOptions = {}): StixB
     relationship('attributed-to', campaign.id, set.id, {
       confidence: Math.max(0, Math.min(100, Math.round(100 * c.probability))),
       description: `${c.likelihood} (${(100 * c.probability).toFixed(1)}%), hypothesis ${c.rank} of Spoor's attribution. For: ${c.supporting.slice(0, 5).map((r) => r.name ?? r.value).join(', ') || 'nothing'}.`,
+    });
+  }
+
+  // The mailboxes reached, as observed data: the mailbox, the addresses it was reached from, the applications.
+  const seen = new Map<string, StixObject>();
+  const sco = (o: StixObject) => {
+    if (!seen.has(o.id)) {
+      seen.set(o.id, o);
+      objects.push(o);
+    }
+    return o.id;
+  };
+  const CONFIDENCE = { high: 85, medium: 50, low: 15 } as const;
+  for (const m of report.mailAccess?.mailboxes ?? []) {
+    const refs = [
+      sco(m.mailbox.includes('@') ? observable('email-addr', { value: m.mailbox }) : observable('user-account', { account_login: m.mailbox })),
+      ...m.ips.map((ip) => sco(observable(ip.includes(':') ? 'ipv6-addr' : 'ipv4-addr', { value: ip }))),
+      ...m.apps.map((app) => sco(observable('software', { name: app }))),
+    ];
+    const from = stamp(m.first) ?? created;
+    objects.push({
+      ...common('observed-data', `mail-access\0${caseKey}\0${m.mailbox}`),
+      first_observed: from,
+      last_observed: stamp(m.last) ?? from,
+      number_observed: Math.max(1, Math.min(m.records, 999_999_999)),
+      object_refs: refs,
+      confidence: CONFIDENCE[m.confidence],
+      labels: ['mail-access', ...m.kinds],
+      x_spoor_mail_access: { kinds: m.kinds, protocols: m.protocols, identities: m.identities, folders: m.folders, ...(m.items !== undefined ? { items: m.items } : {}), exports: m.exports, reasons: m.reasons },
     });
   }
 

@@ -9,6 +9,7 @@ import { normaliseSector } from '../attribution/victimology.js';
 import { buildCase, writeCase } from '../report/case.js';
 import { REPORT_FORMATS } from '../report/formats.js';
 import { readHuntOutput } from '../report/hunt-output.js';
+import { MAIL_ACCESS_FILE, type MailAccessReport, readMailAccessReport } from '../report/mail-access.js';
 import { CaseStore } from './store.js';
 
 /** What a finished hunt's import needs: the store, the case, its detections file and folder, what the analyst said. */
@@ -44,8 +45,16 @@ async function finish(t: FinishTask): Promise<void> {
       if (!(e instanceof KnowledgeError)) throw e;
       note = `No attribution: ${e.message}`;
     }
+    let mailAccess: MailAccessReport | undefined;
+    let mailProblem = '';
+    try {
+      mailAccess = readMailAccessReport(join(t.dir, MAIL_ACCESS_FILE));
+    } catch (e) {
+      mailProblem = (e as Error).message;
+    }
     const report = await buildCase(readHuntOutput(t.file, () => undefined), {
       title: t.title,
+      ...(mailAccess ? { mailAccess } : {}),
       tool: 'spoor serve',
       ...(kb ? { kb } : { attributionNote: note }),
       analyst: (e) => {
@@ -64,7 +73,7 @@ async function finish(t: FinishTask): Promise<void> {
     renameSync(`${t.file}.gz.part`, `${t.file}.gz`);
     rmSync(t.file);
     store.setProgress(t.caseId, { phase: 'done' });
-    store.setStatus(t.caseId, 'done', [t.warning, bad.length ? `${bad.length} unreadable detection lines` : ''].filter(Boolean).join('; ') || null);
+    store.setStatus(t.caseId, 'done', [t.warning, bad.length ? `${bad.length} unreadable detection lines` : '', mailProblem].filter(Boolean).join('; ') || null);
   } finally {
     store.close();
   }

@@ -3,6 +3,7 @@ import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { MAIL_ACCESS_FILE } from '../report/mail-access.js';
 import type { FinishTask } from './finish-worker.js';
 import type { CaseRow, CaseStore } from './store.js';
 
@@ -51,7 +52,11 @@ export class HuntJobs {
     const within = [...this.o.evidenceRoots, dir].flatMap((d) => ['--within', d]);
     // Uploaded files bear the upload's time, not the server's: their findings are left undated rather than stretch the timeline to today.
     const times = c.kind === 'exchange' && !c.evidencePath ? ['--no-file-times'] : [];
-    const args = [SPOOR, ...command, ...inputs, '-f', 'jsonl', '-o', `${out}.part`, '--progress-json', '--no-progress', ...within, ...times, ...this.o.huntArguments];
+    // A scan of a server says which mailboxes were reached (a plain hunt would read its evidence twice for it).
+    const mail = join(dir, MAIL_ACCESS_FILE);
+    rmSync(`${mail}.part`, { force: true });
+    const mailArgs = c.kind === 'exchange' ? ['--mail-json', `${mail}.part`] : [];
+    const args = [SPOOR, ...command, ...inputs, '-f', 'jsonl', '-o', `${out}.part`, ...mailArgs, '--progress-json', '--no-progress', ...within, ...times, ...this.o.huntArguments];
     this.o.store.setStatus(c.id, 'running');
     this.o.store.setProgress(c.id, { phase: 'starting' });
     const log: string[] = [];
@@ -86,6 +91,7 @@ export class HuntJobs {
       this.running.delete(c.id);
       if (code !== 0 && code !== 1) {
         rmSync(`${out}.part`, { force: true });
+        rmSync(`${mail}.part`, { force: true });
         // The log of the last hunt that finished stays beside its results.
         const how = signal ? `was stopped by ${signal}${signal === 'SIGKILL' ? ' (out of memory, or killed)' : ''}` : `ended with status ${code}`;
         this.o.store.setStatus(c.id, 'failed', `the hunt ${how}${log.length ? `: ${log.slice(-3).join(' | ')}` : ''}`);
@@ -93,6 +99,9 @@ export class HuntJobs {
       }
       writeFileSync(join(dir, 'hunt.log'), log.join('\n') + '\n');
       renameSync(`${out}.part`, out);
+      // The mail access this run found, or none: an earlier run's must not stand beside these results.
+      if (existsSync(`${mail}.part`)) renameSync(`${mail}.part`, mail);
+      else rmSync(mail, { force: true });
       this.finish(c, out, sectors, code === 1 ? log.filter((l) => /unreadable|not read|corrupt|error/i.test(l)).slice(-3).join(' | ') : '').catch((e: Error) => this.o.store.setStatus(c.id, 'failed', `after the hunt: ${e.message}`));
     });
   }

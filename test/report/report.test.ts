@@ -1,7 +1,7 @@
 /// <reference lib="dom" />
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -32,7 +32,8 @@ function stixValidator(): ValidateFunction {
 before(() => {
   const server = join(tmp, 'server');
   assert.equal(run('demo', 'generate', server, '--size', '2MB', '--intrusion', 'proxylogon', '--seed', '11').status, 0);
-  const s = run('exchange', 'scan', server, '-f', 'jsonl', '-o', join(tmp, 'scan.jsonl'), '--ioc', `${DATA}/ioc/chirp/AA21062A.yaml`, '--no-progress');
+  // The mailboxes reached, beside the detections, where the report reads them.
+  const s = run('exchange', 'scan', server, '-f', 'jsonl', '-o', join(tmp, 'scan.jsonl'), '--mail-json', join(tmp, 'mail-access.json'), '--ioc', `${DATA}/ioc/chirp/AA21062A.yaml`, '--no-progress');
   assert.equal(s.status, 0, s.stderr);
   const r = run('report', '-i', join(tmp, 'scan.jsonl'), '-o', out, '--attack', BUNDLE, '--sector', 'higher education', '--title', 'ProxyLogon at EXCH01');
   assert.equal(r.status, 0, r.stderr);
@@ -48,6 +49,24 @@ test('STIX: the bundle validates against the STIX 2.1 schemas, and a broken one 
   const sets = new Map(bundle.objects.filter((o) => o.type === 'intrusion-set').map((o) => [o.id, o.name]));
   const attributed = bundle.objects.filter((o) => o.relationship_type === 'attributed-to').sort((a, b) => (b.confidence as number) - (a.confidence as number));
   assert.equal(sets.get(attributed[0]!.target_ref as string), 'HAFNIUM');
+  // Each mailbox reached is observed data: the mailbox, the address it was read from.
+  const truth = JSON.parse(readFileSync(join(tmp, 'server', 'ground-truth.json'), 'utf8')) as { mailAccess: { mailbox: string; first: string; last: string }[] };
+  const byId = new Map(bundle.objects.map((o) => [o.id, o]));
+  const observed = bundle.objects.filter((o) => o.type === 'observed-data');
+  const mailboxOf = (o: Record<string, unknown>) => (o.object_refs as string[]).map((r) => byId.get(r)).find((x) => x?.type === 'email-addr')?.value as string;
+  assert.deepEqual(observed.map(mailboxOf).sort(), truth.mailAccess.map((m) => m.mailbox).sort());
+  for (const t of truth.mailAccess) {
+    const o = observed.find((x) => mailboxOf(x) === t.mailbox)!;
+    assert.deepEqual([o.first_observed, o.last_observed], [t.first, t.last], t.mailbox);
+    for (const r of o.object_refs as string[]) assert.ok(byId.has(r), `${o.id}: ${r} dangles`);
+  }
+  const ceo = observed.find((o) => mailboxOf(o) === truth.mailAccess[0]!.mailbox)!;
+  assert.ok((ceo.object_refs as string[]).some((r) => byId.get(r)!.value === '5.254.43.18'));
+  // Observable ids as STIX 2.1 (2.9) says to make them, checked with Python's uuid5: the STIX namespace, the canonical JSON of the id properties.
+  const scos = bundle.objects.filter((o) => o.type === 'email-addr' || o.type === 'ipv4-addr');
+  const py = spawnSync('python3', ['-c', 'import sys, json, uuid\nfor t, v in json.load(sys.stdin): print(t + "--" + str(uuid.uuid5(uuid.UUID("00abedb4-aa42-466c-9c01-fed23315a9b7"), json.dumps({"value": v}, separators=(",", ":"), ensure_ascii=False))))'], { input: JSON.stringify(scos.map((o) => [o.type, o.value])), encoding: 'utf8' });
+  assert.equal(py.status, 0, py.stderr);
+  assert.deepEqual(py.stdout.trim().split('\n'), scos.map((o) => o.id));
   const cves = bundle.objects.filter((o) => o.type === 'vulnerability').map((o) => o.name);
   for (const cve of ['CVE-2021-26855', 'CVE-2021-27065']) assert.ok(cves.includes(cve), `vulnerabilities: ${cves.join(', ')}`);
   const ids = new Set(bundle.objects.map((o) => o.id));
@@ -119,6 +138,8 @@ test('HTML: the report opens with no network, draws its charts with no console e
     assert.match(headline, /^Leading hypothesis: HAFNIUM \(Silk Typhoon\), G0125/);
     assert.deepEqual(await page.locator('p.headline').allInnerTexts(), [headline, headline]);
     assert.ok(await page.locator('.matrix .cell.seen').count() >= 3);
+    // The mailboxes reached, one row each, highest confidence first.
+    assert.deepEqual(await page.locator('#mailboxes tbody tr td:first-child').allInnerTexts(), ['user007@corp.example', 'user042@corp.example', 'user113@corp.example']);
     // Sub-techniques seen are listed under their technique, each with as many detections as the hunt's lines tagged with it.
     const detections = readFileSync(join(tmp, 'scan.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { rule: { techniques: string[] } });
     const subs = await page.locator('.matrix .cell.sub.seen').evaluateAll((cells) => cells.map((c) => ({ id: c.getAttribute('data-technique')!, title: c.getAttribute('title')!, parent: c.previousElementSibling?.getAttribute('data-technique') })));
@@ -141,8 +162,12 @@ test('HTML: the report opens with no network, draws its charts with no console e
 test('HTML: hostile text in a detection is shown as text, never run', async () => {
   const evil = '</script><script>window.pwned=1</script><img src=x onerror="window.pwned=2">';
   const line = { rule: { id: 'x', title: evil, level: 'high', tags: [], techniques: [] }, timestamp: '2021-03-02T10:00:00Z', file: evil, record_id: 1, computer: evil, channel: 'c', event_id: 1, matched: { f: evil }, event: { e: evil } };
-  writeFileSync(join(tmp, 'evil.jsonl'), `${JSON.stringify(line)}\n`);
-  const r = run('report', '-i', join(tmp, 'evil.jsonl'), '-o', join(tmp, 'evil'), '-f', 'html', '--no-attribute', '--title', evil);
+  const input = join(tmp, 'evil-in');
+  mkdirSync(input, { recursive: true });
+  writeFileSync(join(input, 'evil.jsonl'), `${JSON.stringify(line)}\n`);
+  // And in the mail access beside it: a mailbox, an address, a reason, a grant.
+  writeFileSync(join(input, 'mail-access.json'), JSON.stringify({ mailboxes: [{ mailbox: evil, first: evil, last: '', confidence: evil, kinds: [evil], protocols: [evil], ips: [evil], apps: [{ x: evil }], identities: [], folders: [evil], exports: [], downloads: [], records: evil, reasons: [evil], sources: [] }], grants: [{ what: evil, app: evil }], downloads: 'x', unnamed_requests: [null], actors: { ips: { [evil]: evil } } }));
+  const r = run('report', '-i', join(input, 'evil.jsonl'), '-o', join(tmp, 'evil'), '-f', 'html', '--no-attribute', '--title', evil);
   assert.equal(r.status, 0, r.stderr);
   const browser = await launchChromium();
   try {
@@ -151,6 +176,7 @@ test('HTML: hostile text in a detection is shown as text, never run', async () =
     await page.waitForSelector('body[data-ready=true]');
     assert.equal(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned), undefined);
     assert.equal(await page.locator('table.detections tr.row td').nth(2).innerText(), evil);
+    assert.equal(await page.locator('#mailboxes tbody tr td').first().innerText(), evil);
   } finally {
     await browser.close();
   }

@@ -416,6 +416,8 @@ test('web UI: a zipped Exchange collection uploaded to an exchange case gets the
       await page.waitForSelector('#case-view[data-status=done]', { timeout: 120_000 });
       await page.waitForSelector('#tab-overview .matrix');
       const exposure = await page.locator('#tab-overview p', { hasText: 'known-exploited CVE' }).allInnerTexts();
+      const mailboxes = await page.locator('#mail-access #mailboxes tbody tr td:first-child').allInnerTexts();
+      if (name === 'folder') await page.locator('#mail-access').screenshot({ path: join(ARTEFACTS, 'ui-8-mail-access.png') });
       // Files unpacked from an upload have no times of their own: none is taken for a detection's, so the timeline ends with the intrusion, not today.
       const last = await page.locator('#tab-overview div', { hasText: /^last detection \(UTC\)$/ }).locator('xpath=..').innerText();
       await page.click('#tabbtn-detections');
@@ -429,7 +431,7 @@ test('web UI: a zipped Exchange collection uploaded to an exchange case gets the
       };
       const webShells = await count('rule:"Unexpected page"');
       const lsass = await count('rule:"LSASS memory dump"');
-      return { exposure, webShells, lsass, last, detections: /· (\d+) detections/.exec(await page.locator('#case-meta').innerText())![1] };
+      return { exposure, mailboxes, webShells, lsass, last, detections: /· (\d+) detections/.exec(await page.locator('#case-meta').innerText())![1] };
     };
     const byFolder = await hunted('folder', server);
     const byZip = await hunted('zipped');
@@ -439,6 +441,9 @@ test('web UI: a zipped Exchange collection uploaded to an exchange case gets the
     assert.match(byFolder.webShells, /of [1-9]\d* detections$/);
     assert.match(byFolder.lsass, /of [1-9]\d* detections$/);
     assert.match(byFolder.last, /^2021-03-0\d /);
+    // The mailboxes the intruder reached, as the ground truth names them.
+    const truth = JSON.parse(readFileSync(join(server, 'ground-truth.json'), 'utf8')) as { mailAccess: { mailbox: string }[] };
+    assert.deepEqual([...byFolder.mailboxes].sort(), truth.mailAccess.map((m) => m.mailbox).sort());
     assert.deepEqual(byZip, byFolder);
 
     // A request body past the limit (64 KiB) is refused with 413, and the page goes on working.

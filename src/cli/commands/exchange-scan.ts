@@ -21,7 +21,7 @@ const BUNDLED_YARA = join(BUNDLED_RULES, 'yara');
 import { ExitCode } from '../options.js';
 import { describeBuild } from './exchange-build.js';
 import { addHuntOptions, type HuntOptions, runHunt } from './hunt.js';
-import { addMailAccessOptions, type MailAccessOptions, mailAccessOptionError, mailAccessStage } from './mail-access.js';
+import { addMailAccessOptions, type MailAccessOptions, mailAccessOptionError, mailAccessStage, withReportMailJson } from './mail-access-stage.js';
 import { mailAccessText } from '../../report/mail-access.js';
 
 type ScanOptions = HuntOptions & MailAccessOptions & {
@@ -142,7 +142,7 @@ async function scanFiles(root: string, files: readonly ServerFile[], opts: ScanO
     const from = seen.file === '--build' ? '' : ` (from ${source?.rel ?? seen.file})`;
     return [`Exchange build ${first}${from}`, ...rest];
   };
-  const mail = mailAccessStage(opts, (scope) => void process.stderr.write(`\nMail access (spoor mail-access tells more):\n${mailAccessText(scope)}`));
+  const mail = mailAccessStage(withReportMailJson(opts), (scope) => void process.stderr.write(`\nMail access (spoor mail-access tells more):\n${mailAccessText(scope)}`));
   return runHunt([root], opts, { command: 'exchange scan', rules, findings, summary, expectOtherFiles: true, ...mail });
 }
 

@@ -24,6 +24,8 @@ import { ExitCode, parseThreads } from '../options.js';
 import { StreamOutput } from '../output.js';
 import { HuntProgress, StepProgress } from '../progress.js';
 import { addAttributionOptions, addReportOptions } from './case-options.js';
+import { addMailAccessOptions, type MailAccessOptions, mailAccessOptionError, mailAccessStage, wantsMailAccess, withReportMailJson } from './mail-access-stage.js';
+import { mailAccessText } from '../../report/mail-access.js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ReportFormat } from '../../report/formats.js';
@@ -144,20 +146,20 @@ export function addHuntOptions(command: Command, rulesHelp: string, attributeByD
 }
 
 export function huntCommand(): Command {
-  return addHuntOptions(
+  return addMailAccessOptions(addHuntOptions(
     new Command('hunt')
       .description('run Sigma rules (and indicators of compromise) over evidence: EVTX, JSON/JSONL (evtx_dump, Winlogbeat/ECS or flat), XML event exports, IIS and Exchange logs, CSV, zip archives of these')
       .argument('[paths...]', 'evidence files, or directories searched recursively (none with --engine)')
       .option('--engine <url>', 'hunt in ClickHouse instead (clickhouse://HOST:PORT/DATABASE, filled by spoor ingest): the rules run there as SQL; correlations and --ioc feeds are applied to what the database returns')
       .option('--since-last', 'with --engine: hunt only files ingested since the last --since-last hunt with the same rules and feeds (what was hunted is kept in the table spoor_hunted)'),
     "Sigma rule files or directories (may be given more than once; default: the SigmaHQ rules of spoor update, else Spoor's own)",
-  )
+  ))
     .addHelpText('after', `
 Rules that cannot be used are reported on stderr (all of them with --verbose) and the others still
 run. A summary follows the detections on stderr. Exit status: 0 on a clean run (with or without
 detections), 1 with --fail-on when a detection reaches that level or when an input could not be read
 at all, 2 on a usage error (also: a --rules path that does not exist, or no rule loaded at all).`)
-    .action(async (paths: string[], opts: HuntOptions) => {
+    .action(async (paths: string[], opts: HuntOptions & MailAccessOptions) => {
       if (opts.sinceLast && (!opts.engine || opts.from || opts.to)) {
         process.stderr.write('spoor hunt: --since-last needs --engine (what was hunted is kept in the database) and hunts whole files (no --from or --to)\n');
         process.exitCode = ExitCode.Usage;
@@ -168,7 +170,15 @@ at all, 2 on a usage error (also: a --rules path that does not exist, or no rule
         process.exitCode = ExitCode.Usage;
         return;
       }
-      process.exitCode = await runHunt(paths, opts, { command: 'hunt', rules: opts.rules?.length ? undefined : defaultRules() });
+      const optionError = mailAccessOptionError(opts);
+      if (optionError) {
+        process.stderr.write(`spoor hunt: ${optionError}\n`);
+        process.exitCode = ExitCode.Usage;
+        return;
+      }
+      // Mail access only when asked for (an --actor-*, --mail-csv or --mail-json option): it reads the evidence a second time.
+      const mail = wantsMailAccess(opts) ? mailAccessStage(withReportMailJson(opts), (scope) => void process.stderr.write(`\nMail access (spoor mail-access tells more):\n${mailAccessText(scope)}`)) : {};
+      process.exitCode = await runHunt(paths, opts, { command: 'hunt', rules: opts.rules?.length ? undefined : defaultRules(), ...mail });
     });
 }
 

@@ -1,60 +1,10 @@
 import { writeFileSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { Command } from 'commander';
-import type { Detection } from '../../hunt/hunt.js';
-import { Actors } from '../../mail-access/actors.js';
-import { readMailFacts } from '../../mail-access/read.js';
-import { type MailAccessScope, scopeMailAccess } from '../../mail-access/scope.js';
 import { mailAccessCsv, mailAccessJson, mailAccessText } from '../../report/mail-access.js';
 import { spoorAndDefaultRules } from '../default-rules.js';
 import { ExitCode } from '../options.js';
-import { addHuntOptions, type HuntOptions, type HuntRun, runHunt } from './hunt.js';
-
-export interface MailAccessOptions {
-  actorIp?: string[];
-  actorUser?: string[];
-  actorApp?: string[];
-  mailCsv?: string;
-}
-
-const collect = (value: string, previous: string[] = []) => [...previous, ...value.split(',').map((v) => v.trim()).filter(Boolean)];
-
-/** The options that say who the intruder is and where the mailbox list goes (mail-access and exchange scan). */
-export function addMailAccessOptions(c: Command): Command {
-  return c
-    .option('--actor-ip <ip>', "an address of the intruder's, besides those the detections name (repeatable, comma-separated)", collect)
-    .option('--actor-user <identity>', 'an account the intruder used (DOMAIN\\user or user@domain; repeatable)', collect)
-    .option('--actor-app <id-or-name>', 'an application the intruder used (its app id or name; repeatable)', collect)
-    .option('--mail-csv <file>', 'write the mailboxes reached, one row each, as CSV (for the people who must notify)');
-}
-
-/** Checks the --actor-* options; a message naming the bad one, or undefined. */
-export function mailAccessOptionError(o: MailAccessOptions): string | undefined {
-  const bad = (o.actorIp ?? []).find((ip) => !isIP(ip));
-  return bad ? `--actor-ip ${bad}: not an IP address` : undefined;
-}
-
-/**
- * The mail-access stage of a hunt: it watches the detections for the intruder's addresses,
- * identities and applications, then reads the same evidence for mail access and keeps what they tie
- * to the intrusion. `show` gets the result once the hunt's summary is out.
- */
-export function mailAccessStage(o: MailAccessOptions, show: (scope: MailAccessScope) => void | Promise<void>): Pick<HuntRun, 'observe' | 'after'> {
-  const actors = new Actors();
-  for (const ip of o.actorIp ?? []) actors.addIp(ip, 'given with --actor-ip');
-  for (const u of o.actorUser ?? []) actors.addIdentity(u, 'given with --actor-user');
-  for (const a of o.actorApp ?? []) actors.addApp(a, 'given with --actor-app');
-  return {
-    observe: (d: Detection) => actors.addDetection(d),
-    after: async (units) => {
-      // Problems reading the files were said by the hunt, which read them first.
-      const facts = await readMailFacts(units, () => {});
-      const scope = scopeMailAccess(facts.accesses, facts.grants, actors, facts.appNames);
-      if (o.mailCsv) writeFileSync(o.mailCsv, mailAccessCsv(scope), { mode: 0o600 });
-      await show(scope);
-    },
-  };
-}
+import { addHuntOptions, type HuntOptions, runHunt } from './hunt.js';
+import { addMailAccessOptions, type MailAccessOptions, mailAccessOptionError, mailAccessStage, withReportMailJson } from './mail-access-stage.js';
 
 type Options = HuntOptions & MailAccessOptions;
 
@@ -90,7 +40,7 @@ async function mailAccess(paths: string[], opts: Options): Promise<number> {
     return ExitCode.Usage;
   }
   const write = (text: string) => (opts.output ? writeFileSync(opts.output, text, { mode: 0o600 }) : process.stdout.write(text));
-  const stage = mailAccessStage(opts, (scope) => {
+  const stage = mailAccessStage(withReportMailJson(opts), (scope) => {
     if (opts.format === 'jsonl') write(`${JSON.stringify(mailAccessJson(scope))}\n`);
     else if (opts.format === 'csv') write(mailAccessCsv(scope));
     else write(mailAccessText(scope, !opts.output && process.stdout.isTTY === true));

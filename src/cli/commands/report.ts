@@ -1,5 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
-import { basename } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import { MAIL_ACCESS_FILE, MailAccessFileError, readMailAccessReport } from '../../report/mail-access.js';
 import { Command } from 'commander';
 import { KnowledgeError, type KnowledgeBase } from '../../attribution/knowledge.js';
 import { buildCase, writeCase } from '../../report/case.js';
@@ -25,6 +26,8 @@ export function optionalKnowledge(attack: string | undefined, say: (m: string) =
 /** Builds and writes a case's report files from a hunt's JSONL output; returns the exit code. */
 export async function makeReport(input: string, dir: string, opts: Partial<ReportCliOptions> & { format: ReportFormat[] }, say: (m: string) => void): Promise<number> {
   let bad = 0;
+  // What the hunt found of mail access, when it looked: beside its detections.
+  const mailAccess = readMailAccessReport(join(dirname(input), MAIL_ACCESS_FILE));
   const { kb, note } = opts.attribute === false ? { kb: undefined, note: 'No attribution: --no-attribute.' } : optionalKnowledge(opts.attack, say);
   const report = await buildCase(
     readHuntOutput(input, (m) => {
@@ -38,6 +41,7 @@ export async function makeReport(input: string, dir: string, opts: Partial<Repor
       ...(note ? { attributionNote: note } : {}),
       analyst: (e) => addAnalystEvidence(e, { sector: opts.sector ?? [], country: opts.country ?? [], top: opts.top ?? '5' }),
       top: Number(opts.top) || 5,
+      ...(mailAccess ? { mailAccess } : {}),
     },
   );
   if (bad > 20) say(`… ${bad - 20} more bad lines`);
@@ -58,7 +62,8 @@ export function reportCommand(): Command {
   )
     .addHelpText('after', `
 The HTML report opens with no network: summary, a timeline of detections by level, the ATT&CK
-matrix as a heat map, Exchange exposure, the attribution's competing hypotheses and the detections
+matrix as a heat map, Exchange exposure, the mailboxes reached (from ${MAIL_ACCESS_FILE} beside the
+input, which exchange scan, mail-access and hunt --mail-json write), the attribution's competing hypotheses and the detections
 (sortable, filterable, each opening to its event). The STIX bundle holds the intrusion as a campaign
 with the attack patterns, software and CVEs seen, the matched indicators with their sightings, and
 the leading intrusion sets with attributed-to relationships whose confidence is the probability.
@@ -73,7 +78,7 @@ Exit status: 0 on success, 1 when the input (or a line of it) or ATT&CK cannot b
       try {
         process.exitCode = await makeReport(opts.input, opts.output, opts, say);
       } catch (e) {
-        if (!(e instanceof HuntOutputError || e instanceof KnowledgeError)) throw e;
+        if (!(e instanceof HuntOutputError || e instanceof KnowledgeError || e instanceof MailAccessFileError)) throw e;
         say(e.message);
         process.exitCode = ExitCode.Unreadable;
       }
