@@ -84,7 +84,7 @@
     if (!m.mailboxes.length) box.appendChild(el('p', { class: 'muted', text: 'No mailbox access tied to the intrusion was found in these logs.' }));
     else {
       var rows = m.mailboxes.map(function (x) {
-        var reached = [join(x.folders), x.items !== undefined ? x.items + ' items' : '', join(x.exports), join(x.downloads)].filter(Boolean).join('; ');
+        var reached = [join(x.folders), x.items !== undefined ? x.items + ' items' : '', join(x.exports), join(x.downloads), (x.sent || []).length ? 'sent ' + join(x.sent) : ''].filter(Boolean).join('; ');
         return el('tr', { class: 'mailbox' }, [el('td', { text: x.mailbox }), el('td', { text: when(x.first) }), el('td', { text: when(x.last) }), el('td', null, [level(levelOf[x.confidence] || 'unknown')]),
           el('td', { text: join(x.kinds) + ' (' + join(x.protocols) + ')' }), el('td', { text: join(x.ips) }), el('td', { text: join((x.apps || []).concat(x.identities || [])) }), el('td', { text: reached }),
           el('td', { text: (x.reasons || []).join(' · ') })]);

@@ -106,6 +106,25 @@ function managementAccess(e: Event, file: string, where: string): MailAccess[] {
   return c ? [cmdletAccess(c, e, text(e, 'TimeCreated_SystemTime') ?? '', data[2], 'Exchange cmdlet', file, where)] : [];
 }
 
+/**
+ * A message a mailbox sent, as Message Tracking logs its submission (STOREDRIVER RECEIVE): the sender,
+ * the recipients, and the address of the client that submitted it (original-client-ip), which ties
+ * mail sent from the intruder's session to them.
+ */
+function trackingAccess(e: Event, file: string, where: string): MailAccess | undefined {
+  if (text(e, 'event-id') !== 'RECEIVE' || text(e, 'source') !== 'STOREDRIVER') return undefined;
+  const sender = (text(e, 'sender-address') ?? '').toLowerCase();
+  if (!sender) return undefined;
+  const recipients = (text(e, 'recipient-address') ?? '').toLowerCase().split(';').filter(Boolean);
+  const domain = sender.slice(sender.indexOf('@') + 1);
+  const outside = recipients.filter((r) => !r.endsWith(`@${domain}`));
+  const subject = text(e, 'message-subject');
+  return {
+    time: text(e, 'date-time', 'TimeCreated_SystemTime') ?? '', mailbox: sender, kind: 'send', protocol: 'mail submission', ip: text(e, 'original-client-ip'),
+    detail: `to ${recipients.join(', ')}${outside.length ? ` (outside ${domain}: ${outside.join(', ')})` : ''}${subject ? `: "${subject}"` : ''}`, file, where,
+  };
+}
+
 /** The unified audit log's mailbox operations. */
 function auditAccess(e: Event, file: string, where: string): MailAccess[] {
   const op = text(e, 'Operation') ?? '';
@@ -168,6 +187,15 @@ export interface EventMailFacts {
   accesses: MailAccess[];
   grant?: MailGrant;
   appNames?: [string, string][];
+  signIn?: SignIn;
+}
+
+/** A successful sign-in: who, from where (address and country), when. */
+export interface SignIn {
+  time: string;
+  user: string;
+  ip: string;
+  country: string;
 }
 
 const NONE: EventMailFacts = { accesses: [] };
@@ -183,6 +211,10 @@ export function mailFactsOf(e: Event, file: string, where: string): EventMailFac
     }
     case 'MSExchange Management':
       return { accesses: managementAccess(e, file, where) };
+    case 'Message Tracking Log': {
+      const a = trackingAccess(e, file, where);
+      return a ? { accesses: [a] } : NONE;
+    }
     case 'Microsoft-Windows-Sysmon/Operational':
     case 'Security': {
       // Exchange's cmdlets run from a shell (PowerShell with the snap-in, as HAFNIUM did).
@@ -210,7 +242,15 @@ export function mailFactsOf(e: Event, file: string, where: string): EventMailFac
       if (/SignInLogs$|^SigninLogs$/.test(channel)) {
         const app = text(e, 'AppId');
         const name = text(e, 'AppDisplayName', 'ServicePrincipalName');
-        return app && name ? { accesses: [], appNames: [[app, name]] } : NONE;
+        const user = text(e, 'UserPrincipalName');
+        const ip = text(e, 'IPAddress');
+        const country = text(e, 'LocationDetails.countryOrRegion', 'Location.countryOrRegion', 'Location');
+        const ok = text(e, 'ResultType') === '0';
+        return {
+          accesses: [],
+          ...(app && name ? { appNames: [[app, name]] as [string, string][] } : {}),
+          ...(ok && user && ip && country ? { signIn: { time: text(e, 'TimeCreated_SystemTime') ?? '', user: user.toLowerCase(), ip, country } } : {}),
+        };
       }
       return NONE;
   }

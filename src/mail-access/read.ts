@@ -1,7 +1,7 @@
 import { type HuntUnit, type TimedEvent, type UnitHunt, unitEvents } from '../hunt/hunt.js';
 import { normaliseTime } from '../evidence/normalize.js';
 import { valueText } from '../sigma/modifiers.js';
-import { type MailAccess, type MailGrant, mailFactsOf } from './access.js';
+import { type MailAccess, type MailGrant, mailFactsOf, type SignIn } from './access.js';
 
 /** Every mail access, grant and application name the evidence records. */
 export interface MailFacts {
@@ -9,18 +9,19 @@ export interface MailFacts {
   grants: MailGrant[];
   /** Application names by id (lower case). */
   appNames: Map<string, string>;
+  signIns: SignIn[];
   events: number;
 }
 
 /** The channels whose events can tell of mail access: most events of a collection are read and dropped at once. */
-const CHANNELS = new Set(['IIS', 'HttpProxy Logs', 'MSExchange Management', 'Microsoft-Windows-Sysmon/Operational', 'Security', 'OfficeActivity', 'CloudAppEvents', 'AuditLogs', 'SigninLogs', 'AADNonInteractiveUserSignInLogs', 'AADServicePrincipalSignInLogs', 'AADManagedIdentitySignInLogs']);
+const CHANNELS = new Set(['IIS', 'HttpProxy Logs', 'MSExchange Management', 'Message Tracking Log', 'Microsoft-Windows-Sysmon/Operational', 'Security', 'OfficeActivity', 'CloudAppEvents', 'AuditLogs', 'SigninLogs', 'AADNonInteractiveUserSignInLogs', 'AADServicePrincipalSignInLogs', 'AADManagedIdentitySignInLogs']);
 
 /**
  * Reads the units (in order: a file's later units count their lines on from the earlier ones) for
  * what they record of mail access. Problems of reading are passed to `onDiagnostic`, as the hunt's.
  */
 export async function readMailFacts(units: readonly HuntUnit[], onDiagnostic: (m: string) => void): Promise<MailFacts> {
-  const facts: MailFacts = { accesses: [], grants: [], appNames: new Map(), events: 0 };
+  const facts: MailFacts = { accesses: [], grants: [], appNames: new Map(), signIns: [], events: 0 };
   const linesBefore = new Map<string, number>();
   for (const unit of units) {
     const result: UnitHunt = { matches: [], events: 0, readable: true, diagnostics: [] };
@@ -34,6 +35,7 @@ export async function readMailFacts(units: readonly HuntUnit[], onDiagnostic: (m
       const found = mailFactsOf(e.view, label, where);
       for (const a of found.accesses) facts.accesses.push({ ...a, time: a.time && normaliseTime(a.time) });
       if (found.grant) facts.grants.push(found.grant);
+      if (found.signIn) facts.signIns.push({ ...found.signIn, time: normaliseTime(found.signIn.time) });
       for (const [id, name] of found.appNames ?? []) if (!facts.appNames.has(id.toLowerCase())) facts.appNames.set(id.toLowerCase(), name);
     };
     const events = unitEvents(unit, result);

@@ -1,4 +1,4 @@
-import type { AccessKind, MailAccess, MailGrant } from './access.js';
+import type { AccessKind, MailAccess, MailGrant, SignIn } from './access.js';
 import type { Actors } from './actors.js';
 import { isWebFolder } from './cmdlets.js';
 
@@ -28,6 +28,8 @@ export interface MailboxScope {
   /** Items touched, summed over the records that count them; undefined when none does. */
   items?: number;
   exports: string[];
+  /** Mail sent from the mailbox in the intruder's sessions: to whom (the first 20). */
+  sent: string[];
   /** Those exports fetched over the web afterwards: what, when, from where. */
   downloads: string[];
   records: number;
@@ -58,9 +60,11 @@ const ALWAYS_LISTED = new Set<AccessKind>(['export', 'forwarding', 'permission',
  * Keeps the accesses tied to the intruder (their address, identity or application) and the changes
  * that open a mailbox whoever made them, and puts them together by mailbox. A request from the
  * intruder's address is the strongest tie (high); an identity the intruder used, or a change that
- * opens a mailbox without any tie, is medium: the identity's owner or an administrator may have made it.
+ * opens a mailbox without any tie, is medium: the identity's owner or an administrator may have made
+ * it; mail read by a user from an address that signed in as them from a country new for them is low.
  */
-export function scopeMailAccess(all: readonly MailAccess[], grants: readonly MailGrant[], actors: Actors, appNames: ReadonlyMap<string, string>): MailAccessScope {
+export function scopeMailAccess(all: readonly MailAccess[], grants: readonly MailGrant[], actors: Actors, appNames: ReadonlyMap<string, string>, signIns: readonly SignIn[] = []): MailAccessScope {
+  const novel = newCountrySignIns(signIns);
   const seen = new Set<string>();
   // With HttpProxy logs, IIS's lines of the same requests add nothing but a second count.
   const proxied = all.some((a) => a.kind === 'read' && a.file.toLowerCase().includes('httpproxy'));
@@ -72,7 +76,7 @@ export function scopeMailAccess(all: readonly MailAccess[], grants: readonly Mai
     }
     if (proxied && a.kind === 'read' && a.protocol !== 'Microsoft Graph' && isIisRecord(a)) continue;
     const appName = a.appId ? appNames.get(a.appId.toLowerCase()) : undefined;
-    const scored = score(a, actors, appName);
+    const scored = score(a, actors, appName, novel);
     if (scored) kept.push({ ...a, ...scored, ...(appName ? { appName } : {}) });
   }
   const byMailbox = new Map<string, ScopedAccess[]>();
@@ -93,7 +97,31 @@ export function scopeMailAccess(all: readonly MailAccess[], grants: readonly Mai
 
 const isIisRecord = (a: MailAccess) => !a.file.toLowerCase().includes('httpproxy') && /^(EWS|MAPI|ActiveSync|RPC over HTTP|REST|OWA)$/.test(a.protocol);
 
-function score(a: MailAccess, actors: Actors, appName: string | undefined): { confidence: Confidence; reasons: string[] } | undefined {
+/** A user needs this many earlier sign-ins before a country is new for them (fewer say nothing of their habits). */
+const BASELINE_SIGN_INS = 3;
+
+/**
+ * Sign-ins from a country the user had not signed in from before (after a baseline of their own), by
+ * user and address: the weakest tie (low), for mail read by that user from that address.
+ */
+function newCountrySignIns(signIns: readonly SignIn[]): Map<string, string> {
+  const out = new Map<string, string>();
+  const seen = new Map<string, { countries: Set<string>; count: number }>();
+  for (const s of [...signIns].sort((a, b) => a.time.localeCompare(b.time))) {
+    const u = seen.get(s.user) ?? { countries: new Set<string>(), count: 0 };
+    seen.set(s.user, u);
+    if (u.count >= BASELINE_SIGN_INS && !u.countries.has(s.country)) {
+      const key = `${s.user}\0${s.ip}`;
+      if (!out.has(key)) out.set(key, `from ${s.ip}, which signed in as ${s.user} from ${s.country} at ${s.time.slice(0, 19).replace('T', ' ')}, a country new for this user (before: ${[...u.countries].join(', ')})`);
+      continue; // a new country joins the baseline only once trusted: never, here
+    }
+    u.countries.add(s.country);
+    u.count++;
+  }
+  return out;
+}
+
+function score(a: MailAccess, actors: Actors, appName: string | undefined, novel: ReadonlyMap<string, string>): { confidence: Confidence; reasons: string[] } | undefined {
   const reasons: string[] = [];
   let confidence: Confidence | undefined;
   const raise = (c: Confidence, why: string) => {
@@ -104,6 +132,8 @@ function score(a: MailAccess, actors: Actors, appName: string | undefined): { co
   for (const app of [a.appId, appName]) {
     if (app && actors.apps.has(app.toLowerCase())) raise('high', `by application ${appName ?? app}, which the intrusion changed: ${actors.apps.get(app.toLowerCase())}`);
   }
+  const fromNewCountry = a.ip && a.identity ? novel.get(`${a.identity.toLowerCase()}\0${a.ip}`) : undefined;
+  if (fromNewCountry) raise('low', fromNewCountry);
   if (a.identity && actors.identities.has(a.identity.toLowerCase())) raise('medium', `as ${a.identity}, an identity the intrusion used: ${actors.identities.get(a.identity.toLowerCase())}`);
   if (ALWAYS_LISTED.has(a.kind)) {
     const path = a.detail ?? '';
@@ -138,6 +168,7 @@ function summarise(mailbox: string, list: ScopedAccess[], downloads: readonly Sc
     folders: uniq(list.flatMap((a) => a.folders ?? [])),
     items: counted.length ? counted.reduce((n, a) => n + a.items!, 0) : undefined,
     exports: uniq(list.filter((a) => a.kind === 'export' || a.kind === 'search').map((a) => a.detail)),
+    sent: uniq(list.filter((a) => a.kind === 'send').map((a) => a.detail)).slice(0, 20),
     downloads: fetched.map((d) => `${d.detail} fetched ${d.time.slice(0, 19).replace('T', ' ')} from ${d.ip ?? '?'}`),
     records: list.length,
     reasons: uniq(list.flatMap((a) => a.reasons)).slice(0, 6),

@@ -17,6 +17,7 @@ function reached(m: MailboxScope): string {
   if (m.items !== undefined) parts.push(`${m.items} items`);
   if (m.exports.length) parts.push(list(m.exports, 2));
   if (m.downloads.length) parts.push(list(m.downloads, 2));
+  if (m.sent.length) parts.push(`sent ${list(m.sent, 2)}`);
   return parts.join('; ');
 }
 
@@ -54,11 +55,11 @@ export function mailAccessText(scope: MailAccessScope, colour = false): string {
 /** A cell a spreadsheet shows as text: a value starting with = + - @ would be run as a formula. */
 const sheetCell = (v: string) => csvCell(/^[=+\-@\t\r]/.test(v) ? `'${v}` : v);
 
-export const MAIL_ACCESS_CSV_HEADER = ['mailbox', 'first_access_utc', 'last_access_utc', 'confidence', 'kinds', 'protocols', 'source_addresses', 'applications', 'identities', 'clients', 'folders', 'items', 'exports', 'downloads', 'records', 'reasons', 'sources'];
+export const MAIL_ACCESS_CSV_HEADER = ['mailbox', 'first_access_utc', 'last_access_utc', 'confidence', 'kinds', 'protocols', 'source_addresses', 'applications', 'identities', 'clients', 'folders', 'items', 'exports', 'downloads', 'sent', 'records', 'reasons', 'sources'];
 
 /** One row per mailbox, for the people who must notify. */
 export function mailAccessCsv(scope: MailAccessScope): string {
-  const rows = scope.mailboxes.map((m) => [m.mailbox, m.first, m.last, m.confidence, m.kinds.join('; '), m.protocols.join('; '), m.ips.join('; '), m.apps.join('; '), m.identities.join('; '), m.clients.join('; '), m.folders.join('; '), m.items === undefined ? '' : String(m.items), m.exports.join('; '), m.downloads.join('; '), String(m.records), m.reasons.join(' | '), m.sources.join('; ')].map(sheetCell).join(','));
+  const rows = scope.mailboxes.map((m) => [m.mailbox, m.first, m.last, m.confidence, m.kinds.join('; '), m.protocols.join('; '), m.ips.join('; '), m.apps.join('; '), m.identities.join('; '), m.clients.join('; '), m.folders.join('; '), m.items === undefined ? '' : String(m.items), m.exports.join('; '), m.downloads.join('; '), m.sent.join('; '), String(m.records), m.reasons.join(' | '), m.sources.join('; ')].map(sheetCell).join(','));
   return [MAIL_ACCESS_CSV_HEADER.join(','), ...rows].join('\n') + '\n';
 }
 
@@ -118,7 +119,7 @@ export function readMailAccessReport(file: string): MailAccessReport | undefined
     mailboxes: objs(d.mailboxes).map((m) => ({
       mailbox: str(m.mailbox), first: str(m.first), last: str(m.last), confidence: CONFIDENCES.has(m.confidence as Confidence) ? (m.confidence as Confidence) : 'low',
       kinds: strs(m.kinds) as MailboxScope['kinds'], protocols: strs(m.protocols), clients: strs(m.clients), apps: strs(m.apps), ips: strs(m.ips), identities: strs(m.identities),
-      folders: strs(m.folders), ...(typeof m.items === 'number' ? { items: m.items } : {}), exports: strs(m.exports), downloads: strs(m.downloads),
+      folders: strs(m.folders), ...(typeof m.items === 'number' ? { items: m.items } : {}), exports: strs(m.exports), downloads: strs(m.downloads), sent: strs(m.sent),
       records: typeof m.records === 'number' ? m.records : 0, reasons: strs(m.reasons), sources: strs(m.sources),
     })),
     unnamed_requests: objs(d.unnamed_requests).map((x) => ({ ...place(x), protocol: str(x.protocol), ip: str(x.ip), client: str(x.client), identity: str(x.identity) })),

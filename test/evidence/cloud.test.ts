@@ -129,3 +129,16 @@ test('a hostile cloud record: JSON nested in strings past the depth bound, a hug
   assert.equal(typeof v.get('Big'), 'string', 'text past the embedded-JSON bound stays text');
   assert.equal(v.get('constructor'), 'c');
 });
+
+test('the Golden SAML run\'s AD FS steps in Sentinel\'s SecurityEvent and Event tables: every DKM key read (4662 on a contact\'s thumbnailPhoto) and the token-signing settings read', () => {
+  const records = lines(`${GOLDEN}/WindowsEvents.json`);
+  // The oracle, from the records themselves: 4662 naming both the contact class and thumbnailPhoto, by a user account.
+  const dkm = records.filter((r) => r.EventID === 4662 && String(r.ObjectType).includes('5cb41ed0-0e4c-11d0-a286-00aa003049e2') && String(r.Properties).includes('8d3bca50-1d7e-11d0-a081-00aa006c33ed') && !String(r.SubjectUserName).endsWith('$'));
+  const settings = records.filter((r) => r.EventID === 33205 && /SELECT ServiceSettingsData from IdentityServerPolicy\.ServiceSettings/.test(String(r.ParameterXml)));
+  assert.equal(dkm.length, 5);
+  assert.equal(settings.length, 1);
+  const { found } = hunt(`${GOLDEN}/WindowsEvents.json`, '--rules', 'rules/windows');
+  const times = (title: RegExp) => found.filter((d) => title.test(d.rule.title)).map((d) => Date.parse(d.timestamp)).sort();
+  assert.deepEqual(times(/DKM/), dkm.map((r) => Date.parse(String(r.TimeGenerated))).sort());
+  assert.deepEqual(times(/Configuration Database/), settings.map((r) => Date.parse(String(r.TimeGenerated))));
+});

@@ -116,3 +116,42 @@ test('cmdlet parameters and request mailboxes as Exchange writes them', () => {
   assert.equal(requestMailbox('ServerInfo~exch01/ews/exchange.asmx?#', '/ecp/y.js', ''), '', 'a forged request names a server, not a mailbox');
   assert.equal(requestMailbox(undefined, '/Microsoft-Server-ActiveSync/default.eas', 'Cmd=Sync&User=user001&DeviceId=X'), 'user001');
 });
+
+test('mail a mailbox sent from the intruder\'s address, as Message Tracking logs its submission (the layout and a line of a real server\'s log)', () => {
+  // The header and the second line are those of a real Exchange 2016 log (shared docs/exchange-logs-artefacts.md), its client address the intruder's.
+  const dir = join(tmp, 'tracking');
+  const header = ['#Software: Microsoft Exchange Server', '#Version: 15.01.2375.007', '#Log-type: Message Tracking Log', '#Date: 2022-09-19T15:02:29.339Z', '#Fields: date-time,client-ip,client-hostname,server-ip,server-hostname,source-context,connector-id,source,event-id,internal-message-id,message-id,network-message-id,recipient-address,recipient-status,total-bytes,recipient-count,related-recipient-address,reference,message-subject,sender-address,return-path,message-info,directionality,tenant-id,original-client-ip,original-server-ip,custom-data,transport-traffic-type,log-id,schema-version'];
+  const submitted = (time: string, client: string, to: string) => `${time},fe80::1234:5678:4321:1010,SERVER-HOSTNAME.DOMAIN.TEST,1234:5678:4321:1010%3,SERVER-HOSTNAME,"MDB:12345678-3232-2323-1111-12345679987, Mailbox:33345678-3232-2323-1111-08da9fd00918, Event:63779422, MessageClass:IPM.Note, CreationTime:2022-09-19T15:02:29.211Z, ClientType:MOMT, SubmissionAssistant:MailboxTransportSubmissionEmailAssistant, ServerMdbConnectionId:08DA9806C5B670C1",,STOREDRIVER,RECEIVE,438,<XXX@domain.com>,6a638d20-1e63-493a-80a2-08da9a4ff8da,${to},To,3750222,1,,,MAIL SUBJECT,user.name1@domain.com,user.name1@domain.com,04I: ,Originating,,${client},fe80::1234:4545:3214:1010e%3,S:MailboxDatabaseGuid=12345678-3232-2323-1111-12345679987;S:ItemEntryId=00-00-XXX-00;S:DeliveryPriority=Normal;S:AccountForest=DOMAIN.TEST,Email,12345678-3232-2323-1111-12345679987,15.01.2375.007`;
+  spawnSync('mkdir', ['-p', dir]);
+  writeFileSync(join(dir, 'MSGTRKMS2022091915-1.LOG'), [...header, submitted('2022-09-19T15:02:29.450Z', '95.11.22.33', 'user.name4@gmail.com'), submitted('2022-09-19T15:07:00.000Z', '10.0.0.8', 'user.name2@domain.com')].join('\r\n') + '\r\n');
+  const got = mailAccess(dir, '--actor-ip', '95.11.22.33');
+  assert.equal(got.mailboxes.length, 1);
+  const m = got.mailboxes[0]!;
+  assert.equal(m.mailbox, 'user.name1@domain.com');
+  assert.deepEqual(m.kinds, ['send']);
+  assert.equal(m.first, '2022-09-19T15:02:29.450Z');
+  assert.equal(m.last, m.first, 'the mail its owner sent from inside is not the intruder\'s');
+  assert.deepEqual(m.sent, ['to user.name4@gmail.com (outside domain.com: user.name4@gmail.com): "MAIL SUBJECT"']);
+});
+
+test('mail read from an address that signed in from a country new for its user is listed, low; the user\'s own reading from home is not', () => {
+  // Entra ID sign-ins and unified audit log records in Microsoft Sentinel's shapes (SigninLogs, OfficeActivity).
+  const dir = join(tmp, 'signins');
+  spawnSync('mkdir', ['-p', dir]);
+  const signIn = (time: string, ip: string, country: string, result = '0') => ({ Type: 'SigninLogs', TimeGenerated: time, UserPrincipalName: 'amy@contoso.example', IPAddress: ip, Location: country, LocationDetails: JSON.stringify({ city: 'x', countryOrRegion: country }), ResultType: result, AppDisplayName: 'Office 365 Exchange Online', AppId: '00000002-0000-0ff1-ce00-000000000000' });
+  const read = (time: string, ip: string, id: string) => ({ Type: 'OfficeActivity', TimeGenerated: time, Operation: 'MailItemsAccessed', OfficeWorkload: 'Exchange', RecordType: '50', OfficeId: id, UserId: 'amy@contoso.example', MailboxOwnerUPN: 'amy@contoso.example', Client_IPAddress: ip, ClientInfoString: 'Client=OWA;Action=ViewInboxPage;', Folders: JSON.stringify([{ Path: '\\Inbox', FolderItems: [{ InternetMessageId: '<a@b>' }] }]), OperationProperties: JSON.stringify([{ Name: 'MailAccessType', Value: 'Bind' }]) });
+  const records = [
+    signIn('2021-06-01T08:00:00Z', '198.51.100.7', 'US'), signIn('2021-06-02T08:00:00Z', '198.51.100.7', 'US'), signIn('2021-06-03T08:00:00Z', '198.51.100.8', 'US'),
+    signIn('2021-06-03T21:00:00Z', '203.0.113.50', 'NL', '50126'), // a failed one says nothing
+    signIn('2021-06-04T02:00:00Z', '203.0.113.50', 'NL'),
+    read('2021-06-03T08:05:00Z', '198.51.100.8', 'r1'), read('2021-06-04T02:03:00Z', '203.0.113.50', 'r2'), read('2021-06-04T02:09:00Z', '203.0.113.50', 'r3'),
+  ];
+  writeFileSync(join(dir, 'sentinel.json'), records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  const got = mailAccess(dir);
+  assert.equal(got.mailboxes.length, 1);
+  const m = got.mailboxes[0]!;
+  assert.equal(m.confidence, 'low');
+  assert.deepEqual([m.first, m.last, m.records], ['2021-06-04T02:03:00.000Z', '2021-06-04T02:09:00.000Z', 2]);
+  assert.deepEqual(m.protocols, ['OWA']);
+  assert.match(m.reasons[0]!, /signed in as amy@contoso\.example from NL .* new for this user \(before: US\)/);
+});
