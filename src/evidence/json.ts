@@ -10,7 +10,8 @@ export const MAX_JSON_DEPTH = 100;
  * Reads the JSON values of a file one at a time, a block at a time: one object per line (JSONL),
  * objects one after another (pretty-printed, as SigmaHQ's regression `.json` files are), or a
  * top-level array, whose items come one by one. Memory holds one value, never the file. Problems are
- * reported by line and the reading goes on with the next value.
+ * reported by line and the reading goes on with the next value (in JSON Lines, with the next line: a
+ * value cut short there is named and does not swallow the lines after it).
  */
 export function* readJsonValues(file: string, onError: (line: number, message: string) => void, maxValueBytes = MAX_JSON_VALUE_BYTES, range?: ByteRange): Generator<unknown> {
   for (const entry of readJsonEntries(file, onError, maxValueBytes, range)) yield entry.value;
@@ -23,8 +24,8 @@ export interface JsonEntry {
 }
 
 /** `readJsonValues` with each value's line, and, once done, how many lines were read. */
-export function* readJsonEntries(file: string, onError: (line: number, message: string) => void, maxValueBytes = MAX_JSON_VALUE_BYTES, range?: ByteRange): Generator<JsonEntry, number> {
-  const scanner = new JsonScanner(onError, maxValueBytes);
+export function* readJsonEntries(file: string, onError: (line: number, message: string) => void, maxValueBytes = MAX_JSON_VALUE_BYTES, range?: ByteRange, jsonLines = false): Generator<JsonEntry, number> {
+  const scanner = new JsonScanner(onError, maxValueBytes, MAX_JSON_DEPTH, jsonLines);
   for (const text of readTextBlocks(file, range)) for (const value of scanner.push(text)) yield { value, line: scanner.valueLine };
   scanner.finish();
   return scanner.linesRead;
@@ -53,13 +54,28 @@ class JsonScanner {
     private readonly onError: (line: number, message: string) => void,
     private readonly max: number,
     private readonly maxDepth = MAX_JSON_DEPTH,
+    /** One value per line: a line's end ends any value left open on it. */
+    private readonly jsonLines = false,
   ) {}
 
   *push(text: string): Generator<unknown> {
     let start = this.depth > 0 ? 0 : -1;
     for (let i = 0; i < text.length; i++) {
       const c = text.charCodeAt(i);
-      if (c === 10) this.line++;
+      if (c === 10) {
+        if (this.jsonLines && this.depth > 0) {
+          this.onError(this.startLine, 'a JSON value not closed on its line; skipped');
+          this.depth = 0;
+          this.deepest = 0;
+          this.inString = false;
+          this.escaped = false;
+          this.parts = [];
+          this.size = 0;
+          this.skipping = false;
+          start = -1;
+        }
+        this.line++;
+      }
       if (this.inString) {
         if (this.escaped) this.escaped = false;
         else if (c === 92) this.escaped = true;
@@ -150,22 +166,27 @@ class JsonScanner {
 }
 
 /**
- * Whether a JSON file holds one value per line (JSON Lines), which can be cut at any line: its first
- * line is a whole JSON object. A pretty-printed document or an array is read whole.
+ * Whether a JSON file holds one value per line (JSON Lines), which can be cut at any line: each of its
+ * first lines (up to 20; the head's last, perhaps cut, aside) starts with `{` and one at least is a
+ * whole JSON object (a broken first line does not make the rest one value). A pretty-printed document
+ * or an array is read whole.
  */
 export function isJsonLines(file: string): boolean {
   const head = readHead(file, 256 * 1024);
   if (!head) return false;
-  const nl = head.indexOf(10);
-  if (nl < 0) return false;
-  const first = head.toString('utf8', 0, nl).replace(/^\uFEFF/, '').trim();
-  if (!first.startsWith('{')) return false;
-  try {
-    JSON.parse(first);
-    return true;
-  } catch {
-    return false;
-  }
+  const text = head.toString('utf8').replace(/^\uFEFF/, '');
+  const lines = text.split('\n');
+  if (lines.length < 2) return false;
+  const whole = lines.slice(0, Math.min(lines.length - 1, 20)).map((l) => l.trim()).filter(Boolean);
+  if (!whole.length || !whole.every((l) => l.startsWith('{'))) return false;
+  return whole.some((l) => {
+    try {
+      JSON.parse(l);
+      return true;
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** Splits text holding JSON values one after another into values (whole texts already in memory, e.g. test fixtures). */

@@ -191,7 +191,8 @@ export function unitEvents(unit: HuntUnit, result: UnitHunt, timeField?: string,
         // A later part of a cut file counts its lines from its first byte, and says so.
         const range = unit.range;
         const where = range?.start ? (line: number, m: string) => onDiagnostic(`${label}: line ${line} of the part from byte ${range.start}: ${m}`) : at;
-        const entries = readJsonEntries(unit.file, where, MAX_JSON_VALUE_BYTES, range);
+        // JSON Lines (a cut file's parts always are) are read a line at a time: a broken line loses only itself.
+        const entries = readJsonEntries(unit.file, where, MAX_JSON_VALUE_BYTES, range, range !== undefined || isJsonLines(unit.file));
         for (;;) {
           const next = entries.next();
           if (next.done) {

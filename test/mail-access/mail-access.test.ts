@@ -155,3 +155,17 @@ test('mail read from an address that signed in from a country new for its user i
   assert.deepEqual(m.protocols, ['OWA']);
   assert.match(m.reasons[0]!, /signed in as amy@contoso\.example from NL .* new for this user \(before: US\)/);
 });
+
+test('bad audit records: a broken JSON line and a CSV row whose AuditData is not a record are named by file and line and skipped; the records around them still count', () => {
+  const dir = join(tmp, 'bad');
+  spawnSync('mkdir', ['-p', dir]);
+  const ual = (id: string, time: string) => JSON.stringify({ CreationTime: time, Id: id, Operation: 'MailItemsAccessed', Workload: 'Exchange', RecordType: 50, UserId: 'bob@contoso.example', MailboxOwnerUPN: 'bob@contoso.example', ClientIPAddress: '192.0.2.66', ClientInfoString: 'Client=REST;;' });
+  writeFileSync(join(dir, 'ual.jsonl'), [ual('a', '2021-06-01T10:00:00'), '{"CreationTime": "2021-06-01T10:01:00", "Operation": ', ual('b', '2021-06-01T10:02:00')].join('\n') + '\n');
+  writeFileSync(join(dir, 'purview.csv'), ['CreationDate,UserIds,Operations,AuditData', `2021-06-01T10:03:00,bob@contoso.example,MailItemsAccessed,"${ual('c', '2021-06-01T10:03:00').replace(/"/g, '""')}"`, '2021-06-01T10:04:00,bob@contoso.example,MailItemsAccessed,"[1,2]"', `2021-06-01T10:05:00,bob@contoso.example,MailItemsAccessed,"${ual('d', '2021-06-01T10:05:00').replace(/"/g, '""')}"`].join('\n') + '\n');
+  const r = spoor('mail-access', dir, '--actor-ip', '192.0.2.66', '--format', 'jsonl');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /ual\.jsonl:2: a JSON value not closed on its line; skipped/);
+  assert.match(r.stderr, /purview\.csv:3: its AuditData is not a JSON object; row skipped/);
+  const m = (JSON.parse(r.stdout) as Result).mailboxes;
+  assert.deepEqual(m.map((x) => [x.mailbox, x.records, x.first, x.last]), [['bob@contoso.example', 4, '2021-06-01T10:00:00.000Z', '2021-06-01T10:05:00.000Z']]);
+});
