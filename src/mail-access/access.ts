@@ -1,3 +1,4 @@
+import ipaddr from 'ipaddr.js';
 import type { Event } from '../evidence/event.js';
 import { valueText } from '../sigma/modifiers.js';
 import { type CmdletKind, cmdletsInText, mailboxCmdlet, type MailboxCmdlet, parseParameters } from './cmdlets.js';
@@ -55,6 +56,16 @@ const texts = (e: Event, name: string): string[] => {
   return (Array.isArray(v) ? v : v === undefined || v === null ? [] : [v]).map((x) => valueText(x)).filter((t): t is string => t !== undefined && t !== '');
 };
 
+/**
+ * An address as one form for comparing: the unified audit log writes `1.2.3.4:52144`, `[2001:db8::1]:443`
+ * or `::ffff:1.2.3.4` for what a web log writes `1.2.3.4`. Text that is no address is kept as it is.
+ */
+export function normaliseIp(text: string | undefined): string | undefined {
+  if (!text) return text;
+  const t = text.trim().replace(/^\[([^\]]+)\](?::\d+)?$/, '$1').replace(/^(\d{1,3}(?:\.\d{1,3}){3}):\d+$/, '$1');
+  return ipaddr.isValid(t) ? ipaddr.process(t).toString() : t;
+}
+
 /** The web endpoints through which a mailbox is read, by path (lower case). */
 const MAIL_ENDPOINTS: [RegExp, string][] = [
   [/^\/ews\//, 'EWS'],
@@ -85,7 +96,7 @@ function webAccess(e: Event, channel: string, file: string, where: string): Mail
   const lower = stem.toLowerCase();
   const query = text(e, proxy ? 'UrlQuery' : 'cs-uri-query') ?? '';
   const time = text(e, 'TimeCreated_SystemTime') ?? '';
-  const base = { time, ip: text(e, proxy ? 'ClientIpAddress' : 'c-ip'), client: text(e, proxy ? 'UserAgent' : 'cs(User-Agent)'), identity: text(e, proxy ? 'AuthenticatedUser' : 'cs-username'), file, where };
+  const base = { time, ip: normaliseIp(text(e, proxy ? 'ClientIpAddress' : 'c-ip')), client: text(e, proxy ? 'UserAgent' : 'cs(User-Agent)'), identity: text(e, proxy ? 'AuthenticatedUser' : 'cs-username'), file, where };
   // An export fetched over the web: a .pst (or any export) served from a web folder.
   if (/\.pst$/i.test(lower)) return { ...base, mailbox: '', kind: 'download', protocol: 'HTTP', detail: stem };
   const endpoint = MAIL_ENDPOINTS.find(([re]) => re.test(lower));
@@ -95,7 +106,7 @@ function webAccess(e: Event, channel: string, file: string, where: string): Mail
 }
 
 function cmdletAccess(c: MailboxCmdlet, e: Event, time: string, identity: string | undefined, protocol: string, file: string, where: string): MailAccess {
-  return { time, mailbox: c.mailbox.toLowerCase(), kind: c.kind, protocol, identity, detail: `${c.cmdlet}${c.detail ? ` ${c.detail}` : ''}`, file, where, ip: text(e, 'ClientIP', 'ClientIPAddress') };
+  return { time, mailbox: c.mailbox.toLowerCase(), kind: c.kind, protocol, identity, detail: `${c.cmdlet}${c.detail ? ` ${c.detail}` : ''}`, file, where, ip: normaliseIp(text(e, 'ClientIP', 'ClientIPAddress')) };
 }
 
 /** MSExchange Management event 1: the cmdlet, its parameters, the caller, by position. */
@@ -120,7 +131,7 @@ function trackingAccess(e: Event, file: string, where: string): MailAccess | und
   const outside = recipients.filter((r) => !r.endsWith(`@${domain}`));
   const subject = text(e, 'message-subject');
   return {
-    time: text(e, 'date-time', 'TimeCreated_SystemTime') ?? '', mailbox: sender, kind: 'send', protocol: 'mail submission', ip: text(e, 'original-client-ip'),
+    time: text(e, 'date-time', 'TimeCreated_SystemTime') ?? '', mailbox: sender, kind: 'send', protocol: 'mail submission', ip: normaliseIp(text(e, 'original-client-ip')),
     detail: `to ${recipients.join(', ')}${outside.length ? ` (outside ${domain}: ${outside.join(', ')})` : ''}${subject ? `: "${subject}"` : ''}`, file, where,
   };
 }
@@ -132,14 +143,15 @@ function auditAccess(e: Event, file: string, where: string): MailAccess[] {
   const id = text(e, 'Id');
   const appId = text(e, 'ClientAppId', 'AppId');
   const client = text(e, 'ClientInfoString');
-  const ip = text(e, 'ClientIPAddress', 'ClientIP', 'ActorIpAddress');
+  const ip = normaliseIp(text(e, 'ClientIPAddress', 'ClientIP', 'ActorIpAddress'));
   const identity = text(e, 'UserId');
   const mailbox = (text(e, 'MailboxOwnerUPN') ?? '').toLowerCase();
   const base = { time, id, appId, client, ip, identity, file, where };
   const protocol = auditProtocol(client, text(e, 'AppId'));
   switch (op) {
     case 'MailItemsAccessed': {
-      const props = new Map(texts(e, 'OperationProperties.Name').map((n, i) => [n, texts(e, 'OperationProperties.Value')[i]]));
+      const values = texts(e, 'OperationProperties.Value');
+      const props = new Map(texts(e, 'OperationProperties.Name').map((n, i) => [n, values[i]]));
       const folders = [...new Set(texts(e, 'Folders.Path'))];
       const itemIds = texts(e, 'Folders.FolderItems.InternetMessageId');
       const count = Number(text(e, 'OperationCount'));
@@ -243,7 +255,7 @@ export function mailFactsOf(e: Event, file: string, where: string): EventMailFac
         const app = text(e, 'AppId');
         const name = text(e, 'AppDisplayName', 'ServicePrincipalName');
         const user = text(e, 'UserPrincipalName');
-        const ip = text(e, 'IPAddress');
+        const ip = normaliseIp(text(e, 'IPAddress'));
         const country = text(e, 'LocationDetails.countryOrRegion', 'Location.countryOrRegion', 'Location');
         const ok = text(e, 'ResultType') === '0';
         return {

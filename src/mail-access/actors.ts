@@ -1,6 +1,7 @@
 import { EvtxEvent } from '../evidence/event.js';
 import type { Detection } from '../hunt/hunt.js';
 import { valueText } from '../sigma/modifiers.js';
+import { normaliseIp } from './access.js';
 
 /**
  * What ties a session to the intruder: the addresses, identities and applications that detections of
@@ -13,7 +14,8 @@ export class Actors {
   readonly apps = new Map<string, string>();
 
   addIp(ip: string, why: string): void {
-    if (!this.ips.has(ip)) this.ips.set(ip, why);
+    const k = normaliseIp(ip)!;
+    if (!this.ips.has(k)) this.ips.set(k, why);
   }
 
   addIdentity(id: string, why: string): void {
@@ -33,7 +35,7 @@ export class Actors {
     if (!source) return;
     const e = new EvtxEvent(d.event);
     const why = `${d.rule.rule.title} (${d.timestamp.slice(0, 19).replace('T', ' ')})`;
-    for (const f of source.ips) for (const v of values(e.get(f))) if (isAddress(v)) this.addIp(v, why);
+    for (const f of source.ips) for (const v of values(e.get(f))) if (isAddress(normaliseIp(v)!)) this.addIp(v, why);
     for (const f of source.identities) for (const v of values(e.get(f))) if (!/^(-|null|anonymous|nt authority\\system)$/i.test(v)) this.addIdentity(v, why);
     if (source.apps) {
       // The applications changed or granted, not the resource granted on (Microsoft Graph is a target of every grant).

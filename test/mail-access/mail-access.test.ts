@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import { parse as parseCsv } from 'csv-parse/sync';
 import type { GroundTruth } from '../../src/demo/exchange-server.js';
 import { cmdletsInText, parseParameters } from '../../src/mail-access/cmdlets.js';
-import { requestMailbox } from '../../src/mail-access/access.js';
+import { normaliseIp, requestMailbox } from '../../src/mail-access/access.js';
 import type { MailboxScope } from '../../src/mail-access/scope.js';
 import { DATA, SPOOR } from '../helpers/paths.js';
 
@@ -115,6 +115,8 @@ test('cmdlet parameters and request mailboxes as Exchange writes them', () => {
   assert.equal(requestMailbox('Smtp~CEO@corp.example', '/EWS/Exchange.asmx', ''), 'ceo@corp.example');
   assert.equal(requestMailbox('ServerInfo~exch01/ews/exchange.asmx?#', '/ecp/y.js', ''), '', 'a forged request names a server, not a mailbox');
   assert.equal(requestMailbox(undefined, '/Microsoft-Server-ActiveSync/default.eas', 'Cmd=Sync&User=user001&DeviceId=X'), 'user001');
+  // The unified audit log's forms of an address compare equal to a web log's.
+  assert.deepEqual(['1.2.3.4:52144', '[2001:db8::1]:443', '::ffff:1.2.3.4', '2001:DB8::1'].map(normaliseIp), ['1.2.3.4', '2001:db8::1', '1.2.3.4', '2001:db8::1']);
 });
 
 test('mail a mailbox sent from the intruder\'s address, as Message Tracking logs its submission (the layout and a line of a real server\'s log)', () => {
