@@ -25,6 +25,8 @@ export interface MailAccess {
   items?: number;
   /** What a cmdlet did (where an export went …); a sync or bind for MailItemsAccessed. */
   detail?: string;
+  /** The log it came from (its channel: IIS, HttpProxy Logs, OfficeActivity …). */
+  log?: string;
   /** Where the record is: file and line or record number. */
   file: string;
   where: string;
@@ -96,7 +98,7 @@ function webAccess(e: Event, channel: string, file: string, where: string): Mail
   const lower = stem.toLowerCase();
   const query = text(e, proxy ? 'UrlQuery' : 'cs-uri-query') ?? '';
   const time = text(e, 'TimeCreated_SystemTime') ?? '';
-  const base = { time, ip: normaliseIp(text(e, proxy ? 'ClientIpAddress' : 'c-ip')), client: text(e, proxy ? 'UserAgent' : 'cs(User-Agent)'), identity: text(e, proxy ? 'AuthenticatedUser' : 'cs-username'), file, where };
+  const base = { time, ip: normaliseIp(text(e, proxy ? 'ClientIpAddress' : 'c-ip')), client: text(e, proxy ? 'UserAgent' : 'cs(User-Agent)'), identity: text(e, proxy ? 'AuthenticatedUser' : 'cs-username'), log: channel, file, where };
   // An export fetched over the web: a .pst (or any export) served from a web folder.
   if (/\.pst$/i.test(lower)) return { ...base, mailbox: '', kind: 'download', protocol: 'HTTP', detail: stem };
   const endpoint = MAIL_ENDPOINTS.find(([re]) => re.test(lower));

@@ -48,12 +48,13 @@ export interface MailAccessScope {
   actors: Actors;
 }
 
-/** Kinds that open a mailbox to someone or move its mail out: listed even when nothing ties them to the intruder. */
+/** How a change to a mailbox is named in a row's reasons. */
 const CHANGE_WORDS: Partial<Record<AccessKind, string>> = {
   export: 'a mailbox export', 'inbox-rule': 'an inbox rule that moves or hides mail', forwarding: 'mail forwarding set on the mailbox',
   permission: 'access to the mailbox given to someone', role: 'a role that can export or impersonate any mailbox',
 };
 
+/** Kinds that open a mailbox to someone or move its mail out: listed even when nothing ties them to the intruder. */
 const ALWAYS_LISTED = new Set<AccessKind>(['export', 'forwarding', 'permission', 'inbox-rule', 'role']);
 
 /**
@@ -67,14 +68,14 @@ export function scopeMailAccess(all: readonly MailAccess[], grants: readonly Mai
   const novel = newCountrySignIns(signIns);
   const seen = new Set<string>();
   // With HttpProxy logs, IIS's lines of the same requests add nothing but a second count.
-  const proxied = all.some((a) => a.kind === 'read' && a.file.toLowerCase().includes('httpproxy'));
+  const proxied = all.some((a) => a.log === 'HttpProxy Logs');
   const kept: ScopedAccess[] = [];
   for (const a of all) {
     if (a.id) {
       if (seen.has(a.id)) continue;
       seen.add(a.id);
     }
-    if (proxied && a.kind === 'read' && a.protocol !== 'Microsoft Graph' && isIisRecord(a)) continue;
+    if (proxied && a.kind === 'read' && a.log === 'IIS') continue;
     const appName = a.appId ? appNames.get(a.appId.toLowerCase()) : undefined;
     const scored = score(a, actors, appName, novel);
     if (scored) kept.push({ ...a, ...scored, ...(appName ? { appName } : {}) });
@@ -94,8 +95,6 @@ export function scopeMailAccess(all: readonly MailAccess[], grants: readonly Mai
   mailboxes.sort((a, b) => RANK[b.confidence] - RANK[a.confidence] || a.first.localeCompare(b.first) || a.mailbox.localeCompare(b.mailbox));
   return { mailboxes, unnamed, downloads, grants: [...grants, ...roles].sort((a, b) => a.time.localeCompare(b.time)), actors };
 }
-
-const isIisRecord = (a: MailAccess) => !a.file.toLowerCase().includes('httpproxy') && /^(EWS|MAPI|ActiveSync|RPC over HTTP|REST|OWA)$/.test(a.protocol);
 
 /** A user needs this many earlier sign-ins before a country is new for them (fewer say nothing of their habits). */
 const BASELINE_SIGN_INS = 3;
