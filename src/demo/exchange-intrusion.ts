@@ -197,6 +197,7 @@ export function intrusionSteps(kind: Intrusion, s: Server, shellName: string): S
         {
           id: 'proxyshell-mailbox-export', at: 3620, cves: ['CVE-2021-31207'], techniques: ['T1505.003'],
           description: 'The Mailbox Import Export role is granted and a mailbox with a shell in a draft is exported to an .aspx file',
+          mailboxes: [{ mailbox: 'administrator@corp.example', how: 'export', from: 4, to: 4 }],
           run: (emit, t) => [
             emit.event('MSExchange Management', mgmtEvent(s, t, 'New-ManagementRoleAssignment', '-Role "Mailbox Import Export" -User "administrator@corp.example"')),
             emit.event('MSExchange Management', mgmtEvent(s, t + 4000, 'New-MailboxExportRequest', `-Mailbox "administrator@corp.example" -IncludeFolders "#Drafts#" -ContentFilter "(Subject -eq 'invoice')" -FilePath "\\\\127.0.0.1\\C$\\inetpub\\wwwroot\\aspnet_client\\${shellName}ps.aspx"`)),

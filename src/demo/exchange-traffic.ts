@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Random } from './random.js';
 import type { Request } from './exchange-logs.js';
 
@@ -19,6 +20,11 @@ export interface Population {
   users: number;
 }
 
+/** A user's mailbox GUID: Outlook names its own mailbox by it in every MAPI request. */
+const mailboxGuid = (n: number) => {
+  const h = createHash('md5').update(`mailbox ${n}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+};
 const userName = (n: number) => `user${String(n).padStart(3, '0')}`;
 const internalIp = (n: number) => `10.1.${(n >> 8) & 255}.${(n & 255) || 1}`;
 const mobileIp = (n: number) => (n % 2 ? `198.51.100.${(n % 250) + 2}` : `203.0.113.${(n % 250) + 2}`);
@@ -32,7 +38,7 @@ export function backgroundRequest(rng: Random, time: number, pop: Population): R
   const base = { time, user, clientIp: internalIp(n), timeTaken: taken, query: '', status: 200 };
   switch (rng.weighted([['mapi', 30], ['ews', 14], ['eas', 16], ['owa', 18], ['owaStatic', 6], ['autodiscover', 8], ['oab', 3], ['ecp', 1], ['probe', 3], ['powershell', 1]] as const)) {
     case 'mapi':
-      return { ...base, method: 'POST', stem: '/mapi/emsmdb/', query: `MailboxId=${rng.guid()}@${pop.domain}`, userAgent: UA.outlook, protocol: 'Mapi', anchorMailbox: `MailboxGuidWithDomain~${rng.guid()}@${pop.domain}` };
+      return { ...base, method: 'POST', stem: '/mapi/emsmdb/', query: `MailboxId=${mailboxGuid(n)}@${pop.domain}`, userAgent: UA.outlook, protocol: 'Mapi', anchorMailbox: `MailboxGuidWithDomain~${mailboxGuid(n)}@${pop.domain}` };
     case 'ews':
       return { ...base, method: 'POST', stem: '/EWS/Exchange.asmx', userAgent: UA.outlook, protocol: 'Ews', anchorMailbox: `Smtp~${smtp}` };
     case 'eas':

@@ -12,6 +12,8 @@ export class Actors {
   readonly ips = new Map<string, string>();
   readonly identities = new Map<string, string>();
   readonly apps = new Map<string, string>();
+  /** When the intrusion was first seen (the earliest detection counted): an identity's habits before it are its owner's. */
+  firstSeen = '';
 
   addIp(ip: string, why: string): void {
     const k = normaliseIp(ip)!;
@@ -33,6 +35,7 @@ export class Actors {
     if (d.rule.rule.level !== 'high' && d.rule.rule.level !== 'critical') return;
     const source = SOURCES[d.channel] ?? (/SignInLogs$|^SigninLogs$/.test(d.channel) ? SOURCES.SigninLogs : undefined);
     if (!source) return;
+    if (d.timestamp && (!this.firstSeen || Date.parse(d.timestamp) < Date.parse(this.firstSeen))) this.firstSeen = d.timestamp;
     const e = new EvtxEvent(d.event);
     const why = `${d.rule.rule.title} (${d.timestamp.slice(0, 19).replace('T', ' ')})`;
     for (const f of source.ips) for (const v of values(e.get(f))) if (isAddress(normaliseIp(v)!)) this.addIp(v, why);
@@ -46,6 +49,12 @@ export class Actors {
       });
       for (const f of ['ClientAppId', 'ApplicationId']) for (const v of values(e.get(f))) this.addApp(v, why);
     }
+  }
+
+  /** What a web or mail flow log line of the intruder's holds one of: their addresses, their identities (an account's name alone too). */
+  webLiterals(): string[] {
+    const names = [...this.identities.keys()].flatMap((id) => [id, id.split('\\').pop()!]);
+    return [...new Set([...this.ips.keys(), ...names].filter((l) => l.length >= 3))];
   }
 
   get empty(): boolean {

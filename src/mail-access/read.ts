@@ -1,4 +1,6 @@
 import { type HuntUnit, type TimedEvent, type UnitHunt, unitEvents } from '../hunt/hunt.js';
+import { textFilter } from '../hunt/text-filter.js';
+import type { LineSelection } from '../evidence/w3c.js';
 import { normaliseTime } from '../evidence/normalize.js';
 import { valueText } from '../sigma/modifiers.js';
 import { type MailAccess, type MailGrant, mailFactsOf, type SignIn } from './access.js';
@@ -16,11 +18,28 @@ export interface MailFacts {
 /** The channels whose events can tell of mail access: most events of a collection are read and dropped at once. */
 const CHANNELS = new Set(['IIS', 'HttpProxy Logs', 'MSExchange Management', 'Message Tracking Log', 'Microsoft-Windows-Sysmon/Operational', 'Security', 'OfficeActivity', 'CloudAppEvents', 'AuditLogs', 'SigninLogs', 'AADNonInteractiveUserSignInLogs', 'AADServicePrincipalSignInLogs', 'AADManagedIdentitySignInLogs']);
 
+/** Web and mail flow logs: most of a server's lines, of which only the intruder's matter. */
+const WEB_CHANNELS = new Set(['IIS', 'HttpProxy Logs', 'Message Tracking Log']);
+
+/**
+ * Which lines of text logs are read: in web and mail flow logs, those holding one of the literals
+ * (the intruder's addresses and identities, `.pst`), the others counted and passed over unsplit, as
+ * the hunt's prefilter does; in other text logs none (they record no mail access).
+ */
+function webLines(literals: readonly string[]): LineSelection {
+  const filter = textFilter(literals.map((l) => l.toLowerCase()));
+  const none = { hits: () => [] };
+  return { filterFor: (channel) => (WEB_CHANNELS.has(channel) ? filter : none), onSkipped: () => {} };
+}
+
 /**
  * Reads the units (in order: a file's later units count their lines on from the earlier ones) for
  * what they record of mail access. Problems of reading are passed to `onDiagnostic`, as the hunt's.
+ * In web and mail flow logs only lines holding one of `webLiterals` are read (the intruder's
+ * addresses and identities): their other lines tie nothing to the intrusion.
  */
-export async function readMailFacts(units: readonly HuntUnit[], onDiagnostic: (m: string) => void): Promise<MailFacts> {
+export async function readMailFacts(units: readonly HuntUnit[], onDiagnostic: (m: string) => void, webLiterals: readonly string[]): Promise<MailFacts> {
+  const select = webLines([...webLiterals, '.pst']);
   const facts: MailFacts = { accesses: [], grants: [], appNames: new Map(), signIns: [], events: 0 };
   const linesBefore = new Map<string, number>();
   for (const unit of units) {
@@ -38,7 +57,7 @@ export async function readMailFacts(units: readonly HuntUnit[], onDiagnostic: (m
       if (found.signIn) facts.signIns.push({ ...found.signIn, time: normaliseTime(found.signIn.time) });
       for (const [id, name] of found.appNames ?? []) if (!facts.appNames.has(id.toLowerCase())) facts.appNames.set(id.toLowerCase(), name);
     };
-    const events = unitEvents(unit, result);
+    const events = unitEvents(unit, result, undefined, select);
     if (Symbol.iterator in events) for (const e of events) take(e);
     else for await (const e of events) take(e);
     if (result.lines !== undefined) linesBefore.set(unit.file, before + result.lines);

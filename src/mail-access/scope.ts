@@ -66,6 +66,7 @@ const ALWAYS_LISTED = new Set<AccessKind>(['export', 'forwarding', 'permission',
  */
 export function scopeMailAccess(all: readonly MailAccess[], grants: readonly MailGrant[], actors: Actors, appNames: ReadonlyMap<string, string>, signIns: readonly SignIn[] = []): MailAccessScope {
   const novel = newCountrySignIns(signIns);
+  const usual = usualMailboxes(all, actors);
   const seen = new Set<string>();
   // With HttpProxy logs, IIS's lines of the same requests add nothing but a second count.
   const proxied = all.some((a) => a.log === 'HttpProxy Logs');
@@ -77,7 +78,7 @@ export function scopeMailAccess(all: readonly MailAccess[], grants: readonly Mai
     }
     if (proxied && a.kind === 'read' && a.log === 'IIS') continue;
     const appName = a.appId ? appNames.get(a.appId.toLowerCase()) : undefined;
-    const scored = score(a, actors, appName, novel);
+    const scored = score(a, actors, appName, novel, usual);
     if (scored) kept.push({ ...a, ...scored, ...(appName ? { appName } : {}) });
   }
   const byMailbox = new Map<string, ScopedAccess[]>();
@@ -120,7 +121,41 @@ function newCountrySignIns(signIns: readonly SignIn[]): Map<string, string> {
   return out;
 }
 
-function score(a: MailAccess, actors: Actors, appName: string | undefined, novel: ReadonlyMap<string, string>): { confidence: Confidence; reasons: string[] } | undefined {
+/** Whether a mailbox is the identity's own: the same account name (DOMAIN\\name, name@domain, the mailbox's local part). */
+function ownMailbox(identity: string, mailbox: string): boolean {
+  const name = (x: string) => x.toLowerCase().split('\\').pop()!.split('@')[0]!;
+  return mailbox !== '' && name(identity) === name(mailbox);
+}
+
+/**
+ * The mailboxes each of the intruder's identities reaches as its owner does: those it reached before
+ * the intrusion was first seen, and the mailbox GUID it names most (its own, in MAPI). Reaching them
+ * again says nothing of the intruder.
+ */
+function usualMailboxes(all: readonly MailAccess[], actors: Actors): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  const start = Date.parse(actors.firstSeen);
+  // Outlook names its own mailbox by GUID in every MAPI request: the GUID an identity names most is its own.
+  const guids = new Map<string, Map<string, number>>();
+  for (const a of all) {
+    const id = a.identity?.toLowerCase();
+    if (!id || !a.mailbox || !actors.identities.has(id)) continue;
+    if (Date.parse(a.time) < start) out.set(id, (out.get(id) ?? new Set<string>()).add(a.mailbox));
+    if (MAILBOX_GUID.test(a.mailbox)) {
+      const counts = guids.get(id) ?? new Map<string, number>();
+      guids.set(id, counts.set(a.mailbox, (counts.get(a.mailbox) ?? 0) + 1));
+    }
+  }
+  for (const [id, counts] of guids) {
+    const own = [...counts].sort((x, y) => y[1] - x[1])[0]![0];
+    out.set(id, (out.get(id) ?? new Set<string>()).add(own));
+  }
+  return out;
+}
+
+const MAILBOX_GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}@/;
+
+function score(a: MailAccess, actors: Actors, appName: string | undefined, novel: ReadonlyMap<string, string>, usual: ReadonlyMap<string, ReadonlySet<string>>): { confidence: Confidence; reasons: string[] } | undefined {
   const reasons: string[] = [];
   let confidence: Confidence | undefined;
   const raise = (c: Confidence, why: string) => {
@@ -133,7 +168,10 @@ function score(a: MailAccess, actors: Actors, appName: string | undefined, novel
   }
   const fromNewCountry = a.ip && a.identity ? novel.get(`${a.identity.toLowerCase()}\0${a.ip}`) : undefined;
   if (fromNewCountry) raise('low', fromNewCountry);
-  if (a.identity && actors.identities.has(a.identity.toLowerCase())) raise('medium', `as ${a.identity}, an identity the intrusion used: ${actors.identities.get(a.identity.toLowerCase())}`);
+  // An identity the intruder used reading a mailbox its owner does not (their own, or one they reached
+  // before the intrusion); what the owner does as usual is tied only by the intruder's address.
+  const id = a.identity?.toLowerCase();
+  if (id && actors.identities.has(id) && !ownMailbox(id, a.mailbox) && !usual.get(id)?.has(a.mailbox)) raise('medium', `as ${a.identity}, an identity the intrusion used: ${actors.identities.get(id)}`);
   if (ALWAYS_LISTED.has(a.kind)) {
     const path = a.detail ?? '';
     if (a.kind === 'export' && isWebFolder(path)) raise('high', 'an export written into a folder the web server serves, where it can be downloaded');

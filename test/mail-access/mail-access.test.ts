@@ -19,30 +19,44 @@ function spoor(...args: string[]) {
   const r = spawnSync(process.execPath, [SPOOR, ...args], { encoding: 'utf8', maxBuffer: 1 << 30 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
-type Result = { mailboxes: MailboxScope[]; downloads: { path: string; ip: string }[]; grants: { what: string; app: string; permissions: string }[]; unnamed_requests: unknown[] };
+type Result = { mailboxes: MailboxScope[]; downloads: { path: string; ip: string }[]; grants: { what: string; app: string; permissions: string }[]; unnamed_requests: unknown[]; actors: { ips: Record<string, string>; identities: Record<string, string>; apps: Record<string, string> } };
 const mailAccess = (...args: string[]): Result => {
   const r = spoor('mail-access', ...args, '--format', 'jsonl');
   assert.equal(r.code, 0, r.stderr);
   return JSON.parse(r.stdout) as Result;
 };
 
+// Every intrusion too: ProxyShell exports a mailbox of its own, and ProxyNotShell signs in as a user whose own mail must stay out.
+const all = join(tmp, 'all');
 before(() => {
-  const g = spoor('demo', 'generate', demo, '--size', '6MB', '--seed', '11');
-  assert.equal(g.code, 0, g.stderr);
+  for (const [dir, intrusions] of [[demo, 'proxylogon'], [all, 'proxylogon,proxyshell,proxynotshell']] as const) {
+    const g = spoor('demo', 'generate', dir, '--size', '6MB', '--seed', '11', '--intrusion', intrusions);
+    assert.equal(g.code, 0, g.stderr);
+  }
 });
 
-test('on the demo server: exactly the mailboxes the ground truth names, with its first and last times, though their owners read them too', () => {
-  const truth = JSON.parse(readFileSync(join(demo, 'ground-truth.json'), 'utf8')) as GroundTruth;
-  assert.equal(truth.mailAccess.length, 3);
-  const got = mailAccess(demo);
+/** Every line of a demo folder's HttpProxy logs. */
+const proxyLines = (dir: string) => readdirSync(join(dir, 'Program Files/Microsoft/Exchange Server/V15/Logging/HttpProxy'), { recursive: true, withFileTypes: true })
+  .filter((d) => d.isFile()).flatMap((d) => readFileSync(join(d.parentPath, d.name), 'utf8').split('\n'));
+
+/** The mailboxes found in a demo folder against its ground truth: the same set, the same first and last times. */
+function checkAgainstTruth(dir: string): { truth: GroundTruth; got: Result; byMailbox: Map<string, MailboxScope> } {
+  const truth = JSON.parse(readFileSync(join(dir, 'ground-truth.json'), 'utf8')) as GroundTruth;
+  const got = mailAccess(dir);
   const byMailbox = new Map(got.mailboxes.map((m) => [m.mailbox, m]));
-  assert.deepEqual([...byMailbox.keys()].sort(), truth.mailAccess.map((m) => m.mailbox).sort());
+  assert.deepEqual([...byMailbox.keys()].sort(), truth.mailAccess.map((m) => m.mailbox).sort(), dir);
   for (const t of truth.mailAccess) {
     const m = byMailbox.get(t.mailbox)!;
     assert.equal(Date.parse(m.first), Date.parse(t.first), `${t.mailbox} first`);
     assert.equal(Date.parse(m.last), Date.parse(t.last), `${t.mailbox} last`);
     assert.equal(m.confidence, 'high', t.mailbox);
   }
+  return { truth, got, byMailbox };
+}
+
+test('on the demo server: exactly the mailboxes the ground truth names, with its first and last times, though their owners read them too', () => {
+  const { truth, got, byMailbox } = checkAgainstTruth(demo);
+  assert.equal(truth.mailAccess.length, 3);
   const [ceo, counsel] = [byMailbox.get(truth.mailAccess[0]!.mailbox)!, byMailbox.get(truth.mailAccess[2]!.mailbox)!];
   assert.deepEqual(ceo.protocols, ['EWS']);
   assert.deepEqual(ceo.ips, ['5.254.43.18']);
@@ -50,14 +64,21 @@ test('on the demo server: exactly the mailboxes the ground truth names, with its
   assert.match(counsel.exports[0]!, /aspnet_client\\[^\\]+\.pst$/);
   assert.equal(counsel.downloads.length, 1, 'the export fetched over the web is tied to it');
   // The non-trivial part: the victims' own mail clients reached the same mailboxes over the same days.
-  const proxyLines = readdirSync(join(demo, 'Program Files/Microsoft/Exchange Server/V15/Logging/HttpProxy'), { recursive: true, withFileTypes: true })
-    .filter((d) => d.isFile()).flatMap((d) => readFileSync(join(d.parentPath, d.name), 'utf8').split('\n'));
   for (const t of truth.mailAccess.slice(0, 2)) {
-    const own = proxyLines.filter((l) => l.includes(`Smtp~${t.mailbox}`) && !l.includes('5.254.43.18'));
+    const own = proxyLines(demo).filter((l) => l.includes(`Smtp~${t.mailbox}`) && !l.includes('5.254.43.18'));
     assert.ok(own.length > 0, `${t.mailbox}: its owner's own requests are in the logs`);
   }
   // The grant that made EWS impersonation possible.
   assert.ok(got.grants.some((g) => /ApplicationImpersonation/.test(g.permissions)));
+});
+
+test('with every intrusion: the ProxyShell export too, and not the mail of the user whose account ProxyNotShell used, read as every day from their desk', () => {
+  const { truth, got } = checkAgainstTruth(all);
+  assert.deepEqual(truth.mailAccess.map((m) => m.mailbox).sort(), ['administrator@corp.example', 'user007@corp.example', 'user042@corp.example', 'user113@corp.example']);
+  assert.ok(Object.keys(got.actors.identities).includes('corp\\user017'), 'the account is tied to the intrusion');
+  // Not trivially: the account's owner reads their mail through the proxy over the same days.
+  const own = proxyLines(all).filter((l) => l.includes(',CORP\\user017,') && !/167\.99\.168\.251/.test(l));
+  assert.ok(own.length > 0, 'the account\'s own requests are in the logs');
 });
 
 test('without the intruder\'s addresses (no detections name them) the EWS reads are not listed; --actor-ip brings them back', () => {
