@@ -3,7 +3,8 @@
  * as the Management Activity API, Search-UnifiedAuditLog and the Purview portal give it (a record, or
  * the AuditData column of an export) and as Microsoft Sentinel stores it (OfficeActivity); Entra ID
  * audit and sign-in logs from Sentinel (AuditLogs, SigninLogs and its kin), Microsoft Graph
- * (directoryAudits, signIns) and Azure Monitor's diagnostic export; Defender XDR's CloudAppEvents.
+ * (directoryAudits, signIns) and Azure Monitor's diagnostic export; Entra ID Protection's risk
+ * detections; Azure's activity log (AzureActivity, or Azure Monitor's export); Defender XDR's CloudAppEvents.
  *
  * Each becomes an event in evtx_dump's shape whose Channel names its table (Sentinel's names, which
  * analysts query by), with the record's fields flattened to dotted names (`TargetResources.type`),
@@ -13,7 +14,7 @@
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
 
-export type CloudTable = 'OfficeActivity' | 'AuditLogs' | 'SigninLogs' | 'AADNonInteractiveUserSignInLogs' | 'AADServicePrincipalSignInLogs' | 'AADManagedIdentitySignInLogs' | 'CloudAppEvents';
+export type CloudTable = 'OfficeActivity' | 'AuditLogs' | 'SigninLogs' | 'AADNonInteractiveUserSignInLogs' | 'AADServicePrincipalSignInLogs' | 'AADManagedIdentitySignInLogs' | 'CloudAppEvents' | 'AzureActivity' | 'AADUserRiskEvents';
 
 const SIGNIN_TABLES: Record<string, CloudTable> = {
   SigninLogs: 'SigninLogs', SignInLogs: 'SigninLogs',
@@ -30,20 +31,27 @@ const PROVIDER: Record<CloudTable, string> = {
   AADServicePrincipalSignInLogs: 'Entra ID sign-in log',
   AADManagedIdentitySignInLogs: 'Entra ID sign-in log',
   CloudAppEvents: 'Microsoft Defender XDR',
+  AzureActivity: 'Azure activity log',
+  AADUserRiskEvents: 'Entra ID Protection',
 };
+
+/** The categories of Azure's activity log (Azure Monitor's export names the log by them). */
+const ACTIVITY_CATEGORIES = new Set(['Administrative', 'Security', 'ServiceHealth', 'Alert', 'Recommendation', 'Policy', 'Autoscale', 'ResourceHealth']);
 
 const has = (o: Obj, ...names: string[]) => names.some((n) => o[n] !== undefined && o[n] !== null && o[n] !== '');
 
 /** The table a record belongs to, by its `Type` (Sentinel) or the fields only that table's records have. */
 export function cloudTable(o: Obj): CloudTable | undefined {
   const type = typeof o.Type === 'string' ? o.Type : '';
-  if (type === 'OfficeActivity' || type === 'AuditLogs' || type === 'CloudAppEvents') return type;
+  if (type === 'OfficeActivity' || type === 'AuditLogs' || type === 'CloudAppEvents' || type === 'AzureActivity' || type === 'AADUserRiskEvents') return type;
   if (SIGNIN_TABLES[type]) return SIGNIN_TABLES[type];
   // Azure Monitor's export: the category names the log, the record is in `properties`.
   if (typeof o.category === 'string' && isObj(o.properties)) {
     if (o.category === 'AuditLogs') return 'AuditLogs';
     if (SIGNIN_TABLES[o.category]) return SIGNIN_TABLES[o.category];
   }
+  if (typeof o.category === 'string' && ACTIVITY_CATEGORIES.has(o.category) && has(o, 'operationName') && has(o, 'resourceId')) return 'AzureActivity';
+  if (has(o, 'riskEventType', 'RiskEventType') && has(o, 'userPrincipalName', 'UserPrincipalName') && has(o, 'riskLevel', 'RiskLevel', 'riskState', 'RiskState')) return 'AADUserRiskEvents';
   if (has(o, 'CreationTime') && has(o, 'Operation') && has(o, 'Workload', 'RecordType')) return 'OfficeActivity';
   if (has(o, 'OperationName', 'activityDisplayName') && has(o, 'LoggedByService', 'loggedByService')) return 'AuditLogs';
   if (has(o, 'AppDisplayName', 'appDisplayName') && has(o, 'UserPrincipalName', 'userPrincipalName') && (has(o, 'ResultType') || isObj(o.status))) return 'SigninLogs';
@@ -65,6 +73,14 @@ const ALIASES: Partial<Record<CloudTable, [string, string[]][]>> = {
     ['Category', ['category']], ['Result', ['result']], ['ResultReason', ['resultReason']], ['LoggedByService', ['loggedByService']],
     ['InitiatedBy', ['initiatedBy']], ['TargetResources', ['targetResources']], ['AdditionalDetails', ['additionalDetails']],
     ['CorrelationId', ['correlationId']], ['Id', ['id']], ['ActivityDateTime', ['activityDateTime']], ['OperationType', ['operationType', 'AADOperationType']],
+  ],
+  AzureActivity: [
+    ['OperationNameValue', ['operationName']], ['CategoryValue', ['category']], ['ResourceId', ['resourceId']], ['CallerIpAddress', ['callerIpAddress']],
+    ['Caller', ['caller']], ['ResourceProviderValue', ['resourceProviderName.value']], ['ActivityStatusValue', ['resultType', 'status.value']], ['CorrelationId', ['correlationId']],
+  ],
+  AADUserRiskEvents: [
+    ['RiskEventType', ['riskEventType']], ['RiskLevel', ['riskLevel']], ['RiskState', ['riskState']], ['UserPrincipalName', ['userPrincipalName']],
+    ['IpAddress', ['ipAddress']], ['Id', ['id']], ['DetectedDateTime', ['detectedDateTime']],
   ],
   SigninLogs: [
     ['UserPrincipalName', ['userPrincipalName']], ['UserDisplayName', ['userDisplayName']], ['AppDisplayName', ['appDisplayName']], ['AppId', ['appId']],
@@ -186,7 +202,7 @@ function liftModifiedProperties(fields: Obj): void {
 
 const unquote = (v: unknown) => (typeof v === 'string' && v.length >= 2 && v.startsWith('"') && v.endsWith('"') ? v.slice(1, -1) : v);
 
-const TIME_FIELDS = ['CreationTime', 'TimeGenerated', 'ActivityDateTime', 'activityDateTime', 'createdDateTime', 'time', 'Timestamp'];
+const TIME_FIELDS = ['CreationTime', 'TimeGenerated', 'ActivityDateTime', 'activityDateTime', 'createdDateTime', 'DetectedDateTime', 'detectedDateTime', 'time', 'Timestamp'];
 
 /** A cloud record in evtx_dump's shape (Channel: its table), or undefined when it is not one. */
 export function fromCloudRecord(record: Obj): Obj | undefined {
@@ -209,7 +225,7 @@ export function fromCloudRecord(record: Obj): Obj | undefined {
     return undefined;
   };
   const time = first(TIME_FIELDS);
-  const operation = first(['Operation', 'OperationName', 'ActionType']) ?? (isSignIn(table) ? 'Sign-in' : undefined);
+  const operation = first(['Operation', 'OperationNameValue', 'OperationName', 'ActionType', 'RiskEventType']) ?? (isSignIn(table) ? 'Sign-in' : undefined);
   const system: Obj = { Provider: { '#attributes': { Name: PROVIDER[table] } } };
   if (operation !== undefined) system.EventID = String(operation);
   if (time !== undefined) system.TimeCreated = { '#attributes': { SystemTime: isoTime(String(time)) } };

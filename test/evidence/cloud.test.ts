@@ -142,3 +142,15 @@ test('the Golden SAML run\'s AD FS steps in Sentinel\'s SecurityEvent and Event 
   assert.deepEqual(times(/DKM/), dkm.map((r) => Date.parse(String(r.TimeGenerated))).sort());
   assert.deepEqual(times(/Configuration Database/), settings.map((r) => Date.parse(String(r.TimeGenerated))));
 });
+
+test('Azure\'s activity log (Sentinel\'s AzureActivity, Azure Monitor\'s export) and Entra ID Protection\'s risk detections (Graph) meet SigmaHQ\'s activitylogs and riskdetection rules', () => {
+  const dir = join(tmp, 'azure');
+  spawnSync('mkdir', ['-p', dir]);
+  // Shapes from Microsoft's documentation of the AzureActivity table, the activity log's export schema and Graph's riskDetection.
+  const sentinel = { Type: 'AzureActivity', TimeGenerated: '2023-05-04T10:00:00Z', OperationName: 'Create role assignment', OperationNameValue: 'MICROSOFT.AUTHORIZATION/ROLEASSIGNMENTS/WRITE', CategoryValue: 'Administrative', ActivityStatusValue: 'Success', Caller: 'mallory@contoso.example', CallerIpAddress: '203.0.113.9', ResourceProviderValue: 'MICROSOFT.AUTHORIZATION', ResourceId: '/subscriptions/0000/providers/Microsoft.Authorization/roleAssignments/1' };
+  const monitor = { time: '2023-05-04T10:05:00.0000000Z', resourceId: '/SUBSCRIPTIONS/0000/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.NETWORK/APPLICATIONGATEWAYS/GW1', operationName: 'MICROSOFT.NETWORK/APPLICATIONGATEWAYS/WRITE', category: 'Administrative', resultType: 'Success', callerIpAddress: '203.0.113.9', correlationId: 'c1', identity: { claims: { name: 'mallory' } }, level: 'Information', properties: { statusCode: 'Created', eventCategory: 'Administrative', entity: '/SUBSCRIPTIONS/0000/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.NETWORK/APPLICATIONGATEWAYS/GW1', message: 'Microsoft.Network/applicationGateways/write' } };
+  const risk = { id: 'r1', requestId: 'q1', riskEventType: 'unfamiliarFeatures', riskState: 'atRisk', riskLevel: 'medium', source: 'IdentityProtection', detectionTimingType: 'realtime', activity: 'signin', ipAddress: '203.0.113.9', activityDateTime: '2023-05-04T09:58:00Z', detectedDateTime: '2023-05-04T09:58:30Z', userPrincipalName: 'mallory@contoso.example' };
+  writeFileSync(join(dir, 'azure.json'), [sentinel, monitor, risk].map((r) => JSON.stringify(r)).join('\n') + '\n');
+  const { found } = hunt(dir, '--rules', `${CLOUD_RULES}/azure/activity_logs`, `${CLOUD_RULES}/azure/identity_protection`);
+  assert.deepEqual(found.map((d) => `${d.channel} ${basename(d.rule.file)}`).sort(), ['AADUserRiskEvents azure_identity_protection_unfamilar_sign_in.yml', 'AzureActivity azure_application_gateway_modified_or_deleted.yml', 'AzureActivity azure_granting_permission_detection.yml']);
+});
