@@ -14,7 +14,25 @@
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
 
-export type CloudTable = 'OfficeActivity' | 'AuditLogs' | 'SigninLogs' | 'AADNonInteractiveUserSignInLogs' | 'AADServicePrincipalSignInLogs' | 'AADManagedIdentitySignInLogs' | 'CloudAppEvents' | 'AzureActivity' | 'AADUserRiskEvents';
+export type CloudTable = 'OfficeActivity' | 'AuditLogs' | 'SigninLogs' | 'AADNonInteractiveUserSignInLogs' | 'AADServicePrincipalSignInLogs' | 'AADManagedIdentitySignInLogs' | 'CloudAppEvents' | 'AzureActivity' | 'AADUserRiskEvents' | DeviceTable;
+
+/** Defender for Endpoint's tables (advanced hunting): what a device did, as Sysmon would tell it. */
+export type DeviceTable = 'DeviceProcessEvents' | 'DeviceNetworkEvents' | 'DeviceFileEvents' | 'DeviceRegistryEvents' | 'DeviceImageLoadEvents' | 'DeviceLogonEvents' | 'DeviceEvents';
+const DEVICE_TABLES = new Set<string>(['DeviceProcessEvents', 'DeviceNetworkEvents', 'DeviceFileEvents', 'DeviceRegistryEvents', 'DeviceImageLoadEvents', 'DeviceLogonEvents', 'DeviceEvents']);
+
+/**
+ * The table of a Defender record exported without it (advanced hunting results name no table), by
+ * its ActionType: each table's actions are its own (learn.microsoft.com, advanced hunting schema).
+ */
+function deviceTable(action: string): DeviceTable {
+  if (action === 'ProcessCreated') return 'DeviceProcessEvents';
+  if (/^(Connection|InboundConnection|ListeningConnection|NetworkSignatureInspected|DnsConnectionInspected|HttpConnectionInspected|SslConnectionInspected|IcmpConnectionInspected|SshConnectionInspected)/.test(action)) return 'DeviceNetworkEvents';
+  if (/^File(Created|Modified|Renamed|Deleted)$/.test(action)) return 'DeviceFileEvents';
+  if (/^Registry/.test(action)) return 'DeviceRegistryEvents';
+  if (action === 'ImageLoaded') return 'DeviceImageLoadEvents';
+  if (/^Logon/.test(action)) return 'DeviceLogonEvents';
+  return 'DeviceEvents';
+}
 
 const SIGNIN_TABLES: Record<string, CloudTable> = {
   SigninLogs: 'SigninLogs', SignInLogs: 'SigninLogs',
@@ -33,6 +51,13 @@ const PROVIDER: Record<CloudTable, string> = {
   CloudAppEvents: 'Microsoft Defender XDR',
   AzureActivity: 'Azure activity log',
   AADUserRiskEvents: 'Entra ID Protection',
+  DeviceProcessEvents: 'Microsoft Defender for Endpoint',
+  DeviceNetworkEvents: 'Microsoft Defender for Endpoint',
+  DeviceFileEvents: 'Microsoft Defender for Endpoint',
+  DeviceRegistryEvents: 'Microsoft Defender for Endpoint',
+  DeviceImageLoadEvents: 'Microsoft Defender for Endpoint',
+  DeviceLogonEvents: 'Microsoft Defender for Endpoint',
+  DeviceEvents: 'Microsoft Defender for Endpoint',
 };
 
 /** The categories of Azure's activity log (Azure Monitor's export names the log by them). */
@@ -44,6 +69,7 @@ const has = (o: Obj, ...names: string[]) => names.some((n) => o[n] !== undefined
 export function cloudTable(o: Obj): CloudTable | undefined {
   const type = typeof o.Type === 'string' ? o.Type : '';
   if (type === 'OfficeActivity' || type === 'AuditLogs' || type === 'CloudAppEvents' || type === 'AzureActivity' || type === 'AADUserRiskEvents') return type;
+  if (DEVICE_TABLES.has(type)) return type as DeviceTable;
   if (SIGNIN_TABLES[type]) return SIGNIN_TABLES[type];
   // Azure Monitor's export: the category names the log, the record is in `properties`.
   if (typeof o.category === 'string' && isObj(o.properties)) {
@@ -56,6 +82,8 @@ export function cloudTable(o: Obj): CloudTable | undefined {
   if (has(o, 'OperationName', 'activityDisplayName') && has(o, 'LoggedByService', 'loggedByService')) return 'AuditLogs';
   if (has(o, 'AppDisplayName', 'appDisplayName') && has(o, 'UserPrincipalName', 'userPrincipalName') && (has(o, 'ResultType') || isObj(o.status))) return 'SigninLogs';
   if (has(o, 'ActionType') && has(o, 'Application') && has(o, 'ActivityType') && has(o, 'ReportId')) return 'CloudAppEvents';
+  // Sentinel's export may suffix a column with its type (ReportId_long) where tables disagree on it.
+  if (has(o, 'ActionType') && has(o, 'DeviceName') && has(o, 'ReportId', 'ReportId_long', 'DeviceId') && has(o, 'InitiatingProcessFileName', 'FolderPath', 'RemoteIP', 'RegistryKey')) return deviceTable(String(o.ActionType));
   return undefined;
 }
 
@@ -232,7 +260,7 @@ export function fromCloudRecord(record: Obj): Obj | undefined {
   const id = first(['Id', 'ReportId']);
   if (id !== undefined) system.EventRecordID = String(id);
   system.Channel = table;
-  const tenant = first(['OrganizationName', 'AADTenantId', 'TenantId', 'tenantId']);
+  const tenant = first(['DeviceName', 'OrganizationName', 'AADTenantId', 'TenantId', 'tenantId']);
   if (tenant !== undefined) system.Computer = String(tenant);
   return { Event: { System: system, EventData: fields } };
 }

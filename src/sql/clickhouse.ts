@@ -254,28 +254,26 @@ export function ruleSql(rule: SigmaRule, pipeline: Pipeline): string {
   return or(sources.map((s) => and([sourceSql(s), detectionSql(rule.detection, { fieldMap: s.fields, placeholders: pipeline.placeholders })])));
 }
 
+/** The event id of a slot that stands for every event of its channel (a log source naming a channel and no event id). */
+export const ANY_EVENT_ID = '*';
+
 /**
  * The events a rule can match, by the columns a query reads first: the channels (lower-cased; none
- * when a log source it stands for names none) and the (channel, event id) pairs (none when a log
- * source does not name both).
+ * when a log source it stands for names none) and the (channel, event id) pairs, an event id of
+ * ANY_EVENT_ID standing for the whole channel (none when a log source names no channel).
  */
 export function ruleKinds(rule: SigmaRule, pipeline: Pipeline): { channels?: string[]; slots?: [string, string][] } {
   const channels = new Set<string>();
   const slots = new Map<string, [string, string]>();
   let allChannels = true;
-  let allSlots = true;
   for (const s of sourcesFor(pipeline, rule.logsource)) {
     const cs = s.conditions.get('Channel');
     const ids = s.conditions.get('EventID');
     allChannels &&= cs !== undefined;
-    allSlots &&= cs !== undefined && ids !== undefined;
     for (const c of cs ?? []) {
       channels.add(c);
-      for (const id of ids ?? []) slots.set(`${c}\n${id}`, [c, id]);
+      for (const id of ids ?? [ANY_EVENT_ID]) slots.set(`${c}\n${id}`, [c, id]);
     }
   }
-  return {
-    ...(allChannels ? { channels: [...channels].sort() } : {}),
-    ...(allSlots ? { slots: [...slots.keys()].sort().map((k) => slots.get(k)!) } : {}),
-  };
+  return allChannels ? { channels: [...channels].sort(), slots: [...slots.keys()].sort().map((k) => slots.get(k)!) } : {};
 }

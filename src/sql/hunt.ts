@@ -7,7 +7,7 @@ import { AhoCorasick } from '../sigma/aho-corasick.js';
 import { RuleError } from '../sigma/errors.js';
 import type { Pipeline } from '../sigma/pipeline.js';
 import type { CompiledRule } from '../sigma/ruleset.js';
-import { holdsOneOf, NotConvertible, ruleKinds, ruleSql, sqlString } from './clickhouse.js';
+import { ANY_EVENT_ID, holdsOneOf, NotConvertible, ruleKinds, ruleSql, sqlString } from './clickhouse.js';
 import { INGESTED, TABLE } from './schema.js';
 
 export interface ConvertedRule {
@@ -65,17 +65,25 @@ export function windowSql(window: TimeWindow | undefined): string | undefined {
 /** Rows of the files a table lists by content hash (GLOBAL: on a cluster the list is read here and sent to the shards). */
 export const onlyFilesSql = (files: string) => `source_sha256 GLOBAL IN (SELECT source_sha256 FROM ${files})`;
 
+/** Rows of some (channel, event id) pairs, or of a whole channel where the pair's event id is ANY_EVENT_ID. */
+function slotsSql(slots: readonly [string, string][]): string {
+  const pairs = [...new Set(slots.filter(([, id]) => id !== ANY_EVENT_ID).map(([c, id]) => `(${sqlString(c)}, ${sqlString(id)})`))];
+  const whole = [...new Set(slots.filter(([, id]) => id === ANY_EVENT_ID).map(([c]) => sqlString(c)))];
+  const parts = [...(pairs.length ? [`(lowerUTF8(channel), lowerUTF8(event_id)) IN (${pairs.join(', ')})`] : []), ...(whole.length ? [`lowerUTF8(channel) IN (${whole.join(', ')})`] : [])];
+  return parts.length > 1 ? `(${parts.join(' OR ')})` : parts[0] ?? 'false';
+}
+
 /** The query that finds the events a batch of rules matches, with the numbers (in the batch) of the rules that matched each. */
 export function batchQuery(batch: readonly ConvertedRule[], table = TABLE, window?: TimeWindow, files?: string): string {
   const hits = batch.map((r, i) => `if(${r.sql}, ${i}, -1)`).join(',\n  ');
   // Only the rows of the batch's event kinds (or channels), in the window, holding one of the literals
   // some rule of the batch needs are tested; all in PREWHERE, which ClickHouse evaluates reading only
   // its columns, and reads the others (the event's arrays and text, most of a row) for the rows left.
-  const slots = batch.every((r) => r.slots) ? [...new Set(batch.flatMap((r) => r.slots!.map(([c, id]) => `(${sqlString(c)}, ${sqlString(id)})`)))] : undefined;
+  const slots = batch.every((r) => r.slots) ? slotsSql(batch.flatMap((r) => r.slots!)) : undefined;
   const channels = batch.every((r) => r.channels) ? [...new Set(batch.flatMap((r) => r.channels!))] : undefined;
   const literals = batch.every((r) => r.literals) ? [...new Set(batch.flatMap((r) => r.literals!))] : undefined;
   const conditions = [
-    slots ? `(lowerUTF8(channel), lowerUTF8(event_id)) IN (${slots.join(', ')})` : channels ? `lowerUTF8(channel) IN (${channels.map(sqlString).join(', ')})` : undefined,
+    slots ?? (channels ? `lowerUTF8(channel) IN (${channels.map(sqlString).join(', ')})` : undefined),
     windowSql(window),
     files ? onlyFilesSql(files) : undefined,
     literals ? holdsOneOf('ltext', literals) : undefined,
@@ -131,7 +139,7 @@ export async function* huntInClickHouse(client: ClickHouseClient, rules: readonl
   const channels = new Set(kinds.map((k) => k.c));
   const slots = new Set(kinds.map((k) => `${k.c}\n${k.e}`));
   let done = rules.length;
-  const wanted = rules.filter((r) => (r.slots ? r.slots.some(([c, id]) => slots.has(`${c}\n${id}`)) : !r.channels || r.channels.some((c) => channels.has(c))));
+  const wanted = rules.filter((r) => (r.slots ? r.slots.some(([c, id]) => (id === ANY_EVENT_ID ? channels.has(c) : slots.has(`${c}\n${id}`))) : !r.channels || r.channels.some((c) => channels.has(c))));
   done -= wanted.length;
   if (done) onBatch?.(done);
   const copies = await copiesOf(client);

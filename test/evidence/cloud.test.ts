@@ -154,3 +154,63 @@ test('Azure\'s activity log (Sentinel\'s AzureActivity, Azure Monitor\'s export)
   const { found } = hunt(dir, '--rules', `${CLOUD_RULES}/azure/activity_logs`, `${CLOUD_RULES}/azure/identity_protection`);
   assert.deepEqual(found.map((d) => `${d.channel} ${basename(d.rule.file)}`).sort(), ['AADUserRiskEvents azure_identity_protection_unfamilar_sign_in.yml', 'AzureActivity azure_application_gateway_modified_or_deleted.yml', 'AzureActivity azure_granting_permission_detection.yml']);
 });
+
+test('Defender for Endpoint\'s DeviceProcessEvents: SigmaHQ\'s process-creation regression samples, written as Defender exports them, fire their rules as the Sysmon samples do', () => {
+  // SigmaHQ's labels are the oracle: each regression sample of a process_creation rule fires its rule
+  // (at least match_count times) as Sysmon JSON; its events turned into DeviceProcessEvents rows (the
+  // columns Microsoft documents; no Type, as an advanced hunting export has none) must fire it as often.
+  const root = `${DATA}/sigma/regression_data`;
+  const infos = spawnSync('find', [root, '-path', '*proc_creation_win*', '-name', 'info.yml'], { encoding: 'utf8' }).stdout.trim().split('\n').sort();
+  const dir = join(tmp, 'defender');
+  spawnSync('mkdir', ['-p', dir]);
+  const samples: { id: string; json: string; least: number; report: string }[] = [];
+  const rows: string[] = [];
+  const base = (p: unknown) => String(p ?? '').split('\\').pop()!;
+  for (const info of infos) {
+    const text = readFileSync(info, 'utf8');
+    const id = /rule_metadata:\s*\n\s*- id: ([0-9a-f-]{36})/.exec(text)?.[1];
+    const sample = /path: (regression_data\/\S+)\.evtx/.exec(text)?.[1];
+    if (!id || !sample) continue;
+    const json = `${DATA}/sigma/${sample}.json`;
+    const report = `sample-${samples.length}`;
+    samples.push({ id, json, least: Number(/match_count: (\d+)/.exec(text)?.[1] ?? 1), report });
+    const events = readFileSync(json, 'utf8').split(/\n(?=\{)/).map((t) => JSON.parse(t) as { Event: { System: Record<string, unknown>; EventData?: Record<string, unknown> } });
+    for (const e of events) {
+      const d = e.Event.EventData ?? {};
+      if (e.Event.System.EventID !== 1) continue;
+      const [domain, name] = String(d.User ?? '\\').split('\\');
+      const [parentDomain, parentName] = String(d.ParentUser ?? '\\').split('\\');
+      rows.push(JSON.stringify({
+        Timestamp: (e.Event.System.TimeCreated as { '#attributes': { SystemTime: string } })['#attributes'].SystemTime, DeviceId: 'd', DeviceName: String(e.Event.System.Computer), ActionType: 'ProcessCreated',
+        FileName: base(d.Image), FolderPath: d.Image, ProcessCommandLine: d.CommandLine, ProcessId: d.ProcessId, ProcessIntegrityLevel: d.IntegrityLevel, AccountDomain: domain, AccountName: name,
+        ProcessVersionInfoOriginalFileName: d.OriginalFileName, ProcessVersionInfoFileDescription: d.Description, ProcessVersionInfoProductName: d.Product, ProcessVersionInfoCompanyName: d.Company,
+        InitiatingProcessFileName: base(d.ParentImage), InitiatingProcessFolderPath: d.ParentImage, InitiatingProcessCommandLine: d.ParentCommandLine, InitiatingProcessId: d.ParentProcessId,
+        InitiatingProcessAccountDomain: parentDomain, InitiatingProcessAccountName: parentName, ReportId: report,
+      }));
+    }
+  }
+  assert.ok(samples.length >= 60, `${samples.length} samples`);
+  writeFileSync(join(dir, 'DeviceProcessEvents.json'), rows.join('\n') + '\n');
+  const rules = [`${DATA}/sigma/rules/windows/process_creation`, `${DATA}/sigma/rules-emerging-threats`, `${DATA}/sigma/rules-threat-hunting`];
+  const counts = (args: string[], key: (d: { rule: { id: string }; record_id: string; file: string }) => string) => {
+    const r = spoor('hunt', ...args, '--format', 'jsonl', '--rules', ...rules);
+    assert.equal(r.code, 0, r.stderr);
+    const out = new Map<string, number>();
+    for (const l of r.stdout.trim().split('\n').filter(Boolean)) {
+      const k = key(JSON.parse(l) as { rule: { id: string }; record_id: string; file: string });
+      out.set(k, (out.get(k) ?? 0) + 1);
+    }
+    return out;
+  };
+  const sysmon = counts(samples.map((x) => x.json), (d) => `${d.file} ${d.rule.id}`);
+  const defender = counts([dir], (d) => `${d.record_id} ${d.rule.id}`);
+  const differ: string[] = [];
+  for (const x of samples) {
+    const want = sysmon.get(`${x.json} ${x.id}`) ?? 0;
+    assert.ok(want >= x.least, `${x.json}: the Sysmon sample fires its rule ${want} times, SigmaHQ says ${x.least}`);
+    const got = defender.get(`${x.report} ${x.id}`) ?? 0;
+    if (got !== want) differ.push(`${basename(x.json)}: ${got} of ${want}`);
+  }
+  console.log(`DeviceProcessEvents: ${samples.length - differ.length} of ${samples.length} samples fire their rule as often as Sysmon's; differ: ${differ.join('; ') || 'none'}`);
+  assert.deepEqual(differ, []);
+});
