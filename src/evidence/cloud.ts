@@ -123,6 +123,8 @@ const ALIASES: Partial<Record<CloudTable, [string, string[]][]>> = {
 /** Bounds on the JSON read out of string fields: text a hostile record could make costly is left as text. */
 const MAX_EMBEDDED_JSON = 1024 * 1024;
 const MAX_DEPTH = 12;
+/** Of a record's containers' own texts (kept for `contains` on them) at most this much is kept. */
+const MAX_CONTAINER_TEXT = 4 * 1024 * 1024;
 
 /**
  * A record's fields by dotted name: a nested object's fields under its name; the fields of an array
@@ -133,11 +135,20 @@ const MAX_DEPTH = 12;
 export function flattenRecord(record: Obj): Obj {
   // No prototype: a record's own `constructor` or `__proto__` is a field like any other.
   const out = Object.create(null) as Obj;
+  // The arrays this made (values gathered under one name), grown in place: a field of a million items costs a million steps.
+  const gathered = new Set<unknown[]>();
   const put = (name: string, v: unknown) => {
     const had = out[name];
     if (had === undefined) out[name] = v;
-    else out[name] = [...(Array.isArray(had) ? had : [had]), ...(Array.isArray(v) ? v : [v])];
+    else if (gathered.has(had as unknown[])) (had as unknown[]).push(v);
+    else {
+      const list = [had, v];
+      gathered.add(list);
+      out[name] = list;
+    }
   };
+  // Containers' own texts, within a budget: each level of a deep record would otherwise copy it again.
+  let textBudget = MAX_CONTAINER_TEXT;
   const scalar = (v: unknown) => v === null || typeof v !== 'object';
   const walk = (name: string, v: unknown, depth: number): void => {
     if (typeof v === 'string') {
@@ -149,7 +160,11 @@ export function flattenRecord(record: Obj): Obj {
     }
     if (v !== null && typeof v === 'object') {
       // A container's own text, for rules that search it whole; an array of plain values is its values.
-      if (name && !(Array.isArray(v) && v.every(scalar))) put(name, JSON.stringify(v));
+      if (name && textBudget > 0 && !(Array.isArray(v) && v.every(scalar))) {
+        const text = JSON.stringify(v);
+        textBudget -= text.length;
+        if (textBudget >= 0) put(name, text);
+      }
       expand(name, v, depth + 1);
       return;
     }

@@ -121,7 +121,13 @@ test('a hostile cloud record: JSON nested in strings past the depth bound, a hug
   let deep = '"x"';
   for (let i = 0; i < 16; i++) deep = JSON.stringify(`[${deep}]`);
   const record = { ...(JSON.parse('{"__proto__": {"polluted": "yes"}, "Nested": "{\\"__proto__\\": {\\"polluted\\": \\"yes\\"}}"}') as object), CreationTime: '2021-08-02T13:32:07', Operation: 'MailItemsAccessed', Workload: 'Exchange', Deep: JSON.parse(deep) as string, Big: `[${'1,'.repeat(600_000)}1]`, constructor: 'c' };
+  // Many values under one name, and a large record nested deep (each level's text would copy it again).
+  let nested: unknown = { blob: 'x'.repeat(1_000_000) };
+  for (let i = 0; i < 10; i++) nested = { level: nested };
+  Object.assign(record, { Many: Array.from({ length: 300_000 }, (_, i) => ({ n: String(i) })), Nested2: nested });
   const v = new EvtxEvent(fromCloudRecord(record));
+  assert.equal((v.get('Many.n') as string[]).length, 300_000);
+  assert.equal((v.get(`Nested2${'.level'.repeat(10)}.blob`) as string).length, 1_000_000);
   assert.equal(v.get('__proto__.polluted'), 'yes');
   assert.equal(v.get('Nested.__proto__.polluted'), 'yes');
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
