@@ -1,5 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { DEFAULT_PIPELINE, loadPipeline } from '../sigma/pipeline.js';
+import { DEFAULT_PIPELINE, loadPipelines } from '../sigma/pipeline.js';
 import { loadRuleSet } from '../sigma/ruleset.js';
 import { GarbagePacer } from '../common/memory.js';
 import { huntUnit, type HuntUnit, unitSize } from './hunt.js';
@@ -12,7 +12,8 @@ import { type RuleSelection, selectRules } from './rule-selection.js';
 /** What a hunt worker is started with: the rule set to load, which must come out as the main thread's did (each task says how many rules that was). */
 export interface HuntWorkerData {
   rules: string[];
-  pipeline?: string;
+  /** The pipeline files, merged in order (the default one when empty). */
+  pipeline: string[];
   selection: RuleSelection;
   /** The field or column holding events' times in CSV and flat JSON. */
   timeField?: string;
@@ -26,7 +27,7 @@ export interface HuntWorkerData {
  * both threads must have loaded the same list.
  */
 const data = workerData as HuntWorkerData;
-const set = loadRuleSet(data.rules, loadPipeline(data.pipeline ?? DEFAULT_PIPELINE));
+const set = loadRuleSet(data.rules, loadPipelines(data.pipeline.length ? data.pipeline : [DEFAULT_PIPELINE]));
 const rules = selectRules(set.rules, data.selection).rules;
 const iocs = data.iocs?.length ? new IocMatcher(data.iocs.flatMap((f) => loadFeed(f).indicators)) : undefined;
 let index: RuleIndex | undefined;

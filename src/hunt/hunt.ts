@@ -151,6 +151,17 @@ export function planHuntUnits(files: readonly { path: string; size: number; name
 /** An event read, its time, and for text formats without record numbers (JSON, CSV) the line it starts on in its unit. */
 export type TimedEvent = { view: RawEvent; timestamp: string; line?: number };
 
+/**
+ * Whether a unit's file starts with Defender for Endpoint's device rows (advanced hunting's columns:
+ * an ActionType, a DeviceName and the initiating process), read from its first 64 KiB: such input
+ * needs the Defender pipeline.
+ */
+export function holdsDefenderRows(u: HuntUnit): boolean {
+  if (u.part !== 0 || (u.kind !== 'json' && u.kind !== 'csv')) return false;
+  const head = readHead(u.file, 64 * 1024)?.toString('utf8') ?? '';
+  return head.includes('ActionType') && head.includes('DeviceName') && head.includes('InitiatingProcess');
+}
+
 /** About how many bytes of input a unit is (its chunks, or its file). */
 export function unitSize(u: HuntUnit): number {
   if (u.firstChunk !== undefined && u.endChunk !== undefined) return (u.endChunk - u.firstChunk) * 65536;

@@ -32,6 +32,23 @@ export const DEFAULT_PIPELINE = new URL('../../../pipelines/windows.yml', import
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
 
+/** Defender for Endpoint's device tables, added to the default pipeline when the input holds them. */
+export const DEFENDER_PIPELINE = new URL('../../../pipelines/defender-endpoint.yml', import.meta.url);
+
+/** Pipelines given as several files: their log sources and placeholders in order, one fingerprint for all. */
+export function loadPipelines(paths: readonly (string | URL)[]): Pipeline {
+  const parts = paths.map((p) => loadPipeline(p));
+  if (parts.length === 1) return parts[0]!;
+  const placeholders = new Map<string, string[]>();
+  for (const p of parts) for (const [k, v] of p.placeholders) placeholders.set(k, v);
+  return {
+    name: parts.map((p) => p.name).join(' + '),
+    logsources: parts.flatMap((p) => p.logsources),
+    placeholders,
+    fingerprint: createHash('sha256').update(parts.map((p) => p.fingerprint).join('\n')).digest('hex'),
+  };
+}
+
 export function loadPipeline(path: string | URL): Pipeline {
   let doc: unknown;
   let text: string;

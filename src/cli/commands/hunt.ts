@@ -1,18 +1,19 @@
 import { createWriteStream, existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { collectGarbage, GarbagePacer } from '../../common/memory.js';
 import { runOrdered } from '../../common/ordered-pool.js';
 import { threadsFor } from '../../common/threads.js';
 import { Correlator, MAX_HELD_EVENTS } from '../../hunt/correlate.js';
-import { correlationDetection, countForCorrelations, type Detection, detectionsOf, type HuntStats, type HuntUnit, huntUnit, PLACE_FIELDS, planHuntUnits, type TimeWindow, type UnitHunt, unitSize, within } from '../../hunt/hunt.js';
+import { correlationDetection, countForCorrelations, type Detection, detectionsOf, holdsDefenderRows, type HuntStats, type HuntUnit, huntUnit, PLACE_FIELDS, planHuntUnits, type TimeWindow, type UnitHunt, unitSize, within } from '../../hunt/hunt.js';
 import type { HuntWorkerData } from '../../hunt/hunt-worker.js';
 import { RuleIndex } from '../../hunt/rule-index.js';
 import { LEVELS, levelRank, listOption, type RuleSelection, selectRules } from '../../hunt/rule-selection.js';
 import { CSV_HEADER, detectionCsv, detectionJson, detectionRow, detectionTimesketch, formatTable, timeFormatter } from '../../report/detections.js';
 import { HuntSummary } from '../../report/summary.js';
 import { TimelineSorter } from '../../report/timeline-sort.js';
-import type { Pipeline } from '../../sigma/pipeline.js';
+import { DEFAULT_PIPELINE, DEFENDER_PIPELINE, type Pipeline } from '../../sigma/pipeline.js';
 import { loadRuleSet } from '../../sigma/ruleset.js';
 import { FeedError, loadFeed } from '../../hunt/ioc/feeds.js';
 import type { Indicator } from '../../hunt/ioc/indicator.js';
@@ -36,7 +37,7 @@ type Format = 'table' | 'jsonl' | 'csv' | 'timesketch';
 
 export interface HuntOptions {
   rules?: string[];
-  pipeline?: string;
+  pipeline?: string[];
   format: Format;
   output?: string;
   failOn?: string;
@@ -125,7 +126,7 @@ export function addHuntOptions(command: Command, rulesHelp: string, attributeByD
     .option('--exclude <glob>', 'in directories, leave out files matching this glob (repeatable)', collect)
     .option('--within <dir>', 'in directories, follow a symbolic link only to a place inside this folder (repeatable; links out of them are named and skipped)', collect)
     .option('-r, --rules <paths...>', rulesHelp)
-    .option('-p, --pipeline <file>', 'processing pipeline instead of the built-in Windows one')
+    .option('-p, --pipeline <file>', 'processing pipeline instead of the built-in one (repeatable: files merged in order; by default Defender for Endpoint\'s tables are added when the input holds them)', collect)
     .addOption(new Option('-f, --format <format>', 'output format (timesketch: JSONL ready for Timesketch import)').choices(['table', 'jsonl', 'csv', 'timesketch']).default('table'))
     .option('-o, --output <file>', 'write detections to a file instead of stdout')
     .option('-t, --threads <n>', 'threads hunting (0: one on machines of two cores or fewer, to keep memory under 300 MB; else one per core once the input is large enough)', parseThreads, 0)
@@ -210,8 +211,6 @@ export async function runHunt(paths: string[], opts: HuntOptions, run: HuntRun):
     opts.rules = [...run.rules.paths, ...(opts.rules ?? [])];
   }
   if (!opts.rules?.length) opts.rules = defaultRules().paths;
-  const pipeline = loadPipelineOrExit(opts.pipeline, run.command);
-  if (!pipeline) return ExitCode.Usage;
   const missing = opts.rules.filter((p) => !existsSync(p));
   if (missing.length) {
     for (const p of missing) say(`--rules ${p}: no such file or directory`);
@@ -222,7 +221,6 @@ export async function runHunt(paths: string[], opts: HuntOptions, run: HuntRun):
   const collected = collectInputs(paths, isEvidenceName, globFilter(opts.include, opts.exclude), opts.within);
   for (const e of collected.errors) say(e);
   const archives = expandArchives(collected.files, say);
-  // Files of no known format are listed (the first 20, or all with --verbose) and left out.
   // Each file is read by content once, here: files of no known format are listed (the first 20, or
   // all with --verbose) and left out.
   const planned = planHuntUnits(archives.files);
@@ -230,6 +228,13 @@ export async function runHunt(paths: string[], opts: HuntOptions, run: HuntRun):
   const shown = opts.verbose ? unknown : unknown.slice(0, run.expectOtherFiles ? 0 : 20);
   for (const u of shown) say(`${u.name ?? u.file}: not a format spoor reads (EVTX, JSON, JSONL, XML, IIS/Exchange logs, CSV, zip); skipped`);
   if (unknown.length > shown.length) say(shown.length ? `… and ${unknown.length - shown.length} more files of no known format (--verbose lists them)` : `${unknown.length} files of no log format (pages, binaries, dumps …) left to the file checks (--verbose lists them)`);
+  // Defender's device tables are mapped only for an input that holds them: the mapping gives most Windows rules one more alternative to compile.
+  const pipelines = opts.pipeline?.length ? opts.pipeline : [fileURLToPath(DEFAULT_PIPELINE), ...(planned.some(holdsDefenderRows) ? [fileURLToPath(DEFENDER_PIPELINE)] : [])];
+  const pipeline = loadPipelineOrExit(pipelines, run.command);
+  if (!pipeline) {
+    archives.cleanup();
+    return ExitCode.Usage;
+  }
   const known = new Set(planned.filter((u) => u.kind !== 'unknown').map((u) => u.file));
   const inputs: Inputs = { files: archives.files.filter((f) => known.has(f.path)), errors: collected.errors };
   const units = planned.filter((u) => u.kind !== 'unknown');
@@ -237,7 +242,7 @@ export async function runHunt(paths: string[], opts: HuntOptions, run: HuntRun):
   // Other threads start now: they load the rules while this one does.
   // A hunting thread (the calling one included) pays past 64 MB: each loads the rules (about a second) first.
   const threads = threadsFor(opts.threads ?? 0, inputs.files.reduce((n, f) => n + f.size, 0), 64 * 1024 * 1024);
-  const workerData: HuntWorkerData = { rules: opts.rules, pipeline: opts.pipeline, selection, timeField: opts.timeField, iocs: opts.ioc };
+  const workerData: HuntWorkerData = { rules: opts.rules, pipeline: pipelines, selection, timeField: opts.timeField, iocs: opts.ioc };
   const workers = Array.from({ length: threads - 1 }, () => new Worker(new URL('../../hunt/hunt-worker.js', import.meta.url), { workerData }));
   try {
     return await huntWith({ ...opts, rules: opts.rules }, run, say, pipeline, selection, inputs, units, threads, workers, iocs);

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { DEFAULT_PIPELINE, loadPipeline, type Pipeline, PipelineError } from '../../sigma/pipeline.js';
+import { DEFAULT_PIPELINE, loadPipelines, type Pipeline, PipelineError } from '../../sigma/pipeline.js';
 import type { RuleProblem } from '../../sigma/rule.js';
 import { loadRuleSet } from '../../sigma/ruleset.js';
 import { ExitCode } from '../options.js';
@@ -11,9 +11,9 @@ export function isRuleError(p: RuleProblem): boolean {
   return !SET_ASIDE.test(p.reason);
 }
 
-export function loadPipelineOrExit(path: string | undefined, command: string): Pipeline | undefined {
+export function loadPipelineOrExit(paths: readonly (string | URL)[] | undefined, command: string): Pipeline | undefined {
   try {
-    return loadPipeline(path ?? DEFAULT_PIPELINE);
+    return loadPipelines(paths?.length ? paths : [DEFAULT_PIPELINE]);
   } catch (e) {
     if (!(e instanceof PipelineError)) throw e;
     process.stderr.write(`spoor ${command}: ${e.message}\n`);
@@ -28,13 +28,13 @@ export function rulesCommand(): Command {
     .command('check')
     .description('load Sigma rules and report every rule that cannot be used, with file, line and reason')
     .argument('<paths...>', 'rule files, or directories searched recursively for *.yml')
-    .option('-p, --pipeline <file>', 'processing pipeline (log sources and field names) instead of the built-in Windows one')
+    .option('-p, --pipeline <file>', 'processing pipeline (log sources and field names) instead of the built-in one (repeatable: files merged in order)', (v: string, p: string[] = []) => [...p, v])
     .option('-q, --quiet', 'print only the summary and the rules in error, not the rules set aside', false)
     .addHelpText('after', `
 A rule is loaded, set aside (deprecated, a log source the pipeline does not map, a placeholder
 without values, a correlation or filter whose rules are not loaded), or in error (invalid YAML, unknown modifier,
 bad condition …). Exit status: 0 when no rule is in error, 1 when some are, 2 on a usage error.`)
-    .action((paths: string[], opts: { pipeline?: string; quiet: boolean }) => {
+    .action((paths: string[], opts: { pipeline?: string[]; quiet: boolean }) => {
       const pipeline = loadPipelineOrExit(opts.pipeline, 'rules check');
       if (!pipeline) return;
       const set = loadRuleSet(paths, pipeline, { eager: true });

@@ -22,7 +22,7 @@ export function sqlCommand(): Command {
     .description('print Sigma rules as ClickHouse SQL (the queries `spoor hunt --engine clickhouse://…` runs), and the table they run on')
     .argument('[rules...]', 'Sigma rule files or directories (default: as spoor hunt)')
     .addOption(new Option('--backend <backend>', 'SQL dialect').choices(['clickhouse']).default('clickhouse'))
-    .option('-p, --pipeline <file>', 'processing pipeline instead of the built-in Windows one')
+    .option('-p, --pipeline <file>', 'processing pipeline instead of the built-in one (repeatable: files merged in order)', (v: string, p: string[] = []) => [...p, v])
     .option('--schema', 'print the CREATE TABLE statements too')
     .option('--where', 'print each rule\'s condition alone, not the batched query')
     .option('--cluster <name>', 'print only the tables for the cluster of this name (remote_servers): events_local on each shard, a Distributed events table over them, spoor_ingested')
@@ -37,7 +37,7 @@ window. Rules and correlations that cannot be converted are listed on stderr wit
 the others are printed. --cluster prints the tables of a sharded (and replicated) cluster instead;
 ingest and hunt through its Distributed table on any node. Exit status: 0, or 2 on bad usage (no
 rule loaded, a bad cluster or database name).`)
-    .action((paths: string[], opts: { pipeline?: string; schema?: boolean; where?: boolean; cluster?: string; replicated: boolean; database: string }) => {
+    .action((paths: string[], opts: { pipeline?: string[]; schema?: boolean; where?: boolean; cluster?: string; replicated: boolean; database: string }) => {
       const say = (m: string) => process.stderr.write(`spoor sql: ${m}\n`);
       if (opts.cluster !== undefined) {
         try {
