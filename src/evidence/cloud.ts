@@ -218,12 +218,17 @@ const isSignIn = (t: CloudTable) => t === 'SigninLogs' || t.endsWith('SignInLogs
 
 function alias(fields: Obj, table: CloudTable): void {
   const list = ALIASES[isSignIn(table) ? 'SigninLogs' : table];
-  for (const [name, sources] of list ?? []) {
+  if (!list) return;
+  // Every name that has fields under it: found once, not searched for each alias.
+  const keys = Object.keys(fields);
+  const parents = new Set<string>();
+  for (const k of keys) for (let dot = k.indexOf('.'); dot > 0; dot = k.indexOf('.', dot + 1)) parents.add(k.slice(0, dot));
+  for (const [name, sources] of list) {
     if (fields[name] !== undefined) continue;
-    const source = sources.find((s) => fields[s] !== undefined || Object.keys(fields).some((k) => k.startsWith(`${s}.`)));
+    const source = sources.find((s) => fields[s] !== undefined || parents.has(s));
     if (!source) continue;
     if (fields[source] !== undefined) fields[name] = fields[source];
-    for (const k of Object.keys(fields)) if (k.startsWith(`${source}.`)) fields[`${name}${k.slice(source.length)}`] ??= fields[k];
+    if (parents.has(source)) for (const k of keys) if (k.startsWith(`${source}.`)) fields[`${name}${k.slice(source.length)}`] ??= fields[k];
   }
 }
 
@@ -282,6 +287,9 @@ export function fromCloudRecord(record: Obj): Obj | undefined {
 
 /** A time as ISO-8601 UTC (Microsoft writes seven fractional digits and sometimes no zone: UTC). */
 function isoTime(t: string): string {
+  // The usual forms, without parsing: 2021-08-02T13:32:07, …Z, …07.0000000Z (seven digits, as the unified audit log writes).
+  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,7}))?Z?$/.exec(t);
+  if (m) return `${m[1]}.${(m[2] ?? '').padEnd(3, '0').slice(0, 3)}Z`;
   const withZone = /[zZ]$|[+-]\d\d:?\d\d$/.test(t) ? t : `${t}Z`;
   const ms = Date.parse(withZone.replace(/(\.\d{3})\d+/, '$1'));
   return Number.isNaN(ms) ? t : new Date(ms).toISOString();

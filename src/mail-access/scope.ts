@@ -104,7 +104,7 @@ const BASELINE_SIGN_INS = 3;
  * Sign-ins from a country the user had not signed in from before (after a baseline of their own), by
  * user and address: the weakest tie (low), for mail read by that user from that address.
  */
-function newCountrySignIns(signIns: readonly SignIn[]): Map<string, string> {
+export function newCountrySignIns(signIns: readonly SignIn[]): Map<string, string> {
   const out = new Map<string, string>();
   const seen = new Map<string, { countries: Set<string>; count: number }>();
   for (const s of [...signIns].sort((a, b) => a.time.localeCompare(b.time))) {
@@ -178,6 +178,19 @@ function score(a: MailAccess, actors: Actors, appName: string | undefined, novel
     else raise('medium', `${CHANGE_WORDS[a.kind] ?? 'a change to a mailbox'}: check who made it`);
   }
   return confidence ? { confidence, reasons } : undefined;
+}
+
+/**
+ * Whether an access could be kept (see scopeMailAccess), as far as the intruder's ties, application
+ * names and new-country sign-ins tell: a reader drops the others at once, so that memory holds what
+ * matters, not every access a tenant's audit log records.
+ */
+export function mayMatter(a: MailAccess, actors: Actors, appNames: ReadonlyMap<string, string>, novel: ReadonlyMap<string, string>): boolean {
+  if (a.kind === 'download' || ALWAYS_LISTED.has(a.kind)) return true;
+  if ((a.ip && actors.ips.has(a.ip)) || (a.identity && actors.identities.has(a.identity.toLowerCase()))) return true;
+  const name = a.appId ? appNames.get(a.appId.toLowerCase()) : undefined;
+  if ((a.appId && actors.apps.has(a.appId.toLowerCase())) || (name && actors.apps.has(name.toLowerCase()))) return true;
+  return a.ip !== undefined && a.identity !== undefined && novel.has(`${a.identity.toLowerCase()}\0${a.ip}`);
 }
 
 /** The name a Windows or URL path ends with. */

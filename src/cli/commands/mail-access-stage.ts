@@ -57,7 +57,7 @@ export function mailAccessStage(o: MailAccessOptions, show: (scope: MailAccessSc
     observe: (d: Detection) => actors.addDetection(d),
     after: async (units) => {
       // Problems reading the files were said by the hunt, which read them first.
-      const facts = await readMailFacts(units, () => {}, actors.webLiterals());
+      const facts = await readMailFacts(units, () => {}, actors);
       const scope = scopeMailAccess(facts.accesses, facts.grants, actors, facts.appNames, facts.signIns);
       if (o.mailCsv) writeFileSync(o.mailCsv, mailAccessCsv(scope), { mode: 0o600 });
       if (o.mailJson) writeFileSync(o.mailJson, `${JSON.stringify(mailAccessJson(scope))}\n`, { mode: 0o600 });
