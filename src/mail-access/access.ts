@@ -101,10 +101,13 @@ function webAccess(e: Event, channel: string, file: string, where: string): Mail
   const base = { time, ip: normaliseIp(text(e, proxy ? 'ClientIpAddress' : 'c-ip')), client: text(e, proxy ? 'UserAgent' : 'cs(User-Agent)'), identity: text(e, proxy ? 'AuthenticatedUser' : 'cs-username'), log: channel, file, where };
   // An export fetched over the web: a .pst (or any export) served from a web folder.
   if (/\.pst$/i.test(lower)) return { ...base, mailbox: '', kind: 'download', protocol: 'HTTP', detail: stem };
-  const endpoint = MAIL_ENDPOINTS.find(([re]) => re.test(lower));
+  const anchor = proxy ? text(e, 'AnchorMailbox') : undefined;
+  // ProxyLogon's forgery: a ServerInfo~ anchor names the back-end path the request is sent on to.
+  const forged = anchor && /^serverinfo~[^/]*(\/[^?#]*)/i.exec(anchor)?.[1]?.toLowerCase();
+  const endpoint = MAIL_ENDPOINTS.find(([re]) => re.test(forged || lower));
   if (!endpoint) return undefined;
-  const mailbox = requestMailbox(proxy ? text(e, 'AnchorMailbox') : undefined, stem, query);
-  return { ...base, mailbox, kind: 'read', protocol: endpoint[1] };
+  if (forged) return { ...base, mailbox: '', kind: 'read', protocol: endpoint[1], detail: `forged to the back end's ${forged} through a ServerInfo~ anchor (${stem})` };
+  return { ...base, mailbox: requestMailbox(anchor, stem, query), kind: 'read', protocol: endpoint[1] };
 }
 
 function cmdletAccess(c: MailboxCmdlet, e: Event, time: string, identity: string | undefined, protocol: string, file: string, where: string): MailAccess {

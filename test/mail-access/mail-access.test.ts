@@ -70,6 +70,11 @@ test('on the demo server: exactly the mailboxes the ground truth names, with its
   }
   // The grant that made EWS impersonation possible.
   assert.ok(got.grants.some((g) => /ApplicationImpersonation/.test(g.permissions)));
+  // ProxyLogon's forged MAPI request (for the administrator's SID) names no mailbox: counted apart, not a row.
+  const forged = got.unnamed_requests as { protocol: string; ip: string; time: string }[];
+  const ssrf = truth.steps.find((x) => x.id === 'proxylogon-ssrf')!;
+  assert.deepEqual(forged.map((x) => [x.protocol, x.ip]), [['MAPI', '104.140.114.110']]);
+  assert.ok(Date.parse(forged[0]!.time) >= Date.parse(ssrf.time) && Date.parse(forged[0]!.time) < Date.parse(ssrf.time) + 10_000);
 });
 
 test('with every intrusion: the ProxyShell export too, and not the mail of the user whose account ProxyNotShell used, read as every day from their desk', () => {
