@@ -42,10 +42,11 @@ export class Actors {
     for (const f of source.identities) for (const v of values(e.get(f))) if (!/^(-|null|anonymous|nt authority\\system)$/i.test(v)) this.addIdentity(v, why);
     if (source.apps) {
       // The applications changed or granted, not the resource granted on (Microsoft Graph is a target of every grant).
-      const types = values(e.get('TargetResources.type'));
-      const names = values(e.get('TargetResources.displayName'));
-      names.forEach((n, i) => {
-        if (!MICROSOFT_RESOURCES.has(n.toLowerCase()) && (types[i] === undefined || /application|serviceprincipal/i.test(types[i]!))) this.addApp(n, why);
+      // Names and types by target, kept aligned (a target without a name is a null in its place).
+      const list = (v: unknown) => (Array.isArray(v) ? v : [v]).map((x) => valueText(x));
+      const types = list(e.get('TargetResources.type'));
+      list(e.get('TargetResources.displayName')).forEach((n, i) => {
+        if (n && !MICROSOFT_RESOURCES.has(n.toLowerCase()) && (types[i] === undefined || /application|serviceprincipal/i.test(types[i]!))) this.addApp(n, why);
       });
       for (const f of ['ClientAppId', 'ApplicationId']) for (const v of values(e.get(f))) this.addApp(v, why);
     }
@@ -55,10 +56,6 @@ export class Actors {
   webLiterals(): string[] {
     const names = [...this.identities.keys()].flatMap((id) => [id, id.split('\\').pop()!]);
     return [...new Set([...this.ips.keys(), ...names].filter((l) => l.length >= 3))];
-  }
-
-  get empty(): boolean {
-    return this.ips.size === 0 && this.identities.size === 0 && this.apps.size === 0;
   }
 }
 
