@@ -82,9 +82,20 @@ export function detectionRow(d: Detection, time: (iso: string) => string = timeF
 
 const LEVEL_COLOURS: Record<string, string> = { critical: '\x1b[1;31m', high: '\x1b[31m', medium: '\x1b[33m', low: '\x1b[36m', informational: '\x1b[2m' };
 
+/**
+ * Text from evidence made safe for a terminal: control characters (an escape sequence in a host or
+ * mailbox name would move the cursor, recolour or retitle the terminal) shown as \xNN.
+ */
+export function printable(s: string): string {
+  return s.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
 /** A table with columns padded to their widest cell, wide cells elided; with `colourColumn`, that column's level names coloured. */
 export function formatTable(rows: string[][], header: string[], maxWidth = 60, colourColumn?: number): string {
-  const cut = (s: string) => (s.length > maxWidth ? s.slice(0, maxWidth - 1) + '…' : s);
+  const cut = (raw: string) => {
+    const s = printable(raw);
+    return s.length > maxWidth ? s.slice(0, maxWidth - 1) + '…' : s;
+  };
   const all = [header, ...rows].map((r) => r.map(cut));
   const widths = header.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
   const paint = (c: string, i: number, row: number) => {

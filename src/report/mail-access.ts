@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { MailGrant } from '../mail-access/access.js';
 import type { Confidence, MailAccessScope, MailboxScope } from '../mail-access/scope.js';
-import { csvCell, formatTable } from './detections.js';
+import { csvCell, formatTable, printable } from './detections.js';
 
 const when = (iso: string) => (iso ? iso.slice(0, 19).replace('T', ' ') : '');
 const list = (xs: readonly string[], max = 3) => (xs.length > max ? `${xs.slice(0, max).join(', ')} +${xs.length - max}` : xs.join(', '));
@@ -30,25 +30,29 @@ export function mailAccessRows(scope: MailAccessScope): string[][] {
 
 /** The section a scan or `spoor mail-access` prints: the table, then what it could not name, grants and why. */
 export function mailAccessText(scope: MailAccessScope, colour = false): string {
-  const out: string[] = [];
-  if (scope.mailboxes.length) out.push(formatTable(mailAccessRows(scope), MAIL_ACCESS_HEADER, 60, colour ? 3 : undefined).trimEnd());
-  else out.push('No mailbox access tied to the intrusion was found in these logs.');
+  // The table makes its cells safe itself; every other line is made safe as it is added.
+  const out: string[] = [scope.mailboxes.length ? formatTable(mailAccessRows(scope), MAIL_ACCESS_HEADER, 60, colour ? 3 : undefined).trimEnd() : 'No mailbox access tied to the intrusion was found in these logs.'];
+  const say = (line: string) => out.push(printable(line));
   if (scope.downloads.length) {
-    out.push('', 'Exports fetched over the web:');
-    for (const d of scope.downloads) out.push(`  ${when(d.time)}  ${d.detail ?? ''} from ${d.ip ?? '?'} (${d.file}:${d.where})`);
+    say('');
+    say('Exports fetched over the web:');
+    for (const d of scope.downloads) say(`  ${when(d.time)}  ${d.detail ?? ''} from ${d.ip ?? '?'} (${d.file}:${d.where})`);
   }
   if (scope.unnamed.length) {
     const byProtocol = new Map<string, number>();
     for (const a of scope.unnamed) byProtocol.set(a.protocol, (byProtocol.get(a.protocol) ?? 0) + 1);
     const ips = [...new Set(scope.unnamed.map((a) => a.ip).filter(Boolean))];
-    out.push('', `${scope.unnamed.length} requests by the intrusion's sessions to mail endpoints name no mailbox (${[...byProtocol].map(([p, n]) => `${p} ${n}`).join(', ')}; from ${list(ips as string[], 4)}, ${when(scope.unnamed[0]!.time)} to ${when(scope.unnamed[scope.unnamed.length - 1]!.time)}): a forged request carries its mailbox in its body, which no log keeps; the mailbox audit log or EWS logs may name it.`);
+    say('');
+    say(`${scope.unnamed.length} requests by the intrusion's sessions to mail endpoints name no mailbox (${[...byProtocol].map(([p, n]) => `${p} ${n}`).join(', ')}; from ${list(ips as string[], 4)}, ${when(scope.unnamed[0]!.time)} to ${when(scope.unnamed[scope.unnamed.length - 1]!.time)}): a forged request carries its mailbox in its body, which no log keeps; the mailbox audit log or EWS logs may name it.`);
   }
   if (scope.grants.length) {
-    out.push('', 'Rights to mail given (applications, roles):');
-    for (const g of scope.grants) out.push(`  ${when(g.time)}  ${g.what}${g.app ? `: ${g.app}` : ''}${g.permissions ? ` (${g.permissions})` : ''}${g.identity ? ` by ${g.identity}` : ''}`);
+    say('');
+    say('Rights to mail given (applications, roles):');
+    for (const g of scope.grants) say(`  ${when(g.time)}  ${g.what}${g.app ? `: ${g.app}` : ''}${g.permissions ? ` (${g.permissions})` : ''}${g.identity ? ` by ${g.identity}` : ''}`);
   }
   const ties = [...scope.actors.ips.keys(), ...scope.actors.apps.keys(), ...scope.actors.identities.keys()];
-  out.push('', ties.length ? `Tied to the intrusion by: ${list(ties, 8)} (from the detections and --actor-* options).` : 'No address, identity or application of the intrusion is known (no high or critical detection in web or cloud logs names one): only changes that open a mailbox are listed. Give what you know with --actor-ip, --actor-user or --actor-app.');
+  say('');
+  say(ties.length ? `Tied to the intrusion by: ${list(ties, 8)} (from the detections and --actor-* options).` : 'No address, identity or application of the intrusion is known (no high or critical detection in web or cloud logs names one): only changes that open a mailbox are listed. Give what you know with --actor-ip, --actor-user or --actor-app.');
   return out.join('\n') + '\n';
 }
 

@@ -1,3 +1,4 @@
+import { printable } from './detections.js';
 import type { Detection } from '../hunt/hunt.js';
 import { LEVELS } from '../hunt/rule-selection.js';
 import { mergeHostCounts } from './hosts.js';
@@ -36,6 +37,7 @@ export class HuntSummary {
       out.push('top rules:', ...ranked(this.byRule).map(([r, n]) => `  ${String(n).padStart(6)}  ${r}`));
       out.push('hosts:', ...ranked(mergeHostCounts(this.byHost)).map(([h, n]) => `  ${String(n).padStart(6)}  ${h}`));
     }
-    return out;
+    // Rule titles and host names come from rule files and evidence: their control characters are shown, not sent.
+    return out.map(printable);
   }
 }

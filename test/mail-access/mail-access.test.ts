@@ -197,3 +197,14 @@ test('bad audit records: a broken JSON line and a CSV row whose AuditData is not
   const m = (JSON.parse(r.stdout) as Result).mailboxes;
   assert.deepEqual(m.map((x) => [x.mailbox, x.records, x.first, x.last]), [['bob@contoso.example', 4, '2021-06-01T10:00:00.000Z', '2021-06-01T10:05:00.000Z']]);
 });
+
+test('hostile names from the evidence reach the terminal as text: an escape sequence in a mailbox, an application or a detail is shown as \\x1b, never sent', () => {
+  const dir = join(tmp, 'escapes');
+  spawnSync('mkdir', ['-p', dir]);
+  const esc = '\u001b]0;pwned\u0007\u001b[2J';
+  writeFileSync(join(dir, 'ual.jsonl'), JSON.stringify({ CreationTime: '2021-06-01T10:00:00', Id: 'e1', Operation: 'New-InboxRule', Workload: 'Exchange', RecordType: 1, UserId: `eve${esc}@contoso.example`, ObjectId: `victim${esc}@contoso.example`, ClientIP: '198.51.100.9', Parameters: [{ Name: 'Mailbox', Value: `victim${esc}@contoso.example` }, { Name: 'Name', Value: `rule${esc}` }, { Name: 'ForwardTo', Value: `x${esc}@evil.example` }] }) + '\n');
+  const r = spoor('mail-access', dir, '--actor-ip', '198.51.100.9');
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(!/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/.test(r.stdout), JSON.stringify(r.stdout));
+  assert.match(r.stdout, /victim\\x1b\]0;pwned\\x07\\x1b\[2j@contoso\.example/);
+});
