@@ -34,6 +34,11 @@ export abstract class ColumnEvent implements RawEvent {
     return i !== undefined && i < this.vals.length ? this.vals[i] : undefined;
   }
 
+  /** Whether the rows have a column of this name. */
+  hasColumn(name: string): boolean {
+    return positionsOf(this.columns).has(name);
+  }
+
   /** A column's value, undefined when the row has no such column (unlike `get`, never a System field). */
   column(name: string): string | null | undefined {
     const i = positionsOf(this.columns).get(name);

@@ -228,9 +228,11 @@ export function unitEvents(unit: HuntUnit, result: UnitHunt, timeField?: string,
         const where = range?.start ? (line: number, m: string) => onDiagnostic(`${label}: line ${line} of the part from byte ${range.start}: ${m}`) : at;
         const counted: { lines?: number } = {};
         // As for W3C: a row's time is read from it only if it matches (eventPlace asks the view).
+        // A unified audit log export: each row's AuditData column is the record (the header says so, once).
+        let audited: boolean | undefined;
         for (const { view, line } of readCsvEvents(unit.file, where, timeField, range, counted)) {
-          // A unified audit log export: each row's AuditData column is the record.
-          const audit = auditDataRecord(view.column('AuditData'));
+          audited ??= view.hasColumn('AuditData');
+          const audit = audited ? auditDataRecord(view.column('AuditData')) : undefined;
           if (audit === undefined) yield { view, timestamp: '', line };
           else if (typeof audit === 'string') where(line, `${audit}; row skipped`);
           else yield { ...timed(normaliseJsonEvent(audit)), line };

@@ -53,10 +53,11 @@ const text = (e: Event, ...names: string[]): string | undefined => {
   }
   return undefined;
 };
-const texts = (e: Event, name: string): string[] => {
-  const v = e.get(name);
-  return (Array.isArray(v) ? v : v === undefined || v === null ? [] : [v]).map((x) => valueText(x)).filter((t): t is string => t !== undefined && t !== '');
-};
+/** A field's values as text (one, or each of an array), leaving out the empty ones and `-` (what logs write for none). */
+export function valueTexts(v: unknown): string[] {
+  return (Array.isArray(v) ? v : v === undefined || v === null ? [] : [v]).map((x) => valueText(x)).filter((t): t is string => t !== undefined && t !== '' && t !== '-');
+}
+const texts = (e: Event, name: string): string[] => valueTexts(e.get(name));
 
 /**
  * An address as one form for comparing: the unified audit log writes `1.2.3.4:52144`, `[2001:db8::1]:443`
@@ -65,7 +66,7 @@ const texts = (e: Event, name: string): string[] => {
 export function normaliseIp(text: string | undefined): string | undefined {
   if (!text) return text;
   const t = text.trim().replace(/^\[([^\]]+)\](?::\d+)?$/, '$1').replace(/^(\d{1,3}(?:\.\d{1,3}){3}):\d+$/, '$1');
-  return ipaddr.isValid(t) ? ipaddr.process(t).toString() : t;
+  return ipaddr.IPv4.isValidFourPartDecimal(t) || ipaddr.IPv6.isValid(t) ? ipaddr.process(t).toString() : t;
 }
 
 /** The web endpoints through which a mailbox is read, by path (lower case). */

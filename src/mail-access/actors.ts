@@ -1,7 +1,8 @@
+import ipaddr from 'ipaddr.js';
 import { EvtxEvent } from '../evidence/event.js';
 import type { Detection } from '../hunt/hunt.js';
 import { valueText } from '../sigma/modifiers.js';
-import { normaliseIp } from './access.js';
+import { normaliseIp, valueTexts } from './access.js';
 
 /**
  * What ties a session to the intruder: the addresses, identities and applications that detections of
@@ -38,8 +39,8 @@ export class Actors {
     if (d.timestamp && (!this.firstSeen || Date.parse(d.timestamp) < Date.parse(this.firstSeen))) this.firstSeen = d.timestamp;
     const e = new EvtxEvent(d.event);
     const why = `${d.rule.rule.title} (${d.timestamp.slice(0, 19).replace('T', ' ')})`;
-    for (const f of source.ips) for (const v of values(e.get(f))) if (isAddress(normaliseIp(v)!)) this.addIp(v, why);
-    for (const f of source.identities) for (const v of values(e.get(f))) if (!/^(-|null|anonymous|nt authority\\system)$/i.test(v)) this.addIdentity(v, why);
+    for (const f of source.ips) for (const v of valueTexts(e.get(f))) if (isRemoteAddress(v)) this.addIp(v, why);
+    for (const f of source.identities) for (const v of valueTexts(e.get(f))) if (!/^(null|anonymous|nt authority\\system)$/i.test(v)) this.addIdentity(v, why);
     if (source.apps) {
       // The applications changed or granted, not the resource granted on (Microsoft Graph is a target of every grant).
       // Names and types by target, kept aligned (a target without a name is a null in its place).
@@ -48,7 +49,7 @@ export class Actors {
       list(e.get('TargetResources.displayName')).forEach((n, i) => {
         if (n && !MICROSOFT_RESOURCES.has(n.toLowerCase()) && (types[i] === undefined || /application|serviceprincipal/i.test(types[i]!))) this.addApp(n, why);
       });
-      for (const f of ['ClientAppId', 'ApplicationId']) for (const v of values(e.get(f))) this.addApp(v, why);
+      for (const f of ['ClientAppId', 'ApplicationId']) for (const v of valueTexts(e.get(f))) this.addApp(v, why);
     }
   }
 
@@ -71,12 +72,8 @@ const SOURCES: Record<string, { ips: string[]; identities: string[]; apps?: bool
 /** Microsoft's own APIs, which grants name as the resource. */
 const MICROSOFT_RESOURCES = new Set(['microsoft graph', 'office 365 exchange online', 'windows azure active directory', 'office 365 management apis', 'microsoft office 365 portal']);
 
-function values(v: unknown): string[] {
-  return (Array.isArray(v) ? v : [v]).map((x) => valueText(x)).filter((t): t is string => t !== undefined && t !== '' && t !== '-');
-}
-
-/** An IPv4 or IPv6 address that is not the server itself talking to itself. */
-function isAddress(v: string): boolean {
-  if (v === '127.0.0.1' || v === '::1') return false;
-  return /^\d{1,3}(\.\d{1,3}){3}$/.test(v) || (/^[0-9a-f:]+$/i.test(v) && v.includes(':'));
+/** An address, and not the server talking to itself (the public ProxyLogon exploit runs on the server, over loopback). */
+function isRemoteAddress(v: string): boolean {
+  const ip = normaliseIp(v)!;
+  return (ipaddr.IPv4.isValidFourPartDecimal(ip) || ipaddr.IPv6.isValid(ip)) && ipaddr.process(ip).range() !== 'loopback';
 }

@@ -96,8 +96,3 @@ export function cmdletsInText(text: string): MailboxCmdlet[] {
   });
   return out;
 }
-
-/** Whether a path is in a folder IIS serves (an export written there can be downloaded: ProxyShell's way out). */
-export function isWebFolder(path: string): boolean {
-  return /\\(inetpub\\wwwroot|FrontEnd\\HttpProxy)\\|\/(inetpub\/wwwroot|FrontEnd\/HttpProxy)\/|aspnet_client|\\owa\\auth\\|\\ecp\\/i.test(path);
-}

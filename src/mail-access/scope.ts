@@ -1,6 +1,6 @@
 import type { AccessKind, MailAccess, MailGrant, SignIn } from './access.js';
 import type { Actors } from './actors.js';
-import { isWebFolder } from './cmdlets.js';
+import { isWebPath } from '../exchange/server-files.js';
 
 export type Confidence = 'high' | 'medium' | 'low';
 const RANK: Record<Confidence, number> = { low: 0, medium: 1, high: 2 };
@@ -90,7 +90,11 @@ export function scopeMailAccess(all: readonly MailAccess[], grants: readonly Mai
     // A role to export or impersonate any mailbox is a grant, not an access to one.
     else if (a.kind === 'role') roles.push({ time: a.time, what: 'role assignment', app: '', permissions: a.detail ?? '', identity: a.identity, file: a.file, where: a.where });
     else if (!a.mailbox) unnamed.push(a);
-    else byMailbox.set(a.mailbox, [...(byMailbox.get(a.mailbox) ?? []), a]);
+    else {
+      const list = byMailbox.get(a.mailbox);
+      if (list) list.push(a);
+      else byMailbox.set(a.mailbox, [a]);
+    }
   }
   const mailboxes = [...byMailbox].map(([mailbox, list]) => summarise(mailbox, list, downloads));
   mailboxes.sort((a, b) => RANK[b.confidence] - RANK[a.confidence] || a.first.localeCompare(b.first) || a.mailbox.localeCompare(b.mailbox));
@@ -174,7 +178,7 @@ function score(a: MailAccess, actors: Actors, appName: string | undefined, novel
   if (id && actors.identities.has(id) && !ownMailbox(id, a.mailbox) && !usual.get(id)?.has(a.mailbox)) raise('medium', `as ${a.identity}, an identity the intrusion used: ${actors.identities.get(id)}`);
   if (ALWAYS_LISTED.has(a.kind)) {
     const path = a.detail ?? '';
-    if (a.kind === 'export' && isWebFolder(path)) raise('high', 'an export written into a folder the web server serves, where it can be downloaded');
+    if (a.kind === 'export' && isWebPath(path.replace(/\\/g, '/'))) raise('high', 'an export written into a folder the web server serves, where it can be downloaded');
     else raise('medium', `${CHANGE_WORDS[a.kind] ?? 'a change to a mailbox'}: check who made it`);
   }
   return confidence ? { confidence, reasons } : undefined;

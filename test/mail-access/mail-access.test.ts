@@ -143,6 +143,8 @@ test('cmdlet parameters and request mailboxes as Exchange writes them', () => {
   assert.equal(requestMailbox(undefined, '/Microsoft-Server-ActiveSync/default.eas', 'Cmd=Sync&User=user001&DeviceId=X'), 'user001');
   // The unified audit log's forms of an address compare equal to a web log's.
   assert.deepEqual(['1.2.3.4:52144', '[2001:db8::1]:443', '::ffff:1.2.3.4', '2001:DB8::1'].map(normaliseIp), ['1.2.3.4', '2001:db8::1', '1.2.3.4', '2001:db8::1']);
+  // A bare number is no address (ipaddr.js would read '5' as 0.0.0.5).
+  assert.equal(normaliseIp('5'), '5');
 });
 
 test('mail a mailbox sent from the intruder\'s address, as Message Tracking logs its submission (the layout and a line of a real server\'s log)', () => {
