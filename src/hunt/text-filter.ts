@@ -20,12 +20,15 @@ const RARITY = "~`^|{}[]<>\\!$*@_'\"zqxjkvbywgpfmuc#+;lrd=hs%&?niotae0123456789:
 
 interface Anchored {
   literal: string;
-  /** The rarest character's place in the literal, and the forms (both cases of a letter) it is searched in. */
+  /** The rarest character's place in the literal, and the forms (both cases of a letter) it is searched in; for a literal without letters, the literal itself at 0. */
   at: number;
   forms: string[];
 }
 
 function anchored(literal: string): Anchored {
+  // A literal without letters has no case: searched whole by the native string search, not by its
+  // rarest character (an address's digits and dots are on every line of a log).
+  if (!/[a-z]/i.test(literal)) return { literal, at: 0, forms: [literal] };
   const rank = (c: string) => RARITY.indexOf(c);
   let at = 0;
   for (let i = 1; i < literal.length; i++) if (rank(literal[i]!) < rank(literal[at]!)) at = i;
@@ -63,7 +66,7 @@ export function textFilter(literals: readonly string[]): TextFilter | undefined 
       for (const { literal, at, forms } of anchors) {
         for (const form of forms) {
           for (let i = text.indexOf(form, from + at); i >= 0; i = text.indexOf(form, i + 1)) {
-            if (occursAt(text, i - at, literal)) out.push(i - at);
+            if (form === literal || occursAt(text, i - at, literal)) out.push(i - at);
           }
         }
       }

@@ -1,5 +1,6 @@
 import { readHead } from '../common/read-head.js';
 import { type HuntUnit, type TimedEvent, type UnitHunt, unitEvents } from '../hunt/hunt.js';
+import { detached } from '../common/detached.js';
 import { textFilter } from '../hunt/text-filter.js';
 import type { LineSelection } from '../evidence/w3c.js';
 import { normaliseTime } from '../evidence/normalize.js';
@@ -52,14 +53,15 @@ export async function readMailFacts(units: readonly HuntUnit[], onDiagnostic: (m
   // Files whose first 64 KiB name no application nor sign-in field hold neither: not read twice.
   const cloud = units.filter((u) => (u.kind === 'json' || u.kind === 'csv') && /AppDisplayName|OAuthAppId|UserPrincipalName/i.test(readHead(u.file, 64 * 1024)?.toString('utf8') ?? ''));
   await eachFact(cloud, select, () => {}, NAMING_CHANNELS, (found) => {
-    if (found.signIn) facts.signIns.push({ ...found.signIn, time: normaliseTime(found.signIn.time) });
-    for (const [id, name] of found.appNames ?? []) if (!facts.appNames.has(id.toLowerCase())) facts.appNames.set(id.toLowerCase(), name);
+    // What is kept is copied (detached): a substring would keep the whole text block it was read from.
+    if (found.signIn) facts.signIns.push(detached({ ...found.signIn, time: normaliseTime(found.signIn.time) }));
+    for (const [id, name] of found.appNames ?? []) if (!facts.appNames.has(id.toLowerCase())) facts.appNames.set(detached(id.toLowerCase()), detached(name));
   });
   const novel = newCountrySignIns(facts.signIns);
   await eachFact(units, select, onDiagnostic, CHANNELS, (found) => {
     facts.events++;
-    for (const a of found.accesses) if (mayMatter(a, actors, facts.appNames, novel)) facts.accesses.push({ ...a, time: a.time && normaliseTime(a.time) });
-    if (found.grant) facts.grants.push(found.grant);
+    for (const a of found.accesses) if (mayMatter(a, actors, facts.appNames, novel)) facts.accesses.push(detached({ ...a, time: a.time && normaliseTime(a.time) }));
+    if (found.grant) facts.grants.push(detached(found.grant));
   });
   return facts;
 }
