@@ -8,6 +8,7 @@ import type { ClickHouseTarget } from './client.js';
 import { type InsertedRows, type UnitToInsert, insertRows } from './insert-rows.js';
 import { INGESTED, TABLE, createTables } from './schema.js';
 import { sqlString } from './clickhouse.js';
+import { deleteEvents, eventsLayout, waitForReplicas } from './layout.js';
 
 export interface IngestReport {
   files: number;
@@ -27,26 +28,6 @@ interface Marker {
   source_file: string;
   events: number;
   ingested: string;
-}
-
-/** How long a delete may take before ingest gives up on it (a mutation can be stuck on the server). */
-const DELETE_WAIT_MS = 10 * 60_000;
-
-/**
- * Deletes rows and waits until they are gone. A delete is a mutation that runs in the background;
- * `mutations_sync` waits for it on current servers but is no setting on 18.16 (the server refuses
- * the query), so the wait is done here, on system.mutations, which both have.
- */
-async function deleteRows(client: ClickHouseClient, table: string, where: string): Promise<void> {
-  await client.command({ query: `ALTER TABLE ${table} DELETE WHERE ${where}` });
-  const pending = `SELECT count() AS n FROM system.mutations WHERE database = currentDatabase() AND table = ${sqlString(table)} AND is_done = 0`;
-  const deadline = Date.now() + DELETE_WAIT_MS;
-  for (let wait = 50; ; wait = Math.min(wait * 2, 1000)) {
-    const [row] = (await (await client.query({ query: pending, format: 'JSONEachRow' })).json()) as { n: string }[];
-    if (Number(row?.n ?? 0) === 0) return;
-    if (Date.now() > deadline) throw new Error(`${table}: a delete (${where}) has not finished after ${DELETE_WAIT_MS / 60_000} minutes; see system.mutations on the server`);
-    await new Promise((r) => setTimeout(r, wait));
-  }
 }
 
 /** How an ingest runs: progress a unit at a time, and on how many threads (each with its own connection to `target`). */
@@ -95,6 +76,7 @@ function insertTasks(units: readonly UnitToInsert[], threads: number): UnitToIns
  */
 export async function ingest(client: ClickHouseClient, units: readonly HuntUnit[], say: (m: string) => void, options: IngestOptions = {}): Promise<IngestReport> {
   for (const sql of createTables()) await client.command({ query: sql });
+  const layout = await eventsLayout(client);
   const column = async (query: string) => new Set(((await (await client.query({ query, format: 'JSONEachRow' })).json()) as { s: string }[]).map((r) => r.s));
   // Each content ingested, with the paths it was given under and its events.
   const done = new Map<string, { files: Set<string>; events: number }>();
@@ -147,7 +129,7 @@ export async function ingest(client: ClickHouseClient, units: readonly HuntUnit[
         }
       } else if (partial.has(sha)) {
         say(`${label}: removing the rows of an ingest cut short`);
-        await deleteRows(client, TABLE, `source_sha256 = ${sqlString(sha)}`);
+        await deleteEvents(client, layout, `source_sha256 = ${sqlString(sha)}`);
         partial.delete(sha);
       }
     }
@@ -187,6 +169,7 @@ export async function ingest(client: ClickHouseClient, units: readonly HuntUnit[
   if (threads <= 1) {
     for (const task of tasks) await ended(task, await insertRows(client, task, options.onUnit));
     await markCopies();
+    await waitForReplicas(client, layout);
     return report;
   }
   const workers = Array.from({ length: Math.min(threads, tasks.length) }, () => new Worker(new URL('./ingest-worker.js', import.meta.url), { workerData: options.target, resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } }));
@@ -204,5 +187,6 @@ export async function ingest(client: ClickHouseClient, units: readonly HuntUnit[
     await Promise.all(workers.map((w) => w.terminate()));
   }
   await markCopies();
+  await waitForReplicas(client, layout);
   return report;
 }

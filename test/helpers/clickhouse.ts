@@ -21,7 +21,7 @@ export interface TestClickHouse {
   stop: () => Promise<void>;
 }
 
-const freePort = () =>
+export const freePort = () =>
   new Promise<number>((resolve) => {
     const s = createServer().listen(0, '127.0.0.1', () => {
       const port = (s.address() as { port: number }).port;
@@ -29,22 +29,31 @@ const freePort = () =>
     });
   });
 
-/** Ports a test server listens on, chosen before it starts (a cluster's servers must know each other's). */
+/** Ports a test server listens on, chosen before it starts (a cluster's servers must know each other's); `interserver`: where replicas fetch parts. */
 export interface ClickHousePorts {
   http: number;
   tcp: number;
+  interserver: number;
 }
 
-export const freePorts = async (): Promise<ClickHousePorts> => ({ http: await freePort(), tcp: await freePort() });
+export const freePorts = async (): Promise<ClickHousePorts> => ({ http: await freePort(), tcp: await freePort(), interserver: await freePort() });
 
 /**
- * Starts a server; given `cluster`, its configuration names a cluster of that name whose shards are
- * the servers listening on `shards` (TCP ports on loopback, one replica each).
+ * A cluster a test server is part of: its name, its shards (each the TCP ports of its replicas on
+ * loopback) and, for replicated tables and `ON CLUSTER`, the ZooKeeper port and this server's
+ * `{shard}` and `{replica}` macros.
  */
-export async function startClickHouse(ports?: ClickHousePorts, cluster?: { name: string; shards: number[] }): Promise<TestClickHouse> {
+export interface TestCluster {
+  name: string;
+  shards: number[][];
+  zookeeper?: { port: number; shard: string; replica: string };
+}
+
+/** Starts a server; given `cluster`, its configuration names that cluster (and ZooKeeper, if it has one). */
+export async function startClickHouse(ports?: ClickHousePorts, cluster?: TestCluster): Promise<TestClickHouse> {
   const dir = mkdtempSync(join(tmpdir(), 'spoor-clickhouse-'));
   for (const d of ['data', 'tmp', 'user_files', 'format_schemas', 'log']) mkdirSync(join(dir, d));
-  const { http, tcp } = ports ?? (await freePorts());
+  const { http, tcp, interserver } = ports ?? (await freePorts());
   let config = readFileSync('/etc/clickhouse-server/config.xml', 'utf8')
     .replace(/<log>[^<]*<\/log>/, `<log>${dir}/log/server.log</log>`)
     .replace(/<errorlog>[^<]*<\/errorlog>/, `<errorlog>${dir}/log/server.err.log</errorlog>`)
@@ -52,7 +61,7 @@ export async function startClickHouse(ports?: ClickHousePorts, cluster?: { name:
     .replace(/<tcp_port>\d+<\/tcp_port>/, `<tcp_port>${tcp}</tcp_port>`)
     .replace(/<https_port>\d+<\/https_port>/, '')
     .replace(/<tcp_port_secure>\d+<\/tcp_port_secure>/, '')
-    .replace(/<interserver_http_port>\d+<\/interserver_http_port>/, '')
+    .replace(/<interserver_http_port>\d+<\/interserver_http_port>/, `<interserver_http_port>${interserver}</interserver_http_port><interserver_http_host>127.0.0.1</interserver_http_host>`)
     .replace(/<listen_host>::1<\/listen_host>/, '')
     .replace(/<path>\/var\/lib\/clickhouse\/<\/path>/, `<path>${dir}/data/</path>`)
     .replace(/<tmp_path>[^<]*<\/tmp_path>/, `<tmp_path>${dir}/tmp/</tmp_path>`)
@@ -60,8 +69,16 @@ export async function startClickHouse(ports?: ClickHousePorts, cluster?: { name:
     .replace(/<format_schema_path>[^<]*<\/format_schema_path>/, `<format_schema_path>${dir}/format_schemas/</format_schema_path>`);
   config = config.replace('<users_config>users.xml</users_config>', `<users_config>${dir}/users.xml</users_config>`);
   if (cluster) {
-    const shards = cluster.shards.map((port) => `<shard><replica><host>127.0.0.1</host><port>${port}</port></replica></shard>`).join('');
+    // Replicated tables copy rows between a shard's replicas themselves: the Distributed table writes to one.
+    const internal = cluster.zookeeper ? '<internal_replication>true</internal_replication>' : '';
+    const shards = cluster.shards.map((replicas) => `<shard>${internal}${replicas.map((port) => `<replica><host>127.0.0.1</host><port>${port}</port></replica>`).join('')}</shard>`).join('');
     config = config.replace(/<remote_servers[^>]*>[\s\S]*?<\/remote_servers>/, `<remote_servers><${cluster.name}>${shards}</${cluster.name}></remote_servers>`);
+    const zk = cluster.zookeeper;
+    if (zk) {
+      config = config
+        .replace('<zookeeper incl="zookeeper-servers" optional="true" />', `<zookeeper><node><host>127.0.0.1</host><port>${zk.port}</port></node></zookeeper>`)
+        .replace('<macros incl="macros" optional="true" />', `<macros><shard>${zk.shard}</shard><replica>${zk.replica}</replica></macros>`);
+    }
   }
   writeFileSync(join(dir, 'config.xml'), config);
   writeFileSync(join(dir, 'users.xml'), readFileSync('/etc/clickhouse-server/users.xml', 'utf8'));
@@ -93,6 +110,18 @@ export async function startClickHouse(ports?: ClickHousePorts, cluster?: { name:
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A statement run on a test server over HTTP, its answer trimmed. A request on a kept-alive socket
+ * that the server closed meanwhile (it closes idle ones after 3 s) is sent again on a new one.
+ */
+export async function queryServer(server: TestClickHouse, sql: string): Promise<string> {
+  const send = () => fetch(`${server.url}/`, { method: 'POST', body: sql });
+  const r = await send().catch(send);
+  const text = await r.text();
+  if (!r.ok) throw new Error(`${sql.slice(0, 80)}: ${text}`);
+  return text.trim();
 }
 
 /**

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import { type TestClickHouse, freePorts, startClickHouse } from '../helpers/clickhouse.js';
+import { type TestClickHouse, freePorts, queryServer, startClickHouse } from '../helpers/clickhouse.js';
 import { DATA, ROOT, SPOOR } from '../helpers/paths.js';
 import { engineAndInProcess } from '../helpers/sql-parity.js';
 
@@ -12,7 +12,7 @@ const EVIDENCE = `${DATA}/sigma/regression_data`;
 const nodes: TestClickHouse[] = [];
 before(async () => {
   const ports = [await freePorts(), await freePorts()];
-  nodes.push(...(await Promise.all(ports.map((p) => startClickHouse(p, { name: 'logs', shards: ports.map((q) => q.tcp) })))));
+  nodes.push(...(await Promise.all(ports.map((p) => startClickHouse(p, { name: 'logs', shards: ports.map((q) => [q.tcp]) })))));
 });
 after(async () => {
   await Promise.all(nodes.map((n) => n.stop()));
@@ -20,12 +20,7 @@ after(async () => {
 
 const run = (...args: string[]) => spawnSync(process.execPath, [SPOOR, ...args], { encoding: 'utf8', maxBuffer: 1 << 28 });
 
-async function query(node: TestClickHouse, sql: string): Promise<string> {
-  const r = await fetch(`${node.url}/`, { method: 'POST', body: sql });
-  const text = await r.text();
-  if (!r.ok) throw new Error(`${sql.slice(0, 80)}: ${text}`);
-  return text.trim();
-}
+const query = queryServer;
 
 test('a two-shard cluster made from spoor sql --cluster: ingest through the Distributed table is visible when it returns, rows spread over both shards, and hunt --engine gives the in-process hunt\'s detections on SigmaHQ\'s regression data', { timeout: 1_200_000 }, async () => {
   const ddl = run('sql', '--cluster', 'logs', '--no-replicated');
@@ -58,6 +53,16 @@ test('a two-shard cluster made from spoor sql --cluster: ingest through the Dist
   const none = engineAndInProcess(url, EVIDENCE, ['--since-last']);
   assert.deepEqual(none.remote, []);
   assert.match(none.remoteErr, /nothing ingested since the last hunt/);
+
+  // A file cut short on shards without ZooKeeper: its rows cannot be deleted ON CLUSTER; ingest says
+  // what to run on every node rather than hunting on with the rows twice.
+  const sha = await query(nodes[0]!, 'SELECT source_sha256 FROM spoor.spoor_ingested ORDER BY events DESC LIMIT 1');
+  await query(nodes[0]!, `ALTER TABLE spoor.spoor_ingested DELETE WHERE source_sha256 = '${sha}'`);
+  while (Number(await query(nodes[0]!, 'SELECT count() FROM system.mutations WHERE is_done = 0')) > 0) await new Promise((r) => setTimeout(r, 100));
+  const cut = run('ingest', EVIDENCE, '--to', url, '--no-progress');
+  assert.equal(cut.status, 1, cut.stderr);
+  assert.match(cut.stderr, new RegExp(`run on every node: ALTER TABLE spoor\\.events_local DELETE WHERE source_sha256 = '${sha}'`));
+  assert.doesNotMatch(cut.stderr, /\n\s+at /);
 });
 
 test('the README\'s cluster tables are what spoor sql --cluster logs prints', () => {
