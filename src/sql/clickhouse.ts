@@ -5,12 +5,12 @@ import { cidrRange, expandValue } from '../sigma/modifiers.js';
 import { type Pipeline, type PipelineSource, sourcesFor } from '../sigma/pipeline.js';
 import type { SigmaRule } from '../sigma/rule.js';
 import { ONE, type SigmaString, STAR } from '../sigma/value.js';
-import { COLUMN_OF_FIELD, KIND } from './schema.js';
+import { COLUMN_OF_FIELD, KIND, loweredSql } from './schema.js';
 
 /**
  * Sigma rules as ClickHouse SQL with the in-process engine's exact meaning. An event's fields are
- * parallel arrays (`names`, `vals`, `lvals` lower-cased by Spoor at ingest, `kinds`: scalar, null or
- * other), so a rule's field test is `arrayExists` over them: a field that is absent matches nothing
+ * parallel arrays (`names`, `vals`, `kinds`: scalar, null or other, and `lvals_unicode`: the lower
+ * case Spoor gave a value not in ASCII), so a rule's field test is `arrayExists` over them: a field that is absent matches nothing
  * but `null`, every item of a multi-valued field is tried, and matching is case-insensitive unless
  * `cased`, with the same lower-casing as the engine's. The SQL sticks to functions ClickHouse 18.16
  * has, and works the same on current releases.
@@ -74,8 +74,24 @@ export function holdsOneOf(column: string, literals: readonly string[]): string 
  * costs every rule every field).
  */
 const itemsOf = (field: string, column: string) => `arrayFilter((x, n) -> n = ${sqlString(field)}, ${column}, names)`;
-/** `arrayExists` over the items of one field: `item` sees v, lv (lower-cased) and k (kind). */
-const anyItem = (field: string, item: string) => `arrayExists((v, lv, k) -> ${item}, ${itemsOf(field, 'vals')}, ${itemsOf(field, 'lvals')}, ${itemsOf(field, 'kinds')})`;
+/**
+ * `arrayExists` over the items of one field: `item` sees v, lv (lower-cased) and k (kind), and only
+ * the arrays it reads are taken out (lower-casing an item is work).
+ */
+function anyItem(field: string, item: string): string {
+  const uses = (name: string) => new RegExp(`\\b${name}\\b`).test(item);
+  const params: string[] = [];
+  const arrays: string[] = [];
+  if (uses('v')) (params.push('v'), arrays.push(itemsOf(field, 'vals')));
+  if (uses('lv')) (params.push('lv'), arrays.push(`arrayMap((v, u) -> ${loweredSql('v', 'u')}, ${itemsOf(field, 'vals')}, ${itemsOf(field, 'lvals_unicode')})`));
+  if (uses('k') || !params.length) (params.push('k'), arrays.push(itemsOf(field, 'kinds')));
+  return `arrayExists((${params.join(', ')}) -> ${item}, ${arrays.join(', ')})`;
+}
+/** The text of the one item of a field at `indexOf` (lower-cased unless `cased`). */
+export const itemAt = (field: string, cased: boolean) => {
+  const at = (column: string) => `${column}[indexOf(names, ${sqlString(field)})]`;
+  return cased ? at('vals') : loweredSql(at('vals'), at('lvals_unicode'));
+};
 const hasField = (field: string) => `has(names, ${sqlString(field)})`;
 const or = (parts: string[]) => (parts.length === 0 ? '0' : parts.length === 1 ? parts[0]! : `(${parts.join(' OR ')})`);
 const and = (parts: string[]) => (parts.length === 0 ? '1' : parts.length === 1 ? parts[0]! : `(${parts.join(' AND ')})`);
@@ -163,11 +179,10 @@ export function fieldSql(field: string, modifiers: readonly string[], rawValues:
   }
   if (has('fieldref')) {
     // The engine compares the texts of two single scalar values.
-    const column = has('cased') ? 'vals' : 'lvals';
     const one = (f: string) => `countEqual(names, ${sqlString(f)}) = 1 AND kinds[indexOf(names, ${sqlString(f)})] = ${KIND.scalar}`;
     const hit = or(rawValues.map((r) => {
       const ref = eventField(String(r));
-      return and([one(field), one(ref), `${column}[indexOf(names, ${sqlString(field)})] = ${column}[indexOf(names, ${sqlString(ref)})]`]);
+      return and([one(field), one(ref), `${itemAt(field, has('cased'))} = ${itemAt(ref, has('cased'))}`]);
     }));
     return has('neq') ? `(${hasField(field)} AND NOT ${hit})` : hit;
   }
@@ -214,7 +229,7 @@ function keywordSql(values: readonly unknown[], all: boolean): string {
     if (v === null || typeof v === 'object') throw new RuleError('a keyword must be a string or number');
     const s = expandValue([], v)[0]!;
     const pattern = `%${likePattern(s, true)}%`;
-    return `arrayExists((lv, k) -> k = ${KIND.scalar} AND lv LIKE ${sqlString(pattern)}, lvals, kinds)`;
+    return `arrayExists((v, u, k) -> k = ${KIND.scalar} AND ${loweredSql('v', 'u')} LIKE ${sqlString(pattern)}, vals, lvals_unicode, kinds)`;
   });
   return all ? and(tests) : or(tests);
 }

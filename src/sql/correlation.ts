@@ -1,5 +1,5 @@
 import { type Correlation, NUMBER } from '../sigma/correlation.js';
-import { NotConvertible, sqlString } from './clickhouse.js';
+import { NotConvertible, itemAt, sqlString } from './clickhouse.js';
 import type { ConvertedRule } from './hunt.js';
 import { TABLE } from './schema.js';
 
@@ -26,14 +26,14 @@ const NUMERIC = new Set<Correlation['type']>(['value_sum', 'value_avg', 'value_m
 const identifier = (name: string) => `\`${name.replace(/\\/g, '\\\\').replace(/`/g, '\\`')}\``;
 
 /** A field's value as the correlator reads it: one scalar's text ('' when absent, null, several or not scalar). */
-const fieldText = (field: string, column: 'lvals' | 'vals') => `if(countEqual(names, ${sqlString(field)}) = 1, ${column}[indexOf(names, ${sqlString(field)})], '')`;
+const fieldText = (field: string, cased: boolean) => `if(countEqual(names, ${sqlString(field)}) = 1, ${itemAt(field, cased)}, '')`;
 
 /** The field (or its alias for the rule a hit matched) each hit is read at. */
-function perRef(c: Correlation, field: string, column: 'lvals' | 'vals'): string {
+function perRef(c: Correlation, field: string, cased: boolean): string {
   const alias = c.aliases.get(field);
-  if (!alias) return fieldText(field, column);
-  const arms = c.refs.flatMap((r) => (alias.has(r) ? [`c_hit.1 = ${sqlString(r)}`, fieldText(alias.get(r)!, column)] : []));
-  return arms.length ? `multiIf(${arms.join(', ')}, ${fieldText(field, column)})` : fieldText(field, column);
+  if (!alias) return fieldText(field, cased);
+  const arms = c.refs.flatMap((r) => (alias.has(r) ? [`c_hit.1 = ${sqlString(r)}`, fieldText(alias.get(r)!, cased)] : []));
+  return arms.length ? `multiIf(${arms.join(', ')}, ${fieldText(field, cased)})` : fieldText(field, cased);
 }
 
 function holdsSql(c: Correlation, value: string, defaultMin: number): string {
@@ -90,9 +90,9 @@ export function correlationSql(c: Correlation, referred: ReferredRules, table = 
   // Milliseconds as the engine's Date.parse gives them: the DateTime column's seconds and the text's fraction.
   const ms = `toUInt64(time) * 1000 + toUInt64OrZero(substring(concat(extract(timestamp, '\\\\.(\\\\d+)'), '000'), 1, 3))`;
   const refArms = c.refs.map((r, k) => `(if(${referred.get(r)}, ${sqlString(r)}, ''), ${k})`).join(',\n      ');
-  const groups = c.groupBy.map((f, k) => `${perRef(c, f, 'lvals')} AS c_g${k}`);
+  const groups = c.groupBy.map((f, k) => `${perRef(c, f, false)} AS c_g${k}`);
   // Numbers are read from the value as written, compared texts lower-cased (as the correlator does).
-  const value = c.field ? perRef(c, c.field, NUMERIC.has(c.type) ? 'vals' : 'lvals') : "''";
+  const value = c.field ? perRef(c, c.field, NUMERIC.has(c.type)) : "''";
   const numeric = `match(c_v, ${sqlString(NUMBER.source)})`;
   const number = `toFloat64OrZero(replaceRegexpOne(replaceRegexpAll(c_v, '^\\\\s+|\\\\s+$', ''), '^\\\\+', ''))`;
   const groupCols = c.groupBy.map((_, k) => `c_g${k}`);

@@ -8,7 +8,7 @@ import { RuleError } from '../sigma/errors.js';
 import type { Pipeline } from '../sigma/pipeline.js';
 import type { CompiledRule } from '../sigma/ruleset.js';
 import { ANY_EVENT_ID, holdsOneOf, NotConvertible, ruleKinds, ruleSql, sqlString } from './clickhouse.js';
-import { INGESTED, TABLE } from './schema.js';
+import { INGESTED, TABLE, eventJson } from './schema.js';
 
 export interface ConvertedRule {
   rule: CompiledRule;
@@ -89,8 +89,8 @@ export function batchQuery(batch: readonly ConvertedRule[], table = TABLE, windo
     literals ? holdsOneOf('ltext', literals) : undefined,
   ].filter((c) => c !== undefined);
   const prewhere = conditions.length ? `\nPREWHERE ${conditions.join(' AND ')}` : '';
-  const columns = 'time, seq, source_file, source_sha256, timestamp, host, channel, event_id, record_id, names, vals, lvals, kinds, raw';
-  return `SELECT source_file, source_sha256, timestamp, host, channel, event_id, record_id, raw, arrayFilter(x -> x >= 0, [\n  ${hits}\n]) AS hits\nFROM (SELECT ${columns} FROM ${table}${prewhere})\nWHERE notEmpty(hits)\nORDER BY time, source_file, seq`;
+  const columns = 'time, seq, source_file, source_sha256, timestamp, host, channel, event_id, record_id, names, vals, lvals_unicode, kinds, shape';
+  return `SELECT source_file, source_sha256, timestamp, host, channel, event_id, record_id, shape, vals, arrayFilter(x -> x >= 0, [\n  ${hits}\n]) AS hits\nFROM (SELECT ${columns} FROM ${table}${prewhere})\nWHERE notEmpty(hits)\nORDER BY time, source_file, seq`;
 }
 
 interface EventRow {
@@ -101,7 +101,8 @@ interface EventRow {
   channel: string;
   event_id: string;
   record_id: string;
-  raw: string;
+  shape: string;
+  vals: string[];
 }
 interface HitRow extends EventRow {
   hits: number[];
@@ -148,7 +149,7 @@ export async function* huntInClickHouse(client: ClickHouseClient, rules: readonl
     for await (const rows of rs.stream()) {
       for (const row of rows as { json: () => HitRow }[]) {
         const r = row.json();
-        const event = JSON.parse(r.raw) as unknown;
+        const event = JSON.parse(eventJson(r.shape, r.vals)) as unknown;
         const view = new EvtxEvent(event);
         for (const file of [r.source_file, ...copies(r)]) {
           for (const i of r.hits) {
@@ -246,7 +247,7 @@ export interface IocQuery {
  */
 export function iocQueries(matcher: IocMatcher, table = TABLE, window?: TimeWindow, files?: string): IocQuery[] {
   const scope = [windowSql(window), files ? onlyFilesSql(files) : undefined].filter((c) => c !== undefined).join(' AND ');
-  const select = `SELECT source_file, source_sha256, seq, timestamp, host, channel, event_id, record_id, raw FROM ${table}${scope ? ` WHERE ${scope}` : ''}`;
+  const select = `SELECT source_file, source_sha256, seq, timestamp, host, channel, event_id, record_id, shape, vals FROM ${table}${scope ? ` WHERE ${scope}` : ''}`;
   const also = scope ? 'AND' : 'WHERE';
   const literalOf = matcher.literalOfEach();
   if (!literalOf) return [{ sql: `${select} ORDER BY time, source_file, seq`, reports: () => true }];
@@ -280,7 +281,7 @@ export async function* iocHitsInClickHouse(client: ClickHouseClient, matcher: Io
     for await (const rows of rs.stream()) {
       for (const row of rows as { json: () => EventRow & { seq: string } }[]) {
         const r = row.json();
-        const event = JSON.parse(r.raw) as unknown;
+        const event = JSON.parse(eventJson(r.shape, r.vals)) as unknown;
         const hits = eventIocs(new EvtxEvent(event), matcher).filter((hit) => reports(hit.indicator));
         for (const file of hits.length ? [r.source_file, ...copies(r)] : []) for (const hit of hits) yield { rule: iocRule(hit), ...placeOf(r, file), event, matched: iocMatched(hit) };
       }

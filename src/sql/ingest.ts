@@ -8,7 +8,7 @@ import type { ClickHouseTarget } from './client.js';
 import { type InsertedRows, type UnitToInsert, insertRows } from './insert-rows.js';
 import { INGESTED, TABLE, createTables } from './schema.js';
 import { sqlString } from './clickhouse.js';
-import { deleteEvents, eventsLayout, waitForReplicas } from './layout.js';
+import { checkEventsTable, deleteEvents, eventsLayout, waitForReplicas } from './layout.js';
 
 export interface IngestReport {
   files: number;
@@ -75,6 +75,7 @@ function insertTasks(units: readonly UnitToInsert[], threads: number): UnitToIns
  * file is marked ingested once every insert holding its rows has ended.
  */
 export async function ingest(client: ClickHouseClient, units: readonly HuntUnit[], say: (m: string) => void, options: IngestOptions = {}): Promise<IngestReport> {
+  await checkEventsTable(client);
   for (const sql of createTables()) await client.command({ query: sql });
   const layout = await eventsLayout(client);
   const column = async (query: string) => new Set(((await (await client.query({ query, format: 'JSONEachRow' })).json()) as { s: string }[]).map((r) => r.s));

@@ -16,6 +16,19 @@ const rows = async <T>(client: ClickHouseClient, query: string) => (await (await
 /** A name in a Distributed engine's arguments, quoted or not. */
 const unquoted = (s: string) => s.trim().replace(/^(['"`])(.*)\1$/, '$2');
 
+/** A column only tables of this version's layout have (the event's JSON as a shape, its values in the arrays once). */
+const CURRENT_COLUMN = 'shape';
+
+/**
+ * Refuses an events table made by an earlier Spoor (each value stored four times, the event as raw
+ * JSON): its rows cannot take this version's inserts nor answer its queries, and the server's own
+ * error would name a column rather than the cause.
+ */
+export async function checkEventsTable(client: ClickHouseClient): Promise<void> {
+  const columns = (await rows<{ name: string }>(client, `SELECT name FROM system.columns WHERE database = currentDatabase() AND table = ${sqlString(TABLE)}`)).map((c) => c.name);
+  if (columns.length && !columns.includes(CURRENT_COLUMN)) throw new Error(`table ${TABLE} was made by an earlier version of Spoor (no column ${CURRENT_COLUMN}); ingest into a new database, or drop ${TABLE} and spoor_ingested and ingest again`);
+}
+
 /** How the events table of the client's database is laid out (read from system.tables and system.clusters, which 18.16 has). */
 export async function eventsLayout(client: ClickHouseClient): Promise<EventsLayout> {
   const [table] = await rows<{ engine: string; engine_full: string }>(client, `SELECT engine, engine_full FROM system.tables WHERE database = currentDatabase() AND name = ${sqlString(TABLE)}`);

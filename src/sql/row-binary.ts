@@ -90,16 +90,27 @@ export class RowBinaryWriter {
     this.pos += utf8Write(this.buf, s, this.pos);
   }
 
-  /** Strings joined by one separator character (below U+0080), as one String, without joining them first. */
-  joined(parts: readonly string[], separator: string): void {
+  /**
+   * Strings joined by one separator character (below U+0080), as one String, without joining them
+   * first; with `lowerAscii`, A-Z written as a-z (bytes of UTF-8's longer sequences are never ASCII).
+   */
+  joined(parts: readonly string[], separator: string, lowerAscii = false): void {
     let n = Math.max(parts.length - 1, 0);
     for (const p of parts) n += Buffer.byteLength(p, 'utf8');
     this.varint(n);
     this.room(n);
+    const start = this.pos;
     const sep = separator.charCodeAt(0);
     for (let i = 0; i < parts.length; i++) {
       if (i) this.buf[this.pos++] = sep;
       this.pos += utf8Write(this.buf, parts[i]!, this.pos);
+    }
+    if (lowerAscii) {
+      const buf = this.buf;
+      for (let i = start; i < this.pos; i++) {
+        const b = buf[i]!;
+        if (b >= 0x41 && b <= 0x5a) buf[i] = b + 0x20;
+      }
     }
   }
 

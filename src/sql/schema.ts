@@ -7,8 +7,12 @@ import type { RowBinaryWriter } from './row-binary.js';
 /**
  * The events table Spoor hunts in ClickHouse. Common columns (time, host, channel, provider, event id,
  * record id, source file) for filtering and sorting; every field of the event as parallel arrays of
- * names, values, lower-cased values and kinds, which the generated SQL addresses by name; and the
- * event itself as JSON, to give detections back in the in-process engine's shape.
+ * names, values and kinds, which the generated SQL addresses by name; the lower-cased values once as
+ * one text, for prefiltering; and the event's JSON as its shape, the values in it referring to the
+ * arrays, to give detections back in the in-process engine's shape. A value's text is stored once
+ * in the arrays (and lower-cased in the prefilter's text): its lower case for a field test is
+ * ClickHouse's `lowerUTF8`, which is the engine's for ASCII, and Spoor's own, kept in `lvals_unicode`,
+ * for any other text.
  */
 export const KIND = { scalar: 0, null: 1, other: 2 } as const;
 
@@ -38,10 +42,10 @@ export function createTables(table = TABLE, engine = 'MergeTree()'): string[] {
   seq UInt64,
   names Array(String),
   vals Array(String),
-  lvals Array(String),
+  lvals_unicode Array(String),
   kinds Array(UInt8),
   ltext String,
-  raw String
+  shape String
 ) ENGINE = ${engine} PARTITION BY toYYYYMM(time) ORDER BY (host, time, source_sha256, seq)`,
     `CREATE TABLE IF NOT EXISTS ${INGESTED} (source_sha256 String, source_file String, events UInt64, ingested DateTime) ENGINE = MergeTree() ORDER BY source_sha256`,
     HUNTED_TABLE,
@@ -103,29 +107,71 @@ export function forEachFieldItem(view: RawEvent, fn: (name: string, text: string
   }
 }
 
+/** Text lower-casing may treat otherwise than ASCII's A-Z to a-z (which is all `lowerUTF8` does the engine's way). */
+// eslint-disable-next-line no-control-regex
+const NOT_ASCII = /[^\x00-\x7f]/;
+
+/** The SQL of an item's lower-cased text, from its value `v` and its lower case kept if not ASCII `u` (see lvals_unicode). */
+export const loweredSql = (v: string, u: string) => `if(empty(${u}), lowerUTF8(${v}), ${u})`;
+
+/**
+ * Where a shape refers to a value: the marker's characters are control characters, which JSON text
+ * never holds unescaped, so they cannot stand for themselves.
+ */
+const REF_OPEN = '\x01';
+const REF_CLOSE = '\x02';
+const REFERENCE = /\x01(\d+)\x02/g;
+/** Values shorter than this stay in the shape (a reference takes 3 to 7 characters). */
+const MIN_REFERRED = 8;
+
+/**
+ * An event's JSON with its values as references to the row's value array: the JSON text of each
+ * scalar value, where it is in the JSON (looked for from where the last one was found, as fields
+ * come in the JSON's order), becomes a marker naming its index. `eventJson` reverses it exactly: a
+ * marker gives back the text it replaced, whatever part of the JSON that text was.
+ */
+export function shapeOf(json: string, values: readonly string[], kinds: readonly number[]): string {
+  let out = '';
+  let from = 0;
+  for (let i = 0; i < values.length; i++) {
+    if (kinds[i] !== KIND.scalar || values[i]!.length < MIN_REFERRED) continue;
+    const token = JSON.stringify(values[i]);
+    let at = json.indexOf(token, from);
+    if (at < 0) continue;
+    out += json.slice(from, at) + REF_OPEN + i + REF_CLOSE;
+    from = at + token.length;
+  }
+  return out + json.slice(from);
+}
+
+/** The event's JSON from its shape and its row's values. */
+export const eventJson = (shape: string, values: readonly string[]) => shape.replace(REFERENCE, (_, i: string) => JSON.stringify(values[Number(i)]));
+
 // One event's items, reused from event to event.
 const names: string[] = [];
 const vals: string[] = [];
-const lvals: string[] = [];
+const unicode: string[] = [];
 const kinds: number[] = [];
 const scalars: string[] = [];
 const collect = (name: string, t: string | undefined, kind: number) => {
-  const lowered = t === undefined ? '' : t.toLowerCase();
+  const text = t ?? '';
+  const nonAscii = NOT_ASCII.test(text);
   names.push(name);
-  vals.push(t ?? '');
-  lvals.push(lowered);
+  vals.push(text);
+  unicode.push(nonAscii ? text.toLowerCase() : '');
   kinds.push(kind);
-  if (kind === KIND.scalar) scalars.push(lowered);
+  // The prefilter's text is lower-cased as it is written (ASCII) or here (the rest).
+  if (kind === KIND.scalar) scalars.push(nonAscii ? text.toLowerCase() : text);
 };
 
 /**
  * An event as a row of the events table, in the table's column order: its fields as the engine sees
- * them (multi-valued fields one item each), their lower-cased texts, the scalar ones again as one
- * text (what a batch's literal prefilter searches) and the event as JSON.
+ * them (multi-valued fields one item each), the lower case of those not in ASCII, the scalar ones as
+ * one lower-cased text (what a batch's literal prefilter searches) and the event's JSON shape.
  */
 export function writeEventRow(w: RowBinaryWriter, view: RawEvent, timestamp: string, file: string, sha256: string, seq: number): void {
   const c = commonColumns(view, timestamp);
-  names.length = vals.length = lvals.length = kinds.length = scalars.length = 0;
+  names.length = vals.length = unicode.length = kinds.length = scalars.length = 0;
   forEachFieldItem(view, collect);
   w.uint32(epochSeconds(c.timestamp));
   w.string(c.timestamp);
@@ -139,10 +185,10 @@ export function writeEventRow(w: RowBinaryWriter, view: RawEvent, timestamp: str
   w.uint64(seq);
   w.stringArray(names);
   w.stringArray(vals);
-  w.stringArray(lvals);
+  w.stringArray(unicode);
   w.uint8Array(kinds);
-  w.joined(scalars, '\n');
-  w.string(toJson(view.toRaw()));
+  w.joined(scalars, '\n', true);
+  w.string(shapeOf(toJson(view.toRaw()), vals, kinds));
 }
 
 export const sha256Of = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');

@@ -81,7 +81,7 @@ test('ingest on threads (a large file split between two, small files beside it) 
       const q = async (query: string) => (await (await db.client.query({ query, format: 'JSONEachRow' })).json()) as Record<string, string>[];
       return {
         // Every column but seq (which numbers a unit's events from its part), in file and record order.
-        rows: await q(`SELECT source_file, count() AS n, sum(cityHash64(time, timestamp, host, channel, provider, event_id, record_id, source_sha256, names, vals, lvals, kinds, ltext, raw)) AS h, uniqExact(seq) AS seqs FROM ${database}.events GROUP BY source_file ORDER BY source_file`),
+        rows: await q(`SELECT source_file, count() AS n, sum(cityHash64(time, timestamp, host, channel, provider, event_id, record_id, source_sha256, names, vals, lvals_unicode, kinds, ltext, shape)) AS h, uniqExact(seq) AS seqs FROM ${database}.events GROUP BY source_file ORDER BY source_file`),
         order: await q(`SELECT source_file, groupArray(record_id) AS ids FROM (SELECT source_file, record_id FROM ${database}.events ORDER BY source_file, seq) GROUP BY source_file ORDER BY source_file`),
         markers: await q(`SELECT source_file, events FROM ${database}.spoor_ingested ORDER BY source_file`),
       };
@@ -145,12 +145,26 @@ test('a file ingested under two paths (same content) is stored once and hunted u
 
 test('ingest: a server that refuses a query is named with its message, exit 1, no stack trace', async () => {
   await db.client.command({ query: 'CREATE DATABASE IF NOT EXISTS wrong' });
-  await db.client.command({ query: 'CREATE TABLE IF NOT EXISTS wrong.events (x UInt8) ENGINE = Memory' });
+  await db.client.command({ query: 'CREATE TABLE IF NOT EXISTS wrong.events (shape String) ENGINE = Memory' });
   const url = `clickhouse://127.0.0.1:${db.server.httpPort}/wrong`;
   const r = spawnSync(process.execPath, [SPOOR, 'ingest', samples()[0]!, '--to', url, '--no-progress'], { encoding: 'utf8' });
   assert.equal(r.status, 1, r.stderr);
   assert.match(r.stderr, new RegExp(`spoor ingest: ${url}: ingest stopped: .*source_sha256`));
   assert.doesNotMatch(r.stderr, /\n\s+at /);
+});
+
+test('a database ingested by an earlier Spoor (values four times, the event as raw JSON) is named as such by ingest and hunt --engine, exit 1, nothing inserted', async () => {
+  await db.client.command({ query: 'CREATE DATABASE IF NOT EXISTS earlier' });
+  const earlier = createTables()[0]!.replace('TABLE IF NOT EXISTS events', 'TABLE earlier.events').replace('lvals_unicode Array(String)', 'lvals Array(String)').replace('shape String', 'raw String');
+  await db.client.command({ query: earlier });
+  const url = `clickhouse://127.0.0.1:${db.server.httpPort}/earlier`;
+  for (const args of [['ingest', samples()[0]!, '--to', url, '--no-progress'], ['hunt', '--engine', url, '--rules', `${ROOT}/rules/exchange`, '--no-progress']]) {
+    const r = spawnSync(process.execPath, [SPOOR, ...args], { encoding: 'utf8' });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /table events was made by an earlier version of Spoor \(no column shape\); ingest into a new database/);
+  }
+  const [{ n }] = (await (await db.client.query({ query: 'SELECT count() AS n FROM earlier.events', format: 'JSONEachRow' })).json()) as { n: string }[];
+  assert.equal(Number(n), 0);
 });
 
 test('hunt --engine: the simulated Exchange server, ingested, gives the in-process hunt\'s detections and indicator hits in the same JSONL; spoor sql prints the queries', { timeout: 300_000 }, async () => {
@@ -182,7 +196,7 @@ test('hunt --engine: the simulated Exchange server, ingested, gives the in-proce
     assert.deepEqual(remoteWindow, keys(run('hunt', server, ...rules, ...window).stdout));
     const sql = run('sql', `${ROOT}/rules/exchange`);
     assert.equal(sql.status, 0, sql.stderr);
-    assert.match(sql.stdout, /arrayFilter\(\(x, n\) -> n = 'cs-uri-stem', lvals, names\)/i);
+    assert.match(sql.stdout, /arrayFilter\(\(x, n\) -> n = 'cs-uri-stem', vals, names\)/i);
     assert.equal(run('hunt', '--engine', 'clickhouse://127.0.0.1:1/x', ...rules).status, 1);
     assert.equal(run('hunt', ...rules).status, 2);
   } finally {
@@ -239,7 +253,7 @@ test('a time window as SQL keeps every row the exact test keeps (times DateTime 
 });
 
 test('field tests: the SQL of each modifier selects exactly the events the engine\'s test accepts (nulls, absent fields, case, wildcards, ranges)', { timeout: 120_000 }, async () => {
-  const values: unknown[] = [undefined, null, '', 'Foo', 'foo', 'FOO bar', 'a%b_c\\d', 'x*y', '10.1.2.3', '192.168.1.1', '::ffff:10.9.9.9', 'fe80::1', 'FC00::5', '2001:db8::1', '::1', '12', ' 7 ', '3.5', 'abc\ndef', ['foo', 'zzz'], ['', null], 'a.b(x)|y$', 'C:\\Win\\x', '^start', 'tab\there'];
+  const values: unknown[] = [undefined, null, '', 'Foo', 'foo', 'FOO bar', 'a%b_c\\d', 'x*y', '10.1.2.3', '192.168.1.1', '::ffff:10.9.9.9', 'fe80::1', 'FC00::5', '2001:db8::1', '::1', '12', ' 7 ', '3.5', 'abc\ndef', ['foo', 'zzz'], ['', null], 'a.b(x)|y$', 'C:\\Win\\x', '^start', 'tab\there', 'İstanbul', 'ÄBC Straße', 'KELVIN \u212a', 'ΣΟΦΙΑ Привет', ['ǅemal', 'ÉCOLE']];
   const events = values.map((v, i) => ({ Event: { System: { EventRecordID: i, Channel: 'T', EventID: 1 }, EventData: v === undefined ? { Other: 'x' } : { F: v, G: i % 2 ? 'foo' : 'Foo', Other: 'x' } } }));
   await insertEvents(db.client, 'cases', events.map((e, i) => ({ view: new EvtxEvent(e), timestamp: '2021-01-01T00:00:00Z', file: 'cases', seq: i })));
   const tests: [string, unknown[]][] = [
@@ -252,6 +266,9 @@ test('field tests: the SQL of each modifier selects exactly the events the engin
     ['F', ['foo', 'bar', 'x*y', '', 'FOO BAR']], ['F', ['f*', '*y', 'x*', '*o b*', '1*']], ['F|contains', ['OO', '.b(', ')|y$', 'win\\', 'b\nc', 'b\th']],
     ['F|startswith', ['a.', 'c:\\', 'fe8', '^st', '::']], ['F|endswith', ['$', '.1', 'bar', 'ef', '\\x']], ['F|neq', ['foo', 'bar', 'baz', 'x*', '12']],
     ['F|contains|all', ['a', 'b', 'c', '.', '(']], ['F', ['f?o', 'a*', 'b*', 'c*', 'x*']], ['F|cased|contains', ['Oo', 'AR', 'bAr', 'x', 'Win']], ['F', ['foo', 'bar', 'baz', 'x*', null]],
+    // Text beyond ASCII: lower-cased as the engine does (JavaScript's), not as ClickHouse's lowerUTF8 would.
+    ['F|contains', ['istanbul']], ['F|contains', ['i\u0307stanbul']], ['F|startswith', ['äbc']], ['F|contains', ['strasse']], ['F|contains', ['STRASSE', 'straße']], ['F|endswith', ['kelvin k']], ['F|endswith', [' k']],
+    ['F|contains', ['σοφια', 'привет']], ['F', ['ǆemal']], ['F|cased|contains', ['ÄBC', 'Привет']], ['F|re|i', ['^äbc']], ['F|fieldref', ['F']], ['F', ['école', 'ǆ*', 'x*', 'y*']],
   ];
   const differ: string[] = [];
   for (const [key, vals] of tests) {
@@ -264,7 +281,7 @@ test('field tests: the SQL of each modifier selects exactly the events the engin
   }
   // The literal prefilter: a search each for a few literals, one regular expression for more.
   const stored = ((await (await db.client.query({ query: 'SELECT ltext FROM cases ORDER BY seq', format: 'JSONEachRow' })).json()) as { ltext: string }[]).map((r) => r.ltext);
-  for (const literals of [['foo'], ['oo', 'zz'], ['oo', '.b(', ')|y$', 'win\\', 'c\nd', 'b\th', '^st', '*y', '[', '{1}', '?']]) {
+  for (const literals of [['foo'], ['oo', 'zz'], ['oo', '.b(', ')|y$', 'win\\', 'c\nd', 'b\th', '^st', '*y', '[', '{1}', '?'], ['äbc', 'привет'], ['i\u0307stanbul', 'kelvin k']]) {
     const want = stored.map((t, i) => [i, literals.some((l) => t.includes(l))] as const).filter(([, ok]) => ok).map(([i]) => i);
     const got = ((await (await db.client.query({ query: `SELECT seq FROM cases WHERE ${holdsOneOf('ltext', literals)} ORDER BY seq`, format: 'JSONEachRow' })).json()) as { seq: string }[]).map((r) => Number(r.seq));
     if (JSON.stringify(got) !== JSON.stringify(want)) differ.push(`literals ${JSON.stringify(literals)}: ${JSON.stringify(want)} held, SQL ${JSON.stringify(got)}`);

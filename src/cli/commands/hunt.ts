@@ -379,7 +379,7 @@ function colourWanted(stream: NodeJS.WritableStream): boolean {
  */
 async function huntInDatabase(url: string, rules: CompiledRule[], pipeline: Pipeline, iocs: IocMatcher | undefined, window: TimeWindow | undefined, since: { feeds: string[] } | undefined, showProgress: boolean, say: (m: string) => void, emit: (d: Detection) => Promise<void>): Promise<number | undefined> {
   // ClickHouse's client and the SQL conversion are loaded only for --engine.
-  const [{ connect, parseClickHouseUrl }, { convertRules, huntInClickHouse, iocHitsInClickHouse }, { TABLE }, { NewFiles }] = await Promise.all([import('../../sql/client.js'), import('../../sql/hunt.js'), import('../../sql/schema.js'), import('../../sql/since-last.js')]);
+  const [{ connect, parseClickHouseUrl }, { convertRules, huntInClickHouse, iocHitsInClickHouse }, { TABLE }, { NewFiles }, { checkEventsTable }] = await Promise.all([import('../../sql/client.js'), import('../../sql/hunt.js'), import('../../sql/schema.js'), import('../../sql/since-last.js'), import('../../sql/layout.js')]);
   let conn;
   try {
     conn = await connect(parseClickHouseUrl(url));
@@ -388,6 +388,7 @@ async function huntInDatabase(url: string, rules: CompiledRule[], pipeline: Pipe
     return undefined;
   }
   try {
+    await checkEventsTable(conn.client);
     const { converted, notConverted } = convertRules(rules, pipeline);
     for (const n of notConverted) say(`${n.rule.rule.file}: ${n.rule.rule.title}: not run in ClickHouse: ${n.reason}`);
     say(`ClickHouse ${conn.version}: ${converted.length} rules as SQL, ${notConverted.length} not convertible`);
