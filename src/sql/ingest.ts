@@ -76,7 +76,8 @@ function insertTasks(units: readonly UnitToInsert[], threads: number): UnitToIns
  */
 export async function ingest(client: ClickHouseClient, units: readonly HuntUnit[], say: (m: string) => void, options: IngestOptions = {}): Promise<IngestReport> {
   await checkEventsTable(client);
-  for (const sql of createTables()) await client.command({ query: sql });
+  const [server] = (await (await client.query({ query: 'SELECT version() AS v', format: 'JSONEachRow' })).json()) as { v: string }[];
+  for (const sql of createTables(TABLE, undefined, server?.v)) await client.command({ query: sql });
   const layout = await eventsLayout(client);
   const column = async (query: string) => new Set(((await (await client.query({ query, format: 'JSONEachRow' })).json()) as { s: string }[]).map((r) => r.s));
   // Each content ingested, with the paths it was given under and its events.

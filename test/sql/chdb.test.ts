@@ -19,6 +19,9 @@ test('parity on ClickHouse 26.7 (chDB): every SigmaHQ regression sample ingested
     assert.match(version, /^2[4-9]\./);
     const report = await ingest(client, planHuntUnits(files.map((path) => ({ path, size: statSync(path).size }))), () => undefined);
     assert.equal(report.files, files.length);
+    // Picked by the server's version: the text columns compressed with ZSTD (18.16 has no column codecs).
+    const codecs = (await (await client.query({ query: "SELECT name, compression_codec AS c FROM system.columns WHERE database = currentDatabase() AND table = 'events' AND name IN ('vals', 'shape', 'host')", format: 'JSONEachRow' })).json()) as { name: string; c: string }[];
+    assert.deepEqual(Object.fromEntries(codecs.map((r) => [r.name, r.c])), { host: '', shape: 'CODEC(ZSTD(3))', vals: 'CODEC(ZSTD(3))' });
     const local = inProcessKeys(files, converted.map((c) => c.rule));
     const remote = new Set<string>();
     const t = Date.now();

@@ -28,6 +28,7 @@ export function sqlCommand(): Command {
     .option('--cluster <name>', 'print only the tables for the cluster of this name (remote_servers): events_local on each shard, a Distributed events table over them, spoor_ingested')
     .option('--no-replicated', 'with --cluster: shards of one server each, no ZooKeeper (MergeTree; run the statements on every node) instead of ON CLUSTER with ReplicatedMergeTree')
     .option('--database <name>', 'with --cluster: the database', 'spoor')
+    .option('--server-version <version>', 'the ClickHouse version the tables are for (from 20.1 on, text columns get a ZSTD codec; ingest picks by the server\'s own version)', '18.16')
     .addHelpText('after', `
 Each rule becomes one boolean SQL expression over the events table (see --schema), printed as the
 query that finds its events (--where: the expression alone). Each correlation rule becomes one query:
@@ -37,11 +38,15 @@ window. Rules and correlations that cannot be converted are listed on stderr wit
 the others are printed. --cluster prints the tables of a sharded (and replicated) cluster instead;
 ingest and hunt through its Distributed table on any node. Exit status: 0, or 2 on bad usage (no
 rule loaded, a bad cluster or database name).`)
-    .action((paths: string[], opts: { pipeline?: string[]; schema?: boolean; where?: boolean; cluster?: string; replicated: boolean; database: string }) => {
+    .action((paths: string[], opts: { pipeline?: string[]; schema?: boolean; where?: boolean; cluster?: string; replicated: boolean; database: string; serverVersion: string }) => {
       const say = (m: string) => process.stderr.write(`spoor sql: ${m}\n`);
+      if (!/^\d+(\.\d+)*$/.test(opts.serverVersion)) {
+        say(`--server-version ${opts.serverVersion}: expected a version such as 18.16 or 24.8`);
+        return void (process.exitCode = ExitCode.Usage);
+      }
       if (opts.cluster !== undefined) {
         try {
-          process.stdout.write(clusterTables(opts.cluster, opts.database, opts.replicated).map((q) => `${q};\n`).join('\n'));
+          process.stdout.write(clusterTables(opts.cluster, opts.database, opts.replicated, opts.serverVersion).map((q) => `${q};\n`).join('\n'));
         } catch (e) {
           say((e as Error).message);
           process.exitCode = ExitCode.Usage;
@@ -62,7 +67,7 @@ rule loaded, a bad cluster or database name).`)
       for (const n of notConverted) say(`${n.rule.rule.file}: ${n.rule.rule.title}: not convertible: ${n.reason}`);
       say(`${converted.length} rules converted, ${notConverted.length} not`);
       if (!converted.length) return void (process.exitCode = ExitCode.Usage);
-      if (opts.schema) process.stdout.write(createTables().map((s) => `${s};\n`).join('\n') + '\n');
+      if (opts.schema) process.stdout.write(createTables(undefined, undefined, opts.serverVersion).map((s) => `${s};\n`).join('\n') + '\n');
       for (const c of converted) {
         process.stdout.write(`-- ${c.rule.rule.title} (${c.rule.rule.id ?? 'no id'})\n${opts.where ? c.sql : batchQuery([c])};\n\n`);
       }
