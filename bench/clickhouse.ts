@@ -3,7 +3,13 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { sampleSecurityEvents, sampleSysmonEvents } from '../src/evidence/evtx/sample-events.js';
 import { type SampleEvent, writeEvtx } from '../src/evidence/evtx/writer.js';
-import { startClickHouse } from '../test/helpers/clickhouse.js';
+import { type TestClickHouse, queryServer, startClickHouse } from '../test/helpers/clickhouse.js';
+
+/** Bytes the events of a database take on the server's disk (active parts), per million events. */
+async function diskPerMillion(ch: TestClickHouse, database: string): Promise<{ events: number; bytes: number; mbPerMillion: number }> {
+  const [bytes, events] = (await queryServer(ch, `SELECT sum(bytes_on_disk), sum(rows) FROM system.parts WHERE database = '${database}' AND table = 'events' AND active`)).split('\t').map(Number) as [number, number];
+  return { events, bytes, mbPerMillion: Math.round((bytes / 1e6) * (1e6 / Math.max(1, events))) };
+}
 
 /**
  * `npm run bench -- clickhouse`: a generated dataset (BENCH_CH_EVENTS events, 10 million by default;
@@ -42,6 +48,12 @@ export async function clickhouseBench(tmp: string, spoor: string, data: string, 
     const ingestRun = measure([process.execPath, spoor, 'ingest', dir, '--to', url, '--no-progress']);
     if (ingestRun.code !== 0) throw new Error(`spoor ingest exited ${ingestRun.code}`);
     const ingest = { seconds: ingestRun.wall, peakRssMiB: Math.round(ingestRun.maxRssKiB / 1024) };
+    // Disk per million events: of the generated events (the same few dozen events again and again,
+    // so they compress far better than logs do), and of the attack samples (277 real logs).
+    const disk = await diskPerMillion(ch, 'bench');
+    const samples = spawnSync(process.execPath, [spoor, 'ingest', `${data}/evtx/attack-samples`, '--to', url.replace(/\/bench$/, '/bench_samples'), '--no-progress'], { encoding: 'utf8' });
+    if (samples.status !== 0) throw new Error(`spoor ingest of the attack samples exited ${samples.status}: ${samples.stderr.slice(-2000)}`);
+    const diskSamples = await diskPerMillion(ch, 'bench_samples');
     // Two threads, each reading and inserting, into a database of their own (the default is one thread on two cores).
     const twoRun = measure([process.execPath, spoor, 'ingest', dir, '--to', url.replace(/\/bench$/, '/bench_two_threads'), '--threads', '2', '--no-progress']);
     if (twoRun.code !== 0) throw new Error(`spoor ingest --threads 2 exited ${twoRun.code}`);
@@ -57,11 +69,12 @@ export async function clickhouseBench(tmp: string, spoor: string, data: string, 
     const same = a.size === b.size && [...a].every((k) => b.has(k));
     const rate = (s: number) => Math.round(events / s);
     console.log(`  ${'spoor ingest into ClickHouse 18.16'.padEnd(46)} ${ingest.seconds.toFixed(1).padStart(8)} s  ${String(rate(ingest.seconds)).padStart(8)} events/s  ${ingest.peakRssMiB} MiB`);
+    console.log(`  ${'ClickHouse disk per million events'.padEnd(46)} ${String(disk.mbPerMillion).padStart(8)} MB generated, ${diskSamples.mbPerMillion} MB attack samples (${diskSamples.events} events, ${(diskSamples.bytes / 1e6).toFixed(1)} MB)`);
     console.log(`  ${'spoor ingest --threads 2'.padEnd(46)} ${ingestTwo.seconds.toFixed(1).padStart(8)} s  ${String(rate(ingestTwo.seconds)).padStart(8)} events/s  ${ingestTwo.peakRssMiB} MiB  (${(ingest.seconds / ingestTwo.seconds).toFixed(2)}x one thread)`);
     console.log(`  ${'spoor hunt --engine clickhouse (SigmaHQ rules)'.padEnd(46)} ${inDb.seconds.toFixed(1).padStart(8)} s  ${String(rate(inDb.seconds)).padStart(8)} events/s  ${a.size} detections`);
     console.log(`  ${'spoor hunt in process (same rules, same files)'.padEnd(46)} ${local.seconds.toFixed(1).padStart(8)} s  ${String(rate(local.seconds)).padStart(8)} events/s  ${b.size} detections`);
     console.log(`  in-process / ClickHouse hunt time: ${(local.seconds / inDb.seconds).toFixed(2)}; detections ${same ? 'identical' : 'DIFFER'}`);
-    return { events, files: Math.ceil(events / perFile), ingest: { seconds: ingest.seconds, eventsPerSecond: rate(ingest.seconds), peakRssMiB: ingest.peakRssMiB }, ingestTwoThreads: { seconds: ingestTwo.seconds, eventsPerSecond: rate(ingestTwo.seconds), peakRssMiB: ingestTwo.peakRssMiB }, huntClickHouse: { seconds: inDb.seconds, eventsPerSecond: rate(inDb.seconds), detections: a.size }, huntInProcess: { seconds: local.seconds, eventsPerSecond: rate(local.seconds), detections: b.size }, detectionsIdentical: same };
+    return { events, files: Math.ceil(events / perFile), ingest: { seconds: ingest.seconds, eventsPerSecond: rate(ingest.seconds), peakRssMiB: ingest.peakRssMiB }, diskPerMillionEvents: { generatedMB: disk.mbPerMillion, attackSamplesMB: diskSamples.mbPerMillion, attackSampleEvents: diskSamples.events }, ingestTwoThreads: { seconds: ingestTwo.seconds, eventsPerSecond: rate(ingestTwo.seconds), peakRssMiB: ingestTwo.peakRssMiB }, huntClickHouse: { seconds: inDb.seconds, eventsPerSecond: rate(inDb.seconds), detections: a.size }, huntInProcess: { seconds: local.seconds, eventsPerSecond: rate(local.seconds), detections: b.size }, detectionsIdentical: same };
   } finally {
     await ch.stop();
   }
