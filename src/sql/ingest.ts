@@ -8,7 +8,7 @@ import type { ClickHouseTarget } from './client.js';
 import { type InsertedRows, type UnitToInsert, insertRows } from './insert-rows.js';
 import { INGESTED, TABLE, createTables } from './schema.js';
 import { sqlString } from './clickhouse.js';
-import { checkEventsTable, deleteEvents, eventsLayout, waitForReplicas } from './layout.js';
+import { type EventsLayout, checkEventsTable, deleteEvents, eventsLayout, waitForReplicas } from './layout.js';
 
 export interface IngestReport {
   files: number;
@@ -67,67 +67,79 @@ function insertTasks(units: readonly UnitToInsert[], threads: number): UnitToIns
   return tasks;
 }
 
-/**
- * Reads evidence with Spoor's readers and inserts its events. A file is known by the SHA-256 of its
- * content: one ingested before is skipped, so ingesting a folder twice inserts nothing twice; rows
- * of a file whose ingest was cut short are deleted before it is read again. With threads (and a
- * target to connect to), units are read and inserted on worker threads, each its own inserts; a
- * file is marked ingested once every insert holding its rows has ended.
- */
-export async function ingest(client: ClickHouseClient, units: readonly HuntUnit[], say: (m: string) => void, options: IngestOptions = {}): Promise<IngestReport> {
-  await checkEventsTable(client);
-  const [server] = (await (await client.query({ query: 'SELECT version() AS v', format: 'JSONEachRow' })).json()) as { v: string }[];
-  for (const sql of createTables(TABLE, undefined, server?.v)) await client.command({ query: sql });
-  const layout = await eventsLayout(client);
-  const column = async (query: string) => new Set(((await (await client.query({ query, format: 'JSONEachRow' })).json()) as { s: string }[]).map((r) => r.s));
-  // Each content ingested, with the paths it was given under and its events.
-  const done = new Map<string, { files: Set<string>; events: number }>();
-  for (const r of (await (await client.query({ query: `SELECT source_sha256 AS s, source_file AS f, events AS n FROM ${INGESTED}`, format: 'JSONEachRow' })).json()) as { s: string; f: string; n: string }[]) {
-    const known = done.get(r.s) ?? { files: new Set<string>(), events: Number(r.n) };
-    done.set(r.s, known);
-    known.files.add(r.f);
+/** What the database says was ingested (each content, the paths it was given under, its events), and the markers this run adds. */
+class Ingested {
+  private readonly contents = new Map<string, { files: Set<string>; events: number }>();
+  private readonly markers: Marker[] = [];
+
+  private constructor(private readonly client: ClickHouseClient) {}
+
+  static async read(client: ClickHouseClient): Promise<Ingested> {
+    const ingested = new Ingested(client);
+    for (const r of (await (await client.query({ query: `SELECT source_sha256 AS s, source_file AS f, events AS n FROM ${INGESTED}`, format: 'JSONEachRow' })).json()) as { s: string; f: string; n: string }[]) ingested.note(r.s, r.f, Number(r.n));
+    return ingested;
   }
+
+  get(sha: string) {
+    return this.contents.get(sha);
+  }
+
+  private note(sha: string, file: string, events: number) {
+    const known = this.contents.get(sha) ?? { files: new Set<string>(), events };
+    this.contents.set(sha, known);
+    known.files.add(file);
+  }
+
+  /** Records a file as ingested (written by the next flush). */
+  mark(sha: string, file: string, events: number): void {
+    this.note(sha, file, events);
+    this.markers.push({ source_sha256: sha, source_file: file, events, ingested: new Date().toISOString().slice(0, 19).replace('T', ' ') });
+  }
+
+  async flush(): Promise<void> {
+    if (this.markers.length) await this.client.insert({ table: INGESTED, values: this.markers.splice(0), format: 'JSONEachRow' });
+  }
+}
+
+/** The units to insert, and the files whose content this run inserts under another path (marked as copies once it is in). */
+interface IngestPlan {
+  units: UnitToInsert[];
+  copies: { sha: string; label: string }[];
+}
+
+/**
+ * Every file's content hash first (its rows carry it): a file ingested before is skipped (a copy of
+ * it under a new path marked at once), a copy of one this run inserts is marked at the end, and the
+ * rows of a file whose ingest was cut short are deleted before it is read again.
+ */
+async function planIngest(client: ClickHouseClient, layout: EventsLayout, units: readonly HuntUnit[], ingested: Ingested, report: IngestReport, say: (m: string) => void, onUnit?: (unit: HuntUnit) => void): Promise<IngestPlan> {
   // Files whose rows are in but whose ingest never finished (a run cut short).
   // GLOBAL: on a cluster's Distributed table the list is made here and sent to the shards, which need not hold spoor_ingested.
-  const partial = await column(`SELECT source_sha256 AS s FROM ${TABLE} WHERE source_sha256 GLOBAL NOT IN (SELECT source_sha256 FROM ${INGESTED}) GROUP BY source_sha256`);
-  const report: IngestReport = { files: 0, skipped: 0, events: 0 };
-  const marker = (sha: string, file: string, events: number): Marker => {
-    const known = done.get(sha) ?? { files: new Set<string>(), events };
-    done.set(sha, known);
-    known.files.add(file);
-    return { source_sha256: sha, source_file: file, events, ingested: new Date().toISOString().slice(0, 19).replace('T', ' ') };
-  };
-  const markers: Marker[] = [];
-  const flushMarkers = async () => {
-    if (markers.length) await client.insert({ table: INGESTED, values: markers.splice(0), format: 'JSONEachRow' });
-  };
-
-  // Every file's content hash first (its rows carry it); files ingested before are skipped here.
-  const plan: UnitToInsert[] = [];
+  const partial = new Set(((await (await client.query({ query: `SELECT source_sha256 AS s FROM ${TABLE} WHERE source_sha256 GLOBAL NOT IN (SELECT source_sha256 FROM ${INGESTED}) GROUP BY source_sha256`, format: 'JSONEachRow' })).json()) as { s: string }[]).map((r) => r.s));
+  const plan: IngestPlan = { units: [], copies: [] };
   const seen = new Map<string, { sha: string; skip: boolean }>();
-  // Contents this run inserts, by the first path given; a later path of the same content is a copy, marked at the end.
+  // Contents this run inserts, by the first path given.
   const planned = new Map<string, string>();
-  const copies: { sha: string; label: string }[] = [];
   for (const unit of units) {
     const label = unit.name ?? unit.file;
     let file = seen.get(label);
     if (!file) {
       const sha = await fileSha256(unit.file);
-      const known = done.get(sha);
+      const known = ingested.get(sha);
       const first = planned.get(sha);
       file = { sha, skip: known !== undefined || first !== undefined };
       seen.set(label, file);
       if (first !== undefined) {
         report.skipped++;
         say(`${label}: same content as ${first}, ingested before; recorded as a copy of it`);
-        copies.push({ sha, label });
+        plan.copies.push({ sha, label });
       } else if (known) {
         report.skipped++;
         if (known.files.has(label)) say(`${label}: ingested before (same content); skipped`);
         else {
           // Its rows are stored once, under the first path; hunts report them under this one too.
           say(`${label}: same content as ${[...known.files][0]}, ingested before; recorded as a copy of it`);
-          markers.push(marker(sha, label, known.events));
+          ingested.mark(sha, label, known.events);
         }
       } else if (partial.has(sha)) {
         say(`${label}: removing the rows of an ingest cut short`);
@@ -135,44 +147,21 @@ export async function ingest(client: ClickHouseClient, units: readonly HuntUnit[
         partial.delete(sha);
       }
     }
-    if (file.skip) options.onUnit?.(unit);
+    if (file.skip) onUnit?.(unit);
     else {
       planned.set(file.sha, label);
-      plan.push({ unit, label, sha: file.sha });
+      plan.units.push({ unit, label, sha: file.sha });
     }
   }
-  await flushMarkers();
+  await ingested.flush();
+  return plan;
+}
 
-  // A file is whole once every insert holding its units has ended.
-  const threads = options.target ? Math.max(1, options.threads ?? 1) : 1;
-  const tasks = insertTasks(plan, threads);
-  const left = new Map<string, { sha: string; tasks: number; events: number }>();
-  for (const task of tasks) for (const label of new Set(task.map((u) => u.label))) {
-    const f = left.get(label) ?? { sha: task.find((u) => u.label === label)!.sha, tasks: 0, events: 0 };
-    f.tasks++;
-    left.set(label, f);
-  }
-  const ended = async (task: UnitToInsert[], result: InsertedRows) => {
-    for (const d of result.diagnostics) say(d);
-    for (const [label, n] of Object.entries(result.events)) left.get(label)!.events += n;
-    for (const label of new Set(task.map((u) => u.label))) {
-      const f = left.get(label)!;
-      if (--f.tasks > 0) continue;
-      report.files++;
-      report.events += f.events;
-      markers.push(marker(f.sha, label, f.events));
-    }
-    await flushMarkers();
-  };
-  const markCopies = async () => {
-    for (const c of copies) markers.push(marker(c.sha, c.label, done.get(c.sha)!.events));
-    await flushMarkers();
-  };
+/** Runs insert tasks on this thread, or on worker threads each with its own connection; `ended` is told of each in order. */
+async function runTasks(client: ClickHouseClient, tasks: UnitToInsert[][], threads: number, options: IngestOptions, ended: (task: UnitToInsert[], result: InsertedRows) => Promise<void>): Promise<void> {
   if (threads <= 1) {
     for (const task of tasks) await ended(task, await insertRows(client, task, options.onUnit));
-    await markCopies();
-    await waitForReplicas(client, layout);
-    return report;
+    return;
   }
   const workers = Array.from({ length: Math.min(threads, tasks.length) }, () => new Worker(new URL('./ingest-worker.js', import.meta.url), { workerData: options.target, resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } }));
   try {
@@ -188,7 +177,48 @@ export async function ingest(client: ClickHouseClient, units: readonly HuntUnit[
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
   }
-  await markCopies();
+}
+
+/**
+ * Reads evidence with Spoor's readers and inserts its events. A file is known by the SHA-256 of its
+ * content: one ingested before is skipped, so ingesting a folder twice inserts nothing twice; rows
+ * of a file whose ingest was cut short are deleted before it is read again. With threads (and a
+ * target to connect to), units are read and inserted on worker threads, each its own inserts; a
+ * file is marked ingested once every insert holding its rows has ended. On a cluster whose shards
+ * have replicas, ingest returns once every replica holds the rows.
+ */
+export async function ingest(client: ClickHouseClient, units: readonly HuntUnit[], say: (m: string) => void, options: IngestOptions = {}): Promise<IngestReport> {
+  await checkEventsTable(client);
+  const [server] = (await (await client.query({ query: 'SELECT version() AS v', format: 'JSONEachRow' })).json()) as { v: string }[];
+  for (const sql of createTables(TABLE, undefined, server?.v)) await client.command({ query: sql });
+  const layout = await eventsLayout(client);
+  const ingested = await Ingested.read(client);
+  const report: IngestReport = { files: 0, skipped: 0, events: 0 };
+  const plan = await planIngest(client, layout, units, ingested, report, say, options.onUnit);
+
+  // A file is whole once every insert holding its units has ended.
+  const threads = options.target ? Math.max(1, options.threads ?? 1) : 1;
+  const tasks = insertTasks(plan.units, threads);
+  const left = new Map<string, { sha: string; tasks: number; events: number }>();
+  for (const task of tasks) for (const label of new Set(task.map((u) => u.label))) {
+    const f = left.get(label) ?? { sha: task.find((u) => u.label === label)!.sha, tasks: 0, events: 0 };
+    f.tasks++;
+    left.set(label, f);
+  }
+  await runTasks(client, tasks, threads, options, async (task, result) => {
+    for (const d of result.diagnostics) say(d);
+    for (const [label, n] of Object.entries(result.events)) left.get(label)!.events += n;
+    for (const label of new Set(task.map((u) => u.label))) {
+      const f = left.get(label)!;
+      if (--f.tasks > 0) continue;
+      report.files++;
+      report.events += f.events;
+      ingested.mark(f.sha, label, f.events);
+    }
+    await ingested.flush();
+  });
+  for (const c of plan.copies) ingested.mark(c.sha, c.label, ingested.get(c.sha)!.events);
+  await ingested.flush();
   await waitForReplicas(client, layout);
   return report;
 }

@@ -129,7 +129,7 @@ export const loweredSql = (v: string, u: string) => `if(empty(${u}), lowerUTF8($
 const REF_OPEN = '\x01';
 const REF_CLOSE = '\x02';
 const REFERENCE = /\x01(\d+)\x02/g;
-/** Values shorter than this stay in the shape (a reference takes 3 to 7 characters). */
+/** Values shorter than this stay in the shape (a reference takes 3 characters or more). */
 const MIN_REFERRED = 8;
 
 /**
@@ -144,7 +144,7 @@ export function shapeOf(json: string, values: readonly string[], kinds: readonly
   for (let i = 0; i < values.length; i++) {
     if (kinds[i] !== KIND.scalar || values[i]!.length < MIN_REFERRED) continue;
     const token = JSON.stringify(values[i]);
-    let at = json.indexOf(token, from);
+    const at = json.indexOf(token, from);
     if (at < 0) continue;
     out += json.slice(from, at) + REF_OPEN + i + REF_CLOSE;
     from = at + token.length;
