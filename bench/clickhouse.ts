@@ -1,9 +1,27 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream, mkdirSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { sampleSecurityEvents, sampleSysmonEvents } from '../src/evidence/evtx/sample-events.js';
 import { type SampleEvent, writeEvtx } from '../src/evidence/evtx/writer.js';
 import { type TestClickHouse, queryServer, startClickHouse } from '../test/helpers/clickhouse.js';
+
+/**
+ * The detections of a JSON Lines file as "rule id, file, record id" keys, read line by line: how
+ * many, and the sum of their hashes (64 bits), which two files share only if they hold the same keys.
+ */
+async function detectionKeys(file: string): Promise<{ count: number; sum: bigint }> {
+  let count = 0;
+  let sum = 0n;
+  for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
+    if (!line) continue;
+    const d = JSON.parse(line) as { rule: { id: string }; file: string; record_id: string };
+    sum = (sum + createHash('sha256').update(`${d.rule.id} ${d.file} ${d.record_id}`).digest().readBigUInt64BE(0)) & 0xffff_ffff_ffff_ffffn;
+    count++;
+  }
+  return { count, sum };
+}
 
 /** Bytes the events of a database take on the server's disk (active parts), per million events. */
 async function diskPerMillion(ch: TestClickHouse, database: string): Promise<{ events: number; bytes: number; mbPerMillion: number }> {
@@ -38,11 +56,12 @@ export async function clickhouseBench(tmp: string, spoor: string, data: string, 
   const ch = await startClickHouse();
   try {
     const url = `clickhouse://127.0.0.1:${ch.httpPort}/bench`;
-    const timed = (args: string[]) => {
+    // Detections go to files (10 million events give gigabytes of JSON Lines, more than a string holds).
+    const timed = (args: string[], out: string) => {
       const t0 = Date.now();
-      const r = spawnSync(process.execPath, [spoor, ...args], { encoding: 'utf8', maxBuffer: 1 << 30 });
+      const r = spawnSync(process.execPath, [spoor, ...args, '-o', out], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 28 });
       if (r.status !== 0) throw new Error(`spoor ${args[0]} exited ${r.status}: ${r.stderr.slice(-2000)}`);
-      return { seconds: (Date.now() - t0) / 1000, stdout: r.stdout };
+      return { seconds: (Date.now() - t0) / 1000, out };
     };
     // Ingest through the measuring wrapper: its peak memory is one of the figures the issue sets.
     const ingestRun = measure([process.execPath, spoor, 'ingest', dir, '--to', url, '--no-progress']);
@@ -58,23 +77,19 @@ export async function clickhouseBench(tmp: string, spoor: string, data: string, 
     const twoRun = measure([process.execPath, spoor, 'ingest', dir, '--to', url.replace(/\/bench$/, '/bench_two_threads'), '--threads', '2', '--no-progress']);
     if (twoRun.code !== 0) throw new Error(`spoor ingest --threads 2 exited ${twoRun.code}`);
     const ingestTwo = { seconds: twoRun.wall, peakRssMiB: Math.round(twoRun.maxRssKiB / 1024) };
-    const inDb = timed(['hunt', '--engine', url, ...rules, '-f', 'jsonl', '--no-progress']);
-    const local = timed(['hunt', dir, ...rules, '-f', 'jsonl', '--no-progress']);
-    const keys = (out: string) => new Set(out.split('\n').filter(Boolean).map((l) => {
-      const d = JSON.parse(l) as { rule: { id: string }; file: string; record_id: string };
-      return `${d.rule.id} ${d.file} ${d.record_id}`;
-    }));
-    const a = keys(inDb.stdout);
-    const b = keys(local.stdout);
-    const same = a.size === b.size && [...a].every((k) => b.has(k));
+    const inDb = timed(['hunt', '--engine', url, ...rules, '-f', 'jsonl', '--no-progress'], join(tmp, 'engine.jsonl'));
+    const local = timed(['hunt', dir, ...rules, '-f', 'jsonl', '--no-progress'], join(tmp, 'in-process.jsonl'));
+    const a = await detectionKeys(inDb.out);
+    const b = await detectionKeys(local.out);
+    const same = a.count === b.count && a.sum === b.sum;
     const rate = (s: number) => Math.round(events / s);
     console.log(`  ${'spoor ingest into ClickHouse 18.16'.padEnd(46)} ${ingest.seconds.toFixed(1).padStart(8)} s  ${String(rate(ingest.seconds)).padStart(8)} events/s  ${ingest.peakRssMiB} MiB`);
     console.log(`  ${'ClickHouse disk per million events'.padEnd(46)} ${String(disk.mbPerMillion).padStart(8)} MB generated, ${diskSamples.mbPerMillion} MB attack samples (${diskSamples.events} events, ${(diskSamples.bytes / 1e6).toFixed(1)} MB)`);
     console.log(`  ${'spoor ingest --threads 2'.padEnd(46)} ${ingestTwo.seconds.toFixed(1).padStart(8)} s  ${String(rate(ingestTwo.seconds)).padStart(8)} events/s  ${ingestTwo.peakRssMiB} MiB  (${(ingest.seconds / ingestTwo.seconds).toFixed(2)}x one thread)`);
-    console.log(`  ${'spoor hunt --engine clickhouse (SigmaHQ rules)'.padEnd(46)} ${inDb.seconds.toFixed(1).padStart(8)} s  ${String(rate(inDb.seconds)).padStart(8)} events/s  ${a.size} detections`);
-    console.log(`  ${'spoor hunt in process (same rules, same files)'.padEnd(46)} ${local.seconds.toFixed(1).padStart(8)} s  ${String(rate(local.seconds)).padStart(8)} events/s  ${b.size} detections`);
+    console.log(`  ${'spoor hunt --engine clickhouse (SigmaHQ rules)'.padEnd(46)} ${inDb.seconds.toFixed(1).padStart(8)} s  ${String(rate(inDb.seconds)).padStart(8)} events/s  ${a.count} detections`);
+    console.log(`  ${'spoor hunt in process (same rules, same files)'.padEnd(46)} ${local.seconds.toFixed(1).padStart(8)} s  ${String(rate(local.seconds)).padStart(8)} events/s  ${b.count} detections`);
     console.log(`  in-process / ClickHouse hunt time: ${(local.seconds / inDb.seconds).toFixed(2)}; detections ${same ? 'identical' : 'DIFFER'}`);
-    return { events, files: Math.ceil(events / perFile), ingest: { seconds: ingest.seconds, eventsPerSecond: rate(ingest.seconds), peakRssMiB: ingest.peakRssMiB }, diskPerMillionEvents: { generatedMB: disk.mbPerMillion, attackSamplesMB: diskSamples.mbPerMillion, attackSampleEvents: diskSamples.events }, ingestTwoThreads: { seconds: ingestTwo.seconds, eventsPerSecond: rate(ingestTwo.seconds), peakRssMiB: ingestTwo.peakRssMiB }, huntClickHouse: { seconds: inDb.seconds, eventsPerSecond: rate(inDb.seconds), detections: a.size }, huntInProcess: { seconds: local.seconds, eventsPerSecond: rate(local.seconds), detections: b.size }, detectionsIdentical: same };
+    return { events, files: Math.ceil(events / perFile), ingest: { seconds: ingest.seconds, eventsPerSecond: rate(ingest.seconds), peakRssMiB: ingest.peakRssMiB }, diskPerMillionEvents: { generatedMB: disk.mbPerMillion, attackSamplesMB: diskSamples.mbPerMillion, attackSampleEvents: diskSamples.events }, ingestTwoThreads: { seconds: ingestTwo.seconds, eventsPerSecond: rate(ingestTwo.seconds), peakRssMiB: ingestTwo.peakRssMiB }, huntClickHouse: { seconds: inDb.seconds, eventsPerSecond: rate(inDb.seconds), detections: a.count }, huntInProcess: { seconds: local.seconds, eventsPerSecond: rate(local.seconds), detections: b.count }, detectionsIdentical: same };
   } finally {
     await ch.stop();
   }
