@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { stopServer } from './clickhouse.js';
 
 /** Debian's ZooKeeper (package `zookeeper`, which .ci/run installs): the server class, run standalone without its service scripts. */
 const JAR = '/usr/share/java/zookeeper.jar';
@@ -40,14 +41,6 @@ export async function startZooKeeper(port: number): Promise<TestZooKeeper> {
   }
   return {
     port,
-    stop: async () => {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-        if (child.exitCode === null) child.kill('SIGKILL');
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
+    stop: () => stopServer(child, dir),
   };
 }
