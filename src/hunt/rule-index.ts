@@ -2,7 +2,7 @@ import type { Event } from '../evidence/event.js';
 import { lower } from '../sigma/fold.js';
 import { valueText } from '../sigma/modifiers.js';
 import type { CompiledRule, RuleAlternative } from '../sigma/ruleset.js';
-import { AhoCorasick, type AutomatonTables } from '../sigma/aho-corasick.js';
+import { AhoCorasick, type AutomatonStore, type AutomatonTables } from '../sigma/aho-corasick.js';
 
 /** Literals are cut to this length for the automaton (about 15,000 SigmaHQ literals, some very long). */
 const MAX_LITERAL = 10;
@@ -60,8 +60,12 @@ export class RuleIndex {
   private readonly event: { current: Event | undefined } = { current: undefined };
   private readonly onLiteral: (id: number) => void;
 
-  /** `automaton`: the tables of another thread's index over the same rules, to share instead of building (used only if they match). */
-  constructor(rules: readonly CompiledRule[], automaton?: AutomatonTables) {
+  /**
+   * `automaton`: the tables of another thread's index over the same rules, to share instead of
+   * building (used only if they match); else `store` may hold them from an earlier run, and keeps
+   * them when they had to be built.
+   */
+  constructor(rules: readonly CompiledRule[], automaton?: AutomatonTables, store?: AutomatonStore) {
     const literalIds = new Map<string, number>();
     const idOf = (lit: string) => {
       // A literal's prefix occurs wherever the literal does: prefixes keep the automaton small.
@@ -94,7 +98,9 @@ export class RuleIndex {
     this.tested = new Int32Array(this.alts.length);
     this.ruleMatched = new Int32Array(this.rules.length);
     this.bucketOpen = new Int32Array(this.buckets);
-    this.automaton = new AhoCorasick([...literalIds.keys()], automaton);
+    const literals = [...literalIds.keys()];
+    this.automaton = new AhoCorasick(literals, automaton ?? store?.load(literals));
+    if (store && this.automaton.built) store.save(literals, this.automaton.tables());
     this.onLiteral = (id) => {
       if (this.literalSeen[id] === this.stamp) return;
       this.literalSeen[id] = this.stamp;

@@ -27,6 +27,30 @@ export interface AutomatonTables {
   outIds: Int32Array;
 }
 
+/** Where automatons are kept between runs, by the literals they were built from. */
+export interface AutomatonStore {
+  load(literals: readonly string[]): AutomatonTables | undefined;
+  save(literals: readonly string[], tables: AutomatonTables): void;
+}
+
+/**
+ * Whether tables from outside (a file) can be searched with safely: built for as many literals of as
+ * many characters, and every state, class and literal id they hold in range, so that a search can
+ * neither read outside them nor report a literal that does not exist.
+ */
+export function automatonTablesAreSound(t: AutomatonTables, literals: readonly string[]): boolean {
+  if (t.literals !== literals.length || t.chars !== charCount(literals)) return false;
+  if (t.classes !== t.firstOther + NON_ASCII_CLASSES || t.firstOther < 1 || t.asciiClass.length !== 128) return false;
+  for (const c of t.asciiClass) if (c >= t.firstOther) return false;
+  const states = t.outStart.length - 1;
+  if (states < 1 || t.delta.length !== states * t.classes || t.outStart[0] !== 0 || t.outStart[states] !== t.outIds.length) return false;
+  for (let s = 0; s < states; s++) if (t.outStart[s + 1]! < t.outStart[s]!) return false;
+  const { delta, outIds } = t;
+  for (let i = 0; i < delta.length; i++) if (delta[i]! >= states || delta[i]! < 0) return false;
+  for (let i = 0; i < outIds.length; i++) if (outIds[i]! >= literals.length || outIds[i]! < 0) return false;
+  return true;
+}
+
 export class AhoCorasick {
   /** Character class of each ASCII code unit (upper case folded onto lower); 0: in no literal. */
   private readonly asciiClass: Uint8Array = new Uint8Array(128);
@@ -38,10 +62,14 @@ export class AhoCorasick {
   private readonly outStart: Int32Array;
   private readonly outIds: Int32Array;
 
+  /** Whether the tables were built here rather than taken from another thread or a file. */
+  readonly built: boolean = true;
+
   /** Built from the literals, or taken from tables another thread built from the same literals (undefined when they are not). */
   constructor(private readonly literals: readonly string[], tables?: AutomatonTables) {
     if (tables && tables.literals === literals.length && tables.chars === charCount(literals)) {
       ({ asciiClass: this.asciiClass, firstOther: this.firstOther, classes: this.classes, delta: this.delta, outStart: this.outStart, outIds: this.outIds } = tables);
+      this.built = false;
       return;
     }
     let classes = 1;

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { parse } from 'yaml';
+import { parsedOnce } from '../common/parsed-cache.js';
+import { yaml } from '../common/yaml.js';
 import type { Event } from '../evidence/event.js';
 import { lower } from './fold.js';
 import { valueText } from './modifiers.js';
@@ -54,7 +55,7 @@ export function loadPipeline(path: string | URL): Pipeline {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
-    doc = parse(text);
+    doc = parsedOnce('pipelines', text, (t) => yaml().parse(t));
   } catch (e) {
     throw new PipelineError(`${path}: ${(e as Error).message}`);
   }

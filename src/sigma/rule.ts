@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { isMap, isSeq, LineCounter, parseAllDocuments, type YAMLMap } from 'yaml';
+import type { LineCounter, YAMLMap } from 'yaml';
+import { yaml } from '../common/yaml.js';
 
 /** A Sigma rule's logsource. */
 export interface LogSource {
@@ -75,7 +76,8 @@ export function readRuleFile(file: string): { rules: SigmaRule[]; problems: Rule
     problems.push({ file, line: 0, reason: `cannot read: ${(e as Error).message}` });
     return { rules, problems };
   }
-  const lines = new LineCounter();
+  const { LineCounter: Lines, parseAllDocuments, isMap } = yaml();
+  const lines = new Lines();
   const docs = parseAllDocuments(text, { lineCounter: lines, uniqueKeys: false });
   if (!Array.isArray(docs)) return { rules, problems };
   let global: Obj = {};
@@ -140,6 +142,7 @@ function keyLine(map: YAMLMap, key: string, lines: LineCounter): number | undefi
 
 /** Lines of a rule document's detection keys, two levels deep (searches and their fields). */
 function detectionKeyLines(doc: YAMLMap, lines: LineCounter): Map<string, number> {
+  const { isMap, isSeq } = yaml();
   const out = new Map<string, number>();
   const detection = doc.items.find((i) => (i.key as { value?: unknown } | null)?.value === 'detection')?.value;
   if (!isMap(detection)) return out;

@@ -61,22 +61,18 @@ export function ruleFiles(paths: readonly string[]): { files: string[]; problems
   const files: string[] = [];
   const problems: RuleProblem[] = [];
   const seen = new Set<string>();
-  const add = (p: string) => {
-    let real = p;
-    try {
-      real = realpathSync.native(p);
-    } catch {
-      // an unreadable file is reported when it is read
-    }
+  const add = (p: string, real = realPath(p)) => {
     if (seen.has(real)) return;
     seen.add(real);
     files.push(p);
   };
-  const walk = (dir: string) => {
+  // Inside a folder only plain files and folders are followed (not links), so a file's real path is
+  // its folder's and its name: one realpath per folder given, not one per file (3,800 for SigmaHQ).
+  const walk = (dir: string, realDir: string) => {
     for (const d of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const p = join(dir, d.name);
-      if (d.isDirectory()) walk(p);
-      else if (d.isFile() && /\.ya?ml$/i.test(d.name)) add(p);
+      if (d.isDirectory()) walk(p, join(realDir, d.name));
+      else if (d.isFile() && /\.ya?ml$/i.test(d.name)) add(p, join(realDir, d.name));
     }
   };
   for (const p of paths) {
@@ -87,10 +83,19 @@ export function ruleFiles(paths: readonly string[]): { files: string[]; problems
       problems.push({ file: p, line: 0, reason: 'no such file or directory' });
       continue;
     }
-    if (st.isDirectory()) walk(p);
+    if (st.isDirectory()) walk(p, realPath(p));
     else add(p);
   }
   return { files, problems };
+}
+
+function realPath(p: string): string {
+  try {
+    return realpathSync.native(p);
+  } catch {
+    // An unreadable file is reported when it is read.
+    return p;
+  }
 }
 
 export function techniquesOf(tags: readonly string[]): string[] {

@@ -15,6 +15,7 @@ import { HuntSummary } from '../../report/summary.js';
 import { TimelineSorter } from '../../report/timeline-sort.js';
 import { DEFAULT_PIPELINE, DEFENDER_PIPELINE, type Pipeline } from '../../sigma/pipeline.js';
 import { loadRuleSet } from '../../sigma/ruleset.js';
+import { AutomatonCache } from '../../sigma/automaton-cache.js';
 import { FeedError, loadFeed } from '../../hunt/ioc/feeds.js';
 import type { Indicator } from '../../hunt/ioc/indicator.js';
 import { IocMatcher } from '../../hunt/ioc/matcher.js';
@@ -292,7 +293,7 @@ async function huntWith(
     else if (sorter) sorter.add(d.timestamp, line(d));
     else await out.write(line(d) + '\n');
   };
-  let index: RuleIndex | undefined = new RuleIndex(rules);
+  let index: RuleIndex | undefined = new RuleIndex(rules, undefined, process.env.SPOOR_NO_CACHE ? undefined : new AutomatonCache());
   // Workers wait for this: they share its automaton rather than build their own.
   for (const w of workers) w.postMessage({ automaton: index.automatonTables() });
   const correlator = ruleSet.correlations.length ? new Correlator(ruleSet.correlations, PLACE_FIELDS) : undefined;

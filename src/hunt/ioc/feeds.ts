@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
-import { parseAllDocuments } from 'yaml';
+import { yaml } from '../../common/yaml.js';
 import { type Indicator, makeIndicator } from './indicator.js';
 
 /** A feed larger than this is refused: indicator feeds are lists, not evidence. */
@@ -141,7 +141,7 @@ function mispIndicators(event: Obj, feed: string, skip: (why: string) => void): 
 
 function chirpIndicators(text: string, feed: string, skip: (why: string) => void, file: string): Indicator[] {
   const out: Indicator[] = [];
-  for (const doc of parseAllDocuments(text)) {
+  for (const doc of yaml().parseAllDocuments(text)) {
     if (doc.errors.length) throw new FeedError(`${file}: line ${doc.errors[0]!.linePos?.[0]?.line ?? '?'}: ${doc.errors[0]!.message}`);
     let d: unknown;
     try {
