@@ -336,9 +336,10 @@ async function huntWith(
   } finally {
     progress?.stop(stats);
   }
-  // The index (its automaton alone is 24 MB) is done with: let it go before the output is merged.
+  // The index (its automaton alone is 24 MB) is done with: let it go before output spilled to disk is
+  // merged. A hunt whose output stayed in memory ends sooner without the collection (~100 ms).
   index = undefined;
-  collectGarbage();
+  if (sorter && sorter.spilled > 0) collectGarbage();
   for (const c of correlator?.finish() ?? []) {
     stats.detections++;
     await emit(correlationDetection(c));
