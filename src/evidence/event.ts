@@ -54,6 +54,8 @@ export function flattenEvtxEvent(event: unknown): Map<string, unknown> {
 /** An Event that can give back the evtx_dump-shaped object it stands for (what outputs print). */
 export interface RawEvent extends Event {
   toRaw(): unknown;
+  /** The object's JSON, `toJson(toRaw())`, where a reader can write it without building the object (optional). */
+  toJsonText?(): string;
   /** Every field by name, as `get` gives it (what stores that keep each field, such as SQL tables, write). */
   fields(): ReadonlyMap<string, unknown>;
 }

@@ -142,15 +142,32 @@ export function shapeOf(json: string, values: readonly string[], kinds: readonly
   let out = '';
   let from = 0;
   for (let i = 0; i < values.length; i++) {
-    if (kinds[i] !== KIND.scalar || values[i]!.length < MIN_REFERRED) continue;
-    const token = JSON.stringify(values[i]);
-    const at = json.indexOf(token, from);
+    const v = values[i]!;
+    if (kinds[i] !== KIND.scalar || v.length < MIN_REFERRED) continue;
+    let at: number;
+    let length: number;
+    if (ESCAPED_IN_JSON.test(v)) {
+      const token = JSON.stringify(v);
+      at = json.indexOf(token, from);
+      length = token.length;
+    } else {
+      // Text JSON writes as it is: found between quotes, without making the quoted token (the same
+      // first place as searching for it, one character on).
+      at = json.indexOf(v, from + 1);
+      while (at >= 0 && (json.charCodeAt(at - 1) !== 0x22 || json.charCodeAt(at + v.length) !== 0x22)) at = json.indexOf(v, at + 1);
+      at--;
+      length = v.length + 2;
+    }
     if (at < 0) continue;
     out += json.slice(from, at) + REF_OPEN + i + REF_CLOSE;
-    from = at + token.length;
+    from = at + length;
   }
   return out + json.slice(from);
 }
+
+/** What JSON.stringify writes otherwise than as it is: quote, backslash, control characters and (lone) surrogates. */
+// eslint-disable-next-line no-control-regex
+const ESCAPED_IN_JSON = /["\\\x00-\x1f\ud800-\udfff]/;
 
 /** The event's JSON from its shape and its row's values. */
 export const eventJson = (shape: string, values: readonly string[]) => shape.replace(REFERENCE, (_, i: string) => JSON.stringify(values[Number(i)]));
@@ -196,7 +213,7 @@ export function writeEventRow(w: RowBinaryWriter, view: RawEvent, timestamp: str
   w.stringArray(unicode);
   w.uint8Array(kinds);
   w.joined(scalars, '\n', true);
-  w.string(shapeOf(toJson(view.toRaw()), vals, kinds));
+  w.string(shapeOf(view.toJsonText?.() ?? toJson(view.toRaw()), vals, kinds));
 }
 
 export const sha256Of = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { test } from 'node:test';
 import { EvtxEvent } from '../../src/evidence/event.js';
 import { readEvtxFile } from '../../src/evidence/evtx/index.js';
@@ -44,4 +45,42 @@ test('an event\'s JSON is made back exactly from its shape and values: every att
     assert.equal(back, json);
   }
   assert.equal(eventJson(shapeOf('{"a":"x"}', ['zzzzzzzzzzz'], [KIND.scalar]), ['zzzzzzzzzzz']), '{"a":"x"}');
+});
+
+/** The shape as first written: each value's JSON token searched for from where the last one ended. */
+function shapeByTokens(json: string, values: readonly string[], kinds: readonly number[]): string {
+  let out = '';
+  let from = 0;
+  values.forEach((v, i) => {
+    if (kinds[i] !== KIND.scalar || v.length < 8) return;
+    const token = JSON.stringify(v);
+    const at = json.indexOf(token, from);
+    if (at < 0) return;
+    out += `${json.slice(from, at)}\x01${i}\x02`;
+    from = at + token.length;
+  });
+  return out + json.slice(from);
+}
+
+test('the shape found without making quoted tokens is the one found with them, on values built to be found in the wrong place', () => {
+  // Keys and values made of the same few pieces, so that values occur inside keys and each other,
+  // before and after their own places, quoted or not; pieces of few characters, escapes among them.
+  const char = fc.constantFrom('a', 'b', '"', '\\', '\x01', '\n', 'é', '\ud83d', '\ude00', ' ', ':', ',');
+  const piece = fc.array(char, { minLength: 4, maxLength: 9 }).map((a) => a.join(''));
+  const made = (pieces: string[]) => fc.array(fc.nat(pieces.length - 1), { minLength: 1, maxLength: 3 }).map((ix) => ix.map((i) => pieces[i]).join(''));
+  const events = fc.array(piece, { minLength: 1, maxLength: 3 }).chain((pieces) => fc.array(fc.tuple(made(pieces), made(pieces)), { minLength: 1, maxLength: 8 }));
+  fc.assert(
+    fc.property(events, (pairs) => {
+      const event = { Event: { System: { Channel: 'c' }, EventData: Object.fromEntries(pairs.map(([k, v], i) => [`${k}${i}`, v])) } };
+      const view = new EvtxEvent(event);
+      const vals: string[] = [];
+      const kinds: number[] = [];
+      forEachFieldItem(view, (_, t, k) => (vals.push(t ?? ''), kinds.push(k)));
+      const json = toJson(view.toRaw());
+      const shape = shapeOf(json, vals, kinds);
+      assert.equal(shape, shapeByTokens(json, vals, kinds));
+      assert.equal(eventJson(shape, vals), json);
+    }),
+    { numRuns: 3000 },
+  );
 });

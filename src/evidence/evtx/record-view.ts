@@ -20,7 +20,7 @@ export class EvtxRecordView implements RawEvent {
   private raw: unknown;
   private all: unknown[] | undefined;
 
-  constructor(private readonly shape: FieldShape, buf: Buffer, record: RecordInstances, private readonly render: () => unknown) {
+  constructor(private readonly shape: FieldShape, buf: Buffer, record: RecordInstances, private readonly render: () => unknown, private readonly renderJson: () => string) {
     const fields = shape.fields;
     const decoded = new Array<unknown>(fields.length);
     for (let k = 0; k < fields.length; k++) {
@@ -45,6 +45,10 @@ export class EvtxRecordView implements RawEvent {
 
   toRaw(): unknown {
     return (this.raw ??= this.render());
+  }
+
+  toJsonText(): string {
+    return this.renderJson();
   }
 
   fields(): ReadonlyMap<string, unknown> {
