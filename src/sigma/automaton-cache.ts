@@ -9,7 +9,7 @@ import { type AutomatonStore, type AutomatonTables, automatonTablesAreSound } fr
  * Rule-index automatons kept between runs: building the DFA for SigmaHQ's ~15,000 literals costs
  * ~150 ms of every hunt's start, reading its 24 MB back a tenth of that. A file serves only the exact
  * literals it was built from (their digest names it) and is checked cell by cell before use, so a
- * damaged or planted file is rebuilt over, never trusted. The few newest are kept (one per rule set
+ * damaged or planted file is rebuilt over, never trusted. The four last built are kept (one per rule set
  * in use). `SPOOR_NO_CACHE=1` turns it off.
  */
 const MAGIC = 'SPOORAC1';

@@ -8,6 +8,7 @@ import type { ClickHouseTarget } from './client.js';
 import { type InsertedRows, type UnitToInsert, insertRows } from './insert-rows.js';
 import { INGESTED, TABLE, createTables } from './schema.js';
 import { sqlString } from './clickhouse.js';
+import { Claims } from './claims.js';
 import { type EventsLayout, checkEventsTable, deleteEvents, eventsLayout, waitForReplicas } from './layout.js';
 
 export interface IngestReport {
@@ -109,48 +110,55 @@ interface IngestPlan {
 
 /**
  * Every file's content hash first (its rows carry it): a file ingested before is skipped (a copy of
- * it under a new path marked at once), a copy of one this run inserts is marked at the end, and the
- * rows of a file whose ingest was cut short are deleted before it is read again.
+ * it under a new path marked at once), a copy of one this run inserts is marked at the end; the
+ * contents left are claimed (another run at once may be inserting them: those are left to it), and
+ * the rows of a file whose ingest was cut short are deleted before it is read again.
  */
-async function planIngest(client: ClickHouseClient, layout: EventsLayout, units: readonly HuntUnit[], ingested: Ingested, report: IngestReport, say: (m: string) => void, onUnit?: (unit: HuntUnit) => void): Promise<IngestPlan> {
-  // Files whose rows are in but whose ingest never finished (a run cut short).
+async function planIngest(client: ClickHouseClient, layout: EventsLayout, units: readonly HuntUnit[], ingested: Ingested, claims: Claims, report: IngestReport, say: (m: string) => void, onUnit?: (unit: HuntUnit) => void): Promise<IngestPlan> {
+  // Files whose rows are in but whose ingest never finished (a run cut short, or one still running).
   // GLOBAL: on a cluster's Distributed table the list is made here and sent to the shards, which need not hold spoor_ingested.
   const partial = new Set(((await (await client.query({ query: `SELECT source_sha256 AS s FROM ${TABLE} WHERE source_sha256 GLOBAL NOT IN (SELECT source_sha256 FROM ${INGESTED}) GROUP BY source_sha256`, format: 'JSONEachRow' })).json()) as { s: string }[]).map((r) => r.s));
-  const plan: IngestPlan = { units: [], copies: [] };
-  const seen = new Map<string, { sha: string; skip: boolean }>();
-  // Contents this run inserts, by the first path given.
-  const planned = new Map<string, string>();
+  const files = new Map<string, { sha: string; units: HuntUnit[] }>();
   for (const unit of units) {
     const label = unit.name ?? unit.file;
-    let file = seen.get(label);
-    if (!file) {
-      const sha = await fileSha256(unit.file);
-      const known = ingested.get(sha);
-      const first = planned.get(sha);
-      file = { sha, skip: known !== undefined || first !== undefined };
-      seen.set(label, file);
-      if (first !== undefined) {
-        report.skipped++;
-        say(`${label}: same content as ${first}, ingested before; recorded as a copy of it`);
-        plan.copies.push({ sha, label });
-      } else if (known) {
-        report.skipped++;
-        if (known.files.has(label)) say(`${label}: ingested before (same content); skipped`);
-        else {
-          // Its rows are stored once, under the first path; hunts report them under this one too.
-          say(`${label}: same content as ${[...known.files][0]}, ingested before; recorded as a copy of it`);
-          ingested.mark(sha, label, known.events);
-        }
-      } else if (partial.has(sha)) {
+    let file = files.get(label);
+    if (!file) files.set(label, (file = { sha: await fileSha256(unit.file), units: [] }));
+    file.units.push(unit);
+  }
+  // Contents to insert (new ones, and those cut short), by the first path given.
+  const planned = new Map<string, string>();
+  for (const [label, { sha }] of files) if (!ingested.get(sha) && !planned.has(sha)) planned.set(sha, label);
+  const heldElsewhere = await claims.claim([...planned.keys()]);
+  const plan: IngestPlan = { units: [], copies: [] };
+  for (const [label, { sha, units: parts }] of files) {
+    const known = ingested.get(sha);
+    const first = planned.get(sha);
+    let insert = false;
+    if (heldElsewhere.has(sha)) {
+      report.skipped++;
+      say(`${label}: being ingested by another run (${heldElsewhere.get(sha)}) at this moment; left to it`);
+    } else if (first !== undefined && first !== label) {
+      report.skipped++;
+      say(`${label}: same content as ${first}, ingested before; recorded as a copy of it`);
+      plan.copies.push({ sha, label });
+    } else if (known) {
+      report.skipped++;
+      if (known.files.has(label)) say(`${label}: ingested before (same content); skipped`);
+      else {
+        // Its rows are stored once, under the first path; hunts report them under this one too.
+        say(`${label}: same content as ${[...known.files][0]}, ingested before; recorded as a copy of it`);
+        ingested.mark(sha, label, known.events);
+      }
+    } else {
+      insert = true;
+      if (partial.has(sha)) {
         say(`${label}: removing the rows of an ingest cut short`);
         await deleteEvents(client, layout, `source_sha256 = ${sqlString(sha)}`);
-        partial.delete(sha);
       }
     }
-    if (file.skip) onUnit?.(unit);
-    else {
-      planned.set(file.sha, label);
-      plan.units.push({ unit, label, sha: file.sha });
+    for (const unit of parts) {
+      if (insert) plan.units.push({ unit, label, sha });
+      else onUnit?.(unit);
     }
   }
   await ingested.flush();
@@ -185,7 +193,8 @@ async function runTasks(client: ClickHouseClient, tasks: UnitToInsert[][], threa
  * of a file whose ingest was cut short are deleted before it is read again. With threads (and a
  * target to connect to), units are read and inserted on worker threads, each its own inserts; a
  * file is marked ingested once every insert holding its rows has ended. On a cluster whose shards
- * have replicas, ingest returns once every replica holds the rows.
+ * have replicas, ingest returns once every replica holds the rows. Runs at once insert each file
+ * once: each leaves to the others what they claimed first (claims.ts).
  */
 export async function ingest(client: ClickHouseClient, units: readonly HuntUnit[], say: (m: string) => void, options: IngestOptions = {}): Promise<IngestReport> {
   await checkEventsTable(client);
@@ -194,8 +203,17 @@ export async function ingest(client: ClickHouseClient, units: readonly HuntUnit[
   const layout = await eventsLayout(client);
   const ingested = await Ingested.read(client);
   const report: IngestReport = { files: 0, skipped: 0, events: 0 };
-  const plan = await planIngest(client, layout, units, ingested, report, say, options.onUnit);
+  const claims = await Claims.open(client);
+  try {
+    return await insertPlanned(client, layout, await planIngest(client, layout, units, ingested, claims, report, say, options.onUnit), ingested, report, say, options);
+  } finally {
+    // Unsaid, the claims lapse in two minutes: an error here must not hide the one that ended the run.
+    await claims.end().catch(() => undefined);
+  }
+}
 
+/** Inserts what the plan holds, marks each file once it is whole, then its copies. */
+async function insertPlanned(client: ClickHouseClient, layout: EventsLayout, plan: IngestPlan, ingested: Ingested, report: IngestReport, say: (m: string) => void, options: IngestOptions): Promise<IngestReport> {
   // A file is whole once every insert holding its units has ended.
   const threads = options.target ? Math.max(1, options.threads ?? 1) : 1;
   const tasks = insertTasks(plan.units, threads);
@@ -217,7 +235,10 @@ export async function ingest(client: ClickHouseClient, units: readonly HuntUnit[
     }
     await ingested.flush();
   });
-  for (const c of plan.copies) ingested.mark(c.sha, c.label, ingested.get(c.sha)!.events);
+  for (const c of plan.copies) {
+    const original = ingested.get(c.sha);
+    if (original) ingested.mark(c.sha, c.label, original.events);
+  }
   await ingested.flush();
   await waitForReplicas(client, layout);
   return report;

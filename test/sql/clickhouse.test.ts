@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,7 @@ import { compileFieldTest } from '../../src/sigma/modifiers.js';
 import { clickHouseForTests, insertEvents } from '../helpers/clickhouse.js';
 import { writeLargeCase } from '../helpers/large-case.js';
 import { createTables } from '../../src/sql/schema.js';
+import { CLAIMS, CLAIMS_TABLE } from '../../src/sql/claims.js';
 import { RowBinaryInsert } from '../../src/sql/insert.js';
 import { RowBinaryWriter } from '../../src/sql/row-binary.js';
 import { PARITY_RULE_DIRS, detectionKey, engineAndInProcess, distinctRegressionSamples, inProcessKeys, keyDifferences, regressionSamples } from '../helpers/sql-parity.js';
@@ -118,6 +119,52 @@ test('an ingest cut short is cleaned up by the next one (on 18.16 too, which has
   assert.equal(again.status, 0, again.stderr);
   assert.match(again.stderr, /removing the rows of an ingest cut short/);
   assert.deepEqual(await rows('cut'), want);
+});
+
+test('ingests at once insert each file once: each leaves to the other what it claimed first, and rows another live run is inserting are not taken for an ingest cut short', { timeout: 300_000 }, async () => {
+  const files = [...new Set(samples())].slice(0, 40);
+  const ingestInto = (database: string) =>
+    new Promise<{ status: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [SPOOR, 'ingest', ...files, '--to', `clickhouse://127.0.0.1:${db.server.httpPort}/${database}`, '--no-progress']);
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('close', (status) => resolve({ status, stderr }));
+    });
+  const q = async (query: string) => (await (await db.client.query({ query, format: 'JSONEachRow' })).json()) as Record<string, string>[];
+  const contents = async (database: string) => q(`SELECT source_sha256 AS s, count() AS n, uniqExact(seq) AS seqs FROM ${database}.events GROUP BY s ORDER BY s`);
+  const alone = await ingestInto('alone');
+  assert.equal(alone.status, 0, alone.stderr);
+  const want = await contents('alone');
+  assert.ok(want.length > 30);
+  for (const c of want) assert.equal(c.n, c.seqs);
+  // Three runs started together: the rows of one, each file marked once.
+  const runs = await Promise.all([ingestInto('together'), ingestInto('together'), ingestInto('together')]);
+  for (const r of runs) assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(await contents('together'), want);
+  const markers = (database: string) => q(`SELECT source_sha256 AS s, source_file AS f, events AS n FROM ${database}.spoor_ingested ORDER BY s, f`);
+  assert.deepEqual(await markers('together'), await markers('alone'));
+
+  // Some rows of one file and no marker, as a run still inserting it leaves them, with that run's live claim.
+  const sha = want[0]!.s!;
+  const partial = async (database: string, claimedAgo: number) => {
+    await db.client.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` });
+    for (const sql of [...createTables(), CLAIMS_TABLE]) await db.client.command({ query: sql.replace(/TABLE IF NOT EXISTS (\w+)/, `TABLE IF NOT EXISTS ${database}.$1`) });
+    await db.client.command({ query: `INSERT INTO ${database}.events SELECT * FROM alone.events WHERE source_sha256 = '${sha}' ORDER BY seq LIMIT 1` });
+    await db.client.command({ query: `INSERT INTO ${database}.${CLAIMS} SELECT arrayJoin(['', '${sha}']), 'other-run', now() - ${claimedAgo}` });
+  };
+  await partial('held', 5);
+  const held = await ingestInto('held');
+  assert.equal(held.status, 0, held.stderr);
+  assert.match(held.stderr, /being ingested by another run \(other-run\)/);
+  assert.doesNotMatch(held.stderr, /cut short/);
+  assert.deepEqual((await contents('held')).find((c) => c.s === sha), { s: sha, n: '1', seqs: '1' });
+  assert.equal((await contents('held')).length, want.length);
+  // The same once that run's claim has lapsed (killed: no beat for two minutes): cleaned up and ingested whole.
+  await partial('lapsed', 600);
+  const lapsed = await ingestInto('lapsed');
+  assert.equal(lapsed.status, 0, lapsed.stderr);
+  assert.match(lapsed.stderr, /removing the rows of an ingest cut short/);
+  assert.deepEqual(await contents('lapsed'), want);
 });
 
 test('a file ingested under two paths (same content) is stored once and hunted under both, as the in-process hunt reports it', { timeout: 300_000 }, async () => {
