@@ -36,13 +36,12 @@ export class Claims {
   }
 
   private async insert(shas: readonly string[]): Promise<void> {
-    const list = shas.map(sqlString).join(', ');
-    await this.client.command({ query: `INSERT INTO ${CLAIMS} SELECT arrayJoin([${list}]) AS source_sha256, ${sqlString(this.run)} AS run, now() AS claimed` });
+    for (const part of slices(shas)) await this.client.command({ query: `INSERT INTO ${CLAIMS} SELECT arrayJoin([${part.map(sqlString).join(', ')}]) AS source_sha256, ${sqlString(this.run)} AS run, now() AS claimed` });
   }
 
   /**
    * Claims contents for this run and says which another live run holds first (content → that run);
-   * the others are this run's to insert. Beats from now until `stop`.
+   * the others are this run's to insert. Beats from now until `end`.
    */
   async claim(shas: readonly string[]): Promise<Map<string, string>> {
     const held = new Map<string, string>();
@@ -50,12 +49,11 @@ export class Claims {
     await this.insert([BEAT, ...shas]);
     this.timer ??= setInterval(() => void this.insert([BEAT]).catch(() => undefined), BEAT_MS).unref();
     await this.settle();
-    const rows = (await (
-      await this.client.query({
-        query: `SELECT source_sha256 AS s, run AS r, toUInt32(claimed) AS t FROM ${CLAIMS} WHERE source_sha256 IN (SELECT arrayJoin([${shas.map(sqlString).join(', ')}])) AND run IN (SELECT run FROM ${CLAIMS} WHERE source_sha256 = ${sqlString(BEAT)} GROUP BY run HAVING max(claimed) >= now() - ${LAPSE_SECONDS}) AND run NOT IN (SELECT run FROM ${CLAIMS} WHERE source_sha256 = ${sqlString(ENDED)})`,
-        format: 'JSONEachRow',
-      })
-    ).json()) as { s: string; r: string; t: number | string }[];
+    const rows: { s: string; r: string; t: number | string }[] = [];
+    for (const part of slices(shas)) {
+      const query = `SELECT source_sha256 AS s, run AS r, toUInt32(claimed) AS t FROM ${CLAIMS} WHERE source_sha256 IN (SELECT arrayJoin([${part.map(sqlString).join(', ')}])) AND run IN (SELECT run FROM ${CLAIMS} WHERE source_sha256 = ${sqlString(BEAT)} GROUP BY run HAVING max(claimed) >= now() - ${LAPSE_SECONDS}) AND run NOT IN (SELECT run FROM ${CLAIMS} WHERE source_sha256 = ${sqlString(ENDED)})`;
+      rows.push(...((await (await this.client.query({ query, format: 'JSONEachRow' })).json()) as typeof rows));
+    }
     const first = new Map<string, { r: string; t: number }>();
     for (const row of rows) {
       const t = Number(row.t);
@@ -67,13 +65,13 @@ export class Claims {
   }
 
   /**
-   * Waits until the server's clock is SETTLE_SECONDS past this run's claim, whose time is a whole
-   * second: a rival claim stamped in the same second or before was made at least a second ago, and
+   * Waits until the server's clock is SETTLE_SECONDS past this run's last claim, whose time is a
+   * whole second: a rival claim stamped in the same second or before was made at least a second ago, and
    * is visible unless its insert took longer than that.
    */
   private async settle(): Promise<void> {
     for (;;) {
-      const [row] = (await (await this.client.query({ query: `SELECT toUInt32(now()) - toUInt32(max(claimed)) AS ago FROM ${CLAIMS} WHERE run = ${sqlString(this.run)} AND source_sha256 = ${sqlString(BEAT)}`, format: 'JSONEachRow' })).json()) as { ago: number | string }[];
+      const [row] = (await (await this.client.query({ query: `SELECT toUInt32(now()) - toUInt32(max(claimed)) AS ago FROM ${CLAIMS} WHERE run = ${sqlString(this.run)}`, format: 'JSONEachRow' })).json()) as { ago: number | string }[];
       if (Number(row?.ago) >= SETTLE_SECONDS) return;
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
@@ -86,4 +84,13 @@ export class Claims {
     this.timer = undefined;
     await this.insert([ENDED]);
   }
+}
+
+/** Contents a statement names at most: a query is at most 256 KiB by default (`max_query_size`), a content 67 characters. */
+const SLICE = 1000;
+
+function slices(shas: readonly string[]): string[][] {
+  const out: string[][] = [];
+  for (let i = 0; i < shas.length; i += SLICE) out.push(shas.slice(i, i + SLICE));
+  return out;
 }

@@ -77,8 +77,13 @@ class Ingested {
 
   static async read(client: ClickHouseClient): Promise<Ingested> {
     const ingested = new Ingested(client);
-    for (const r of (await (await client.query({ query: `SELECT source_sha256 AS s, source_file AS f, events AS n FROM ${INGESTED}`, format: 'JSONEachRow' })).json()) as { s: string; f: string; n: string }[]) ingested.note(r.s, r.f, Number(r.n));
+    await ingested.refresh();
     return ingested;
+  }
+
+  /** Reads what is marked now (another run may have marked files since). */
+  async refresh(): Promise<void> {
+    for (const r of (await (await this.client.query({ query: `SELECT source_sha256 AS s, source_file AS f, events AS n FROM ${INGESTED}`, format: 'JSONEachRow' })).json()) as { s: string; f: string; n: string }[]) this.note(r.s, r.f, Number(r.n));
   }
 
   get(sha: string) {
@@ -115,9 +120,6 @@ interface IngestPlan {
  * the rows of a file whose ingest was cut short are deleted before it is read again.
  */
 async function planIngest(client: ClickHouseClient, layout: EventsLayout, units: readonly HuntUnit[], ingested: Ingested, claims: Claims, report: IngestReport, say: (m: string) => void, onUnit?: (unit: HuntUnit) => void): Promise<IngestPlan> {
-  // Files whose rows are in but whose ingest never finished (a run cut short, or one still running).
-  // GLOBAL: on a cluster's Distributed table the list is made here and sent to the shards, which need not hold spoor_ingested.
-  const partial = new Set(((await (await client.query({ query: `SELECT source_sha256 AS s FROM ${TABLE} WHERE source_sha256 GLOBAL NOT IN (SELECT source_sha256 FROM ${INGESTED}) GROUP BY source_sha256`, format: 'JSONEachRow' })).json()) as { s: string }[]).map((r) => r.s));
   const files = new Map<string, { sha: string; units: HuntUnit[] }>();
   for (const unit of units) {
     const label = unit.name ?? unit.file;
@@ -129,18 +131,21 @@ async function planIngest(client: ClickHouseClient, layout: EventsLayout, units:
   const planned = new Map<string, string>();
   for (const [label, { sha }] of files) if (!ingested.get(sha) && !planned.has(sha)) planned.set(sha, label);
   const heldElsewhere = await claims.claim([...planned.keys()]);
+  // Read after the claims: a run that has ended since this one began marked its files before it
+  // said so, and one that failed left rows to clean up.
+  if (planned.size) await ingested.refresh();
+  // Files whose rows are in but whose ingest never finished (a run cut short, or one still running).
+  // GLOBAL: on a cluster's Distributed table the list is made here and sent to the shards, which need not hold spoor_ingested.
+  const partial = new Set(((await (await client.query({ query: `SELECT source_sha256 AS s FROM ${TABLE} WHERE source_sha256 GLOBAL NOT IN (SELECT source_sha256 FROM ${INGESTED}) GROUP BY source_sha256`, format: 'JSONEachRow' })).json()) as { s: string }[]).map((r) => r.s));
   const plan: IngestPlan = { units: [], copies: [] };
   for (const [label, { sha, units: parts }] of files) {
     const known = ingested.get(sha);
     const first = planned.get(sha);
     let insert = false;
     if (heldElsewhere.has(sha)) {
+      // Its paths, copies too, are the other run's to mark.
       report.skipped++;
       say(`${label}: being ingested by another run (${heldElsewhere.get(sha)}) at this moment; left to it`);
-    } else if (first !== undefined && first !== label) {
-      report.skipped++;
-      say(`${label}: same content as ${first}, ingested before; recorded as a copy of it`);
-      plan.copies.push({ sha, label });
     } else if (known) {
       report.skipped++;
       if (known.files.has(label)) say(`${label}: ingested before (same content); skipped`);
@@ -149,6 +154,10 @@ async function planIngest(client: ClickHouseClient, layout: EventsLayout, units:
         say(`${label}: same content as ${[...known.files][0]}, ingested before; recorded as a copy of it`);
         ingested.mark(sha, label, known.events);
       }
+    } else if (first !== undefined && first !== label) {
+      report.skipped++;
+      say(`${label}: same content as ${first}, ingested before; recorded as a copy of it`);
+      plan.copies.push({ sha, label });
     } else {
       insert = true;
       if (partial.has(sha)) {

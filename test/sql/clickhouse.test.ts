@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +18,7 @@ import { compileFieldTest } from '../../src/sigma/modifiers.js';
 import { clickHouseForTests, insertEvents } from '../helpers/clickhouse.js';
 import { writeLargeCase } from '../helpers/large-case.js';
 import { createTables } from '../../src/sql/schema.js';
-import { CLAIMS, CLAIMS_TABLE } from '../../src/sql/claims.js';
+import { CLAIMS, CLAIMS_TABLE, Claims } from '../../src/sql/claims.js';
 import { RowBinaryInsert } from '../../src/sql/insert.js';
 import { RowBinaryWriter } from '../../src/sql/row-binary.js';
 import { PARITY_RULE_DIRS, detectionKey, engineAndInProcess, distinctRegressionSamples, inProcessKeys, keyDifferences, regressionSamples } from '../helpers/sql-parity.js';
@@ -143,6 +144,20 @@ test('ingests at once insert each file once: each leaves to the other what it cl
   assert.deepEqual(await contents('together'), want);
   const markers = (database: string) => q(`SELECT source_sha256 AS s, source_file AS f, events AS n FROM ${database}.spoor_ingested ORDER BY s, f`);
   assert.deepEqual(await markers('together'), await markers('alone'));
+  // A second run started once the first has claimed: the first may have inserted, marked and ended
+  // by the time the second reads the claims, and the second must then find the files marked.
+  await db.client.command({ query: 'CREATE DATABASE IF NOT EXISTS staggered' });
+  const first = ingestInto('staggered');
+  for (let i = 0; ; i++) {
+    assert.ok(i < 600, 'the first run never claimed');
+    const claimed = await q(`SELECT count() AS n FROM system.tables WHERE database = 'staggered' AND name = '${CLAIMS}'`);
+    if (claimed[0]!.n !== '0' && (await q(`SELECT count() AS n FROM staggered.${CLAIMS}`))[0]!.n !== '0') break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const second = ingestInto('staggered');
+  for (const r of await Promise.all([first, second])) assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(await contents('staggered'), want);
+  assert.deepEqual(await markers('staggered'), await markers('alone'));
 
   // Some rows of one file and no marker, as a run still inserting it leaves them, with that run's live claim.
   const sha = want[0]!.s!;
@@ -165,6 +180,22 @@ test('ingests at once insert each file once: each leaves to the other what it cl
   assert.equal(lapsed.status, 0, lapsed.stderr);
   assert.match(lapsed.stderr, /removing the rows of an ingest cut short/);
   assert.deepEqual(await contents('lapsed'), want);
+});
+
+test('claims: of two runs claiming the same 2,500 contents at once (statements of 1,000), exactly one holds each, and once both have ended a third holds all', { timeout: 120_000 }, async () => {
+  const shas = Array.from({ length: 2500 }, (_, i) => createHash('sha256').update(`content ${i}`).digest('hex'));
+  const [a, b] = await Promise.all([Claims.open(db.client), Claims.open(db.client)]);
+  const [heldFromA, heldFromB] = await Promise.all([a.claim(shas), b.claim(shas)]);
+  for (const sha of shas) {
+    // Held elsewhere for exactly one of them, and then by the other.
+    assert.notEqual(heldFromA.has(sha), heldFromB.has(sha), sha);
+    if (heldFromA.has(sha)) assert.equal(heldFromA.get(sha), b.run);
+    else assert.equal(heldFromB.get(sha), a.run);
+  }
+  await Promise.all([a.end(), b.end()]);
+  const c = await Claims.open(db.client);
+  assert.equal((await c.claim(shas)).size, 0);
+  await c.end();
 });
 
 test('a file ingested under two paths (same content) is stored once and hunted under both, as the in-process hunt reports it', { timeout: 300_000 }, async () => {
