@@ -8,11 +8,10 @@ import { sqlString } from './clickhouse.js';
  * runs that claim one content, the first (by the server's clock, then by run id) inserts it and the
  * others leave it. A run is live while it beats (a row every 20 s) and until it says it has ended; one
  * killed stops beating, and two minutes later its claims lapse, so the next run may clean up what it
- * left and insert the file. ClickHouse
- * has no locks: claims are read once the server's clock has passed this run's claim by two seconds,
- * so that a rival's claim stamped in the same second or before had a second or more to be visible.
- * Made when first needed, on the server the run talks to (runs at once through one server, or one
- * node of a cluster, see each other's claims).
+ * left and insert the file. ClickHouse has no locks: claims are read once the server's clock has
+ * passed this run's claim by two seconds, so that a rival's claim stamped in the same second or
+ * before had a second or more to be visible. Made when first needed, on the server the run talks to
+ * (runs at once through one server, or one node of a cluster, see each other's claims).
  */
 export const CLAIMS = 'spoor_claims';
 export const CLAIMS_TABLE = `CREATE TABLE IF NOT EXISTS ${CLAIMS} (source_sha256 String, run String, claimed DateTime) ENGINE = MergeTree() ORDER BY (source_sha256, run)`;
