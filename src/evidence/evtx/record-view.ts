@@ -20,7 +20,8 @@ export class EvtxRecordView implements RawEvent {
   private raw: unknown;
   private all: unknown[] | undefined;
 
-  constructor(private readonly shape: FieldShape, buf: Buffer, record: RecordInstances, private readonly render: () => unknown, private readonly renderJson: () => string) {
+  /** `render`: the record as the evtx_dump object ('tree') or as its JSON text ('json'). */
+  constructor(private readonly shape: FieldShape, buf: Buffer, record: RecordInstances, private readonly render: (as: 'tree' | 'json') => unknown) {
     const fields = shape.fields;
     const decoded = new Array<unknown>(fields.length);
     for (let k = 0; k < fields.length; k++) {
@@ -44,11 +45,11 @@ export class EvtxRecordView implements RawEvent {
   }
 
   toRaw(): unknown {
-    return (this.raw ??= this.render());
+    return (this.raw ??= this.render('tree'));
   }
 
   toJsonText(): string {
-    return this.renderJson();
+    return this.render('json') as string;
   }
 
   fields(): ReadonlyMap<string, unknown> {

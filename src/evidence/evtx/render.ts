@@ -42,20 +42,20 @@ export function renderRecord(parser: BinXmlParser, nodes: BinXmlNode[], buf: Buf
 /** The Event rules see of a record: read by its kind's field shape where there is one, else over the object model. */
 function recordView(parser: BinXmlParser, nodes: BinXmlNode[], buf: Buffer): RawEvent {
   const expanded = expandRecord(parser, nodes);
-  const tree = () => {
+  // One closure per record (made for every event a hunt reads): the object, or the JSON text as
+  // `spoor dump` writes it (a ClickHouse row keeps it), several times faster than printing the object.
+  const render = (as: 'tree' | 'json') => {
+    if (as === 'json') {
+      jsonScratch.pos = 0;
+      writeJson(parser, nodes, buf, jsonScratch);
+      return jsonScratch.toString();
+    }
     const sink = new JsonSink(buf);
     walk(parser, nodes, sink, newBudget(), undefined, expanded);
     return sink.root;
   };
-  // The JSON text as `spoor dump` writes it (a ClickHouse row keeps it), several times faster than
-  // building the object and printing it.
-  const json = () => {
-    jsonScratch.pos = 0;
-    writeJson(parser, nodes, buf, jsonScratch);
-    return jsonScratch.toString();
-  };
   const shape = expanded && fieldShapeOf(parser, expanded, buf);
-  return shape ? new EvtxRecordView(shape, buf, expanded, tree, json) : new EvtxEvent(tree());
+  return shape ? new EvtxRecordView(shape, buf, expanded, render) : new EvtxEvent(render('tree'));
 }
 
 /** The JSON text of one record at a time is written here (its string is made from it at once). */
