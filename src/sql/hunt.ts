@@ -8,7 +8,7 @@ import { RuleError } from '../sigma/errors.js';
 import type { Pipeline } from '../sigma/pipeline.js';
 import type { CompiledRule } from '../sigma/ruleset.js';
 import { ANY_EVENT_ID, holdsOneOf, NotConvertible, ruleKinds, ruleSql, sqlString } from './clickhouse.js';
-import { INGESTED, TABLE, eventJson } from './schema.js';
+import { INGESTED, KIND_KEY, TABLE, eventJson } from './schema.js';
 
 export interface ConvertedRule {
   rule: CompiledRule;
@@ -69,7 +69,7 @@ export const onlyFilesSql = (files: string) => `source_sha256 GLOBAL IN (SELECT 
 function slotsSql(slots: readonly [string, string][]): string {
   const pairs = [...new Set(slots.filter(([, id]) => id !== ANY_EVENT_ID).map(([c, id]) => `(${sqlString(c)}, ${sqlString(id)})`))];
   const whole = [...new Set(slots.filter(([, id]) => id === ANY_EVENT_ID).map(([c]) => sqlString(c)))];
-  const parts = [...(pairs.length ? [`(lowerUTF8(channel), lowerUTF8(event_id)) IN (${pairs.join(', ')})`] : []), ...(whole.length ? [`lowerUTF8(channel) IN (${whole.join(', ')})`] : [])];
+  const parts = [...(pairs.length ? [`(${KIND_KEY.channel}, ${KIND_KEY.eventId}) IN (${pairs.join(', ')})`] : []), ...(whole.length ? [`${KIND_KEY.channel} IN (${whole.join(', ')})`] : [])];
   return parts.length > 1 ? `(${parts.join(' OR ')})` : parts[0] ?? 'false';
 }
 
@@ -83,7 +83,7 @@ export function batchQuery(batch: readonly ConvertedRule[], table = TABLE, windo
   const channels = batch.every((r) => r.channels) ? [...new Set(batch.flatMap((r) => r.channels!))] : undefined;
   const literals = batch.every((r) => r.literals) ? [...new Set(batch.flatMap((r) => r.literals!))] : undefined;
   const conditions = [
-    slots ?? (channels ? `lowerUTF8(channel) IN (${channels.map(sqlString).join(', ')})` : undefined),
+    slots ?? (channels ? `${KIND_KEY.channel} IN (${channels.map(sqlString).join(', ')})` : undefined),
     windowSql(window),
     files ? onlyFilesSql(files) : undefined,
     literals ? holdsOneOf('ltext', literals) : undefined,
@@ -136,7 +136,7 @@ async function copiesOf(client: ClickHouseClient): Promise<(r: EventRow) => stri
 export async function* huntInClickHouse(client: ClickHouseClient, rules: readonly ConvertedRule[], onBatch?: (done: number) => void, window?: TimeWindow, files?: string): AsyncGenerator<Detection> {
   // A rule whose event kinds (or channels) hold no row cannot match: it is not sent (ClickHouse 18.16
   // takes up to seconds to analyse one batch, rows or none).
-  const kinds = (await (await client.query({ query: `SELECT DISTINCT lowerUTF8(channel) AS c, lowerUTF8(event_id) AS e FROM ${TABLE}`, format: 'JSONEachRow' })).json()) as { c: string; e: string }[];
+  const kinds = (await (await client.query({ query: `SELECT DISTINCT ${KIND_KEY.channel} AS c, ${KIND_KEY.eventId} AS e FROM ${TABLE}`, format: 'JSONEachRow' })).json()) as { c: string; e: string }[];
   const channels = new Set(kinds.map((k) => k.c));
   const slots = new Set(kinds.map((k) => `${k.c}\n${k.e}`));
   let done = rules.length;

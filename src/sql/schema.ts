@@ -26,6 +26,13 @@ export const HUNTED = 'spoor_hunted';
 /** Its declaration (a database ingested before it existed gets it when first hunted --since-last). */
 export const HUNTED_TABLE = `CREATE TABLE IF NOT EXISTS ${HUNTED} (rule_set String, source_sha256 String, hunted DateTime) ENGINE = MergeTree() ORDER BY (rule_set, source_sha256)`;
 
+/**
+ * An event's kind as the table's sort key holds it (its channel and event id, lower-cased as rules
+ * name them): a hunt's queries test rows by these very expressions, so the server reads only the
+ * parts of the table of the kinds a batch of rules can match rather than every row.
+ */
+export const KIND_KEY = { channel: 'lowerUTF8(channel)', eventId: 'lowerUTF8(event_id)' } as const;
+
 /** Whether a ClickHouse version (`version()`, e.g. 18.16.1, 26.7.2.1) is at least major.minor. */
 export function versionAtLeast(version: string, major: number, minor = 0): boolean {
   const [a = 0, b = 0] = version.split('.').map(Number);
@@ -54,7 +61,7 @@ export function createTables(table = TABLE, engine = 'MergeTree()', version = '1
     ['kinds', 'Array(UInt8)'], ['ltext', 'String'], ['shape', 'String'],
   ].map(([name, type]) => column(name!, type!));
   return [
-    `CREATE TABLE IF NOT EXISTS ${table} (\n${columns.join(',\n')}\n) ENGINE = ${engine} PARTITION BY toYYYYMM(time) ORDER BY (host, time, source_sha256, seq)`,
+    `CREATE TABLE IF NOT EXISTS ${table} (\n${columns.join(',\n')}\n) ENGINE = ${engine} PARTITION BY toYYYYMM(time) ORDER BY (${KIND_KEY.channel}, ${KIND_KEY.eventId}, time, host, source_sha256, seq)`,
     `CREATE TABLE IF NOT EXISTS ${INGESTED} (source_sha256 String, source_file String, events UInt64, ingested DateTime) ENGINE = MergeTree() ORDER BY source_sha256`,
     HUNTED_TABLE,
   ];
