@@ -59,9 +59,9 @@ export function buildDetection<T>(detection: unknown, backend: DetectionBackend<
 function buildCondition<T>(c: Condition, searches: Map<string, T>, ids: string[], backend: DetectionBackend<T>): T {
   switch (c.op) {
     case 'id': {
-      const s = searches.get(c.name);
-      if (s === undefined) throw new RuleError(`condition names "${c.name}", which the detection does not define`);
-      return s;
+      // A backend may build a search as undefined (the literals: "no text this search needs"): ask the map, not the value.
+      if (!searches.has(c.name)) throw new RuleError(`condition names "${c.name}", which the detection does not define`);
+      return searches.get(c.name) as T;
     }
     case 'not':
       return backend.not(buildCondition(c.arg, searches, ids, backend));

@@ -111,7 +111,7 @@ export function cvesOf(rule: Pick<SigmaRule, 'tags' | 'title' | 'description' | 
  * Bumped whenever compiling a rule may find something else (a new modifier, other literals), so that
  * what the rule cache remembers of earlier compilations is not trusted.
  */
-const COMPILER_VERSION = 3;
+const COMPILER_VERSION = 4;
 
 /**
  * Compiles one rule against a pipeline; a string is the reason it cannot be used. With `known`

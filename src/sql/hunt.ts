@@ -214,11 +214,20 @@ const MAX_BATCH_RULES = 16;
 /** Settings that let a batch's long query through (ClickHouse's defaults: 256 KiB of SQL, 50,000 AST elements). */
 const QUERY_SETTINGS = { max_query_size: String(64 * MAX_BATCH_SQL), max_ast_elements: '2000000', max_expanded_ast_elements: '2000000' } as Record<string, string>;
 
-function* batchesOf(rules: readonly ConvertedRule[]): Generator<ConvertedRule[]> {
+/**
+ * What a batch's PREWHERE can keep of the table for a rule: its event kinds, and whether it has
+ * literals. Rules of different kinds share no batch: one rule of any kind (or without literals)
+ * would take the prefilter from every rule beside it, and with the table sorted by kind a batch of
+ * one kind reads only that kind's rows.
+ */
+const prefilterKey = (r: ConvertedRule) => `${kindsKey(r)}\n${r.literals ? 'literals' : ''}`;
+
+/** The rules, in the order given, cut into batches of one prefilter, up to MAX_BATCH_RULES rules and MAX_BATCH_SQL of SQL each. */
+export function* batchesOf(rules: readonly ConvertedRule[]): Generator<ConvertedRule[]> {
   let batch: ConvertedRule[] = [];
   let size = 0;
   for (const r of rules) {
-    if (batch.length && (size + r.sql.length > MAX_BATCH_SQL || batch.length >= MAX_BATCH_RULES)) {
+    if (batch.length && (size + r.sql.length > MAX_BATCH_SQL || batch.length >= MAX_BATCH_RULES || prefilterKey(r) !== prefilterKey(batch[0]!))) {
       yield batch;
       batch = [];
       size = 0;

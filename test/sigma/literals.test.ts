@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { EvtxEvent } from '../../src/evidence/event.js';
 import { readEvtxFile } from '../../src/evidence/evtx/index.js';
-import { detectionLiteralOptions } from '../../src/sigma/compile.js';
+import { detectionLiteralOptions, detectionLiterals } from '../../src/sigma/compile.js';
 import { regexFacts, regexLiterals } from '../../src/sigma/literals.js';
 import { compileFieldTest, loweredValues } from '../../src/sigma/modifiers.js';
 import { DEFAULT_PIPELINE, loadPipeline } from '../../src/sigma/pipeline.js';
@@ -126,6 +126,16 @@ test('a detection offers one literal set per part of an AND and the unions of on
   const sets = detectionLiteralOptions(detection).map((s) => [...s].sort());
   assert.deepEqual(new Set(sets.map((s) => JSON.stringify(s))), new Set([JSON.stringify(['\\powershell.exe', '\\pwsh.exe']), JSON.stringify([' -encodedcommand ', '\\w3wp.exe'])]));
   assert.deepEqual(detectionLiteralOptions({ a: { Image: '*' }, condition: 'not a' }), []);
+});
+
+test('a search that needs no text of its own (a short event id, a negation) leaves its siblings\' literals to the rule (SigmaHQ\'s "Mimikatz Use": keywords and not filter)', () => {
+  const detection = { keywords: ['sekurlsa::', 'Kiwi Legit Printer'], filter: { EventID: 15 }, condition: 'keywords and not filter' };
+  assert.deepEqual(detectionLiterals(detection), ['sekurlsa::', 'kiwi legit printer']);
+  assert.deepEqual(detectionLiterals({ ...detection, condition: 'keywords and filter' }), ['sekurlsa::', 'kiwi legit printer']);
+  assert.deepEqual(detectionLiterals({ ...detection, condition: 'all of them' }), ['sekurlsa::', 'kiwi legit printer']);
+  // Either branch may match alone: the one without text leaves the rule none.
+  assert.equal(detectionLiterals({ ...detection, condition: 'keywords or filter' }), undefined);
+  assert.equal(detectionLiterals({ ...detection, condition: 'not filter' }), undefined);
 });
 
 test('a long list of contains values (searched in one pass) matches exactly where a search per value does (case, ſ, Kelvin, İ, Σ, emoji)', () => {
