@@ -143,7 +143,8 @@
 
   $('run-hunt').addEventListener('click', function () {
     var sector = $('sector').value.trim();
-    api('POST', '/api/cases/' + current + '/hunt', { sectors: sector ? [sector] : [] }).then(function () { return refresh(false); }).catch(function (e) { $('case-message').textContent = e.message; });
+    // A run that has already ended when its status is first read (killed at once, or quick) is drawn now: no poll will see it end.
+    api('POST', '/api/cases/' + current + '/hunt', { sectors: sector ? [sector] : [] }).then(function () { return refresh(true); }).catch(function (e) { $('case-message').textContent = e.message; });
   });
 
   var tabs = Array.prototype.slice.call(document.querySelectorAll('#tabs button'));

@@ -454,8 +454,16 @@ test('web UI: a zipped Exchange collection uploaded to an exchange case gets the
     // A re-run killed by a signal: the page says how it ended and still shows the last finished hunt's results.
     await page.locator('#cases tr.case', { hasText: 'zipped' }).click();
     await page.waitForSelector('#case-view[data-status=done]');
+    // The page's answer to its start is held until the run has been killed and has ended on the server: the page
+    // first reads the case after its run ended, so no poll sees it end (the race CI met), and it must still draw.
+    const zippedId = (await s.get<{ id: number; name: string }[]>('/api/cases')).find((c) => c.name === 'zipped')!.id;
+    await page.route('**/api/cases/*/hunt', async (route) => {
+      const answer = await route.fetch();
+      await s.killHunts();
+      for (let i = 0; i < 300 && (await s.get<{ status: string }>(`/api/cases/${zippedId}`)).status === 'running'; i++) await new Promise((r) => setTimeout(r, 100));
+      await route.fulfill({ response: answer });
+    });
     await page.click('#run-hunt');
-    await s.killHunts();
     await page.waitForSelector('#case-view[data-status=failed]', { timeout: 30_000 });
     assert.match(await page.locator('#case-message').innerText(), /stopped by SIGKILL/);
     await page.waitForSelector('#earlier-results');
