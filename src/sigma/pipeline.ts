@@ -81,20 +81,46 @@ const KEYS = ['product', 'category', 'service'] as const;
  * rule's (a rule naming no product fits any), and the rule's category and service must be named by
  * the entry (so that a rule for one category is not run on all of a product's events).
  */
-export function sourcesFor(pipeline: Pipeline, logsource: LogSource): PipelineSource[] {
+export function sourcesFor(pipeline: Pipeline, logsource: LogSource): readonly PipelineSource[] {
   const norm = (v: unknown) => (typeof v === 'string' ? v.toLowerCase() : undefined);
-  return pipeline.logsources.filter((s) =>
-    KEYS.every((k) => {
-      const want = norm(s.logsource[k]);
-      const have = norm(logsource[k]);
-      // A rule without a product (antivirus, say) is for any product, this one included.
-      if (want !== undefined) return want === have || (k === 'product' && have === undefined);
-      return k === 'product' || have === undefined;
-    }));
+  const have = KEYS.map((k) => norm(logsource[k]));
+  // Thousands of rules share a few dozen log sources: each is matched against the pipeline once.
+  let known = sourcesByLogsource.get(pipeline);
+  if (!known) sourcesByLogsource.set(pipeline, (known = new Map()));
+  const key = JSON.stringify(have);
+  let sources = known.get(key);
+  if (!sources) {
+    sources = pipeline.logsources.filter((s) =>
+      KEYS.every((k, i) => {
+        const want = norm(s.logsource[k]);
+        // A rule without a product (antivirus, say) is for any product, this one included.
+        if (want !== undefined) return want === have[i] || (k === 'product' && have[i] === undefined);
+        return k === 'product' || have[i] === undefined;
+      }));
+    known.set(key, sources);
+  }
+  return sources;
 }
 
-/** Whether an event belongs to a pipeline source; `except` leaves out fields checked elsewhere (an index). */
+const sourcesByLogsource = new WeakMap<Pipeline, Map<string, readonly PipelineSource[]>>();
+
+/**
+ * Whether an event belongs to a pipeline source; `except` leaves out fields checked elsewhere (an
+ * index). One predicate per source and `except`, shared by the rules of that source (thousands of
+ * rules, a few dozen sources: a predicate and its sets each would be held by every rule).
+ */
 export function sourcePredicate(source: PipelineSource, except: readonly string[] = []): (e: Event) => boolean {
+  let made = predicatesBySource.get(source);
+  if (!made) predicatesBySource.set(source, (made = new Map()));
+  const key = except.join('\0');
+  let predicate = made.get(key);
+  if (!predicate) made.set(key, (predicate = makeSourcePredicate(source, except)));
+  return predicate;
+}
+
+const predicatesBySource = new WeakMap<PipelineSource, Map<string, (e: Event) => boolean>>();
+
+function makeSourcePredicate(source: PipelineSource, except: readonly string[]): (e: Event) => boolean {
   const checks = [...source.conditions].filter(([field]) => !except.includes(field)).map(([field, allowed]) => {
     const set = new Set(allowed);
     return (e: Event) => {
