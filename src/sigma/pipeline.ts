@@ -24,6 +24,15 @@ export interface PipelineSource {
   /** Each field must have one of the listed values (compared case-insensitively). */
   conditions: Map<string, string[]>;
   fields: Map<string, string>;
+  /** Lower-cased channels and event ids the conditions name (undefined: any), for a rule index. */
+  channels: ReadonlySet<string> | undefined;
+  eventIds: ReadonlySet<string> | undefined;
+  /**
+   * Whether an event meets the conditions; or all but Channel and EventID (which an index has
+   * checked). Made with the source, so that the thousands of rules of a few dozen sources share them.
+   */
+  belongs: (e: Event) => boolean;
+  belongsBesidesIndex: (e: Event) => boolean;
 }
 
 export class PipelineError extends Error {}
@@ -67,7 +76,16 @@ export function loadPipeline(path: string | URL): Pipeline {
       conditions.set(k, (Array.isArray(v) ? v : [v]).map((x) => String(x).toLowerCase()));
     }
     const fields = new Map<string, string>(Object.entries(isObj(entry.fields) ? entry.fields : {}).map(([k, v]) => [k, String(v)]));
-    return { logsource: entry.logsource as LogSource, conditions, fields };
+    const set = (values: string[] | undefined) => (values ? new Set(values) : undefined);
+    return {
+      logsource: entry.logsource as LogSource,
+      conditions,
+      fields,
+      channels: set(conditions.get('Channel')),
+      eventIds: set(conditions.get('EventID')),
+      belongs: conditionsTest(conditions),
+      belongsBesidesIndex: conditionsTest(conditions, ['Channel', 'EventID']),
+    };
   });
   const placeholders = new Map<string, string[]>();
   for (const [k, v] of Object.entries(isObj(doc.placeholders) ? doc.placeholders : {})) placeholders.set(k, (Array.isArray(v) ? v : [v]).map(String));
@@ -104,24 +122,9 @@ export function sourcesFor(pipeline: Pipeline, logsource: LogSource): readonly P
 
 const sourcesByLogsource = new WeakMap<Pipeline, Map<string, readonly PipelineSource[]>>();
 
-/**
- * Whether an event belongs to a pipeline source; `except` leaves out fields checked elsewhere (an
- * index). One predicate per source and `except`, shared by the rules of that source (thousands of
- * rules, a few dozen sources: a predicate and its sets each would be held by every rule).
- */
-export function sourcePredicate(source: PipelineSource, except: readonly string[] = []): (e: Event) => boolean {
-  let made = predicatesBySource.get(source);
-  if (!made) predicatesBySource.set(source, (made = new Map()));
-  const key = except.join('\0');
-  let predicate = made.get(key);
-  if (!predicate) made.set(key, (predicate = makeSourcePredicate(source, except)));
-  return predicate;
-}
-
-const predicatesBySource = new WeakMap<PipelineSource, Map<string, (e: Event) => boolean>>();
-
-function makeSourcePredicate(source: PipelineSource, except: readonly string[]): (e: Event) => boolean {
-  const checks = [...source.conditions].filter(([field]) => !except.includes(field)).map(([field, allowed]) => {
+/** Whether an event meets a source's conditions; `except` leaves out fields checked elsewhere (an index). */
+function conditionsTest(conditions: ReadonlyMap<string, string[]>, except: readonly string[] = []): (e: Event) => boolean {
+  const checks = [...conditions].filter(([field]) => !except.includes(field)).map(([field, allowed]) => {
     const set = new Set(allowed);
     return (e: Event) => {
       const t = valueText(e.get(field));

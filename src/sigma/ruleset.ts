@@ -5,7 +5,7 @@ import type { Event } from '../evidence/event.js';
 import { compileDetection, detectionFields, detectionKeywords, detectionLiteralOptions, detectionLiterals, type Predicate } from './compile.js';
 import { type Correlation, parseCorrelation } from './correlation.js';
 import { RuleError } from './errors.js';
-import { type Pipeline, type PipelineSource, sourcePredicate, sourcesFor } from './pipeline.js';
+import { type Pipeline, sourcesFor } from './pipeline.js';
 import { type RuleCheck, RuleFileCache } from './rule-cache.js';
 import { readRuleFile, type RuleProblem, type SigmaRule } from './rule.js';
 
@@ -130,16 +130,15 @@ export function compileRule(rule: SigmaRule, pipeline: Pipeline, known?: RuleChe
   const keywords = detectionKeywords(rule.detection);
   const compiled: CompiledRule = { rule, techniques: techniquesOf(rule.tags), cves: cvesOf(rule), fields, ...(keywords.length ? { keywords } : {}), alternatives: [], match: () => false };
   sources.forEach((source, i) => {
-    const { channels, eventIds } = indexKeys(source);
     const options = { fieldMap: source.fields, placeholders: pipeline.placeholders };
     const literals = known?.literals && i < known.literals.length ? (known.literals[i] ?? undefined) : detectionLiterals(rule.detection, options);
     const literalOptions = known?.literalOptions && i < known.literalOptions.length ? known.literalOptions[i]! : detectionLiteralOptions(rule.detection, options);
     compiled.alternatives.push({
       rule: compiled,
-      channels,
-      eventIds,
-      belongs: sourcePredicate(source),
-      belongsBesidesIndex: sourcePredicate(source, ['Channel', 'EventID']),
+      channels: source.channels,
+      eventIds: source.eventIds,
+      belongs: source.belongs,
+      belongsBesidesIndex: source.belongsBesidesIndex,
       matches: known ? lateDetection(rule, () => compileDetection(rule.detection, options), onLateProblem) : compileDetection(rule.detection, options),
       literals,
       literalOptions,
@@ -150,18 +149,6 @@ export function compileRule(rule: SigmaRule, pipeline: Pipeline, known?: RuleChe
   compiled.match = (e: Event) => alternatives.some((a) => a.belongs(e) && a.matches(e));
   return compiled;
 }
-
-/** The channels and event ids a source names, as sets: one pair per source, shared by its rules. */
-function indexKeys(source: PipelineSource): Pick<RuleAlternative, 'channels' | 'eventIds'> {
-  let keys = indexKeysBySource.get(source);
-  if (!keys) {
-    const set = (values: string[] | undefined) => (values ? new Set(values) : undefined);
-    indexKeysBySource.set(source, (keys = { channels: set(source.conditions.get('Channel')), eventIds: set(source.conditions.get('EventID')) }));
-  }
-  return keys;
-}
-
-const indexKeysBySource = new WeakMap<PipelineSource, Pick<RuleAlternative, 'channels' | 'eventIds'>>();
 
 /** A detection compiled on first use. Should it fail after all (a cache from other code), the rule matches nothing and says why once. */
 function lateDetection(rule: SigmaRule, compile: () => Predicate, onLateProblem?: (p: RuleProblem) => void): Predicate {

@@ -226,12 +226,15 @@ const prefilterKey = (r: ConvertedRule) => `${kindsKey(r)}\n${r.literals ? 'lite
 export function* batchesOf(rules: readonly ConvertedRule[]): Generator<ConvertedRule[]> {
   let batch: ConvertedRule[] = [];
   let size = 0;
+  let key = '';
   for (const r of rules) {
-    if (batch.length && (size + r.sql.length > MAX_BATCH_SQL || batch.length >= MAX_BATCH_RULES || prefilterKey(r) !== prefilterKey(batch[0]!))) {
+    const rKey = prefilterKey(r);
+    if (batch.length && (size + r.sql.length > MAX_BATCH_SQL || batch.length >= MAX_BATCH_RULES || rKey !== key)) {
       yield batch;
       batch = [];
       size = 0;
     }
+    key = rKey;
     batch.push(r);
     size += r.sql.length;
   }
