@@ -16,7 +16,9 @@ test('a pipeline read back from the cache is the pipeline parsing gives', () => 
   parsedOnce('pipelines', text, (t) => (parsed++, parse(t)));
   assert.deepEqual(parsedOnce('pipelines', text, (t) => (parsed++, parse(t))), parse(text));
   assert.equal(parsed, 1, 'the second read came from the cache');
-  assert.deepEqual(loadPipeline(DEFAULT_PIPELINE), first);
+  // The sources' predicates are functions made from their conditions: the data is compared.
+  const data = (p: ReturnType<typeof loadPipeline>) => ({ ...p, logsources: p.logsources.map(({ belongs, belongsBesidesIndex, ...rest }) => rest) });
+  assert.deepEqual(data(loadPipeline(DEFAULT_PIPELINE)), data(first));
 });
 
 test('a document JSON cannot hold exactly is parsed every time, and an unreadable cache file is parsed over', () => {
