@@ -1,4 +1,5 @@
 import { lower } from './fold.js';
+import { TailTrie, tailGroups } from './tail-trie.js';
 
 /**
  * Aho-Corasick: finds which of many literals occur in a text in one pass over it. The hunt engine's
@@ -19,6 +20,8 @@ const NON_ASCII_CLASSES = 16;
 export interface AutomatonTables {
   literals: number;
   chars: number;
+  /** The length literals were cut to in the trie (0: whole). */
+  prefix: number;
   asciiClass: Uint8Array;
   firstOther: number;
   classes: number;
@@ -29,7 +32,7 @@ export interface AutomatonTables {
 
 /** Where automatons are kept between runs, by the literals they were built from. */
 export interface AutomatonStore {
-  load(literals: readonly string[]): AutomatonTables | undefined;
+  load(literals: readonly string[], prefix?: number): AutomatonTables | undefined;
   save(literals: readonly string[], tables: AutomatonTables): void;
 }
 
@@ -38,8 +41,8 @@ export interface AutomatonStore {
  * many characters, and every state, class and literal id they hold in range, so that a search can
  * neither read outside them nor report a literal that does not exist.
  */
-export function automatonTablesAreSound(t: AutomatonTables, literals: readonly string[]): boolean {
-  if (t.literals !== literals.length || t.chars !== charCount(literals)) return false;
+export function automatonTablesAreSound(t: AutomatonTables, literals: readonly string[], prefix = 0): boolean {
+  if (!builtFrom(t, literals, prefix)) return false;
   if (t.classes !== t.firstOther + NON_ASCII_CLASSES || t.firstOther < 1 || t.asciiClass.length !== 128) return false;
   for (const c of t.asciiClass) if (c >= t.firstOther) return false;
   const states = t.outStart.length - 1;
@@ -47,7 +50,8 @@ export function automatonTablesAreSound(t: AutomatonTables, literals: readonly s
   for (let s = 0; s < states; s++) if (t.outStart[s + 1]! < t.outStart[s]!) return false;
   const { delta, outIds } = t;
   for (let i = 0; i < delta.length; i++) if (delta[i]! >= states || delta[i]! < 0) return false;
-  for (let i = 0; i < outIds.length; i++) if (outIds[i]! >= literals.length || outIds[i]! < 0) return false;
+  const ends = literals.length + (prefix > 0 ? tailGroups(literals, prefix) : 0);
+  for (let i = 0; i < outIds.length; i++) if (outIds[i]! >= ends || outIds[i]! < 0) return false;
   return true;
 }
 
@@ -62,12 +66,25 @@ export class AhoCorasick {
   private readonly outStart: Int32Array;
   private readonly outIds: Int32Array;
 
+  /**
+   * With a prefix length, the automaton holds each literal's first `prefix` characters; where the
+   * prefix of longer literals ends it reports their group (numbered from the literals' count on),
+   * whose tails are then walked: the table stays the size of the short prefixes' while a hit still
+   * means the whole literal occurs.
+   */
+  private readonly tails: TailTrie | undefined;
+
   /** Whether the tables were built here rather than taken from another thread or a file. */
   readonly built: boolean = true;
 
-  /** Built from the literals, or taken from tables another thread built from the same literals (undefined when they are not). */
-  constructor(private readonly literals: readonly string[], tables?: AutomatonTables) {
-    if (tables && tables.literals === literals.length && tables.chars === charCount(literals)) {
+  /**
+   * Built from the literals (cut to `prefix` characters in the trie, tails compared on a hit; 0: whole
+   * literals), or taken from tables another thread built the same way from the same literals
+   * (undefined when they are not).
+   */
+  constructor(private readonly literals: readonly string[], tables?: AutomatonTables, private readonly prefix = 0) {
+    this.tails = prefix > 0 ? new TailTrie(literals, prefix) : undefined;
+    if (tables && builtFrom(tables, literals, prefix)) {
       ({ asciiClass: this.asciiClass, firstOther: this.firstOther, classes: this.classes, delta: this.delta, outStart: this.outStart, outIds: this.outIds } = tables);
       this.built = false;
       return;
@@ -82,20 +99,23 @@ export class AhoCorasick {
     for (let c = 65; c <= 90; c++) this.asciiClass[c] = this.asciiClass[c + 32]!;
     this.firstOther = classes;
     this.classes = classes + NON_ASCII_CLASSES;
-    const states = countStates(literals);
+    const inTrie = prefix > 0 ? literals.map((l) => l.slice(0, prefix)) : literals;
+    const states = countStates(inTrie);
     const K = this.classes;
     const cells = new SharedArrayBuffer(states * K * (states < 65536 ? 2 : 4));
     const delta = (this.delta = states < 65536 ? new Uint16Array(cells) : new Int32Array(cells));
     const ends: number[][] = Array.from({ length: states }, () => []);
     let next = 1;
-    literals.forEach((lit, id) => {
+    inTrie.forEach((lit, id) => {
       let s = 0;
       for (let i = 0; i < lit.length; i++) {
         const cell = s * K + this.classOf(lit.charCodeAt(i));
         if (delta[cell] === 0) delta[cell] = next++;
         s = delta[cell]!;
       }
-      ends[s]!.push(id);
+      const group = this.tails?.group(id) ?? -1;
+      if (group < 0) ends[s]!.push(id);
+      else if (!ends[s]!.includes(literals.length + group)) ends[s]!.push(literals.length + group);
     });
     // Breadth-first: a state's row is completed from its failure state's row, which is shallower
     // and therefore already complete; until then the row holds only the trie's own children.
@@ -123,7 +143,7 @@ export class AhoCorasick {
   /** The tables, for another thread's automaton over the same literals. */
   tables(): AutomatonTables {
     const { asciiClass, firstOther, classes, delta, outStart, outIds } = this;
-    return { literals: this.literals.length, chars: charCount(this.literals), asciiClass, firstOther, classes, delta, outStart, outIds };
+    return { literals: this.literals.length, chars: charCount(this.literals), prefix: this.prefix, asciiClass, firstOther, classes, delta, outStart, outIds };
   }
 
   /** The class of a character of a (lower-case) literal. */
@@ -133,7 +153,7 @@ export class AhoCorasick {
 
   /** Calls `found` with the id of each literal occurring in text, case-insensitively (possibly more than once). */
   search(text: string, found: (id: number) => void): void {
-    const { asciiClass, delta, outStart, outIds, classes } = this;
+    const { asciiClass, delta, outStart, outIds, classes, tails, literals } = this;
     let s = 0;
     for (let i = 0; i < text.length; i++) {
       const c = text.charCodeAt(i);
@@ -143,7 +163,11 @@ export class AhoCorasick {
       }
       s = delta[s * classes + asciiClass[c]!]!;
       const end = outStart[s + 1]!;
-      for (let k = outStart[s]!; k < end; k++) found(outIds[k]!);
+      for (let k = outStart[s]!; k < end; k++) {
+        const id = outIds[k]!;
+        if (id < literals.length) found(id);
+        else tails!.walk(text, i + 1, id - literals.length, found);
+      }
     }
   }
 
@@ -153,6 +177,7 @@ export class AhoCorasick {
    * loop: a call site shared with the rule index's callback would stop V8 from inlining either.
    */
   holdsExactly(text: string): boolean {
+    this.wholeLiteralsOnly();
     const { asciiClass, delta, outStart, outIds, classes, literals } = this;
     let s = 0;
     for (let i = 0; i < text.length; i++) {
@@ -167,6 +192,7 @@ export class AhoCorasick {
 
   /** Calls `found` with the position of the last character of each occurrence in ASCII text from `from` on (case-insensitively). */
   positions(text: string, from: number, found: (end: number) => void): void {
+    this.wholeLiteralsOnly();
     const { asciiClass, delta, outStart, classes } = this;
     let s = 0;
     for (let i = from; i < text.length; i++) {
@@ -177,6 +203,7 @@ export class AhoCorasick {
 
   /** Whether any literal occurs in text (case-insensitively): the search, stopping at the first. */
   occursIn(text: string): boolean {
+    this.wholeLiteralsOnly();
     const { asciiClass, delta, outStart, classes } = this;
     let s = 0;
     for (let i = 0; i < text.length; i++) {
@@ -186,6 +213,11 @@ export class AhoCorasick {
       if (outStart[s + 1]! > outStart[s]!) return true;
     }
     return false;
+  }
+
+  /** `holdsExactly`, `positions` and `occursIn` read a state's ends as whole literals: over prefixes they would answer for the prefixes. */
+  private wholeLiteralsOnly(): void {
+    if (this.tails) throw new Error('an automaton over literal prefixes serves search only');
   }
 
   /**
@@ -204,12 +236,15 @@ export class AhoCorasick {
   }
 
   private searchClasses(text: string, found: (id: number) => boolean | void): boolean {
-    const { delta, outStart, outIds, classes } = this;
+    const { delta, outStart, outIds, classes, tails, literals } = this;
     let s = 0;
     for (let i = 0; i < text.length; i++) {
       s = delta[s * classes + this.classOf(text.charCodeAt(i))]!;
       const end = outStart[s + 1]!;
-      for (let k = outStart[s]!; k < end; k++) if (found(outIds[k]!) === true) return true;
+      for (let k = outStart[s]!; k < end; k++) {
+        const id = outIds[k]!;
+        if (id < literals.length ? found(id) === true : tails!.walk(text, i + 1, id - literals.length, found)) return true;
+      }
     }
     return false;
   }
@@ -226,6 +261,11 @@ function countStates(literals: readonly string[]): number {
     prev = lit;
   }
   return states;
+}
+
+/** Whether tables were built from these literals with this prefix length (by their number and characters). */
+function builtFrom(t: AutomatonTables, literals: readonly string[], prefix: number): boolean {
+  return t.literals === literals.length && t.chars === charCount(literals) && t.prefix === prefix;
 }
 
 function charCount(literals: readonly string[]): number {

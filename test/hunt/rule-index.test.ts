@@ -90,3 +90,20 @@ test('an automaton too large for 16-bit cells finds exactly what a brute-force s
     assert.equal(automaton.holdsExactly(hay), literals.some((l) => hay.includes(l)));
   }
 });
+
+test('an automaton over literal prefixes finds what whole literals would: every one that occurs, and in ASCII text only those', () => {
+  // Few characters, so that literals share prefixes and tails share their first characters too.
+  const char = fc.constantFrom(...'abAB.\\-é€ſ😀'.split(''), '\u212a', 'k', 's');
+  const ascii = fc.constantFrom(...'abAB.\\-ks'.split(''));
+  const word = fc.array(char, { minLength: 1, maxLength: 12 }).map((a) => a.join('').toLowerCase());
+  const texts = fc.oneof(fc.array(char, { maxLength: 60 }), fc.array(ascii, { maxLength: 60 })).map((a) => a.join(''));
+  fc.assert(fc.property(fc.uniqueArray(word, { minLength: 1, maxLength: 30 }), texts, fc.integer({ min: 1, max: 6 }), (literals, text, prefix) => {
+    const found = new Set<number>();
+    new AhoCorasick(literals, undefined, prefix).search(text, (id) => void found.add(id));
+    const folded = text.toLowerCase();
+    const expected = literals.flatMap((lit, id) => (folded.includes(lit) ? [id] : []));
+    for (const id of expected) assert.ok(found.has(id), `${JSON.stringify(literals[id])} in ${JSON.stringify(text)}`);
+    // A tail is compared, not assumed: in ASCII text a report means the whole literal is there.
+    if (/^[\x00-\x7f]*$/.test(text)) assert.deepEqual([...found].sort((a, b) => a - b), expected);
+  }), { numRuns: 3000 });
+});

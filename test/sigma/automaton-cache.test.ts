@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { mkdtempSync, readdirSync, readFileSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -91,7 +91,7 @@ test('a damaged, truncated or foreign cache file is not used, and the index rebu
   let loads = 0;
   let saves = 0;
   const spy: AutomatonStore = {
-    load: (l) => (loads++, cache.load(l)),
+    load: (l, prefix) => (loads++, cache.load(l, prefix)),
     save: (l, t) => (saves++, cache.save(l, t)),
   };
   const rules = loadRuleSet([`${DATA}/sigma/rules/windows/process_creation/proc_creation_win_hktl_mimikatz_command_line.yml`], loadPipeline(DEFAULT_PIPELINE)).rules;
@@ -107,7 +107,7 @@ test('an index whose automaton comes from the cache finds exactly what running e
   const saved = statSync(onlyFile(dir)).mtimeMs;
   let loaded: AutomatonTables | undefined;
   const index = new RuleIndex(rules, undefined, {
-    load: (l) => (loaded = cache.load(l)),
+    load: (l, prefix) => (loaded = cache.load(l, prefix)),
     save: () => assert.fail('a cached automaton is not saved again'),
   });
   assert.ok(loaded, 'the second index read the first one’s automaton');
@@ -138,4 +138,19 @@ test('the cache keeps the four automatons saved last', () => {
   assert.equal(readdirSync(dir).filter((f) => f.endsWith('.bin')).length, 4);
   for (const i of [2, 3, 4, 5]) assert.ok(cache.load(sets[i]!), `set ${i} kept`);
   for (const i of [0, 1]) assert.equal(cache.load(sets[i]!), undefined, `set ${i} dropped`);
+});
+
+test('tables built over whole literals and over their prefixes never stand for each other', () => {
+  const literals = ['mimikatz', 'sekurlsa::logonpasswords', 'rundll32', 'rundll32.exe comsvcs'];
+  const [wholeDir, prefixDir] = [mkdtempSync(join(tmpdir(), 'spoor-ac-')), mkdtempSync(join(tmpdir(), 'spoor-ac-'))];
+  const whole = new AutomatonCache(wholeDir);
+  const byPrefix = new AutomatonCache(prefixDir);
+  whole.save(literals, new AhoCorasick(literals).tables());
+  const prefixed = new AhoCorasick(literals, undefined, 4);
+  byPrefix.save(literals, prefixed.tables());
+  assert.equal(whole.load(literals, 4), undefined, 'whole literals asked for as prefixes');
+  assert.deepEqual(byPrefix.load(literals, 4), prefixed.tables());
+  // Each file put under the other's name (the digest differs by prefix length): the header tells.
+  copyFileSync(onlyFile(prefixDir), onlyFile(wholeDir));
+  assert.equal(whole.load(literals), undefined, 'prefix tables under the whole literals\' name');
 });
