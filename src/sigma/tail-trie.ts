@@ -11,6 +11,9 @@
  * automaton's folded search judges such text, and a prefilter may pass too much, never too little).
  */
 const OTHER = 128;
+/** A leaf with no rest, and the text's end: values no symbol takes. */
+const NO_REST = 255;
+const END = 254;
 
 export class TailTrie {
   /** Groups of literals by prefix (numbered in the order of their symbols): the automaton reports a group where its prefix ends. */
@@ -24,6 +27,8 @@ export class TailTrie {
   private readonly leafStart: Int32Array;
   private readonly leafIds: Int32Array;
   private readonly leafRest: string[];
+  /** The first symbol of each leaf's rest (NO_REST for none): most leaves are passed over on it without a call. */
+  private readonly leafFirst: Uint8Array;
 
   constructor(literals: readonly string[], prefix: number) {
     // Built from the literals in order of their symbols, each adding the nodes it does not share with
@@ -68,12 +73,15 @@ export class TailTrie {
     this.leafStart = countingStarts(leafNode, nodes);
     this.leafIds = new Int32Array(long.length);
     this.leafRest = new Array<string>(long.length);
+    this.leafFirst = new Uint8Array(long.length);
     const leafFill = this.leafStart.slice(0, nodes);
     leafNode.forEach((n, p) => {
       const at = leafFill[n]!++;
       const id = long[p]!;
       this.leafIds[at] = id;
-      this.leafRest[at] = keys[id]!.slice(Math.max(shared[p]!, shared[p + 1] ?? 0, prefix));
+      const rest = keys[id]!.slice(Math.max(shared[p]!, shared[p + 1] ?? 0, prefix));
+      this.leafRest[at] = rest;
+      this.leafFirst[at] = rest.length ? rest.charCodeAt(0) : NO_REST;
     });
   }
 
@@ -84,12 +92,15 @@ export class TailTrie {
 
   /** Calls `found` with each literal of the group whose tail follows in text from `at`. */
   walk(text: string, at: number, group: number, found: (id: number) => boolean | void): boolean {
-    const { edgeStart, edgeSym, edgeTo, leafStart, leafIds, leafRest } = this;
+    const { edgeStart, edgeSym, edgeTo, leafStart, leafIds, leafRest, leafFirst } = this;
     let n = this.root[group]!;
     for (let j = at; ; j++) {
-      for (let k = leafStart[n]!; k < leafStart[n + 1]!; k++) if (follows(text, j, leafRest[k]!) && found(leafIds[k]!) === true) return true;
-      if (j >= text.length) return false;
-      const sym = symbolOf(text.charCodeAt(j));
+      const sym = j < text.length ? symbolOf(text.charCodeAt(j)) : END;
+      for (let k = leafStart[n]!; k < leafStart[n + 1]!; k++) {
+        const first = leafFirst[k]!;
+        if ((first === NO_REST || (first === sym && follows(text, j + 1, leafRest[k]!, 1))) && found(leafIds[k]!) === true) return true;
+      }
+      if (sym === END) return false;
       let next = -1;
       for (let e = edgeStart[n]!; e < edgeStart[n + 1]!; e++) {
         if (edgeSym[e] === sym) {
@@ -103,10 +114,10 @@ export class TailTrie {
   }
 }
 
-/** Whether text from `at` holds these symbols. */
-function follows(text: string, at: number, rest: string): boolean {
-  if (at + rest.length > text.length) return false;
-  for (let j = 0; j < rest.length; j++) if (symbolOf(text.charCodeAt(at + j)) !== rest.charCodeAt(j)) return false;
+/** Whether text from `at` holds the symbols of rest from its `from`-th on. */
+function follows(text: string, at: number, rest: string, from: number): boolean {
+  if (at + rest.length - from > text.length) return false;
+  for (let j = from; j < rest.length; j++) if (symbolOf(text.charCodeAt(at + j - from)) !== rest.charCodeAt(j)) return false;
   return true;
 }
 
