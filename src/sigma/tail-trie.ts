@@ -2,9 +2,10 @@
  * The rest of literals longer than an automaton's prefix length: one trie per distinct prefix, walked
  * from where the automaton found that prefix. Hundreds of SigmaHQ literals share a prefix such as
  * `c:\windows`, so comparing each tail in turn at every such hit would cost more than it saves; a walk
- * costs the characters that agree with some tail. Flat typed arrays: a node's edges are
- * `sym/to[edgeStart[n] .. edgeStart[n+1])` (most nodes have one), its literals
- * `ids[outStart[n] .. outStart[n+1])`.
+ * costs the characters that agree with some tail. Nodes go only as deep as literals share: past
+ * that a literal is a leaf with the rest of its symbols, compared in one go. Flat typed arrays: a
+ * node's edges are `edgeSym/edgeTo[edgeStart[n] .. edgeStart[n+1])` (most nodes have one), its
+ * leaves `leaf…[leafStart[n] .. leafStart[n+1])`.
  *
  * Characters are compared as the automaton does: ASCII case-insensitively; every non-ASCII character
  * is one symbol, so a non-ASCII character of a tail agrees with any non-ASCII one of the text (the
