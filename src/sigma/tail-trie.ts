@@ -44,6 +44,7 @@ export class TailTrie {
     const edgeSym: number[] = [];
     const edgeTo: number[] = [];
     const leafNode: number[] = [];
+    const leafDepth: number[] = [];
     const path: number[] = [];
     let nodes = 0;
     long.forEach((id, p) => {
@@ -58,6 +59,7 @@ export class TailTrie {
       }
       this.groupOfLiteral[id] = roots.length - 1;
       leafNode.push(path[depth - prefix]!);
+      leafDepth.push(depth);
     });
     this.groups = roots.length;
     this.root = Int32Array.from(roots);
@@ -80,7 +82,7 @@ export class TailTrie {
       const at = leafFill[n]!++;
       const id = long[p]!;
       this.leafIds[at] = id;
-      const rest = keys[id]!.slice(Math.max(shared[p]!, shared[p + 1] ?? 0, prefix));
+      const rest = keys[id]!.slice(leafDepth[p]);
       this.leafRest[at] = rest;
       this.leafFirst[at] = rest.length ? rest.charCodeAt(0) : NO_REST;
     });
@@ -143,9 +145,9 @@ function countingStarts(nodeOf: readonly number[], nodes: number): Int32Array {
   return start;
 }
 
-/** A literal as the symbols the walk compares (every non-ASCII character one symbol). */
+/** A literal as the symbols the walk compares (ASCII lower-cased, as the automaton folds text; every non-ASCII character one symbol). */
 function symbols(literal: string): string {
-  return literal.replace(/[^\x00-\x7f]/g, '\x80');
+  return literal.replace(/[A-Z]/g, (c) => c.toLowerCase()).replace(/[^\x00-\x7f]/g, '\x80');
 }
 
 function symbolOf(c: number): number {
