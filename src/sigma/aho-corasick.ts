@@ -1,3 +1,4 @@
+import { commonPrefixLength } from './common-prefix.js';
 import { lower } from './fold.js';
 import { TailTrie, tailGroups } from './tail-trie.js';
 
@@ -255,9 +256,7 @@ function countStates(literals: readonly string[]): number {
   let states = 1;
   let prev = '';
   for (const lit of sorted) {
-    let common = 0;
-    while (common < lit.length && common < prev.length && lit.charCodeAt(common) === prev.charCodeAt(common)) common++;
-    states += lit.length - common;
+    states += lit.length - commonPrefixLength(lit, prev);
     prev = lit;
   }
   return states;

@@ -11,6 +11,8 @@
  * is one symbol, so a non-ASCII character of a tail agrees with any non-ASCII one of the text (the
  * automaton's folded search judges such text, and a prefilter may pass too much, never too little).
  */
+import { commonPrefixLength } from './common-prefix.js';
+
 const OTHER = 128;
 /** A leaf with no rest, and the text's end: values no symbol takes. */
 const NO_REST = 255;
@@ -37,7 +39,11 @@ export class TailTrie {
     // its rest is one string, compared where the walk reaches it.
     const keys = literals.map((l) => (l.length > prefix ? symbols(l) : ''));
     const long = [...keys.keys()].filter((id) => keys[id]!.length > 0).sort((a, b) => (keys[a]! < keys[b]! ? -1 : keys[a]! > keys[b]! ? 1 : a - b));
-    const shared = long.map((id, p) => (p > 0 ? commonLength(keys[id]!, keys[long[p - 1]!]!, prefix) : 0));
+    // How much each shares with the one before: 0 unless their prefixes agree (another group).
+    const shared = long.map((id, p) => {
+      const n = p > 0 ? commonPrefixLength(keys[id]!, keys[long[p - 1]!]!) : 0;
+      return n >= prefix ? n : 0;
+    });
     this.groupOfLiteral = new Int32Array(literals.length).fill(-1);
     const roots: number[] = [];
     const edgeFrom: number[] = [];
@@ -122,14 +128,6 @@ function follows(text: string, at: number, rest: string, from: number): boolean 
   if (at + rest.length - from > text.length) return false;
   for (let j = from; j < rest.length; j++) if (symbolOf(text.charCodeAt(at + j - from)) !== rest.charCodeAt(j)) return false;
   return true;
-}
-
-/** How many symbols two keys share from the start, counting from `prefix` if their first `prefix` agree (else 0). */
-function commonLength(a: string, b: string, prefix: number): number {
-  for (let i = 0; i < prefix; i++) if (a.charCodeAt(i) !== b.charCodeAt(i)) return 0;
-  let n = prefix;
-  while (n < a.length && n < b.length && a.charCodeAt(n) === b.charCodeAt(n)) n++;
-  return n;
 }
 
 /** How many groups a trie over these literals has: what an automaton over their prefixes may report beside the literals. */
