@@ -173,20 +173,24 @@ export class AhoCorasick {
   }
 
   /**
-   * Whether text holds one of the literals exactly, as `includes` finds it: the automaton proposes,
-   * `includes` confirms (the automaton ignores case and lets rare characters share a class). Its own
-   * loop: a call site shared with the rule index's callback would stop V8 from inlining either.
+   * Whether text holds one of the literals exactly, as `includes` finds it: the automaton proposes
+   * (over prefixes, with their tails walked), `includes` confirms (the automaton ignores case and lets
+   * rare characters share a class). Its own loop: a call site shared with the rule index's callback
+   * would stop V8 from inlining either.
    */
   holdsExactly(text: string): boolean {
-    this.wholeLiteralsOnly();
-    const { asciiClass, delta, outStart, outIds, classes, literals } = this;
+    const { asciiClass, delta, outStart, outIds, classes, literals, tails } = this;
+    const confirmed = (id: number) => text.includes(literals[id]!);
     let s = 0;
     for (let i = 0; i < text.length; i++) {
       const c = text.charCodeAt(i);
-      if (c >= 128) return this.searchFolded(lower(text), (id) => text.includes(literals[id]!));
+      if (c >= 128) return this.searchFolded(lower(text), confirmed);
       s = delta[s * classes + asciiClass[c]!]!;
       const end = outStart[s + 1]!;
-      for (let k = outStart[s]!; k < end; k++) if (text.includes(literals[outIds[k]!]!)) return true;
+      for (let k = outStart[s]!; k < end; k++) {
+        const id = outIds[k]!;
+        if (id < literals.length ? text.includes(literals[id]!) : tails!.walk(text, i + 1, id - literals.length, confirmed)) return true;
+      }
     }
     return false;
   }
@@ -216,7 +220,7 @@ export class AhoCorasick {
     return false;
   }
 
-  /** `holdsExactly`, `positions` and `occursIn` read a state's ends as whole literals: over prefixes they would answer for the prefixes. */
+  /** `positions` and `occursIn` read a state's ends as whole literals: over prefixes they would answer for the prefixes. */
   private wholeLiteralsOnly(): void {
     if (this.tails) throw new Error('an automaton over literal prefixes serves search only');
   }

@@ -184,6 +184,13 @@ function stringsTest(patterns: readonly SigmaString[], cased: boolean): ValueTes
  */
 const CONTAINS_AUTOMATON_MIN = 16;
 const CONTAINS_AUTOMATON_MAX_CHARS = 32_768;
+/**
+ * Such an automaton holds its literals' first four characters, their rest walked in a trie of tails:
+ * every thread compiles its own, and over SigmaHQ's 229 such lists the tables took 14.1 MB a thread
+ * for whole literals, 1.9 MB for prefixes of four (3.9 of eight), at the same speed (matching 8,255
+ * attack-sample events with every rule, alternating in one process: 283 against 284 ms).
+ */
+const CONTAINS_AUTOMATON_PREFIX = 4;
 
 /** The literal of a `*x*` pattern. */
 function containedLiteral(s: SigmaString): string | undefined {
@@ -205,7 +212,7 @@ function containedLiterals(patterns: readonly SigmaString[]): string[] | undefin
  */
 function containsAnyTest(literals: readonly string[]): (t: string) => boolean {
   // The literals are lower-cased already (`stringsTest` folds uncased values), as the automaton wants.
-  const automaton = new AhoCorasick(literals);
+  const automaton = new AhoCorasick(literals, undefined, CONTAINS_AUTOMATON_PREFIX);
   return (t) => automaton.holdsExactly(t);
 }
 

@@ -91,7 +91,7 @@ test('an automaton too large for 16-bit cells finds exactly what a brute-force s
   }
 });
 
-test('an automaton over literal prefixes finds what whole literals would: every one that occurs, and in ASCII text only those', () => {
+test('an automaton over literal prefixes finds what whole literals would: every one that occurs, and in ASCII text only those; it holds one exactly where includes says', () => {
   // Few characters, so that literals share prefixes and tails share their first characters too.
   const char = fc.constantFrom(...'abAB.\\-é€ſ😀'.split(''), '\u212a', 'k', 's');
   const ascii = fc.constantFrom(...'abAB.\\-ks'.split(''));
@@ -99,7 +99,10 @@ test('an automaton over literal prefixes finds what whole literals would: every 
   const texts = fc.oneof(fc.array(char, { maxLength: 60 }), fc.array(ascii, { maxLength: 60 })).map((a) => a.join(''));
   fc.assert(fc.property(fc.uniqueArray(word, { minLength: 1, maxLength: 30 }), texts, fc.integer({ min: 1, max: 6 }), (literals, text, prefix) => {
     const found = new Set<number>();
-    new AhoCorasick(literals, undefined, prefix).search(text, (id) => void found.add(id));
+    const automaton = new AhoCorasick(literals, undefined, prefix);
+    automaton.search(text, (id) => void found.add(id));
+    // Exact case, tails walked: a literal written as it is, wherever the text holds one.
+    assert.equal(automaton.holdsExactly(text), literals.some((lit) => text.includes(lit)), `${JSON.stringify(literals)} in ${JSON.stringify(text)}`);
     const folded = text.toLowerCase();
     const expected = literals.flatMap((lit, id) => (folded.includes(lit) ? [id] : []));
     for (const id of expected) assert.ok(found.has(id), `${JSON.stringify(literals[id])} in ${JSON.stringify(text)}`);
