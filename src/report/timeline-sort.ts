@@ -39,7 +39,12 @@ export class TimelineSorter {
    * merge reads runs through buffers that live long enough to reach the old generation, which V8
    * would otherwise let grow by hundreds of megabytes before collecting it).
    */
-  constructor(private readonly limitBytes = 24 * 1024 * 1024, private readonly onMerged?: (chars: number) => void) {}
+  /**
+   * `limitBytes`: lines held before a run goes to disk. Measured on a hunt of one 404 MB EVTX file
+   * (67,600 detections, 170 MB of lines, about 20 runs at this bound): 24 MB held peaked 15 MiB higher
+   * at the same speed (three runs each interleaved).
+   */
+  constructor(private readonly limitBytes = 8 * 1024 * 1024, private readonly onMerged?: (chars: number) => void) {}
 
   /** Adds a line with its event time (ISO-8601; lines without a readable time sort last). */
   add(timestamp: string, line: string): void {
