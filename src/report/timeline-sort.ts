@@ -37,10 +37,8 @@ export class TimelineSorter {
   /**
    * `onMerged` hears of each line's length as runs are merged: the caller's garbage pacing (the
    * merge reads runs through buffers that live long enough to reach the old generation, which V8
-   * would otherwise let grow by hundreds of megabytes before collecting it).
-   */
-  /**
-   * `limitBytes`: lines held before a run goes to disk. Measured on a hunt of one 404 MB EVTX file
+   * would otherwise let grow by hundreds of megabytes before collecting it). `limitBytes`: lines
+   * held before a run goes to disk. Measured on a hunt of one 404 MB EVTX file
    * (67,600 detections, 170 MB of lines, about 20 runs at this bound): 24 MB held peaked 15 MiB higher
    * at the same speed (three runs each interleaved).
    */

@@ -180,16 +180,16 @@ export class AhoCorasick {
    */
   holdsExactly(text: string): boolean {
     const { asciiClass, delta, outStart, outIds, classes, literals, tails } = this;
-    const confirmed = (id: number) => text.includes(literals[id]!);
+    // The confirming callback is made only where a tail is walked or the text is not ASCII: most values pass without one.
     let s = 0;
     for (let i = 0; i < text.length; i++) {
       const c = text.charCodeAt(i);
-      if (c >= 128) return this.searchFolded(lower(text), confirmed);
+      if (c >= 128) return this.searchFolded(lower(text), (id) => text.includes(literals[id]!));
       s = delta[s * classes + asciiClass[c]!]!;
       const end = outStart[s + 1]!;
       for (let k = outStart[s]!; k < end; k++) {
         const id = outIds[k]!;
-        if (id < literals.length ? text.includes(literals[id]!) : tails!.walk(text, i + 1, id - literals.length, confirmed)) return true;
+        if (id < literals.length ? text.includes(literals[id]!) : tails!.walk(text, i + 1, id - literals.length, (x) => text.includes(literals[x]!))) return true;
       }
     }
     return false;

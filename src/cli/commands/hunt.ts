@@ -209,7 +209,7 @@ function loadIocs(files: readonly string[], say: (m: string) => void): IocMatche
  * A hunting worker's young generation (V8 gives a thread 48 MB by default). Measured with two threads
  * on one 404 MB EVTX file, five runs interleaved: 24 MB peaked at 337 MiB against 357, in the same
  * time (median 16.9 against 17.1 s); 16 MB no lower. The main thread's can only be set when the
- * process starts (whole-process caps measured 10-25% slower).
+ * process starts (whole-process caps of 16 and 8 MB: 16% and 27% slower, three runs each).
  */
 const WORKER_YOUNG_MB = 24;
 
