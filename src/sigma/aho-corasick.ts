@@ -222,7 +222,7 @@ export class AhoCorasick {
 
   /** `positions` and `occursIn` read a state's ends as whole literals: over prefixes they would answer for the prefixes. */
   private wholeLiteralsOnly(): void {
-    if (this.tails) throw new Error('an automaton over literal prefixes serves search only');
+    if (this.tails) throw new Error('an automaton over literal prefixes serves search and holdsExactly only');
   }
 
   /**
