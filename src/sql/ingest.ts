@@ -10,11 +10,14 @@ import { INGESTED, TABLE, createTables } from './schema.js';
 import { sqlString } from './clickhouse.js';
 import { Claims } from './claims.js';
 import { type EventsLayout, checkEventsTable, deleteEvents, eventsLayout, waitForReplicas } from './layout.js';
+import { removeTwins } from './twins.js';
 
 export interface IngestReport {
   files: number;
   skipped: number;
   events: number;
+  /** Rows deleted because another row holds the same Windows event (twins.ts). */
+  twins: number;
 }
 
 async function fileSha256(file: string): Promise<string> {
@@ -211,7 +214,7 @@ export async function ingest(client: ClickHouseClient, units: readonly HuntUnit[
   for (const sql of createTables(TABLE, undefined, server?.v)) await client.command({ query: sql });
   const layout = await eventsLayout(client);
   const ingested = await Ingested.read(client);
-  const report: IngestReport = { files: 0, skipped: 0, events: 0 };
+  const report: IngestReport = { files: 0, skipped: 0, events: 0, twins: 0 };
   const claims = await Claims.open(client);
   try {
     return await insertPlanned(client, layout, await planIngest(client, layout, units, ingested, claims, report, say, options.onUnit), ingested, report, say, options);
@@ -234,6 +237,11 @@ async function insertPlanned(client: ClickHouseClient, layout: EventsLayout, pla
   }
   await runTasks(client, tasks, threads, options, async (task, result) => {
     for (const d of result.diagnostics) say(d);
+    // Before the files are marked: a run cut short here leaves them to be inserted and checked again.
+    report.twins += await removeTwins(client, layout, [...new Set(task.map((u) => u.sha))], say).catch((e: Error) => {
+      say(`events stored twice are left so: ${e.message.split('\n')[0]!.slice(0, 400)}`);
+      return 0;
+    });
     for (const [label, n] of Object.entries(result.events)) left.get(label)!.events += n;
     for (const label of new Set(task.map((u) => u.label))) {
       const f = left.get(label)!;

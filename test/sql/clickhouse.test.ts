@@ -221,6 +221,51 @@ test('a file ingested under two paths (same content) is stored once and hunted u
   }
 });
 
+test('the same Windows event from two files (each SigmaHQ regression sample\'s EVTX and SigmaHQ\'s JSON of it) is stored once, its EVTX row, whatever the order or the runs; web log lines (numbered, not named) are never taken for one another', { timeout: 600_000 }, async () => {
+  const evtx = distinctRegressionSamples();
+  const json = evtx.map((f) => f.replace(/\.evtx$/, '.json'));
+  // The oracle: the events as the EVTX reader gives them, once per identity (computer, channel, record id, second, provider, event id).
+  const identity = (host: unknown, channel: unknown, record: unknown, time: string, provider: unknown, id: unknown) => [host, channel, record, Math.floor(Date.parse(time) / 1000), provider, id].join('|');
+  const expected = new Set<string>();
+  for (const f of evtx) for (const r of readEvtxFile(f, { render: 'event' })) {
+    const v = new EvtxEvent(r.event);
+    expected.add(identity(v.get('Computer'), v.get('Channel'), v.get('EventRecordID'), String(v.get('TimeCreated_SystemTime')), v.get('Provider_Name'), v.get('EventID')));
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'spoor-twins-'));
+  // Two IIS logs of one server (two sites) that share lines, numbers and seconds (and a line twice in one): requests, none a twin of another.
+  const iis = (extra: string) => `#Software: Microsoft Internet Information Services 10.0\n#Fields: date time s-computername s-ip cs-method cs-uri-stem c-ip\n2021-03-03 01:02:03 EX01 10.0.0.5 GET /owa 198.51.100.7\n2021-03-03 01:02:03 EX01 10.0.0.5 GET /owa 198.51.100.7\n${extra}`;
+  writeFileSync(join(dir, 'u_ex1.log'), iis(''));
+  writeFileSync(join(dir, 'u_ex2.log'), iis('2021-03-03 01:02:04 EX01 10.0.0.5 GET /ecp 198.51.100.7\n'));
+  const logs = [join(dir, 'u_ex1.log'), join(dir, 'u_ex2.log')];
+  const url = (database: string) => `clickhouse://127.0.0.1:${db.server.httpPort}/${database}`;
+  const ingestInto = (database: string, ...args: string[]) => {
+    const r = spawnSync(process.execPath, [SPOOR, 'ingest', ...args, '--to', url(database), '--no-progress'], { encoding: 'utf8', maxBuffer: 1 << 26 });
+    assert.equal(r.status, 0, r.stderr);
+    return r.stderr;
+  };
+  const stored = async (database: string) => {
+    const rows = (await (await db.client.query({ query: `SELECT host, channel, record_id, toUInt32(time) AS t, provider, event_id, source_file FROM ${database}.events WHERE channel != 'IIS'`, format: 'JSONEachRow' })).json()) as { host: string; channel: string; record_id: string; t: number; provider: string; event_id: string; source_file: string }[];
+    const [{ n }] = (await (await db.client.query({ query: `SELECT count() AS n FROM ${database}.events WHERE channel = 'IIS' AND host = 'EX01'`, format: 'JSONEachRow' })).json()) as { n: string }[];
+    return { lines: Number(n), identities: rows.map((r) => identity(r.host, r.channel, r.record_id, new Date(Number(r.t) * 1000).toISOString(), r.provider, r.event_id)).sort(), files: new Set(rows.map((r) => r.source_file.endsWith('.evtx'))) };
+  };
+  try {
+    // The EVTX files first, then the JSON (a second run finds the twins already stored); the JSON first; both in one run on two threads.
+    ingestInto('twins_a', ...evtx, ...logs);
+    assert.match(ingestInto('twins_a', ...json), /of its events are also stored from another file .*; deleting these rows, so each is stored once/);
+    ingestInto('twins_b', ...json);
+    ingestInto('twins_b', ...evtx, ...logs);
+    ingestInto('twins_c', ...json, ...logs, ...evtx, '--threads', '2');
+    for (const database of ['twins_a', 'twins_b', 'twins_c']) {
+      const got = await stored(database);
+      assert.deepEqual(got.identities, [...expected].sort(), database);
+      assert.deepEqual(got.files, new Set([true]), `${database}: a JSON row kept over its EVTX row`);
+      assert.equal(got.lines, 5, `${database}: the IIS lines`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('ingest: a server that refuses a query is named with its message, exit 1, no stack trace', async () => {
   await db.client.command({ query: 'CREATE DATABASE IF NOT EXISTS wrong' });
   await db.client.command({ query: 'CREATE TABLE IF NOT EXISTS wrong.events (shape String) ENGINE = Memory' });

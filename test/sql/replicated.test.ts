@@ -43,7 +43,8 @@ test('a replicated pair with ZooKeeper, its tables made once by spoor sql --clus
   let stderr = '';
   ingesting.stderr.on('data', (d) => (stderr += d));
   const exited = new Promise<number | null>((resolve) => ingesting.on('close', resolve));
-  for (let i = 0; !/\d+ events inserted|\bmarked\b/.test(stderr) && Number(await query(nodes[0]!, 'SELECT count() FROM spoor.spoor_ingested')) < 100; i++) {
+  // (Or deleting an event stored twice, SigmaHQ's JSON of an EVTX sample: that too waits for the replica.)
+  for (let i = 0; !/\d+ events inserted|\bmarked\b|deleting these rows/.test(stderr) && Number(await query(nodes[0]!, 'SELECT count() FROM spoor.spoor_ingested')) < 100; i++) {
     assert.ok(i < 1200, `ingest did not get going: ${stderr.slice(-500)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -52,7 +53,8 @@ test('a replicated pair with ZooKeeper, its tables made once by spoor sql --clus
   assert.equal(await count(nodes[1]!, 'events_local'), 0);
   await query(nodes[1]!, 'SYSTEM START FETCHES spoor.events_local');
   assert.equal(await exited, 0, stderr);
-  const inserted = Number(/(\d+) events inserted/.exec(stderr)?.[1]);
+  // Rows: the events read, less those also stored from another file (each sample's EVTX and JSON).
+  const inserted = Number(/(\d+) events inserted/.exec(stderr)?.[1]) - Number(/(\d+) events were stored twice/.exec(stderr)?.[1] ?? 0);
   assert.ok(inserted > 150, stderr);
   // Each replica's own table holds every row as soon as ingest has returned.
   assert.deepEqual(await Promise.all(nodes.map((n) => count(n, 'events_local'))), [inserted, inserted]);
@@ -63,7 +65,7 @@ test('a replicated pair with ZooKeeper, its tables made once by spoor sql --clus
   assert.equal(await count(nodes[1]!, 'events'), inserted);
 
   // What a run killed mid-file leaves: some of a file's rows and no marker that it is done.
-  const [sha, file] = (await query(nodes[0]!, 'SELECT source_sha256, source_file FROM spoor.spoor_ingested ORDER BY events DESC LIMIT 1')).split('\t');
+  const [sha, file] = (await query(nodes[0]!, "SELECT source_sha256, source_file FROM spoor.spoor_ingested WHERE endsWith(source_file, '.evtx') ORDER BY events DESC, source_file LIMIT 1")).split('\t');
   const rows = Number(await query(nodes[0]!, `SELECT count() FROM spoor.events WHERE source_sha256 = '${sha}'`));
   assert.ok(rows > 1, `${file}: ${rows} rows`);
   await query(nodes[0]!, `ALTER TABLE spoor.spoor_ingested ON CLUSTER logs DELETE WHERE source_sha256 = '${sha}'`);
@@ -78,7 +80,9 @@ test('a replicated pair with ZooKeeper, its tables made once by spoor sql --clus
   assert.deepEqual(await Promise.all(nodes.map((n) => count(n, 'events_local'))), [inserted, inserted]);
   for (const node of nodes) assert.equal(Number(await query(node, `SELECT count() FROM spoor.events_local WHERE source_sha256 = '${sha}'`)), rows);
 
+  // The in-process hunt reports an event under each file that holds it; the engine stores it once,
+  // its EVTX row: the detections of the EVTX samples.
   const { remote, local, remoteErr } = engineAndInProcess(url(1), EVIDENCE);
   assert.ok(remote.length > 150, remoteErr);
-  assert.deepEqual(remote, local);
+  assert.deepEqual(remote, local.filter((k) => /\.evtx \d+$/.test(k)));
 });

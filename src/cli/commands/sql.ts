@@ -87,8 +87,10 @@ export function ingestCommand(): Command {
     .requiredOption('--to <url>', 'clickhouse://HOST:PORT/DATABASE (PORT: the HTTP port, 8123 by default; the database is created if need be)')
     .addHelpText('after', `
 A file is known by the SHA-256 of its content: ingesting it again inserts nothing; an ingest cut
-short is cleaned up when the file is ingested again. Exit status: 0, 1 when ClickHouse or an input
-cannot be read, 2 on bad usage.`)
+short is cleaned up when the file is ingested again. An event that names its computer, event id and
+record id (a Windows event, a Microsoft 365 record) is stored once whatever files hold it (an EVTX
+file and a JSON export of it): its row from an EVTX file, else from the file ingested first.
+Exit status: 0, 1 when ClickHouse or an input cannot be read, 2 on bad usage.`)
     .option('--no-progress', 'no progress bar (it is shown only on a terminal)')
     .option('-t, --threads <n>', 'threads reading and inserting, each with its own connection (0: one on two cores or fewer, else one per core and 64 MB of input)', parseThreads, 0)
     .action(async (paths: string[], opts: { to: string; progress?: boolean; threads: number }) => {
@@ -126,7 +128,7 @@ cannot be read, 2 on bad usage.`)
           progress?.stop();
         }
         const s = (Date.now() - started) / 1000;
-        say(`${r.files} files, ${r.events} events inserted (${Math.round(r.events / Math.max(s, 0.001))} events/s); ${r.skipped} files ingested before, skipped`);
+        say(`${r.files} files, ${r.events} events inserted (${Math.round(r.events / Math.max(s, 0.001))} events/s); ${r.skipped} files ingested before, skipped${r.twins ? `; ${r.twins} events were stored twice (from two files), now once` : ''}`);
         process.exitCode = inputs.errors.length ? ExitCode.Unreadable : ExitCode.Ok;
       } catch (e) {
         // The server refused a query or went away: say so, with what was done; the next ingest cleans up a file cut short.
