@@ -70,7 +70,8 @@ test('a replicated pair with ZooKeeper, its tables made once by spoor sql --clus
   assert.ok(rows > 1, `${file}: ${rows} rows`);
   await query(nodes[0]!, `ALTER TABLE spoor.spoor_ingested ON CLUSTER logs DELETE WHERE source_sha256 = '${sha}'`);
   await query(nodes[0]!, `ALTER TABLE spoor.events_local ON CLUSTER logs DELETE WHERE source_sha256 = '${sha}' AND seq > 0`);
-  for (let i = 0; Number(await query(nodes[1]!, `SELECT count() FROM spoor.events_local WHERE source_sha256 = '${sha}'`)) !== 1 || Number(await query(nodes[1]!, 'SELECT count() FROM system.mutations WHERE is_done = 0')) > 0; i++) {
+  // Waited for by the rows and the marker (not system.mutations: on 18.16 a replica that fetched parts already mutated, as the delete of twins leaves, shows that mutation undone).
+  for (let i = 0; Number(await query(nodes[1]!, `SELECT count() FROM spoor.events_local WHERE source_sha256 = '${sha}'`)) !== 1 || Number(await query(nodes[1]!, `SELECT count() FROM spoor.spoor_ingested WHERE source_sha256 = '${sha}'`)) > 0; i++) {
     assert.ok(i < 300, 'the cut-short state did not reach the second replica');
     await new Promise((r) => setTimeout(r, 100));
   }
