@@ -65,16 +65,23 @@ export async function removeTwins(client: ClickHouseClient, layout: EventsLayout
   let removed = 0;
   // Few deletes (a delete is a mutation: each rewrites parts, and each replica does it again), each
   // naming a file once with its runs of rows.
-  const runs: { sha: string; runs: string[] }[] = [];
+  let files: string[] = [];
+  let size = 0;
+  const flush = async () => {
+    if (files.length) await deleteEvents(client, layout, files.join(' OR '), 'events stored twice');
+    files = [];
+    size = 0;
+  };
   for (const f of lost) {
     say(`${f.file}: ${f.n} of its events are also stored from another file (the same computer, channel, record id and second); deleting these rows, so each is stored once`);
-    for (let i = 0; i < f.starts.length; i += RUNS_PER_DELETE) runs.push({ sha: f.sha, runs: f.starts.slice(i, i + RUNS_PER_DELETE).map((start, j) => `seq BETWEEN ${BigInt(start)} AND ${BigInt(f.ends[i + j]!)}`) });
     removed += Number(f.n);
+    for (let i = 0; i < f.starts.length; i += RUNS_PER_DELETE) {
+      const runs = f.starts.slice(i, i + RUNS_PER_DELETE).map((start, j) => `seq BETWEEN ${BigInt(start)} AND ${BigInt(f.ends[i + j]!)}`);
+      if (size + runs.length > RUNS_PER_DELETE) await flush();
+      files.push(`(source_sha256 = ${sqlString(f.sha)} AND (${runs.join(' OR ')}))`);
+      size += runs.length;
+    }
   }
-  for (let at = 0; at < runs.length; ) {
-    const some: string[] = [];
-    for (let n = 0; at < runs.length && n + runs[at]!.runs.length <= RUNS_PER_DELETE; n += runs[at++]!.runs.length) some.push(`(source_sha256 = ${sqlString(runs[at]!.sha)} AND (${runs[at]!.runs.join(' OR ')}))`);
-    await deleteEvents(client, layout, some.join(' OR '), 'events stored twice');
-  }
+  await flush();
   return removed;
 }
