@@ -21,6 +21,9 @@ const HAS_IDENTITY = "record_id != '' AND host != '' AND event_id != ''";
  * rather than every row's identity (0.3–0.4 s for the 303,876 events of a 404 MB EVTX file).
  */
 const NEAR = `${KIND_KEY.channel}, ${KIND_KEY.eventId}, time, host`;
+/** Whether a row was read from other than an EVTX file (false sorts first). */
+const NOT_EVTX = "NOT endsWith(lowerUTF8(source_file), '.evtx')";
+
 /**
  * Of the events some files' rows hold, those also stored from another file (or twice in one): each
  * is kept once, as its row read from an EVTX file if it has one (the log as Windows wrote it), then
@@ -47,9 +50,6 @@ function twinsOf(shas: readonly string[]): string {
   const lost = `SELECT tupleElement(r, 1) AS sha, any(tupleElement(r, 3)) AS file, arraySort(groupArray(tupleElement(r, 2))) AS s FROM (SELECT groupArray((source_sha256, seq, source_file, rank)) AS rows, min(rank) AS kept FROM (${ranked}) GROUP BY g) ARRAY JOIN rows AS r WHERE tupleElement(r, 4) != kept GROUP BY sha`;
   return `SELECT sha, file, length(s) AS n, arrayFilter((x, d) -> d != 1, s, arrayDifference(s)) AS starts, arrayFilter((x, d) -> d != 1, s, arrayPopFront(arrayPushBack(arrayDifference(s), 0))) AS ends FROM (${lost}) ORDER BY file`;
 }
-
-/** Whether a row was read from other than an EVTX file (false sorts first). */
-const NOT_EVTX = "NOT endsWith(lowerUTF8(source_file), '.evtx')";
 
 /** A delete names this many runs of rows at most (its statement, and each replica's check of it, well within 18.16's 256 KiB for a query). */
 const RUNS_PER_DELETE = 500;
